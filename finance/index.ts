@@ -1,0 +1,2 @@
+/** Licence verification over Electrum with SPV proofs. */
+export {}

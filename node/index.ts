@@ -1,0 +1,2 @@
+/** The daemon: home directory, identity, tokens, capabilities, audit, IPC server, supervisor. */
+export {}

@@ -1,0 +1,13 @@
+/**
+ * Typed contracts shared by every part of Sovereign: the error type and its codes, IPC framing
+ * and message schemas, versions. Imports nothing of ours.
+ *
+ * Its first import installs the Node 20 `Promise.withResolvers` polyfill libp2p needs, so an
+ * entry point that imports this module first is safe to load libp2p afterwards.
+ */
+import './polyfill.js'
+
+export * from './errors.js'
+export * from './frames.js'
+export * from './ipc.js'
+export * from './version.js'

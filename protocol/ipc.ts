@@ -1,0 +1,133 @@
+/**
+ * IPC messages between the CLI and the daemon (DESIGN §6). Every frame the daemon receives is
+ * validated against these schemas; the inferred types are what both sides program against.
+ */
+import * as v from 'valibot'
+import type { ErrorCode } from './errors.js'
+
+export const IPC_VERSION = 1
+
+const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(1024))
+const count = v.pipe(v.number(), v.integer(), v.minValue(0))
+const positiveMs = v.pipe(v.number(), v.integer(), v.minValue(1))
+const mailboxName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'mailbox names are 1-64 of A-Z a-z 0-9 . _ -'))
+const ids = v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(1000))
+
+export const HelloSchema = v.strictObject({
+  type: v.literal('hello'),
+  version: v.literal(IPC_VERSION),
+  token: v.pipe(v.string(), v.maxLength(256))
+})
+export type Hello = v.InferOutput<typeof HelloSchema>
+
+/** Parameters of every request type, by `type`. */
+export const REQUEST_PARAMS = {
+  status: v.object({}),
+  'node.stop': v.object({}),
+  'peers.list': v.object({}),
+  'peers.connect': v.object({ addr: nonEmpty }),
+  'peers.ping': v.object({ peer: nonEmpty }),
+  'peers.revoke': v.object({ peer: nonEmpty }),
+  'token.rotate': v.object({}),
+  'agentToken.issue': v.object({
+    name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'agent names are 1-64 of A-Z a-z 0-9 . _ -')),
+    scopes: v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(64)),
+    expiresS: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))))
+  }),
+  'agentToken.revoke': v.object({ name: nonEmpty }),
+  'agentToken.list': v.object({}),
+  'cap.grant': v.object({
+    aud: nonEmpty,
+    cmd: nonEmpty,
+    mailbox: v.optional(v.union([mailboxName, v.literal('*')])),
+    expiresS: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))))
+  }),
+  'cap.revoke': v.object({ id: nonEmpty }),
+  'cap.list': v.object({}),
+  'audit.tail': v.object({ n: v.optional(v.pipe(count, v.maxValue(10_000))), afterSeq: v.optional(count) }),
+  'audit.verify': v.object({}),
+  'audit.checkpoint': v.object({}),
+  'audit.purge': v.object({ before: nonEmpty }),
+  'a2a.send': v.object({
+    peer: nonEmpty,
+    mailbox: mailboxName,
+    message: v.unknown(),
+    ttlMs: v.optional(positiveMs)
+  }),
+  'a2a.receive': v.object({
+    mailbox: mailboxName,
+    leaseMs: v.optional(positiveMs),
+    max: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
+    waitMs: v.optional(v.pipe(count, v.maxValue(300_000)))
+  }),
+  'a2a.ack': v.object({ mailbox: mailboxName, ids }),
+  'a2a.nack': v.object({ mailbox: mailboxName, ids }),
+  'a2a.outbox': v.object({ status: v.optional(v.picklist(['queued', 'delivered', 'failed', 'expired'])) }),
+  'a2a.mailboxes': v.object({}),
+  'licence.status': v.object({}),
+  'licence.verify': v.object({})
+} as const
+
+export type RequestType = keyof typeof REQUEST_PARAMS
+export type RequestParams<T extends RequestType> = v.InferOutput<typeof REQUEST_PARAMS[T]>
+
+/** Capability command an agent token needs for a request; `null` = operator token only. */
+export const REQUEST_SCOPE: Record<RequestType, string | null> = {
+  status: '*',
+  'node.stop': null,
+  'peers.list': null,
+  'peers.connect': null,
+  'peers.ping': null,
+  'peers.revoke': null,
+  'token.rotate': null,
+  'agentToken.issue': '/cap/admin',
+  'agentToken.revoke': '/cap/admin',
+  'agentToken.list': '/cap/admin',
+  'cap.grant': '/cap/admin',
+  'cap.revoke': '/cap/admin',
+  'cap.list': '/cap/admin',
+  'audit.tail': '/audit/read',
+  'audit.verify': '/audit/read',
+  'audit.checkpoint': '/cap/admin',
+  'audit.purge': '/cap/admin',
+  'a2a.send': '/a2a/post',
+  'a2a.receive': '/a2a/read',
+  'a2a.ack': '/a2a/read',
+  'a2a.nack': '/a2a/read',
+  'a2a.outbox': '/a2a/post',
+  'a2a.mailboxes': '/a2a/read',
+  'licence.status': '/licence/verify',
+  'licence.verify': '/licence/verify'
+}
+
+export const RequestEnvelopeSchema = v.object({
+  id: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER)),
+  type: v.picklist(Object.keys(REQUEST_PARAMS) as [RequestType, ...RequestType[]])
+})
+
+export interface IpcError { code: ErrorCode, message: string }
+export type IpcResponse =
+  | { id: number, ok: true, result: unknown }
+  | { id: number, ok: false, error: IpcError }
+export interface HelloReply { ok: true, node: { peerId: string, version: string } }
+
+// ---- result shapes (DESIGN §4 `--json`; more fields are fine) ----
+
+export interface StatusResult {
+  peerId: string
+  addrs: string[]
+  connections: number
+  peers: number
+  dht: { routingTable: number }
+  mailboxes?: Array<{ mailbox: string, ready: number, leased: number, dead: number }>
+  licence: { status: string, checkedAt?: string | null, txid?: string | null }
+  audit: { seq: number, hash: string } | null
+  uptimeS: number
+  version: string
+  pid: number
+}
+
+export interface PeerInfo { peerId: string, addrs: string[], connected: boolean }
+export interface PingResult { peerId: string, rttMs: number }
+export interface AgentTokenIssued { name: string, token: string, scopes: string[], expires: number | null, grants: string[] }
+export interface AgentTokenInfo { name: string, scopes: string[], expires: number | null, tokenPrefix: string }

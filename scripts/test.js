@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/test/**/*.test.js) in its own Node process, two at a time,
+// and ends with the line CI reads: `N passed, N failed`. A file that dies or times out without
+// uvu's totals counts as one failure. `npm test -- WORD` runs only the files whose path has WORD.
+import { spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const testDir = join(root, 'dist', 'test')
+const filters = process.argv.slice(2)
+const jobs = Number(process.env.TEST_JOBS ?? 2)
+const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 300_000)
+
+function walk (dir) {
+  const out = []
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) { if (name !== 'kit') out.push(...walk(path)) } else if (name.endsWith('.test.js')) out.push(path)
+  }
+  return out
+}
+
+const files = walk(testDir).filter(f => filters.length === 0 || filters.some(w => f.includes(w))).sort()
+let passed = 0
+let failed = 0
+let skipped = 0
+
+function runFile (file) {
+  return new Promise(resolve => {
+    const started = Date.now()
+    const child = spawn(process.execPath, ['--enable-source-maps', file], {
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0' }
+    })
+    let out = ''
+    child.stdout.on('data', d => { out += d })
+    child.stderr.on('data', d => { out += d })
+    const timer = setTimeout(() => {
+      out += `\n[test runner] ${relative(root, file)} exceeded ${fileTimeoutMs} ms; killed\n`
+      try { process.kill(-child.pid, 'SIGKILL') } catch {}
+    }, fileTimeoutMs)
+    child.on('close', code => {
+      clearTimeout(timer)
+      const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN)
+      const ok = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN)
+      const skip = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0)
+      let f
+      if (Number.isNaN(total) || Number.isNaN(ok)) { f = 1 } else { passed += ok; skipped += skip; f = total - ok - skip }
+      if (code !== 0 && f === 0) f = 1
+      failed += f
+      const secs = ((Date.now() - started) / 1000).toFixed(1)
+      process.stdout.write(`\n=== ${relative(root, file)} (${secs}s, exit ${code})${f > 0 ? ' FAILED' : ''}\n${out.trim()}\n`)
+      resolve()
+    })
+  })
+}
+
+const queue = [...files]
+await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
+  while (queue.length > 0) await runFile(queue.shift())
+}))
+if (files.length === 0) { console.log('no test files found (run `npm run build` first)'); failed = 1 }
+console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
+process.exit(failed > 0 ? 1 : 0)
