@@ -1,6 +1,15 @@
 // Every command group registers itself here; the modules import heavy parts lazily.
 import type { Command } from 'commander'
+import { registerA2ACommands } from './a2a.js'
+import { registerCapAuditCommands } from './cap-audit.js'
+import { registerNodeCommands } from './node.js'
+import { registerPeersCommands } from './peers.js'
+import { registerTokenCommands } from './tokens.js'
 
 export function registerCommands (program: Command): void {
-  void program
+  registerNodeCommands(program)
+  registerPeersCommands(program)
+  registerTokenCommands(program)
+  registerCapAuditCommands(program)
+  registerA2ACommands(program)
 }

@@ -1,0 +1,90 @@
+/** `sov cap grant|revoke|list` and `sov audit tail|verify|checkpoint|purge`. */
+import type { Command } from 'commander'
+import { auditBroken, badRequest } from '../../protocol/index.js'
+import { emit, parseDuration, type GlobalOptions } from '../output.js'
+import { withDaemon } from '../ipc-client.js'
+
+/** How often `audit tail --follow` asks for new rows. */
+const FOLLOW_POLL_MS = 500
+
+export function registerCapAuditCommands (program: Command): void {
+  const cap = program.command('cap').description('capability grants this node signs')
+  cap.command('grant').argument('<audience>', 'PeerId, or agent:NAME').argument('<cmd>', 'e.g. /a2a/send')
+    .description('sign a grant, e.g. `sov cap grant 12D3KooW… /a2a/send --mailbox builder`')
+    .option('--mailbox <name>', 'mailbox the grant covers (default: all, for a2a commands)')
+    .option('--expires <duration>', 'lifetime, e.g. 7d; "never" for none', '7d')
+    .action(async (aud: string, capCmd: string, o: { mailbox?: string, expires: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const expiresS = o.expires === 'never' ? null : Math.max(1, Math.round(parseDuration(o.expires) / 1000))
+      const r = await withDaemon(g.home, async c => await c.request('cap.grant', { aud, cmd: capCmd, mailbox: o.mailbox, expiresS }))
+      emit(g, r, r => `Granted ${r.grant.cmd} on ${r.grant.with} to ${r.grant.aud}${r.grant.exp === null ? '' : ` until ${new Date(r.grant.exp * 1000).toISOString()}`}\nid ${r.id}`)
+    })
+  cap.command('revoke').argument('<grant-id>').description('revoke a grant by id')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const r = await withDaemon(g.home, async c => await c.request('cap.revoke', { id }))
+      emit(g, r, () => `Revoked ${id}`)
+    })
+  cap.command('list').description('grants with their state')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const r = await withDaemon(g.home, async c => await c.request('cap.list', {})) as any[]
+      emit(g, r, r => r.length === 0 ? 'No grants' : r.map(x => `${x.revoked === true ? '✗' : '✓'} ${x.id.slice(0, 16)}  ${x.aud}  ${x.cmd}  ${x.with}  ${x.exp === null ? 'no expiry' : new Date(x.exp * 1000).toISOString()}`).join('\n'))
+    })
+
+  const audit = program.command('audit').description('the hash-chained audit log')
+  audit.command('tail').description('the last rows')
+    .option('-n, --lines <n>', 'how many rows', '20')
+    .option('--follow', 'keep printing new rows until interrupted')
+    .action(async (o: { lines: string, follow?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const n = Number.parseInt(o.lines, 10)
+      if (!Number.isInteger(n) || n < 0) throw badRequest(`Cannot parse -n "${o.lines}": use a whole number`)
+      await withDaemon(g.home, async c => {
+        const rows = await c.request('audit.tail', { n }) as any[]
+        const show = (rs: any[]): void => {
+          for (const row of rs) process.stdout.write((g.json === true ? JSON.stringify(row) : formatRow(row)) + '\n')
+        }
+        if (g.json === true && o.follow !== true) { emit(g, rows, () => ''); return }
+        show(rows)
+        if (o.follow !== true) return
+        let after = rows.length > 0 ? rows[rows.length - 1].seq : -1
+        let stop = false
+        process.once('SIGINT', () => { stop = true })
+        while (!stop) {
+          await new Promise(resolve => setTimeout(resolve, FOLLOW_POLL_MS))
+          const more = await c.request('audit.tail', { n: 1000, afterSeq: after }) as any[]
+          show(more)
+          if (more.length > 0) after = more[more.length - 1].seq
+        }
+      })
+    })
+  audit.command('verify').description('recompute the chain and checkpoints; exit 3 when broken')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const r = await withDaemon(g.home, async c => await c.request('audit.verify', {}))
+      emit(g, r, r => r.ok === true ? `Audit log OK: ${r.rows} rows` : `Audit log BROKEN at seq ${r.firstBadSeq}: ${r.reason}`)
+      if (r.ok !== true) {
+        if (g.json !== true) throw auditBroken(`Cannot verify the audit log: broken at seq ${r.firstBadSeq}: ${r.reason}`)
+        process.exitCode = 3
+      }
+    })
+  audit.command('checkpoint').description('write a signed checkpoint now')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const r = await withDaemon(g.home, async c => await c.request('audit.checkpoint', {}))
+      emit(g, r, r => `Checkpoint at seq ${r.seq} (${String(r.hash).slice(0, 16)}…)`)
+    })
+  audit.command('purge').description('drop rows older than DATE, keeping the chain verifiable')
+    .requiredOption('--before <date>', 'RFC 3339 date or time')
+    .action(async (o: { before: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      if (Number.isNaN(Date.parse(o.before))) throw badRequest(`Cannot parse --before "${o.before}": use an RFC 3339 date`)
+      const r = await withDaemon(g.home, async c => await c.request('audit.purge', { before: o.before }))
+      emit(g, r, r => `Purged ${r.purged ?? 0} rows`)
+    })
+}
+
+function formatRow (r: any): string {
+  return `#${r.seq} ${r.ts} ${r.outcome.padEnd(6)} ${r.type} ${r.actor} ${JSON.stringify(r.detail)}`
+}

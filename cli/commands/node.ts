@@ -1,0 +1,131 @@
+/** `sov init`, `sov node start|stop`, `sov status`. */
+import { spawn } from 'node:child_process'
+import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Command } from 'commander'
+import { conflict, timeout, unavailable, type StatusResult } from '../../protocol/index.js'
+import { emit, reportError, type GlobalOptions } from '../output.js'
+import { IpcClient, homeDir, withDaemon } from '../ipc-client.js'
+
+const collect = (value: string, prev: string[] = []): string[] => [...prev, value]
+/** How long `node start` waits for a background daemon to answer. */
+const START_TIMEOUT_MS = 30_000
+const STOP_TIMEOUT_MS = 30_000
+
+export function registerNodeCommands (program: Command): void {
+  program.command('init')
+    .description('create the home: identity, swarm key, operator token, config')
+    .option('--swarm-key <file>', 'use this swarm key instead of generating one')
+    .option('--listen <multiaddr>', 'listen address (repeatable)', collect)
+    .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable)', collect)
+    .action(async (o: { swarmKey?: string, listen?: string[], bootstrap?: string[] }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const { initHome } = await import('../../node/index.js')
+      const r = await initHome({ home: g.home, swarmKeyFile: o.swarmKey, listen: o.listen, bootstrap: o.bootstrap })
+      emit(g, r, r => [
+        `Home: ${r.home}`,
+        `PeerId: ${r.peerId}`,
+        `Swarm key fingerprint: ${r.fingerprint}${r.created.swarmKey ? ' (new key)' : ''}`,
+        r.created.swarmKey ? 'Share the key with your other machines using `sov swarm-key invite`.' : ''
+      ].filter(Boolean).join('\n'))
+    })
+
+  const node = program.command('node').description('run or stop the daemon')
+  node.command('start')
+    .description('start the daemon (in the background unless --foreground)')
+    .option('--foreground', 'stay attached; print the PeerId and listen addresses; stop on Ctrl-C')
+    .option('--listen <multiaddr>', 'listen address for this run (repeatable)', collect)
+    .action(async (o: { foreground?: boolean, listen?: string[] }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      if (o.foreground === true) {
+        const { runDaemon } = await import('../../node/index.js')
+        try {
+          await runDaemon({ home: g.home, listen: o.listen })
+        } catch (err) {
+          process.exit(reportError(g, err))
+        }
+        return
+      }
+      const info = await startBackground(g.home, o.listen)
+      emit(g, info, s => [`Started (pid ${s.pid})`, `PeerId: ${s.peerId}`, ...s.addrs.map(a => `Listening on ${a.includes('/p2p/') ? a : `${a}/p2p/${s.peerId}`}`)].join('\n'))
+    })
+  node.command('stop')
+    .description('stop the daemon gracefully and wait for it to exit')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const pid = await withDaemon(g.home, async c => {
+        const s = await c.request('status', {}) as StatusResult
+        await c.request('node.stop', {})
+        return s.pid
+      })
+      const until = Date.now() + STOP_TIMEOUT_MS
+      while (alive(pid)) {
+        if (Date.now() > until) throw timeout(`Cannot stop: daemon pid ${pid} still runs after ${STOP_TIMEOUT_MS} ms`)
+        await sleep(50)
+      }
+      emit(g, { stopped: true, pid }, () => `Stopped (pid ${pid})`)
+    })
+
+  program.command('status')
+    .description('show the node: PeerId, addresses, peers, DHT, licence, audit head, uptime')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const s = await withDaemon(g.home, async c => await c.request('status', {})) as StatusResult
+      emit(g, s, s => [
+        `PeerId:      ${s.peerId}`,
+        `Addresses:   ${s.addrs.join(', ') || '(none)'}`,
+        `Peers:       ${s.peers} connected, ${s.connections} connections`,
+        `DHT:         ${s.dht.routingTable} in routing table`,
+        ...(s.mailboxes !== undefined ? [`Mailboxes:   ${s.mailboxes.map(m => `${m.mailbox} (${m.ready} ready, ${m.leased} leased, ${m.dead} dead)`).join(', ') || '(none)'}`] : []),
+        `Licence:     ${s.licence.status}`,
+        `Audit head:  ${s.audit === null ? 'unknown' : `#${s.audit.seq} ${s.audit.hash.slice(0, 16)}…`}`,
+        `Uptime:      ${s.uptimeS} s`,
+        `Version:     ${s.version} (pid ${s.pid})`
+      ].join('\n'))
+    })
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+function runningPid (home: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(join(home, 'daemon.pid'), 'utf8'), 10)
+    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined
+  } catch { return undefined }
+}
+
+/** Spawns `sov node start --foreground` detached, logging to `<home>/daemon.log`, and waits for its socket. */
+async function startBackground (home: string | undefined, listen?: string[]): Promise<StatusResult> {
+  const root = homeDir(home)
+  const running = runningPid(root)
+  if (running !== undefined) throw conflict(`Cannot start: a daemon (pid ${running}) already runs on home "${root}"; stop it with \`sov node stop\``)
+  mkdirSync(root, { recursive: true, mode: 0o700 })
+  const logPath = join(root, 'daemon.log')
+  const log = openSync(logPath, 'a', 0o600)
+  const main = fileURLToPath(new URL('../main.js', import.meta.url))
+  const args = [main, '--home', root, 'node', 'start', '--foreground', ...(listen ?? []).flatMap(a => ['--listen', a])]
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] })
+  closeSync(log)
+  let exited: number | null | undefined
+  child.once('exit', code => { exited = code })
+  child.unref()
+  const until = Date.now() + START_TIMEOUT_MS
+  for (;;) {
+    if (exited !== undefined) {
+      const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n')
+      throw unavailable(`Cannot start the daemon: it exited with code ${exited}; see ${logPath}:\n${tail}`)
+    }
+    try {
+      const c = await IpcClient.open(root)
+      try { return await c.request('status', {}) as StatusResult } finally { c.close() }
+    } catch (err) {
+      if (Date.now() > until) throw timeout(`Cannot start the daemon: no answer on its socket within ${START_TIMEOUT_MS} ms; see ${logPath}`, { cause: err })
+    }
+    await sleep(100)
+  }
+}

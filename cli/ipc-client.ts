@@ -1,0 +1,134 @@
+/**
+ * The CLI side of IPC: connects to `sov.sock`, says `hello` with the operator token (or
+ * `$SOV_TOKEN`, an agent token), then sends id-matched requests.
+ */
+import { connect, type Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import {
+  FrameDecoder, IPC_VERSION, SovError, encodeFrame, isErrorCode, timeout, unauthenticated, unavailable,
+  type HelloReply, type IpcResponse, type RequestParams, type RequestType
+} from '../protocol/index.js'
+
+/** Default deadline of one request. Long polls add their own wait on top. */
+export const REQUEST_TIMEOUT_MS = 30_000
+
+export function homeDir (home?: string): string {
+  return resolve(home ?? process.env.SOV_HOME ?? join(homedir(), '.sovereign'))
+}
+
+export class IpcClient {
+  private readonly socket: Socket
+  private readonly decoder = new FrameDecoder()
+  private nextId = 1
+  private readonly waiting = new Map<number, (r: IpcResponse) => void>()
+  private helloWaiter?: (frame: any) => void
+  private closedError?: SovError
+  node?: HelloReply['node']
+
+  private constructor (socket: Socket) {
+    this.socket = socket
+    socket.on('data', chunk => {
+      let frames: unknown[]
+      try { frames = this.decoder.push(chunk) } catch (err) { this.fail(err as SovError); return }
+      for (const f of frames as any[]) {
+        if (this.helloWaiter !== undefined) { const w = this.helloWaiter; this.helloWaiter = undefined; w(f); continue }
+        const w = this.waiting.get(f.id)
+        if (w !== undefined) { this.waiting.delete(f.id); w(f) } else if (f.ok === false) this.fail(toError(f.error))
+      }
+    })
+    socket.on('error', err => { this.fail(unavailable(`Lost the daemon connection: ${err.message}`, { cause: err })) })
+    socket.on('close', () => { this.fail(unavailable('Lost the daemon connection: it closed')) })
+  }
+
+  /** Connects and authenticates. `token` defaults to `$SOV_TOKEN`, else the home's operator token. */
+  static async open (home?: string, token?: string): Promise<IpcClient> {
+    const root = homeDir(home)
+    const sock = join(root, 'sov.sock')
+    const secret = token ?? process.env.SOV_TOKEN ?? readToken(root)
+    const socket = await new Promise<Socket>((res, rej) => {
+      const s = connect(sock)
+      s.once('connect', () => { s.removeAllListeners('error'); res(s) })
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'the daemon is not running (start it with `sov node start`)' : err.message
+        rej(unavailable(`Cannot reach the daemon at "${sock}": ${why}`, { cause: err }))
+      })
+    })
+    const client = new IpcClient(socket)
+    const reply = await client.exchange(() => {
+      socket.write(encodeFrame({ type: 'hello', version: IPC_VERSION, token: secret }))
+    })
+    if (reply?.ok !== true) {
+      client.close()
+      throw reply?.error !== undefined ? toError(reply.error) : unauthenticated('Cannot authenticate: the daemon refused hello')
+    }
+    client.node = reply.node
+    return client
+  }
+
+  private async exchange (sendHello: () => void): Promise<any> {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { reject(timeout('Cannot authenticate: the daemon did not answer hello')) }, REQUEST_TIMEOUT_MS)
+      this.helloWaiter = (f) => { clearTimeout(timer); resolve(f) }
+      this.onFail = (e) => { clearTimeout(timer); reject(e) }
+      sendHello()
+    })
+  }
+
+  private onFail?: (err: SovError) => void
+
+  async request<T extends RequestType> (type: T, params: RequestParams<T>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<any> {
+    if (this.closedError !== undefined) throw this.closedError
+    const id = this.nextId++
+    const reply = await new Promise<IpcResponse>((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiting.delete(id); reject(timeout(`Cannot finish ${type}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+      this.waiting.set(id, r => { clearTimeout(timer); resolve(r) })
+      this.rejecters.set(id, e => { clearTimeout(timer); reject(e) })
+      this.socket.write(encodeFrame({ id, type, ...params }))
+    })
+    this.rejecters.delete(id)
+    if (!reply.ok) throw toError(reply.error)
+    return reply.result
+  }
+
+  private readonly rejecters = new Map<number, (e: SovError) => void>()
+
+  private fail (err: SovError): void {
+    if (this.closedError !== undefined) return
+    this.closedError = err
+    this.onFail?.(err)
+    for (const [id, reject] of this.rejecters) { this.waiting.delete(id); reject(err) }
+    this.rejecters.clear()
+    this.socket.destroy()
+  }
+
+  close (): void {
+    this.closedError ??= unavailable('Connection closed')
+    this.socket.end()
+    this.socket.destroy()
+  }
+}
+
+function readToken (root: string): string {
+  try {
+    return readFileSync(join(root, 'operator.token'), 'utf8').trim()
+  } catch (cause) {
+    throw unauthenticated(`Cannot read the operator token in "${root}": run \`sov init\` or set $SOV_TOKEN`, { cause })
+  }
+}
+
+function toError (e: { code?: unknown, message?: unknown } | undefined): SovError {
+  const code = isErrorCode(e?.code) ? e.code : 'INTERNAL'
+  return new SovError(code, typeof e?.message === 'string' ? e.message : 'Unknown error')
+}
+
+/** Opens a client, runs `fn`, closes it. */
+export async function withDaemon<R> (home: string | undefined, fn: (c: IpcClient) => Promise<R>): Promise<R> {
+  const client = await IpcClient.open(home)
+  try {
+    return await fn(client)
+  } finally {
+    client.close()
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The daemon: wires the parts of a node together and runs them under one supervisor
+ * (audit → store → mesh → a2a → finance → IPC; stopped in reverse).
+ */
+import { readFileSync } from 'node:fs'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { VERSION } from '../protocol/index.js'
+import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
+import { loadConfig, type Config } from './config.js'
+import { assertPrivate, ensureDir, homePaths, type HomePaths } from './home.js'
+import { initHome } from './init.js'
+import { IpcServer } from './ipc-server.js'
+import { acquirePidLock } from './lock.js'
+import { RevokedPeers } from './revoked-peers.js'
+import { Supervisor } from './supervisor.js'
+import { AgentTokens, readOperatorToken, secretEquals } from './tokens.js'
+import { createDispatcher, type AuditEvent } from './handlers.js'
+
+export interface DaemonOptions {
+  home?: string
+  /** Listen addresses for this run, overriding `config.json`. */
+  listen?: string[]
+  /** Where progress lines go. @default stdout */
+  log?: (line: string) => void
+}
+
+export interface DaemonInfo { peerId: string, addrs: string[], fingerprint: string, home: string, version: string }
+
+export class Daemon {
+  readonly paths: HomePaths
+  readonly config: Config
+  readonly privateKey: PrivateKey
+  readonly peerId: string
+  readonly fingerprint: string
+  readonly startedAt = Date.now()
+  readonly agents: AgentTokens
+  readonly revoked: RevokedPeers
+  operatorToken: string
+  mesh!: MeshNode
+  private readonly supervisor: Supervisor
+  private readonly swarmKey: Uint8Array
+  private readonly listen: string[]
+  private readonly stopWaiters = Promise.withResolvers<void>()
+  private releaseLock?: () => void
+
+  private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[]) {
+    this.paths = paths
+    this.config = config
+    this.privateKey = privateKey
+    this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.swarmKey = swarmKey
+    this.fingerprint = swarmKeyFingerprint(swarmKey)
+    this.listen = listen
+    this.agents = new AgentTokens(paths.agents)
+    this.revoked = new RevokedPeers(paths.revokedPeers)
+    this.operatorToken = readOperatorToken(paths.operatorToken)
+
+    const ipc = new IpcServer({
+      path: paths.socket,
+      authenticate: token => {
+        if (secretEquals(token, this.operatorToken)) return { kind: 'operator' }
+        const agent = this.agents.authenticate(token)
+        return agent === undefined ? undefined : { kind: 'agent', name: agent.name }
+      },
+      dispatch: createDispatcher(this),
+      onAuthFailure: async (reason, hint) => {
+        await this.audit({ type: 'IPC_AUTH_FAILED', actor: 'unknown', outcome: 'denied', detail: { reason, tokenPrefix: hint === '' ? null : `${hint}…` } }, true)
+      },
+      node: () => ({ peerId: this.peerId, version: VERSION })
+    })
+
+    this.supervisor = new Supervisor([
+      {
+        name: 'mesh',
+        start: async () => {
+          this.mesh = await createMeshNode({
+            privateKey: this.privateKey,
+            swarmKey: this.swarmKey,
+            listen: this.listen,
+            bootstrap: this.config.bootstrap,
+            datastorePath: this.paths.peerStore,
+            isRevoked: (id: string) => this.revoked.has(id)
+          })
+        },
+        stop: async () => { await this.mesh?.stop() }
+      },
+      { name: 'ipc', start: async () => { await ipc.start() }, stop: async () => { await ipc.stop() } }
+    ])
+  }
+
+  /** Checks the home, takes the lock and starts every part. A failed start leaves nothing running. */
+  static async start (opts: DaemonOptions = {}): Promise<Daemon> {
+    const paths = homePaths(opts.home)
+    process.umask(0o077)
+    const log = opts.log ?? ((line: string) => { process.stdout.write(line + '\n') })
+    ensureDir(paths.root)
+    const release = acquirePidLock(paths.lock, paths.root)
+    try {
+      const init = await initHome({ home: paths.root })
+      if (init.created.swarmKey) {
+        log(`Created a new swarm key (fingerprint ${init.fingerprint}) in ${paths.swarmKey}.`)
+        log('Share it with your other machines using `sov swarm-key invite` (or copy the file, mode 0600).')
+      }
+      assertPrivate(paths.swarmKey, 'swarm key')
+      assertPrivate(paths.nodeKey, 'node key')
+      assertPrivate(paths.operatorToken, 'operator token')
+      const config = loadConfig(paths.config)
+      const { key } = parseSwarmKey(readFileSync(paths.swarmKey))
+      const privateKey = await loadOrCreateIdentity(paths.nodeKey)
+      const daemon = new Daemon(paths, config, privateKey, key, opts.listen ?? config.listen)
+      daemon.releaseLock = release
+      await daemon.supervisor.start()
+      return daemon
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  info (): DaemonInfo {
+    return {
+      peerId: this.peerId,
+      addrs: this.mesh.getMultiaddrs().map(a => a.toString()),
+      fingerprint: this.fingerprint,
+      home: this.paths.root,
+      version: VERSION
+    }
+  }
+
+  /** Writes an audit row; `durable` rows are on disk before this resolves. */
+  async audit (_event: AuditEvent, _durable = false): Promise<void> {
+    // Replaced by the audit log once it is wired in.
+  }
+
+  /** Resolves once the daemon has stopped (by `stop()`, a signal or `node stop`). */
+  get stopped (): Promise<void> { return this.stopWaiters.promise }
+
+  async stop (): Promise<void> {
+    await this.supervisor.stop()
+    this.releaseLock?.()
+    this.stopWaiters.resolve()
+  }
+}
+
+/**
+ * `sov node start --foreground`: starts, prints the PeerId and addresses, runs until SIGINT or
+ * SIGTERM (or `sov node stop`), stops cleanly and exits 0.
+ */
+export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
+  const log = opts.log ?? ((line: string) => { process.stdout.write(line + '\n') })
+  const daemon = await Daemon.start({ ...opts, log })
+  const info = daemon.info()
+  log(`Sovereign ${info.version} running in ${info.home}`)
+  log(`PeerId: ${info.peerId}`)
+  for (const a of info.addrs) log(`Listening on ${withPeer(a, info.peerId)}`)
+  log(`Swarm key fingerprint: ${info.fingerprint}`)
+  const onSignal = (sig: string): void => {
+    log(`Received ${sig}; stopping`)
+    void daemon.stop()
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  await daemon.stopped
+  log('Stopped')
+  // libp2p leaves a ~1 s timer after stop(); exit explicitly once everything is closed.
+  process.exit(0)
+}
+
+/** libp2p reports addresses with `/p2p/<id>` already; add it where missing. */
+export function withPeer (addr: string, peerId: string): string {
+  return addr.includes('/p2p/') ? addr : `${addr}/p2p/${peerId}`
+}

@@ -1,0 +1,152 @@
+/**
+ * The IPC dispatcher: checks the caller's authority for each request, then runs its handler.
+ * Handlers translate foreign errors (libp2p by `err.name`) into `SovError`s at this boundary.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import {
+  REQUEST_SCOPE, SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
+  type PeerInfo, type RequestType, type StatusResult
+} from '../protocol/index.js'
+import type { Daemon } from './daemon.js'
+import type { Principal } from './ipc-server.js'
+import { newOperatorToken, parseScope } from './tokens.js'
+
+export interface AuditEvent {
+  type: string
+  actor: string
+  outcome: 'ok' | 'denied' | 'error'
+  detail: Record<string, unknown>
+}
+
+type Handler = (params: any, ctx: { principal: Principal, signal: AbortSignal }) => Promise<unknown>
+
+export function actorOf (p: Principal): string {
+  return p.kind === 'operator' ? 'operator' : `agent:${p.name}`
+}
+
+/** Builds the dispatch function the IPC server calls for every validated request. */
+export function createDispatcher (d: Daemon) {
+  const handlers: Partial<Record<RequestType, Handler>> = {
+    status: async () => status(d),
+    'node.stop': async () => {
+      setImmediate(() => { void d.stop() })
+      return { stopping: true }
+    },
+    'peers.list': async () => await listPeers(d),
+    'peers.connect': async ({ addr }) => {
+      const ma = parseAddr(addr)
+      const conn = await d.mesh.dial(ma, { signal: AbortSignal.timeout(10_000) }).catch(translateDialError)
+      return { peerId: conn.remotePeer.toString(), addr: conn.remoteAddr.toString() }
+    },
+    'peers.ping': async ({ peer }) => {
+      const target = peer.startsWith('/') ? parseAddr(peer) : parsePeer(peer)
+      const rttMs = await d.mesh.services.ping.ping(target as any, { signal: AbortSignal.timeout(10_000) }).catch(translateDialError)
+      return { peer, rttMs }
+    },
+    'peers.revoke': async ({ peer }, { principal }) => {
+      const id = parsePeer(peer)
+      await d.audit({ type: 'PEER_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { peer: id.toString() } }, true)
+      const added = d.revoked.add(id.toString())
+      await d.mesh.hangUp(id).catch(() => {})
+      return { peer: id.toString(), revoked: true, alreadyRevoked: !added }
+    },
+    'token.rotate': async ({}, { principal }) => {
+      await d.audit({ type: 'OPERATOR_TOKEN_ROTATED', actor: actorOf(principal), outcome: 'ok', detail: {} }, true)
+      d.operatorToken = newOperatorToken(d.paths.operatorToken)
+      return { rotated: true, path: d.paths.operatorToken }
+    },
+    'agentToken.issue': async ({ name, scopes, expiresS }, { principal }) => {
+      for (const s of scopes) parseScope(s)
+      const expires = expiresS === undefined || expiresS === null ? null : Math.floor(Date.now() / 1000) + expiresS
+      const { token, record } = d.agents.issue(name, scopes, expires, [])
+      await d.audit({ type: 'AGENT_TOKEN_ISSUED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, scopes, expires, tokenPrefix: record.prefix } }, true)
+      return { name, token, scopes, expires, grants: record.grants }
+    },
+    'agentToken.revoke': async ({ name }, { principal }) => {
+      const rec = d.agents.revoke(name)
+      await d.audit({ type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name } }, true)
+      return { name: rec.name, revoked: true }
+    },
+    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, tokenPrefix: r.prefix }))
+  }
+
+  return async (principal: Principal, type: RequestType, params: any, signal: AbortSignal): Promise<unknown> => {
+    if (principal.kind === 'agent') await authorizeAgent(d, principal.name, type, params)
+    const handler = handlers[type]
+    if (handler === undefined) throw unavailable(`Cannot run ${type}: this node does not serve it yet`)
+    return await handler(params, { principal, signal })
+  }
+}
+
+/** An agent may make a request only if one of its scopes names the request's command (and mailbox). */
+async function authorizeAgent (d: Daemon, name: string, type: RequestType, params: any): Promise<void> {
+  const need = REQUEST_SCOPE[type]
+  if (need === '*') return
+  const rec = d.agents.get(name)
+  const mailbox: string | undefined = params?.mailbox
+  const ok = need !== null && rec !== undefined && rec.scopes.some(s => {
+    const { cmd, mailbox: scoped } = parseScope(s)
+    return cmd === need && (mailbox === undefined || scoped === '*' || scoped === mailbox)
+  })
+  if (!ok) {
+    const reason = need === null ? `${type} is for the operator only` : `no scope ${need}${mailbox !== undefined ? ` on mailbox "${mailbox}"` : ''}`
+    await d.audit({ type: 'IPC_FORBIDDEN', actor: `agent:${name}`, outcome: 'denied', detail: { request: type, reason } }, true)
+    throw forbidden(`Cannot run ${type}: agent "${name}" has ${reason}`)
+  }
+}
+
+function status (d: Daemon): StatusResult {
+  const m = d.mesh
+  const dht = (m.services as any).dht
+  return {
+    peerId: d.peerId,
+    addrs: m.getMultiaddrs().map(a => a.toString()),
+    connections: m.getConnections().length,
+    peers: m.getPeers().length,
+    dht: { routingTable: dht?.routingTable?.size ?? 0 },
+    licence: { status: 'unknown' },
+    audit: null,
+    uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
+    version: VERSION,
+    pid: process.pid
+  }
+}
+
+async function listPeers (d: Daemon): Promise<PeerInfo[]> {
+  const connected = new Set(d.mesh.getPeers().map(p => p.toString()))
+  const out: PeerInfo[] = []
+  for (const peer of await d.mesh.peerStore.all()) {
+    const id = peer.id.toString()
+    if (id === d.peerId) continue
+    out.push({ peerId: id, addrs: peer.addresses.map(a => a.multiaddr.toString()), connected: connected.has(id) })
+  }
+  for (const id of connected) if (!out.some(p => p.peerId === id)) out.push({ peerId: id, addrs: [], connected: true })
+  return out.sort((a, b) => Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId))
+}
+
+function parseAddr (addr: string) {
+  try {
+    return multiaddr(addr)
+  } catch (cause) {
+    throw badRequest(`Cannot parse multiaddr "${addr}"`, { cause })
+  }
+}
+
+function parsePeer (peer: string) {
+  try {
+    return peerIdFromString(peer)
+  } catch (cause) {
+    throw badRequest(`Cannot parse PeerId "${peer}"`, { cause })
+  }
+}
+
+/** libp2p errors → our codes; a PSK mismatch keeps its own code wherever it surfaces. */
+export function translateDialError (err: any): never {
+  if (err instanceof SovError) throw err
+  const text = `${err?.name ?? ''} ${err?.code ?? ''} ${err?.message ?? ''} ${err?.cause?.message ?? ''} ${(err?.errors ?? []).map((e: any) => `${e?.code ?? ''} ${e?.message ?? ''}`).join(' ')}`
+  if (text.includes('SWARM_KEY_MISMATCH')) throw swarmKeyMismatch('Cannot connect: the peer uses a different swarm key', { cause: err })
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') throw timeout(`Cannot connect: ${err.message}`, { cause: err })
+  if (err?.name === 'DialDeniedError' || err?.name === 'ConnectionDeniedError') throw forbidden(`Cannot connect: ${err.message}`, { cause: err })
+  throw unavailable(`Cannot connect: ${err?.message ?? String(err)}`, { cause: err })
+}

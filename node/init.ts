@@ -1,0 +1,80 @@
+/**
+ * `sov init`: makes a home usable — identity, swarm key, operator token, config — keeping
+ * whatever already exists. Secrets are written 0600 inside a 0700 home.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { conflict, swarmKeyInvalid } from '../protocol/index.js'
+import { formatSwarmKey, generateSwarmKey, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint } from '../mesh/index.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { DEFAULT_LISTEN, updateConfig } from './config.js'
+import { ensureDir, homePaths, writeFileAtomic } from './home.js'
+import { newOperatorToken } from './tokens.js'
+
+export interface InitOptions {
+  home?: string
+  /** A swarm key file to copy in; without it a new key is generated when the home has none. */
+  swarmKeyFile?: string
+  listen?: string[]
+  bootstrap?: string[]
+}
+
+export interface InitResult {
+  home: string
+  peerId: string
+  fingerprint: string
+  created: { swarmKey: boolean, identity: boolean, operatorToken: boolean, config: boolean }
+}
+
+export async function initHome (opts: InitOptions = {}): Promise<InitResult> {
+  const paths = homePaths(opts.home)
+  ensureDir(paths.root)
+  ensureDir(paths.identityDir)
+  const created = { swarmKey: false, identity: false, operatorToken: false, config: false }
+
+  if (opts.swarmKeyFile !== undefined) {
+    let given: Uint8Array
+    try {
+      given = readFileSync(opts.swarmKeyFile)
+    } catch (cause) {
+      throw swarmKeyInvalid(`Cannot read swarm key "${opts.swarmKeyFile}": ${(cause as Error).message}`, { cause })
+    }
+    const { key } = parseSwarmKey(given)
+    if (existsSync(paths.swarmKey)) {
+      const { key: current } = parseSwarmKey(readFileSync(paths.swarmKey))
+      if (Buffer.compare(Buffer.from(current), Buffer.from(key)) !== 0) {
+        throw conflict(`Cannot init: "${paths.swarmKey}" holds another swarm key (fingerprint ${swarmKeyFingerprint(current)}); move it away first`)
+      }
+    } else {
+      writeFileAtomic(paths.swarmKey, formatSwarmKey(key), 0o600)
+      created.swarmKey = true
+    }
+  } else if (!existsSync(paths.swarmKey)) {
+    writeFileAtomic(paths.swarmKey, formatSwarmKey(generateSwarmKey()), 0o600)
+    created.swarmKey = true
+  }
+
+  created.identity = !existsSync(paths.nodeKey)
+  const privateKey = await loadOrCreateIdentity(paths.nodeKey)
+
+  if (!existsSync(paths.operatorToken)) {
+    newOperatorToken(paths.operatorToken)
+    created.operatorToken = true
+  }
+
+  created.config = !existsSync(paths.config)
+  if (created.config || opts.listen?.length || opts.bootstrap?.length) {
+    updateConfig(paths.config, raw => {
+      if (opts.listen !== undefined && opts.listen.length > 0) raw.listen = opts.listen
+      else raw.listen ??= DEFAULT_LISTEN
+      raw.bootstrap = [...new Set([...(raw.bootstrap ?? []), ...(opts.bootstrap ?? [])])]
+    })
+  }
+
+  const { key } = parseSwarmKey(readFileSync(paths.swarmKey))
+  return {
+    home: paths.root,
+    peerId: peerIdFromPrivateKey(privateKey).toString(),
+    fingerprint: swarmKeyFingerprint(key),
+    created
+  }
+}

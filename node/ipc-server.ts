@@ -1,0 +1,195 @@
+/**
+ * The IPC server (DESIGN §6): a Unix socket, length-prefixed JSON frames, `hello` with a bearer
+ * token first, then id-matched requests answered concurrently. Client input can close its own
+ * connection but never crash the daemon or hold up other clients.
+ */
+import { createServer, type Server, type Socket } from 'node:net'
+import { chmodSync, rmSync } from 'node:fs'
+import * as v from 'valibot'
+import {
+  FrameDecoder, HelloSchema, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
+  toSovError, unauthenticated, unavailable, type RequestType
+} from '../protocol/index.js'
+
+/** Who is on the other end of a connection once `hello` succeeded. */
+export type Principal = { kind: 'operator' } | { kind: 'agent', name: string }
+
+export interface IpcServerOptions {
+  path: string
+  /** Maps a bearer token to a principal; `undefined` refuses it. */
+  authenticate: (token: string) => Principal | undefined
+  /** Runs one validated request; throw a `SovError` to answer with its code. */
+  dispatch: (principal: Principal, type: RequestType, params: any, signal: AbortSignal) => Promise<unknown>
+  /** Called (and awaited) for every refused `hello`, before the refusal is sent. */
+  onAuthFailure: (reason: string, tokenHint: string) => Promise<void>
+  node: () => { peerId: string, version: string }
+  /** Connections served at once; further ones get `UNAVAILABLE` and a close. @default 256 */
+  maxConnections?: number
+  /** Time a client has to send `hello`. @default 5000 ms */
+  helloTimeoutMs?: number
+  /** Requests in flight per connection. @default 64 */
+  maxInFlight?: number
+  /** Unsent reply bytes a connection may hold before it is dropped as too slow. @default 16 MiB */
+  maxBufferedBytes?: number
+}
+
+export class IpcServer {
+  private readonly opts: Required<IpcServerOptions>
+  private server?: Server
+  private readonly sockets = new Set<Socket>()
+  private readonly shutdown = new AbortController()
+
+  constructor (opts: IpcServerOptions) {
+    this.opts = { maxConnections: 256, helloTimeoutMs: 5000, maxInFlight: 64, maxBufferedBytes: 16 * 1024 * 1024, ...opts }
+  }
+
+  async start (): Promise<void> {
+    if (this.server !== undefined) return
+    rmSync(this.opts.path, { force: true })
+    const server = createServer(socket => { this.accept(socket) })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.opts.path, () => { server.off('error', reject); resolve() })
+    })
+    chmodSync(this.opts.path, 0o600)
+    server.on('error', err => { console.error('ipc: server error:', err.message) })
+    this.server = server
+  }
+
+  async stop (): Promise<void> {
+    const server = this.server
+    if (server === undefined) return
+    this.server = undefined
+    this.shutdown.abort()
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>(resolve => server.close(() => { resolve() }))
+    rmSync(this.opts.path, { force: true })
+  }
+
+  private accept (socket: Socket): void {
+    if (this.sockets.size >= this.opts.maxConnections) {
+      socket.end(encodeFrame({ ok: false, error: unavailable(`Cannot accept connection: ${this.opts.maxConnections} clients are connected`).toJSON() }))
+      socket.on('error', () => {})
+      return
+    }
+    this.sockets.add(socket)
+    const decoder = new FrameDecoder()
+    const abort = new AbortController()
+    let principal: Principal | undefined
+    let inFlight = 0
+    let closed = false
+
+    const close = (): void => {
+      if (closed) return
+      closed = true
+      abort.abort()
+      socket.end()
+      setTimeout(() => socket.destroy(), 1000).unref()
+    }
+    const send = (frame: unknown): void => {
+      if (closed || socket.destroyed) return
+      socket.write(encodeFrame(frame))
+      if (socket.writableLength > this.opts.maxBufferedBytes) socket.destroy()
+    }
+    const fail = (id: number | null, err: SovError, andClose: boolean): void => {
+      send({ id, ok: false, error: err.toJSON() })
+      if (andClose) close()
+    }
+
+    const helloTimer = setTimeout(() => { fail(null, unauthenticated('Cannot authenticate: no hello within the time allowed'), true) }, this.opts.helloTimeoutMs)
+    helloTimer.unref()
+    const onShutdown = (): void => { socket.destroy() }
+    this.shutdown.signal.addEventListener('abort', onShutdown)
+
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      closed = true
+      abort.abort()
+      clearTimeout(helloTimer)
+      this.shutdown.signal.removeEventListener('abort', onShutdown)
+      this.sockets.delete(socket)
+    })
+
+    const onHello = async (frame: unknown): Promise<void> => {
+      const hello = v.safeParse(HelloSchema, frame)
+      if (!hello.success) {
+        const wantsOther = typeof frame === 'object' && frame !== null && (frame as any).type !== 'hello'
+        const err = wantsOther
+          ? unauthenticated('Cannot serve request: send hello with a token first')
+          : badRequest(`Cannot parse hello: ${v.getDotPath(hello.issues[0]) ?? 'frame'}: ${hello.issues[0].message}`)
+        await this.opts.onAuthFailure(err.message, '').catch(() => {})
+        fail(null, err, true)
+        return
+      }
+      const who = this.opts.authenticate(hello.output.token)
+      if (who === undefined) {
+        const hint = hello.output.token.slice(0, 6)
+        try {
+          await this.opts.onAuthFailure('bad token', hint)
+        } catch { /* the refusal stands either way */ }
+        fail(null, unauthenticated('Cannot authenticate: the token is not valid'), true)
+        return
+      }
+      principal = who
+      send({ ok: true, node: this.opts.node() })
+    }
+
+    const onRequest = async (frame: unknown, who: Principal): Promise<void> => {
+      const env = v.safeParse(RequestEnvelopeSchema, frame)
+      const rawId = typeof frame === 'object' && frame !== null ? (frame as any).id : undefined
+      const id = Number.isSafeInteger(rawId) && rawId >= 0 ? rawId as number : null
+      if (!env.success) {
+        const path = v.getDotPath(env.issues[0]) ?? 'frame'
+        fail(id, badRequest(`Cannot parse request: ${path}: ${env.issues[0].message}`), id === null)
+        return
+      }
+      const { id: reqId, type } = env.output
+      const { id: _i, type: _t, ...rest } = frame as Record<string, unknown>
+      const params = v.safeParse(REQUEST_PARAMS[type], rest)
+      if (!params.success) {
+        const path = v.getDotPath(params.issues[0]) ?? 'params'
+        fail(reqId, badRequest(`Cannot run ${type}: ${path}: ${params.issues[0].message}`), false)
+        return
+      }
+      if (inFlight >= this.opts.maxInFlight) {
+        fail(reqId, unavailable(`Cannot run ${type}: ${this.opts.maxInFlight} requests are already in flight on this connection`), false)
+        return
+      }
+      inFlight++
+      try {
+        const result = await this.opts.dispatch(who, type, params.output, abort.signal)
+        send({ id: reqId, ok: true, result: result ?? null })
+      } catch (err) {
+        const e = toSovError(err)
+        if (e.code === 'INTERNAL') console.error(`ipc: ${type} failed:`, err)
+        send({ id: reqId, ok: false, error: e.toJSON() })
+      } finally {
+        inFlight--
+      }
+    }
+
+    // Frames are handled in order until hello succeeds; afterwards each request runs on its own.
+    let helloChain: Promise<void> = Promise.resolve()
+    socket.on('data', (chunk: Buffer) => {
+      if (closed) return
+      let frames: unknown[]
+      try {
+        frames = decoder.push(chunk)
+      } catch (err) {
+        fail(null, toSovError(err, 'BAD_REQUEST'), true)
+        return
+      }
+      for (const frame of frames) {
+        helloChain = helloChain.then(async () => {
+          if (closed) return
+          if (principal === undefined) {
+            clearTimeout(helloTimer)
+            await onHello(frame)
+          } else {
+            void onRequest(frame, principal)
+          }
+        }).catch(err => { console.error('ipc: unexpected error:', err); close() })
+      }
+    })
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Bearer secrets for the IPC socket: the operator token (`operator.token`, full authority) and
+ * agent tokens (scoped; backed by capability grants with `aud: agent:NAME`). Only SHA-256 hashes
+ * of agent tokens are stored; comparisons are constant-time.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { badRequest, conflict, notFound } from '../protocol/index.js'
+import { writeFileAtomic } from './home.js'
+
+const TOKEN_BYTES = 32
+const AGENT_PREFIX = 'sova_'
+
+export function newOperatorToken (path: string): string {
+  const token = randomBytes(TOKEN_BYTES).toString('hex')
+  writeFileAtomic(path, token + '\n', 0o600)
+  return token
+}
+
+export function readOperatorToken (path: string): string {
+  return readFileSync(path, 'utf8').trim()
+}
+
+function sha256 (text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest()
+}
+
+/** Constant-time equality of two secrets (hashes first so lengths never leak). */
+export function secretEquals (a: string, b: string): boolean {
+  return timingSafeEqual(sha256(a), sha256(b))
+}
+
+/** A token as it may appear in a log or audit row: a short prefix, never the secret. */
+export function tokenHint (token: string): string {
+  return token.length > 8 ? `${token.slice(0, 6)}…` : '…'
+}
+
+export interface AgentRecord {
+  name: string
+  hash: string
+  scopes: string[]
+  /** Unix seconds, or null for no expiry. */
+  expires: number | null
+  created: number
+  /** Capability grant ids issued for this agent's scopes. */
+  grants: string[]
+  prefix: string
+}
+
+/** Agent tokens by name, persisted in `agents.json` (0600). */
+export class AgentTokens {
+  private readonly path: string
+  private readonly byName = new Map<string, AgentRecord>()
+  private readonly byHash = new Map<string, AgentRecord>()
+
+  constructor (path: string) {
+    this.path = path
+    if (existsSync(path)) {
+      const data = JSON.parse(readFileSync(path, 'utf8')) as { agents: AgentRecord[] }
+      for (const rec of data.agents ?? []) this.index(rec)
+    }
+  }
+
+  list (): AgentRecord[] {
+    return [...this.byName.values()].sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  get (name: string): AgentRecord | undefined {
+    return this.byName.get(name)
+  }
+
+  /** Creates a token for `name`; the secret is returned once and only its hash is kept. */
+  issue (name: string, scopes: string[], expires: number | null, grants: string[]): { token: string, record: AgentRecord } {
+    if (this.byName.has(name)) throw conflict(`Cannot issue agent token "${name}": it exists (revoke it first)`)
+    if (scopes.length === 0) throw badRequest('Cannot issue agent token: at least one --scope is required')
+    const token = AGENT_PREFIX + randomBytes(TOKEN_BYTES).toString('hex')
+    const record: AgentRecord = {
+      name, scopes, expires, grants, created: Math.floor(Date.now() / 1000),
+      hash: sha256(token).toString('hex'), prefix: tokenHint(token)
+    }
+    this.index(record)
+    this.save()
+    return { token, record }
+  }
+
+  revoke (name: string): AgentRecord {
+    const rec = this.byName.get(name)
+    if (rec === undefined) throw notFound(`Cannot revoke agent token "${name}": no such agent`)
+    this.byName.delete(name)
+    this.byHash.delete(rec.hash)
+    this.save()
+    return rec
+  }
+
+  /** The agent a token belongs to, if it is known and not expired. */
+  authenticate (token: string, nowS = Date.now() / 1000): AgentRecord | undefined {
+    if (!token.startsWith(AGENT_PREFIX)) return undefined
+    const hash = sha256(token)
+    const rec = this.byHash.get(hash.toString('hex'))
+    if (rec === undefined || !timingSafeEqual(hash, Buffer.from(rec.hash, 'hex'))) return undefined
+    if (rec.expires !== null && nowS >= rec.expires) return undefined
+    return rec
+  }
+
+  private index (rec: AgentRecord): void {
+    this.byName.set(rec.name, rec)
+    this.byHash.set(rec.hash, rec)
+  }
+
+  private save (): void {
+    writeFileAtomic(this.path, JSON.stringify({ agents: this.list() }, null, 2) + '\n', 0o600)
+  }
+}
+
+/** Splits a scope `CMD[:mailbox]` into its command and mailbox (`*` when none is given). */
+export function parseScope (scope: string): { cmd: string, mailbox: string } {
+  const i = scope.indexOf(':')
+  return i < 0 ? { cmd: scope, mailbox: '*' } : { cmd: scope.slice(0, i), mailbox: scope.slice(i + 1) }
+}

@@ -1,0 +1,105 @@
+/**
+ * Real daemon processes from the built `sov`, each in its own temp home, on loopback port 0.
+ * `startDaemon(ctx)` registers the process's end with `ctx.defer` before it returns.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import type { KitContext } from './index.js'
+import { repoPath, waitFor } from './index.js'
+
+export const SOV = repoPath('dist', 'cli', 'main.js')
+
+export interface SovResult { code: number, stdout: string, stderr: string, json: any }
+
+/** Runs `sov --home HOME ...args` to completion. */
+export async function sov (home: string, args: string[], opts: { env?: Record<string, string>, timeoutMs?: number, input?: string } = {}): Promise<SovResult> {
+  const child = spawn(process.execPath, [SOV, '--home', home, ...args], {
+    env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', d => { stdout += d })
+  child.stderr.on('data', d => { stderr += d })
+  child.stdin.end(opts.input ?? '')
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+  const [code] = await once(child, 'close') as [number | null]
+  clearTimeout(timer)
+  let json: any
+  try { json = JSON.parse(stdout) } catch { json = undefined }
+  return { code: code ?? -1, stdout, stderr, json }
+}
+
+export interface DaemonHandle {
+  home: string
+  peerId: string
+  addrs: string[]
+  /** A dialable address of this daemon, with `/p2p/`. */
+  addr: string
+  pid: number
+  child: ChildProcess
+  output: () => string
+  /** SIGTERM and wait for exit 0. */
+  stop: () => Promise<number | null>
+  /** SIGKILL and wait. */
+  kill: () => Promise<void>
+}
+
+export interface StartDaemonOptions {
+  home?: string
+  bootstrap?: string[]
+  swarmKeyFile?: string
+  listen?: string
+  env?: Record<string, string>
+}
+
+/** Inits a home (unless given one that exists) and starts `sov node start --foreground` in it. */
+export async function startDaemon (ctx: KitContext, opts: StartDaemonOptions = {}): Promise<DaemonHandle> {
+  const home = opts.home ?? ctx.tmp('sov-home-')
+  const initArgs = ['init', '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0']
+  for (const b of opts.bootstrap ?? []) initArgs.push('--bootstrap', b)
+  if (opts.swarmKeyFile !== undefined) initArgs.push('--swarm-key', opts.swarmKeyFile)
+  const init = await sov(home, initArgs)
+  if (init.code !== 0) throw new Error(`sov init failed: ${init.stderr}`)
+  return await runDaemonIn(ctx, home, opts.env)
+}
+
+/** Starts a daemon on an existing home. */
+export async function runDaemonIn (ctx: KitContext, home: string, env?: Record<string, string>): Promise<DaemonHandle> {
+  const child = spawn(process.execPath, [SOV, '--home', home, 'node', 'start', '--foreground'], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  child.stdout!.on('data', d => { out += d })
+  child.stderr!.on('data', d => { out += d })
+  const exited = once(child, 'exit')
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    const [code] = await exited as [number | null]
+    clearTimeout(timer)
+    return code
+  }
+  ctx.defer(stop)
+  await waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}): ${out}`)
+    return /PeerId: /.test(out) && /Listening on /.test(out)
+  }, 30_000, `daemon in ${home} to start: ${out}`)
+  const peerId = /PeerId: (\S+)/.exec(out)![1]
+  const addrs = [...out.matchAll(/Listening on (\S+)/g)].map(m => m[1])
+  return {
+    home,
+    peerId,
+    addrs,
+    addr: addrs[0],
+    pid: child.pid!,
+    child,
+    output: () => out,
+    stop,
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+}
