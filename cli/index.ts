@@ -3,3 +3,4 @@
  * tools reuse (output conventions and duration parsing).
  */
 export { emit, reportError, parseDuration, type GlobalOptions } from './output.js'
+export { IpcClient, withDaemon } from './ipc-client.js'
