@@ -7,6 +7,7 @@
  */
 import './polyfill.js'
 
+export * from './a2a.js'
 export * from './errors.js'
 export * from './frames.js'
 export * from './ipc.js'

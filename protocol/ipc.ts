@@ -4,13 +4,14 @@
  */
 import * as v from 'valibot'
 import type { ErrorCode } from './errors.js'
+import { MailboxNameSchema } from './a2a.js'
 
 export const IPC_VERSION = 1
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1), v.maxLength(1024))
 const count = v.pipe(v.number(), v.integer(), v.minValue(0))
 const positiveMs = v.pipe(v.number(), v.integer(), v.minValue(1))
-const mailboxName = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'mailbox names are 1-64 of A-Z a-z 0-9 . _ -'))
+const mailboxName = MailboxNameSchema
 const ids = v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(1000))
 
 export const HelloSchema = v.strictObject({

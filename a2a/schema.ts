@@ -1,0 +1,71 @@
+/**
+ * `mailbox.db` schema, versioned through SQLite's `user_version`: migration N takes the file from
+ * version N to N+1, each in its own transaction, so a crash mid-upgrade leaves the old version.
+ * Never edit a released migration; append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 0 → 1: the four tables of DESIGN §3.
+  `
+  -- Messages this node sends. frame = the envelope exactly as it goes on the wire (UTF-8 JSON);
+  -- it is dropped once the row is settled (delivered, failed or expired).
+  CREATE TABLE outbox (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT    NOT NULL UNIQUE,
+    peer        TEXT    NOT NULL,
+    mailbox     TEXT    NOT NULL,
+    message_id  TEXT    NOT NULL,
+    frame       TEXT,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('queued', 'delivered', 'failed', 'expired')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    code        TEXT,
+    reason      TEXT,
+    settled_at  INTEGER
+  );
+  -- The A2A messageId is the idempotency key of send (a retried IPC request adds no copy).
+  CREATE UNIQUE INDEX outbox_message ON outbox (peer, mailbox, message_id);
+  CREATE INDEX outbox_queued ON outbox (peer, seq) WHERE status = 'queued';
+  CREATE INDEX outbox_status ON outbox (status, seq);
+
+  -- Messages received for our mailboxes. visible_at = 0: ready; otherwise the lease runs until
+  -- visible_at (ms since the epoch) and the row is ready again after it.
+  CREATE TABLE inbox (
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT    NOT NULL UNIQUE,
+    mailbox      TEXT    NOT NULL,
+    sender       TEXT    NOT NULL,
+    ts           INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    message      TEXT    NOT NULL,
+    deliveries   INTEGER NOT NULL DEFAULT 0,
+    visible_at   INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX inbox_mailbox ON inbox (mailbox);
+  CREATE INDEX inbox_leases ON inbox (visible_at) WHERE visible_at > 0;
+
+  -- Every envelope id accepted, kept past its TTL so a retry is answered "duplicate".
+  CREATE TABLE dedupe (
+    id          TEXT    PRIMARY KEY,
+    sender      TEXT    NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX dedupe_expiry ON dedupe (expires_at);
+
+  CREATE TABLE dead_letters (
+    id           TEXT    PRIMARY KEY,
+    mailbox      TEXT    NOT NULL,
+    sender       TEXT    NOT NULL,
+    ts           INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    message      TEXT    NOT NULL,
+    deliveries   INTEGER NOT NULL,
+    died_at      INTEGER NOT NULL,
+    reason       TEXT    NOT NULL
+  );
+  CREATE INDEX dead_letters_mailbox ON dead_letters (mailbox);
+  `
+]
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length

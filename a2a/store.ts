@@ -1,0 +1,332 @@
+/**
+ * The mailbox store: one SQLite file (`mailbox.db`, WAL, 0600) holding the outbox, the inbox,
+ * the ids already accepted and the dead letters. Every method is one transaction.
+ *
+ * Durability: `synchronous = FULL` in WAL mode fsyncs the WAL at every commit, so a commit that
+ * returned survives SIGKILL and power loss. Callers batch (the receiver commits everything that
+ * arrived together, `send` commits everything queued in one tick), so an fsync costs far less
+ * than one per message.
+ */
+import Database from 'better-sqlite3'
+import { chmodSync, closeSync, openSync } from 'node:fs'
+import { conflict, internal } from '../protocol/index.js'
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.js'
+
+/** How long an accepted id is remembered after its TTL ran out. @default 1 hour, in ms */
+export const DEDUPE_GRACE_MS = 3600_000
+/** How long settled outbox rows stay listed. @default 7 days, in ms */
+export const OUTBOX_RETENTION_MS = 7 * 24 * 3600_000
+
+export type OutboxStatus = 'queued' | 'delivered' | 'failed' | 'expired'
+
+export interface OutboxInput {
+  id: string
+  peer: string
+  mailbox: string
+  messageId: string
+  frame: string
+  createdAt: number
+  expiresAt: number
+}
+
+export interface OutboxItem {
+  id: string
+  to: string
+  mailbox: string
+  messageId: string
+  status: OutboxStatus
+  attempts: number
+  code?: string
+  reason?: string
+  createdAt: number
+  expiresAt: number
+  settledAt?: number
+}
+
+export interface QueuedFrame { seq: number, id: string, frame: string, expiresAt: number }
+
+export interface Settlement { id: string, status: 'delivered' | 'failed', code?: string, reason?: string }
+
+export interface AcceptInput { id: string, sender: string, mailbox: string, ts: number, ttl: number, message: string }
+export type AcceptOutcome = 'accepted' | 'duplicate' | 'conflict'
+
+export interface InboxItem {
+  id: string
+  from: string
+  mailbox: string
+  ts: number
+  receivedAt: number
+  deliveries: number
+  leaseUntil: number
+  message: unknown
+}
+
+export interface DeadLetter { id: string, mailbox: string, from: string, deliveries: number, reason: string }
+
+export interface MailboxStats { mailbox: string, ready: number, leased: number, dead: number }
+
+interface InboxRow { seq: number, id: string, mailbox: string, sender: string, ts: number, received_at: number, message: string, deliveries: number, visible_at: number }
+
+export class MailboxStore {
+  private readonly db: Database.Database
+  private readonly q: ReturnType<typeof prepare>
+
+  private constructor (db: Database.Database) {
+    this.db = db
+    this.q = prepare(db)
+  }
+
+  /** Opens (creating it 0600 if needed) and migrates the database at `path`. */
+  static open (path: string): MailboxStore {
+    if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600))
+    const db = new Database(path)
+    try {
+      if (path !== ':memory:') chmodSync(path, 0o600)
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+      db.pragma('busy_timeout = 5000')
+      migrate(db)
+      return new MailboxStore(db)
+    } catch (err) {
+      db.close()
+      throw err
+    }
+  }
+
+  close (): void {
+    if (this.db.open) this.db.close()
+  }
+
+  get schemaVersion (): number { return this.db.pragma('user_version', { simple: true }) as number }
+
+  // ---- sender side ----
+
+  /**
+   * Queues envelopes, all in one transaction. For each input returns `null` when queued, or the
+   * id already queued for the same peer, mailbox and A2A messageId (send is idempotent on it).
+   */
+  enqueue (rows: OutboxInput[]): Array<string | null> {
+    return this.db.transaction(() => rows.map(r => {
+      const existing = this.q.outboxByMessage.get(r.peer, r.mailbox, r.messageId) as { id: string } | undefined
+      if (existing !== undefined) return existing.id
+      this.q.outboxInsert.run(r.id, r.peer, r.mailbox, r.messageId, r.frame, r.createdAt, r.expiresAt)
+      return null
+    }))()
+  }
+
+  /** Peers that have queued, unexpired envelopes. */
+  queuedPeers (now = Date.now()): string[] {
+    return (this.q.queuedPeers.all(now) as Array<{ peer: string }>).map(r => r.peer)
+  }
+
+  /** Queued, unexpired envelopes for `peer` after `afterSeq`, oldest first. */
+  queuedFor (peer: string, afterSeq: number, limit: number, now = Date.now()): QueuedFrame[] {
+    return (this.q.queuedFor.all(peer, afterSeq, now, limit) as any[]).map(r => ({ seq: r.seq, id: r.id, frame: r.frame, expiresAt: r.expires_at }))
+  }
+
+  /** Counts one more delivery attempt for each id. */
+  recordAttempts (ids: string[]): void {
+    if (ids.length === 0) return
+    this.db.transaction(() => { for (const id of ids) this.q.outboxAttempt.run(id) })()
+  }
+
+  /** Records final answers; only rows still queued change. */
+  settle (results: Settlement[], now = Date.now()): void {
+    if (results.length === 0) return
+    this.db.transaction(() => {
+      for (const r of results) this.q.outboxSettle.run(r.status, r.code ?? null, r.reason ?? null, now, r.id)
+    })()
+  }
+
+  /** Marks queued envelopes past their TTL expired (except those in `skip`, still in flight). */
+  expireOutbox (now = Date.now(), skip: ReadonlySet<string> = new Set()): Array<{ id: string, peer: string, mailbox: string, attempts: number }> {
+    return this.db.transaction(() => {
+      const due = (this.q.outboxDue.all(now) as any[]).filter(r => !skip.has(r.id))
+      for (const r of due) this.q.outboxSettle.run('expired', 'TIMEOUT', 'TTL ran out before the peer accepted it', now, r.id)
+      return due.map(r => ({ id: r.id, peer: r.peer, mailbox: r.mailbox, attempts: r.attempts }))
+    })()
+  }
+
+  /** Earliest expiry among queued envelopes, or null. */
+  nextOutboxExpiry (): number | null {
+    return (this.q.outboxNextExpiry.get() as { t: number | null }).t
+  }
+
+  outbox (status?: OutboxStatus): OutboxItem[] {
+    const rows = (status === undefined ? this.q.outboxAll.all() : this.q.outboxByStatus.all(status)) as any[]
+    return rows.map(r => {
+      const item: OutboxItem = { id: r.id, to: r.peer, mailbox: r.mailbox, messageId: r.message_id, status: r.status, attempts: r.attempts, createdAt: r.created_at, expiresAt: r.expires_at }
+      if (r.code !== null) item.code = r.code
+      if (r.reason !== null) item.reason = r.reason
+      if (r.settled_at !== null) item.settledAt = r.settled_at
+      return item
+    })
+  }
+
+  // ---- receiver side ----
+
+  /** Commits a batch of received envelopes in one transaction; one outcome per input, in order. */
+  accept (batch: AcceptInput[], now = Date.now()): AcceptOutcome[] {
+    if (batch.length === 0) return []
+    return this.db.transaction(() => batch.map((e): AcceptOutcome => {
+      const seen = this.q.dedupeGet.get(e.id) as { sender: string } | undefined
+      if (seen !== undefined) return seen.sender === e.sender ? 'duplicate' : 'conflict'
+      this.q.dedupeInsert.run(e.id, e.sender, now + e.ttl + DEDUPE_GRACE_MS)
+      return this.q.inboxInsert.run(e.id, e.mailbox, e.sender, e.ts, now, e.message).changes === 1 ? 'accepted' : 'duplicate'
+    }))()
+  }
+
+  /** Sender of an id we have accepted (still remembered), if any. */
+  acceptedFrom (id: string): string | undefined {
+    return (this.q.dedupeGet.get(id) as { sender: string } | undefined)?.sender
+  }
+
+  // ---- consumers ----
+
+  /**
+   * Leases up to `max` ready messages of `mailbox` for `leaseMs`, oldest first. A ready message
+   * already leased `maxDeliveries` times moves to the dead letters instead (returned in `dead`).
+   */
+  lease (mailbox: string, opts: { leaseMs: number, max: number, maxDeliveries: number }, now = Date.now()): { leased: InboxItem[], dead: DeadLetter[] } {
+    return this.db.transaction(() => {
+      const leased: InboxItem[] = []
+      const dead: DeadLetter[] = []
+      const until = now + opts.leaseMs
+      // Each round either leases or buries every row it reads, so it ends.
+      for (;;) {
+        const rows = this.q.inboxReady.all(mailbox, now, opts.max - leased.length) as InboxRow[]
+        for (const r of rows) {
+          if (r.deliveries >= opts.maxDeliveries) {
+            dead.push(this.bury(r, `leased ${r.deliveries} times without an ack`, now))
+            continue
+          }
+          this.q.inboxLease.run(until, r.seq)
+          leased.push(toItem(r, r.deliveries + 1, until))
+        }
+        if (rows.length === 0 || leased.length >= opts.max) break
+      }
+      return { leased, dead }
+    })()
+  }
+
+  /** Deletes leased messages (a lease that ran out still counts until someone else takes it). */
+  ack (mailbox: string, ids: string[]): { acked: string[], missing: string[] } {
+    return this.db.transaction(() => {
+      const acked: string[] = []
+      const missing: string[] = []
+      for (const id of ids) (this.q.inboxAck.run(mailbox, id).changes === 1 ? acked : missing).push(id)
+      return { acked, missing }
+    })()
+  }
+
+  /** Returns messages under a live lease to the queue, or to the dead letters when exhausted. */
+  nack (mailbox: string, ids: string[], maxDeliveries: number, now = Date.now()): { nacked: string[], missing: string[], dead: DeadLetter[] } {
+    return this.db.transaction(() => {
+      const nacked: string[] = []
+      const missing: string[] = []
+      const dead: DeadLetter[] = []
+      for (const id of ids) {
+        const r = this.q.inboxLeased.get(mailbox, id, now) as InboxRow | undefined
+        if (r === undefined) { missing.push(id); continue }
+        nacked.push(id)
+        if (r.deliveries >= maxDeliveries) dead.push(this.bury(r, `nacked after ${r.deliveries} deliveries`, now))
+        else this.q.inboxRelease.run(r.seq)
+      }
+      return { nacked, missing, dead }
+    })()
+  }
+
+  /** Moves messages whose lease ran out after their last allowed delivery to the dead letters. */
+  buryExhausted (maxDeliveries: number, now = Date.now()): DeadLetter[] {
+    return this.db.transaction(() => {
+      const rows = this.q.inboxExhausted.all(now, maxDeliveries) as InboxRow[]
+      return rows.map(r => this.bury(r, `lease ran out after ${r.deliveries} deliveries`, now))
+    })()
+  }
+
+  /** When the next lease in `mailbox` (or any mailbox) runs out, or null. */
+  nextLeaseExpiry (now = Date.now(), mailbox?: string): number | null {
+    const r = (mailbox === undefined ? this.q.nextLeaseAny.get(now) : this.q.nextLease.get(mailbox, now)) as { t: number | null }
+    return r.t
+  }
+
+  mailboxes (now = Date.now()): MailboxStats[] {
+    const out = new Map<string, MailboxStats>()
+    const get = (mailbox: string): MailboxStats => {
+      let s = out.get(mailbox)
+      if (s === undefined) { s = { mailbox, ready: 0, leased: 0, dead: 0 }; out.set(mailbox, s) }
+      return s
+    }
+    for (const r of this.q.inboxStats.all({ now }) as any[]) { const s = get(r.mailbox); s.ready = r.ready; s.leased = r.leased }
+    for (const r of this.q.deadStats.all() as any[]) get(r.mailbox).dead = r.dead
+    return [...out.values()].sort((a, b) => a.mailbox.localeCompare(b.mailbox))
+  }
+
+  /** Forgets expired dedupe ids and old settled outbox rows. */
+  prune (now = Date.now()): { dedupe: number, outbox: number } {
+    return this.db.transaction(() => ({
+      dedupe: this.q.dedupePrune.run(now).changes,
+      outbox: this.q.outboxPrune.run(now - OUTBOX_RETENTION_MS).changes
+    }))()
+  }
+
+  private bury (r: InboxRow, reason: string, now: number): DeadLetter {
+    const moved = this.q.deadInsert.run(r.id, r.mailbox, r.sender, r.ts, r.received_at, r.message, r.deliveries, now, reason).changes
+    if (moved !== 1) throw conflict(`Cannot move message "${r.id}" to the dead letters: the id is already there`)
+    this.q.inboxDelete.run(r.seq)
+    return { id: r.id, mailbox: r.mailbox, from: r.sender, deliveries: r.deliveries, reason }
+  }
+}
+
+function toItem (r: InboxRow, deliveries: number, leaseUntil: number): InboxItem {
+  return { id: r.id, from: r.sender, mailbox: r.mailbox, ts: r.ts, receivedAt: r.received_at, deliveries, leaseUntil, message: JSON.parse(r.message) }
+}
+
+function migrate (db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > SCHEMA_VERSION) {
+    throw internal(`Cannot open mailbox database: its schema version ${current} is newer than this node's ${SCHEMA_VERSION}`)
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v])
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+}
+
+const INBOX_COLS = 'seq, id, mailbox, sender, ts, received_at, message, deliveries, visible_at'
+
+function prepare (db: Database.Database) {
+  return {
+    outboxByMessage: db.prepare('SELECT id FROM outbox WHERE peer = ? AND mailbox = ? AND message_id = ?'),
+    outboxInsert: db.prepare(`INSERT INTO outbox (id, peer, mailbox, message_id, frame, created_at, expires_at, status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')`),
+    queuedPeers: db.prepare("SELECT DISTINCT peer FROM outbox WHERE status = 'queued' AND expires_at > ?"),
+    queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
+    outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
+    outboxSettle: db.prepare("UPDATE outbox SET status = ?, code = ?, reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
+    outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
+    outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),
+    outboxAll: db.prepare('SELECT * FROM outbox ORDER BY seq'),
+    outboxByStatus: db.prepare('SELECT * FROM outbox WHERE status = ? ORDER BY seq'),
+    outboxPrune: db.prepare("DELETE FROM outbox WHERE status != 'queued' AND settled_at < ?"),
+    dedupeGet: db.prepare('SELECT sender FROM dedupe WHERE id = ?'),
+    dedupeInsert: db.prepare('INSERT INTO dedupe (id, sender, expires_at) VALUES (?, ?, ?)'),
+    dedupePrune: db.prepare('DELETE FROM dedupe WHERE expires_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.id = dedupe.id)'),
+    inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message) VALUES (?, ?, ?, ?, ?, ?)'),
+    inboxReady: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE mailbox = ? AND visible_at <= ? ORDER BY seq LIMIT ?`),
+    inboxLease: db.prepare('UPDATE inbox SET deliveries = deliveries + 1, visible_at = ? WHERE seq = ?'),
+    inboxAck: db.prepare('DELETE FROM inbox WHERE mailbox = ? AND id = ? AND visible_at > 0'),
+    inboxLeased: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE mailbox = ? AND id = ? AND visible_at > ?`),
+    inboxRelease: db.prepare('UPDATE inbox SET visible_at = 0 WHERE seq = ?'),
+    inboxExhausted: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE visible_at > 0 AND visible_at <= ? AND deliveries >= ?`),
+    inboxDelete: db.prepare('DELETE FROM inbox WHERE seq = ?'),
+    nextLease: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE mailbox = ? AND visible_at > ?'),
+    nextLeaseAny: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE visible_at > ?'),
+    inboxStats: db.prepare(`SELECT mailbox, sum(visible_at <= @now) AS ready, sum(visible_at > @now) AS leased FROM inbox GROUP BY mailbox`),
+    deadStats: db.prepare('SELECT mailbox, count(*) AS dead FROM dead_letters GROUP BY mailbox'),
+    deadInsert: db.prepare(`INSERT OR IGNORE INTO dead_letters (id, mailbox, sender, ts, received_at, message, deliveries, died_at, reason)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+  }
+}

@@ -1,0 +1,194 @@
+// The mailbox store on real SQLite files: migrations, dedupe, leases, acks, dead letters, the
+// outbox, and durability across SIGKILL of the process that committed.
+import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { v7 as uuidv7 } from 'uuid'
+import { MailboxStore } from '../a2a/index.js'
+import { kitSuite, repoPath } from './kit/index.js'
+
+const test = kitSuite('a2a-store')
+const ALICE = '12D3KooWAlice'
+const MALLORY = '12D3KooWMallory'
+const T0 = 1_700_000_000_000
+
+function open (ctx: { tmp: () => string, defer: (f: () => unknown) => void }, dir?: string): { store: MailboxStore, path: string } {
+  const path = join(dir ?? ctx.tmp(), 'mailbox.db')
+  const store = MailboxStore.open(path)
+  ctx.defer(() => { store.close() })
+  return { store, path }
+}
+
+const incoming = (mailbox = 'builder', sender = ALICE, text = 'hi') => ({
+  id: uuidv7(), sender, mailbox, ts: T0, ttl: 60_000, message: JSON.stringify({ messageId: uuidv7(), role: 'ROLE_USER', parts: [{ text }] })
+})
+
+test('open() creates mailbox.db 0600 in WAL mode at the current schema version; reopening keeps data', ctx => {
+  const dir = ctx.tmp()
+  const { store, path } = open(ctx, dir)
+  assert.is(statSync(path).mode & 0o777, 0o600)
+  assert.is(store.schemaVersion, 1)
+  const e = incoming()
+  assert.equal(store.accept([e], T0), ['accepted'])
+  store.close()
+  const db = new Database(path, { readonly: true })
+  assert.is(db.pragma('journal_mode', { simple: true }), 'wal')
+  db.close()
+  const again = MailboxStore.open(path)
+  ctx.defer(() => { again.close() })
+  assert.is(again.mailboxes(T0)[0].ready, 1)
+})
+
+test('open() refuses a database written by a newer schema version', ctx => {
+  const path = join(ctx.tmp(), 'mailbox.db')
+  const db = new Database(path)
+  db.pragma('user_version = 99')
+  db.close()
+  assert.throws(() => MailboxStore.open(path), /schema version 99 is newer/)
+})
+
+test('accept() commits once: the same id from the same sender is a duplicate, from another sender a conflict', ctx => {
+  const { store } = open(ctx)
+  const e = incoming()
+  assert.equal(store.accept([e, { ...e }], T0), ['accepted', 'duplicate'], 'a repeat inside one batch is caught too')
+  assert.equal(store.accept([e], T0 + 10), ['duplicate'])
+  assert.equal(store.accept([{ ...e, sender: MALLORY }], T0 + 10), ['conflict'])
+  assert.equal(store.mailboxes(T0), [{ mailbox: 'builder', ready: 1, leased: 0, dead: 0 }])
+})
+
+test('an acked id stays a duplicate until its TTL and grace have passed', ctx => {
+  const { store } = open(ctx)
+  const e = incoming()
+  store.accept([e], T0)
+  const { leased } = store.lease('builder', { leaseMs: 1000, max: 10, maxDeliveries: 5 }, T0)
+  assert.equal(store.ack('builder', [leased[0].id]), { acked: [e.id], missing: [] })
+  assert.equal(store.accept([e], T0 + 30_000), ['duplicate'])
+  assert.equal(store.prune(T0 + 60_000), { dedupe: 0, outbox: 0 }, 'kept through the grace period')
+  assert.equal(store.prune(T0 + 60_000 + 3600_001), { dedupe: 1, outbox: 0 })
+})
+
+test('lease() hands out the oldest ready messages of one mailbox and hides them until the lease ends', ctx => {
+  const { store } = open(ctx)
+  const es = [incoming('builder', ALICE, 'a'), incoming('other'), incoming('builder', ALICE, 'b'), incoming('builder', ALICE, 'c')]
+  store.accept(es, T0)
+  const first = store.lease('builder', { leaseMs: 1000, max: 2, maxDeliveries: 5 }, T0)
+  assert.equal(first.leased.map(m => m.id), [es[0].id, es[2].id])
+  assert.equal(first.leased.map(m => (m.message as any).parts[0].text), ['a', 'b'])
+  assert.is(first.leased[0].deliveries, 1)
+  assert.is(first.leased[0].leaseUntil, T0 + 1000)
+  assert.is(first.leased[0].from, ALICE)
+  const second = store.lease('builder', { leaseMs: 1000, max: 10, maxDeliveries: 5 }, T0 + 999)
+  assert.equal(second.leased.map(m => m.id), [es[3].id], 'leased messages are not handed out again before expiry')
+  assert.equal(store.mailboxes(T0 + 999), [{ mailbox: 'builder', ready: 0, leased: 3, dead: 0 }, { mailbox: 'other', ready: 1, leased: 0, dead: 0 }])
+  assert.is(store.nextLeaseExpiry(T0 + 999, 'builder'), T0 + 1000)
+  const third = store.lease('builder', { leaseMs: 1000, max: 10, maxDeliveries: 5 }, T0 + 1000)
+  assert.equal(third.leased.map(m => [m.id, m.deliveries]), [[es[0].id, 2], [es[2].id, 2]], 'expired leases re-queue')
+})
+
+test('ack() deletes only leased messages of that mailbox; nack() re-queues at once', ctx => {
+  const { store } = open(ctx)
+  const [a, b] = [incoming(), incoming()]
+  store.accept([a, b], T0)
+  assert.equal(store.ack('builder', [a.id]), { acked: [], missing: [a.id] }, 'a ready message cannot be acked')
+  store.lease('builder', { leaseMs: 10_000, max: 10, maxDeliveries: 5 }, T0)
+  assert.equal(store.ack('other', [a.id]), { acked: [], missing: [a.id] }, 'another mailbox cannot ack it')
+  assert.equal(store.nack('builder', [b.id, 'nope'], 5, T0 + 1), { nacked: [b.id], missing: ['nope'], dead: [] })
+  assert.equal(store.ack('builder', [a.id, b.id]), { acked: [a.id], missing: [b.id] }, 'a nacked message is no longer ours to ack')
+  const again = store.lease('builder', { leaseMs: 10_000, max: 10, maxDeliveries: 5 }, T0 + 2)
+  assert.equal(again.leased.map(m => [m.id, m.deliveries]), [[b.id, 2]])
+})
+
+test('a message leased maxDeliveries times moves to the dead letters on its next lease, nack or sweep', ctx => {
+  const { store } = open(ctx)
+  const [a, b, c] = [incoming(), incoming(), incoming()]
+  store.accept([a, b, c], T0)
+  let now = T0
+  for (let i = 1; i <= 3; i++) {
+    const r = store.lease('builder', { leaseMs: 100, max: 10, maxDeliveries: 3 }, now)
+    assert.is(r.leased.length, 3)
+    assert.ok(r.leased.every(m => m.deliveries === i))
+    now += 100
+  }
+  // a: exhausted and its lease ran out → buried by the next lease; b: by a sweep; c: by nack.
+  const r = store.lease('builder', { leaseMs: 100, max: 1, maxDeliveries: 3 }, now)
+  assert.equal(r.leased, [])
+  assert.equal(r.dead.map(d => d.id).sort(), [a.id, b.id, c.id].sort(), 'lease buries every exhausted message it meets')
+  assert.equal(store.mailboxes(now), [{ mailbox: 'builder', ready: 0, leased: 0, dead: 3 }])
+
+  const [d, e2] = [incoming(), incoming()]
+  store.accept([d, e2], now)
+  for (let i = 0; i < 2; i++) { store.lease('builder', { leaseMs: 100, max: 10, maxDeliveries: 2 }, now); now += 100 }
+  const swept = store.buryExhausted(2, now)
+  assert.equal(swept.map(x => x.id).sort(), [d.id, e2.id].sort())
+  assert.match(swept[0].reason, /lease ran out after 2 deliveries/)
+
+  const f = incoming()
+  store.accept([f], now)
+  store.lease('builder', { leaseMs: 100, max: 10, maxDeliveries: 1 }, now)
+  const n = store.nack('builder', [f.id], 1, now + 1)
+  assert.equal(n.dead.map(x => x.id), [f.id])
+  assert.equal(store.mailboxes(now), [{ mailbox: 'builder', ready: 0, leased: 0, dead: 6 }])
+  assert.equal(store.accept([f], now), ['duplicate'], 'a dead letter is still a known id')
+})
+
+test('enqueue() is idempotent on peer, mailbox and messageId; queuedFor() pages by seq and skips expired rows', ctx => {
+  const { store } = open(ctx)
+  const row = (messageId: string, expiresAt = T0 + 60_000, peer = ALICE) => ({ id: uuidv7(), peer, mailbox: 'builder', messageId, frame: `{"m":"${messageId}"}`, createdAt: T0, expiresAt })
+  const a = row('m1')
+  assert.equal(store.enqueue([a, row('m2'), row('m3', T0 + 10), row('m1', T0 + 60_000, MALLORY)]), [null, null, null, null])
+  assert.equal(store.enqueue([row('m1')]), [a.id], 'the same messageId to the same peer and mailbox returns the first id')
+  const page1 = store.queuedFor(ALICE, 0, 1, T0)
+  assert.equal(page1.map(r => r.frame), ['{"m":"m1"}'])
+  const rest = store.queuedFor(ALICE, page1[0].seq, 10, T0 + 20)
+  assert.equal(rest.map(r => r.frame), ['{"m":"m2"}'], 'm3 has expired')
+  assert.equal(store.queuedPeers(T0).sort(), [ALICE, MALLORY].sort())
+})
+
+test('settle(), expireOutbox() and outbox(): delivered, failed with reason, expired; in-flight rows are not expired', ctx => {
+  const { store } = open(ctx)
+  const mk = (messageId: string, expiresAt: number) => ({ id: uuidv7(), peer: ALICE, mailbox: 'builder', messageId, frame: '{}', createdAt: T0, expiresAt })
+  const [a, b, c, d] = [mk('a', T0 + 1000), mk('b', T0 + 1000), mk('c', T0 + 10), mk('d', T0 + 10)]
+  store.enqueue([a, b, c, d])
+  store.recordAttempts([a.id, b.id, a.id])
+  store.settle([{ id: a.id, status: 'delivered' }, { id: b.id, status: 'failed', code: 'FORBIDDEN', reason: 'no grant' }], T0 + 5)
+  assert.is(store.nextOutboxExpiry(), T0 + 10)
+  const expired = store.expireOutbox(T0 + 10, new Set([d.id]))
+  assert.equal(expired.map(x => x.id), [c.id])
+  store.settle([{ id: c.id, status: 'delivered' }], T0 + 11)
+  const all = store.outbox()
+  assert.equal(all.map(r => [r.id, r.status, r.attempts]), [[a.id, 'delivered', 2], [b.id, 'failed', 1], [c.id, 'expired', 0], [d.id, 'queued', 0]], 'a settled row never changes again')
+  assert.is(all[1].reason, 'no grant')
+  assert.is(all[1].code, 'FORBIDDEN')
+  assert.equal(store.outbox('queued').map(r => r.id), [d.id])
+  assert.is(store.prune(T0 + 8 * 24 * 3600_000).outbox, 3)
+})
+
+test('a commit that returned survives SIGKILL of the process that made it; leases too', async ctx => {
+  const dir = ctx.tmp()
+  const path = join(dir, 'mailbox.db')
+  const script = `
+    import('${repoPath('dist', 'a2a', 'index.js')}').then(({ MailboxStore }) => {
+      const s = MailboxStore.open(${JSON.stringify(path)})
+      const ids = []
+      for (let b = 0; b < 20; b++) {
+        const batch = []
+        for (let i = 0; i < 50; i++) { const id = 'id-' + b + '-' + i; ids.push(id); batch.push({ id, sender: 'p', mailbox: 'm', ts: 1, ttl: 60000, message: '{"n":' + i + '}' }) }
+        s.accept(batch)
+      }
+      s.lease('m', { leaseMs: 3600000, max: 7, maxDeliveries: 5 })
+      process.stdout.write('committed ' + ids.length + '\\n', () => process.kill(process.pid, 'SIGKILL'))
+    })`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', d => { out += d })
+  const [code, signal] = await once(child, 'exit')
+  assert.is(signal, 'SIGKILL', `exit ${code}`)
+  assert.match(out, /committed 1000/)
+  const { store } = open(ctx, dir)
+  assert.equal(store.mailboxes(), [{ mailbox: 'm', ready: 993, leased: 7, dead: 0 }])
+})
+
+test.run()
