@@ -8,6 +8,7 @@ import {
   REQUEST_SCOPE, SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
   type PeerInfo, type RequestType, type StatusResult
 } from '../protocol/index.js'
+import { isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
 import { newOperatorToken, parseScope } from './tokens.js'
@@ -144,8 +145,7 @@ function parsePeer (peer: string) {
 /** libp2p errors → our codes; a PSK mismatch keeps its own code wherever it surfaces. */
 export function translateDialError (err: any): never {
   if (err instanceof SovError) throw err
-  const text = `${err?.name ?? ''} ${err?.code ?? ''} ${err?.message ?? ''} ${err?.cause?.message ?? ''} ${(err?.errors ?? []).map((e: any) => `${e?.code ?? ''} ${e?.message ?? ''}`).join(' ')}`
-  if (text.includes('SWARM_KEY_MISMATCH')) throw swarmKeyMismatch('Cannot connect: the peer uses a different swarm key', { cause: err })
+  if (isSwarmKeyMismatch(err)) throw swarmKeyMismatch('Cannot connect: the peer uses a different swarm key', { cause: err })
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') throw timeout(`Cannot connect: ${err.message}`, { cause: err })
   if (err?.name === 'DialDeniedError' || err?.name === 'ConnectionDeniedError') throw forbidden(`Cannot connect: ${err.message}`, { cause: err })
   throw unavailable(`Cannot connect: ${err?.message ?? String(err)}`, { cause: err })
