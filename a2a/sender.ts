@@ -1,0 +1,309 @@
+/**
+ * The sending end of `/sov/a2a/1.0.0`. `send` commits to the outbox (sends queued in the same
+ * tick share one commit) and returns the id; a delivery session per peer then pipelines the
+ * queued envelopes over one stream and settles them from the replies, which come back in order.
+ *
+ * Retry: a failed session (dial error, stream reset, reply timeout, transient refusal) backs the
+ * peer off exponentially with jitter, capped; a peer connecting resets its back-off. Every
+ * envelope stays queued until accepted/duplicate (delivered), refused with a permanent code
+ * (failed) or past its TTL (expired) — never sent after its TTL.
+ */
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { v7 as uuidv7 } from 'uuid'
+import * as v from 'valibot'
+import {
+  A2A_ENVELOPE_VERSION, A2A_PERMANENT_CODES, A2A_PROTOCOL, DEFAULT_TTL_MS, MAX_TTL_MS, MailboxNameSchema,
+  badRequest, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
+} from '../protocol/index.js'
+import type { MailboxStore, OutboxInput, Settlement } from './store.js'
+import { report, type AuditSink } from './types.js'
+
+/** First retry delay after a failed delivery session. @default 500 ms */
+export const RETRY_BASE_MS = 500
+/** Longest retry delay. @default 60 s */
+export const RETRY_MAX_MS = 60_000
+/** Time allowed to open a stream (dial, DHT lookup, protocol negotiation). @default 10 s */
+export const DIAL_TIMEOUT_MS = 10_000
+/** Time without any reply while envelopes are in flight before the stream is given up. @default 30 s */
+export const REPLY_TIMEOUT_MS = 30_000
+/** How long an idle delivery stream stays open for new sends. @default 10 s */
+export const STREAM_IDLE_MS = 10_000
+/** Envelopes in flight on one stream. @default 256 */
+export const PIPELINE_MAX_ENVELOPES = 256
+/** Bytes in flight on one stream (at least one envelope always goes). @default 2 MiB */
+export const PIPELINE_MAX_BYTES = 2 * 1024 * 1024
+/** Largest reply frame read. @default 64 KiB */
+export const MAX_REPLY_BYTES = 64 * 1024
+/** Shortest wait between outbox expiry sweeps, and the longest. @default 100 ms, 60 s */
+export const EXPIRY_SWEEP_MIN_MS = 100
+export const EXPIRY_SWEEP_MAX_MS = 60_000
+
+export interface SenderInit {
+  node: Libp2p
+  store: MailboxStore
+  audit: AuditSink
+  maxEnvelopeBytes: number
+  retryBaseMs: number
+  retryMaxMs: number
+}
+
+interface PeerState { active?: Promise<void>, failures: number, retryAt: number, timer?: NodeJS.Timeout, notify?: () => void }
+interface PendingSend { row: OutboxInput, resolve: (r: { id: string, duplicate: boolean }) => void, reject: (e: unknown) => void }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+const encoder = new TextEncoder()
+const PERMANENT = new Set<string>(A2A_PERMANENT_CODES)
+
+/** Delay before retry number `failures` (≥ 1): base·2^(n-1), capped, with ±50 % jitter below the cap. */
+export function backoffMs (failures: number, baseMs: number, maxMs: number, random = Math.random): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.min(30, failures - 1))
+  return Math.round(exp / 2 + random() * exp / 2)
+}
+
+export class Sender {
+  private readonly init: SenderInit
+  private readonly selfId: string
+  private readonly peers = new Map<string, PeerState>()
+  /** Envelope ids written to a stream and not yet answered (never expired under a session). */
+  private readonly inflight = new Set<string>()
+  private pending: PendingSend[] = []
+  private flushScheduled = false
+  private shutdown = new AbortController()
+  private running = false
+  private expiryTimer?: NodeJS.Timeout
+  private expiryAt = Infinity
+
+  constructor (init: SenderInit) {
+    this.init = init
+    this.selfId = init.node.peerId.toString()
+  }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.shutdown = new AbortController()
+    this.init.node.addEventListener('peer:connect', this.onConnect)
+    for (const peer of this.init.store.queuedPeers()) this.wake(peer)
+    this.scheduleExpiry(true)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.flush()
+    this.running = false
+    this.shutdown.abort(unavailable('Cannot deliver: the node is stopping'))
+    this.init.node.removeEventListener('peer:connect', this.onConnect)
+    clearTimeout(this.expiryTimer)
+    this.expiryAt = Infinity
+    const sessions: Array<Promise<void>> = []
+    for (const st of this.peers.values()) {
+      clearTimeout(st.timer)
+      st.notify?.()
+      if (st.active !== undefined) sessions.push(st.active)
+    }
+    await Promise.allSettled(sessions)
+    this.peers.clear()
+  }
+
+  /** Queues a message for `mailbox` on `peer`; resolves with its envelope id once committed. */
+  async send (peer: string, mailbox: string, message: unknown, ttlMs = DEFAULT_TTL_MS): Promise<{ id: string, duplicate: boolean }> {
+    let target: string
+    try {
+      target = peerIdFromString(peer).toString()
+    } catch (cause) {
+      throw badRequest(`Cannot send to "${peer}": not a PeerId`, { cause })
+    }
+    if (target === this.selfId) throw badRequest('Cannot send to this node itself: use a mailbox on another node')
+    if (!v.is(MailboxNameSchema, mailbox)) throw badRequest(`Cannot send to mailbox "${mailbox}": mailbox names are 1-64 of A-Z a-z 0-9 . _ -`)
+    if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_TTL_MS) throw badRequest(`Cannot send with ttl ${ttlMs} ms: use 1 ms to ${MAX_TTL_MS} ms`)
+    const msg = parseA2AMessage(message)
+    const now = Date.now()
+    const envelope: A2AEnvelope = { v: A2A_ENVELOPE_VERSION, id: uuidv7(), mailbox, ts: now, ttl: ttlMs, message: msg }
+    const frame = JSON.stringify(envelope)
+    const bytes = Buffer.byteLength(frame)
+    if (bytes > this.init.maxEnvelopeBytes) throw tooLarge(`Cannot send message: its envelope is ${bytes} bytes, over the limit of ${this.init.maxEnvelopeBytes}`)
+    const row: OutboxInput = { id: envelope.id, peer: target, mailbox, messageId: msg.messageId, frame, createdAt: now, expiresAt: now + ttlMs }
+    return await new Promise((resolve, reject) => {
+      this.pending.push({ row, resolve, reject })
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        setImmediate(() => { this.flush() })
+      }
+    })
+  }
+
+  /** Ids written and not yet answered. */
+  get inFlight (): ReadonlySet<string> { return this.inflight }
+
+  private readonly onConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
+    this.wake(evt.detail.toString(), true)
+  }
+
+  /** Commits every queued send in one transaction and answers their callers. */
+  private flush (): void {
+    this.flushScheduled = false
+    const batch = this.pending
+    this.pending = []
+    if (batch.length === 0) return
+    let results: Array<string | null>
+    try {
+      results = this.init.store.enqueue(batch.map(p => p.row))
+    } catch (err) {
+      for (const p of batch) p.reject(unavailable(`Cannot queue message: ${(err as Error).message}`, { cause: err }))
+      return
+    }
+    const peers = new Set<string>()
+    let soonest = Infinity
+    batch.forEach((p, i) => {
+      p.resolve({ id: results[i] ?? p.row.id, duplicate: results[i] !== null })
+      if (results[i] === null) { peers.add(p.row.peer); soonest = Math.min(soonest, p.row.expiresAt) }
+    })
+    if (soonest < this.expiryAt) this.scheduleExpiry(true)
+    for (const peer of peers) this.wake(peer)
+  }
+
+  /** Starts a delivery session for `peer` if it has work and is not backing off. */
+  private wake (peer: string, reset = false): void {
+    if (!this.running) return
+    let st = this.peers.get(peer)
+    if (st === undefined) { st = { failures: 0, retryAt: 0 }; this.peers.set(peer, st) }
+    if (reset) { st.failures = 0; st.retryAt = 0; clearTimeout(st.timer); st.timer = undefined }
+    if (st.active !== undefined) { st.notify?.(); return }
+    const wait = st.retryAt - Date.now()
+    if (wait > 0) {
+      const state = st
+      state.timer ??= setTimeout(() => { state.timer = undefined; this.wake(peer) }, wait)
+      return
+    }
+    if (this.init.store.queuedFor(peer, 0, 1).length === 0) return
+    const state = st
+    state.active = this.session(peer, state).finally(() => {
+      state.active = undefined
+      if (this.running && this.init.store.queuedFor(peer, 0, 1).length > 0) this.wake(peer)
+    })
+  }
+
+  /** One stream to `peer`: pipeline queued envelopes until none are left (and the stream idled). */
+  private async session (peer: string, st: PeerState): Promise<void> {
+    const window: Array<{ id: string, bytes: number }> = []
+    const settlements: Settlement[] = []
+    let stream: Stream | undefined
+    let transient = false
+    let settleScheduled = false
+    const settle = (): void => {
+      settleScheduled = false
+      try { this.init.store.settle(settlements.splice(0)) } catch { /* rows stay queued and are sent again */ }
+    }
+    // Wake-ups: a reply arrived, new work was queued, the reader ended, or shutdown.
+    let dirty = false
+    let waiter: (() => void) | undefined
+    st.notify = () => { dirty = true; waiter?.() }
+    const waitChange = async (ms: number): Promise<boolean> => {
+      if (dirty || this.shutdown.signal.aborted) { dirty = false; return true }
+      return await new Promise<boolean>(resolve => {
+        const timer = setTimeout(() => { waiter = undefined; resolve(false) }, ms)
+        waiter = () => { clearTimeout(timer); waiter = undefined; dirty = false; resolve(true) }
+      })
+    }
+    const onShutdown = (): void => { stream?.abort(new Error('a2a sender stopping')); st.notify?.() }
+    this.shutdown.signal.addEventListener('abort', onShutdown)
+    try {
+      stream = await this.init.node.dialProtocol(peerIdFromString(peer), A2A_PROTOCOL, {
+        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+      })
+      const lp = lpStream(stream, { maxDataLength: MAX_REPLY_BYTES })
+      let inflightBytes = 0
+      let lastProgress = Date.now()
+      let readerError: unknown
+      let readerDone = false
+      const reader = (async () => {
+        for (;;) {
+          const reply = parseReply(JSON.parse(utf8.decode((await lp.read()).subarray())))
+          const head = window.shift()
+          if (head === undefined || (reply.id !== null && reply.id !== head.id)) {
+            throw new Error(`a2a: reply for "${reply.id}" does not match the envelope in flight "${head?.id}"`)
+          }
+          inflightBytes -= head.bytes
+          this.inflight.delete(head.id)
+          lastProgress = Date.now()
+          if (reply.status !== 'rejected') settlements.push({ id: head.id, status: 'delivered' })
+          else if (PERMANENT.has(reply.code ?? '')) {
+            settlements.push({ id: head.id, status: 'failed', code: reply.code, reason: reply.reason ?? 'rejected' })
+            void report(this.init.audit, { type: 'A2A_SEND_FAILED', actor: 'node', outcome: 'denied', detail: { id: head.id, peer, code: reply.code, reason: reply.reason ?? null } })
+          } else transient = true
+          if (!settleScheduled) { settleScheduled = true; setImmediate(settle) }
+          st.notify?.()
+        }
+      })()
+      reader.catch(err => { readerError = err }).finally(() => { readerDone = true; st.notify?.() })
+
+      let cursor = 0
+      for (;;) {
+        if (this.shutdown.signal.aborted) throw this.shutdown.signal.reason
+        if (readerDone) {
+          if (window.length > 0 || (readerError as Error | undefined)?.name !== 'UnexpectedEOFError') throw readerError ?? new Error('a2a: the receiver closed the stream')
+          break
+        }
+        const room = PIPELINE_MAX_ENVELOPES - window.length
+        const rows = room > 0 && inflightBytes < PIPELINE_MAX_BYTES ? this.init.store.queuedFor(peer, cursor, room) : []
+        if (rows.length > 0) {
+          const batch = []
+          for (const r of rows) {
+            const bytes = Buffer.byteLength(r.frame)
+            if (batch.length > 0 && inflightBytes + bytes > PIPELINE_MAX_BYTES) break
+            batch.push({ id: r.id, frame: r.frame, bytes })
+            inflightBytes += bytes
+            cursor = r.seq
+          }
+          this.init.store.recordAttempts(batch.map(b => b.id))
+          for (const b of batch) { window.push({ id: b.id, bytes: b.bytes }); this.inflight.add(b.id) }
+          lastProgress = Date.now()
+          await lp.writeV(batch.map(b => encoder.encode(b.frame)), { signal: this.shutdown.signal })
+          continue
+        }
+        if (window.length === 0) {
+          if (!await waitChange(STREAM_IDLE_MS)) break
+          continue
+        }
+        await waitChange(REPLY_TIMEOUT_MS)
+        if (window.length > 0 && Date.now() - lastProgress >= REPLY_TIMEOUT_MS) throw timeout(`Cannot deliver to ${peer}: no reply within ${REPLY_TIMEOUT_MS} ms`)
+      }
+      await stream.close({ signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => { stream?.abort(new Error('a2a: close timed out')) })
+      st.failures = transient ? st.failures + 1 : 0
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      st.failures++
+    } finally {
+      this.shutdown.signal.removeEventListener('abort', onShutdown)
+      settle()
+      for (const w of window) this.inflight.delete(w.id)
+      st.notify = undefined
+      st.retryAt = st.failures > 0 ? Date.now() + backoffMs(st.failures, this.init.retryBaseMs, this.init.retryMaxMs) : 0
+    }
+  }
+
+  private scheduleExpiry (force = false): void {
+    if (!this.running) return
+    const next = this.init.store.nextOutboxExpiry()
+    if (next === null) { clearTimeout(this.expiryTimer); this.expiryAt = Infinity; return }
+    if (!force && next >= this.expiryAt) return
+    clearTimeout(this.expiryTimer)
+    this.expiryAt = next
+    const delay = Math.min(EXPIRY_SWEEP_MAX_MS, Math.max(EXPIRY_SWEEP_MIN_MS, next - Date.now()))
+    this.expiryTimer = setTimeout(() => { this.expire() }, delay)
+    this.expiryTimer.unref()
+  }
+
+  private expire (): void {
+    this.expiryAt = Infinity
+    try {
+      for (const e of this.init.store.expireOutbox(Date.now(), this.inflight)) {
+        void report(this.init.audit, { type: 'A2A_EXPIRED', actor: 'node', outcome: 'error', detail: { id: e.id, peer: e.peer, mailbox: e.mailbox, attempts: e.attempts } })
+      }
+    } finally {
+      this.scheduleExpiry(true)
+    }
+  }
+}
