@@ -2,7 +2,7 @@
  * The mailbox service: the store, the `/sov/a2a/1.0.0` receiver and sender, and the consumer
  * side (leases with long-poll, ack, nack, dead letters) under one lifecycle.
  */
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import {
   A2A_PROTOCOL, DEFAULT_MAX_DELIVERIES, MAX_ENVELOPE_BYTES, badRequest, unavailable
 } from '../protocol/index.js'
@@ -43,6 +43,11 @@ export interface MailboxesInit {
   retryMaxMs?: number
   /** Dead-letter sweep period. @default SWEEP_INTERVAL_MS (1 s) */
   sweepIntervalMs?: number
+  /**
+   * Registers the inbound handler and returns its remover. Lets the daemon put a guard in front
+   * of the protocol. @default `node.handle()` / `node.unhandle()`
+   */
+  handleProtocol?: (protocol: string, handler: StreamHandler, options: StreamHandlerOptions) => Promise<() => Promise<void>>
 }
 
 export interface ReceiveOptions {
@@ -65,6 +70,7 @@ export class Mailboxes {
   private readonly waiters = new Map<string, Set<() => void>>()
   private shutdown = new AbortController()
   private sweepTimer?: NodeJS.Timeout
+  private unhandle?: () => Promise<void>
   private lastPrune = 0
 
   constructor (init: MailboxesInit) {
@@ -74,6 +80,10 @@ export class Mailboxes {
       retryBaseMs: RETRY_BASE_MS,
       retryMaxMs: RETRY_MAX_MS,
       sweepIntervalMs: SWEEP_INTERVAL_MS,
+      handleProtocol: async (protocol, handler, options) => {
+        await init.node.handle(protocol, handler, options)
+        return async () => { await init.node.unhandle(protocol) }
+      },
       ...stripUndefined(init)
     } as Required<MailboxesInit>
   }
@@ -91,7 +101,7 @@ export class Mailboxes {
         maxEnvelopeBytes: this.init.maxEnvelopeBytes,
         onAccepted: mailboxes => { for (const m of mailboxes) this.notify(m) }
       })
-      await this.init.node.handle(A2A_PROTOCOL, this.receiver.handle, { maxInboundStreams: MAX_INBOUND_STREAMS })
+      this.unhandle = await this.init.handleProtocol(A2A_PROTOCOL, this.receiver.handle, { maxInboundStreams: MAX_INBOUND_STREAMS })
       this.sender = new Sender({
         node: this.init.node,
         store,
@@ -118,7 +128,8 @@ export class Mailboxes {
     this.shutdown.abort()
     for (const set of this.waiters.values()) for (const w of set) w()
     await this.sender?.stop()
-    await this.init.node.unhandle(A2A_PROTOCOL).catch(() => {})
+    await this.unhandle?.().catch(() => {})
+    this.unhandle = undefined
     this.receiver?.closeAll()
     this.store?.close()
     this.store = this.sender = this.receiver = undefined

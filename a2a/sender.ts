@@ -210,9 +210,14 @@ export class Sender {
     const onShutdown = (): void => { stream?.abort(new Error('a2a sender stopping')); st.notify?.() }
     this.shutdown.signal.addEventListener('abort', onShutdown)
     try {
-      stream = await this.init.node.dialProtocol(peerIdFromString(peer), A2A_PROTOCOL, {
-        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
-      })
+      try {
+        stream = await this.init.node.dialProtocol(peerIdFromString(peer), A2A_PROTOCOL, {
+          signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+        })
+      } catch (err) {
+        if (!this.shutdown.signal.aborted) this.init.store.recordPeerAttempt(peer)
+        throw err
+      }
       const lp = lpStream(stream, { maxDataLength: MAX_REPLY_BYTES })
       let inflightBytes = 0
       let lastProgress = Date.now()

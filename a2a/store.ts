@@ -130,6 +130,11 @@ export class MailboxStore {
     this.db.transaction(() => { for (const id of ids) this.q.outboxAttempt.run(id) })()
   }
 
+  /** Counts a failed attempt (the peer could not be reached) for every queued envelope to `peer`. */
+  recordPeerAttempt (peer: string, now = Date.now()): void {
+    this.q.outboxPeerAttempt.run(peer, now)
+  }
+
   /** Records final answers; only rows still queued change. */
   settle (results: Settlement[], now = Date.now()): void {
     if (results.length === 0) return
@@ -305,6 +310,7 @@ function prepare (db: Database.Database) {
     queuedPeers: db.prepare("SELECT DISTINCT peer FROM outbox WHERE status = 'queued' AND expires_at > ?"),
     queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
     outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
+    outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
     outboxSettle: db.prepare("UPDATE outbox SET status = ?, code = ?, reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
     outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
     outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),
