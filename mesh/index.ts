@@ -10,4 +10,4 @@ export {
 export { pskProtector, isSwarmKeyMismatch, NONCE_BYTES } from './psk-protector.js'
 export { loadOrCreateIdentity } from './identity.js'
 export { writeSecretFile } from './secret-file.js'
-export { createMeshNode, DHT_PROTOCOL, type MeshNode, type MeshNodeOptions, type MeshServices } from './node.js'
+export { createMeshNode, dhtRoutingTableSize, DHT_PROTOCOL, type MeshNode, type MeshNodeOptions, type MeshServices } from './node.js'

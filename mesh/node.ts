@@ -102,3 +102,8 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   }, { once: true })
   return node
 }
+
+/** Peers in the DHT routing table (kad-dht keeps it off its public interface). */
+export function dhtRoutingTableSize (node: MeshNode): number {
+  return (node.services.dht as unknown as { routingTable?: { size?: number } }).routingTable?.size ?? 0
+}

@@ -139,6 +139,12 @@ class PskConnection extends AbstractMultiaddrConnection {
 
   sendData (data: Parameters<AbstractMultiaddrConnection['sendData']>[0]): { sentBytes: number, canSendMore: boolean } {
     this.sentAny = true
+    if (this.maConn.status !== 'open') {
+      // The transport is already closing (e.g. yamux's GoAway racing the peer's FIN): these
+      // bytes cannot arrive, and throwing here would fail the caller's graceful close.
+      this.log('dropping %d bytes: the transport is %s', data.byteLength, this.maConn.status)
+      return { sentBytes: data.byteLength, canSendMore: true }
+    }
     const out = Buffer.allocUnsafe(data.byteLength)
     let offset = 0
     for (const buf of data) {

@@ -8,7 +8,7 @@ import {
   REQUEST_SCOPE, SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
   type PeerInfo, type RequestType, type StatusResult
 } from '../protocol/index.js'
-import { isSwarmKeyMismatch } from '../mesh/index.js'
+import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
 import { newOperatorToken, parseScope } from './tokens.js'
@@ -99,13 +99,12 @@ async function authorizeAgent (d: Daemon, name: string, type: RequestType, param
 
 function status (d: Daemon): StatusResult {
   const m = d.mesh
-  const dht = (m.services as any).dht
   return {
     peerId: d.peerId,
     addrs: m.getMultiaddrs().map(a => a.toString()),
     connections: m.getConnections().length,
     peers: m.getPeers().length,
-    dht: { routingTable: dht?.routingTable?.size ?? 0 },
+    dht: { routingTable: dhtRoutingTableSize(m) },
     licence: { status: 'unknown' },
     audit: null,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
