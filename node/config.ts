@@ -34,6 +34,12 @@ export const ConfigSchema = v.object({
     maxEnvelopeBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
     maxDeliveries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)))
   }), {}),
+  /** Delivery tuning (tests shorten it); limits of what peers may send are under `limits`. */
+  a2a: v.optional(v.object({
+    retryBaseMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+    retryMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+    sweepIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)))
+  }), {}),
   audit: v.optional(v.object({
     checkpointEvery: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), AUDIT_CHECKPOINT_EVERY)
   }), {})

@@ -7,6 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION } from '../protocol/index.js'
 import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
+import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
 import { assertPrivate, ensureDir, homePaths, type HomePaths } from './home.js'
 import { initHome } from './init.js'
@@ -38,6 +39,7 @@ export class Daemon {
   readonly revoked: RevokedPeers
   operatorToken: string
   mesh!: MeshNode
+  a2a!: Mailboxes
   private readonly supervisor: Supervisor
   private readonly swarmKey: Uint8Array
   private readonly listen: string[]
@@ -85,6 +87,25 @@ export class Daemon {
         },
         stop: async () => { await this.mesh?.stop() }
       },
+      {
+        name: 'a2a',
+        start: async () => {
+          this.a2a = createMailboxes({
+            node: this.mesh,
+            dbPath: this.paths.mailboxDb,
+            maxEnvelopeBytes: this.config.limits.maxEnvelopeBytes,
+            maxDeliveries: this.config.limits.maxDeliveries,
+            retryBaseMs: this.config.a2a.retryBaseMs,
+            retryMaxMs: this.config.a2a.retryMaxMs,
+            sweepIntervalMs: this.config.a2a.sweepIntervalMs,
+            authorize: (peerId, mailbox) => this.authorizeA2A(peerId, mailbox),
+            // Refusals are durable before the refusal is answered; accepts ride the group commit.
+            audit: async event => { await this.audit(event, event.outcome !== 'ok') }
+          })
+          await this.a2a.start()
+        },
+        stop: async () => { await this.a2a?.stop() }
+      },
       { name: 'ipc', start: async () => { await ipc.start() }, stop: async () => { await ipc.stop() } }
     ])
   }
@@ -126,6 +147,16 @@ export class Daemon {
       home: this.paths.root,
       version: VERSION
     }
+  }
+
+  /**
+   * May `peerId` (the authenticated remote PeerId) deliver to our `mailbox`? DESIGN §8: only
+   * with a valid `/a2a/send` grant this node signed for that peer and mailbox. Every A2A
+   * envelope passes through here; the receiver writes the audit row of a refusal.
+   */
+  authorizeA2A (peerId: string, mailbox: string): AuthResult {
+    if (this.revoked.has(peerId)) return { ok: false, reason: `peer ${peerId} is revoked` }
+    return { ok: false, reason: `no /a2a/send grant for ${peerId} on mailbox "${mailbox}" (this node keeps no capabilities yet)` }
   }
 
   /** Writes an audit row; `durable` rows are on disk before this resolves. */

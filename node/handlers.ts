@@ -12,6 +12,7 @@ import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
 import { newOperatorToken, parseScope } from './tokens.js'
+import { a2aHandlers } from './handlers-a2a.js'
 
 export interface AuditEvent {
   type: string
@@ -20,7 +21,7 @@ export interface AuditEvent {
   detail: Record<string, unknown>
 }
 
-type Handler = (params: any, ctx: { principal: Principal, signal: AbortSignal }) => Promise<unknown>
+export type Handler = (params: any, ctx: { principal: Principal, signal: AbortSignal }) => Promise<unknown>
 
 export function actorOf (p: Principal): string {
   return p.kind === 'operator' ? 'operator' : `agent:${p.name}`
@@ -69,7 +70,8 @@ export function createDispatcher (d: Daemon) {
       await d.audit({ type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name } }, true)
       return { name: rec.name, revoked: true }
     },
-    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, tokenPrefix: r.prefix }))
+    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, tokenPrefix: r.prefix })),
+    ...a2aHandlers(d)
   }
 
   return async (principal: Principal, type: RequestType, params: any, signal: AbortSignal): Promise<unknown> => {
@@ -105,6 +107,7 @@ function status (d: Daemon): StatusResult {
     connections: m.getConnections().length,
     peers: m.getPeers().length,
     dht: { routingTable: dhtRoutingTableSize(m) },
+    mailboxes: d.a2a?.status === 'started' ? d.a2a.mailboxes() : [],
     licence: { status: 'unknown' },
     audit: null,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
