@@ -19,7 +19,7 @@ export {
 } from './mailboxes.js'
 export {
   RETRY_BASE_MS, RETRY_MAX_MS, DIAL_TIMEOUT_MS, REPLY_TIMEOUT_MS, STREAM_IDLE_MS, PIPELINE_MAX_ENVELOPES,
-  PIPELINE_MAX_BYTES, backoffMs
+  PIPELINE_MAX_BYTES, PIPELINE_REFILL_MIN, backoffMs
 } from './sender.js'
 export {
   MailboxStore, DEDUPE_GRACE_MS, OUTBOX_RETENTION_MS,

@@ -182,6 +182,11 @@ export class Mailboxes {
     return this.running().store!.outbox(status)
   }
 
+  /** Outbox rows by status (cheap; for status and progress checks). */
+  outboxCounts (): Record<OutboxStatus, number> {
+    return this.running().store!.outboxCounts()
+  }
+
   mailboxes (): MailboxStats[] {
     return this.running().store!.mailboxes()
   }

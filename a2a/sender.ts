@@ -32,6 +32,8 @@ export const REPLY_TIMEOUT_MS = 30_000
 export const STREAM_IDLE_MS = 10_000
 /** Envelopes in flight on one stream. @default 256 */
 export const PIPELINE_MAX_ENVELOPES = 256
+/** Free window slots needed before more envelopes are written (fewer, larger writes). @default 64 */
+export const PIPELINE_REFILL_MIN = 64
 /** Bytes in flight on one stream (at least one envelope always goes). @default 2 MiB */
 export const PIPELINE_MAX_BYTES = 2 * 1024 * 1024
 /** Largest reply frame read. @default 64 KiB */
@@ -237,7 +239,10 @@ export class Sender {
           else if (PERMANENT.has(reply.code ?? '')) {
             settlements.push({ id: head.id, status: 'failed', code: reply.code, reason: reply.reason ?? 'rejected' })
             void report(this.init.audit, { type: 'A2A_SEND_FAILED', actor: 'node', outcome: 'denied', detail: { id: head.id, peer, code: reply.code, reason: reply.reason ?? null } })
-          } else transient = true
+          } else {
+            transient = true
+            settlements.push({ id: head.id, status: 'retry' })
+          }
           if (!settleScheduled) { settleScheduled = true; setImmediate(settle) }
           st.notify?.()
         }
@@ -252,7 +257,8 @@ export class Sender {
           break
         }
         const room = PIPELINE_MAX_ENVELOPES - window.length
-        const rows = room > 0 && inflightBytes < PIPELINE_MAX_BYTES ? this.init.store.queuedFor(peer, cursor, room) : []
+        const refill = window.length === 0 || (room >= PIPELINE_REFILL_MIN && inflightBytes < PIPELINE_MAX_BYTES)
+        const rows = refill ? this.init.store.queuedFor(peer, cursor, room) : []
         if (rows.length > 0) {
           const batch = []
           for (const r of rows) {
@@ -262,7 +268,6 @@ export class Sender {
             inflightBytes += bytes
             cursor = r.seq
           }
-          this.init.store.recordAttempts(batch.map(b => b.id))
           for (const b of batch) { window.push({ id: b.id, bytes: b.bytes }); this.inflight.add(b.id) }
           lastProgress = Date.now()
           await lp.writeV(batch.map(b => encoder.encode(b.frame)), { signal: this.shutdown.signal })
@@ -283,6 +288,8 @@ export class Sender {
     } finally {
       this.shutdown.signal.removeEventListener('abort', onShutdown)
       settle()
+      // Written but never answered: one attempt each (answered ones were counted by settle).
+      try { this.init.store.recordAttempts(window.map(w => w.id)) } catch { /* only a counter */ }
       for (const w of window) this.inflight.delete(w.id)
       st.notify = undefined
       st.retryAt = st.failures > 0 ? Date.now() + backoffMs(st.failures, this.init.retryBaseMs, this.init.retryMaxMs) : 0

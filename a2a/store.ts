@@ -45,7 +45,7 @@ export interface OutboxItem {
 
 export interface QueuedFrame { seq: number, id: string, frame: string, expiresAt: number }
 
-export interface Settlement { id: string, status: 'delivered' | 'failed', code?: string, reason?: string }
+export interface Settlement { id: string, status: 'delivered' | 'failed' | 'retry', code?: string, reason?: string }
 
 export interface AcceptInput { id: string, sender: string, mailbox: string, ts: number, ttl: number, message: string }
 export type AcceptOutcome = 'accepted' | 'duplicate' | 'conflict'
@@ -124,30 +124,50 @@ export class MailboxStore {
     return (this.q.queuedFor.all(peer, afterSeq, now, limit) as any[]).map(r => ({ seq: r.seq, id: r.id, frame: r.frame, expiresAt: r.expires_at }))
   }
 
-  /** Counts one more delivery attempt for each id. */
+  /** Counts one more delivery attempt for each id (written but never answered). */
   recordAttempts (ids: string[]): void {
     if (ids.length === 0) return
-    this.db.transaction(() => { for (const id of ids) this.q.outboxAttempt.run(id) })()
+    this.relaxed(() => { for (const id of ids) this.q.outboxAttempt.run(id) })
   }
 
   /** Counts a failed attempt (the peer could not be reached) for every queued envelope to `peer`. */
   recordPeerAttempt (peer: string, now = Date.now()): void {
-    this.q.outboxPeerAttempt.run(peer, now)
+    this.relaxed(() => { this.q.outboxPeerAttempt.run(peer, now) })
   }
 
-  /** Records final answers; only rows still queued change. */
+  /**
+   * Records the answers to written envelopes, each one attempt more: delivered or failed (only
+   * rows still queued change), or `retry` (a transient refusal: the row stays queued).
+   */
   settle (results: Settlement[], now = Date.now()): void {
     if (results.length === 0) return
-    this.db.transaction(() => {
-      for (const r of results) this.q.outboxSettle.run(r.status, r.code ?? null, r.reason ?? null, now, r.id)
-    })()
+    this.relaxed(() => {
+      for (const r of results) {
+        if (r.status === 'retry') this.q.outboxAttempt.run(r.id)
+        else this.q.outboxSettle.run(r.status, r.code ?? null, r.reason ?? null, now, r.id)
+      }
+    })
+  }
+
+  /**
+   * Sender bookkeeping commits without waiting for fsync (`synchronous = NORMAL`; WAL order keeps
+   * it consistent, and the next FULL commit makes it durable). Losing it in a power cut only
+   * means an envelope is sent again and answered "duplicate", or an attempt goes uncounted.
+   */
+  private relaxed (fn: () => void): void {
+    this.db.pragma('synchronous = NORMAL')
+    try {
+      this.db.transaction(fn)()
+    } finally {
+      this.db.pragma('synchronous = FULL')
+    }
   }
 
   /** Marks queued envelopes past their TTL expired (except those in `skip`, still in flight). */
   expireOutbox (now = Date.now(), skip: ReadonlySet<string> = new Set()): Array<{ id: string, peer: string, mailbox: string, attempts: number }> {
     return this.db.transaction(() => {
       const due = (this.q.outboxDue.all(now) as any[]).filter(r => !skip.has(r.id))
-      for (const r of due) this.q.outboxSettle.run('expired', 'TIMEOUT', 'TTL ran out before the peer accepted it', now, r.id)
+      for (const r of due) this.q.outboxExpire.run('TTL ran out before the peer accepted it', now, r.id)
       return due.map(r => ({ id: r.id, peer: r.peer, mailbox: r.mailbox, attempts: r.attempts }))
     })()
   }
@@ -155,6 +175,13 @@ export class MailboxStore {
   /** Earliest expiry among queued envelopes, or null. */
   nextOutboxExpiry (): number | null {
     return (this.q.outboxNextExpiry.get() as { t: number | null }).t
+  }
+
+  /** Outbox rows by status. */
+  outboxCounts (): Record<OutboxStatus, number> {
+    const out: Record<OutboxStatus, number> = { queued: 0, delivered: 0, failed: 0, expired: 0 }
+    for (const r of this.q.outboxCounts.all() as Array<{ status: OutboxStatus, n: number }>) out[r.status] = r.n
+    return out
   }
 
   outbox (status?: OutboxStatus): OutboxItem[] {
@@ -311,10 +338,12 @@ function prepare (db: Database.Database) {
     queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
     outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
     outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
-    outboxSettle: db.prepare("UPDATE outbox SET status = ?, code = ?, reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
+    outboxSettle: db.prepare("UPDATE outbox SET status = ?, code = ?, reason = ?, settled_at = ?, frame = NULL, attempts = attempts + 1 WHERE id = ? AND status = 'queued'"),
+    outboxExpire: db.prepare("UPDATE outbox SET status = 'expired', code = 'TIMEOUT', reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
     outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
     outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),
     outboxAll: db.prepare('SELECT * FROM outbox ORDER BY seq'),
+    outboxCounts: db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status'),
     outboxByStatus: db.prepare('SELECT * FROM outbox WHERE status = ? ORDER BY seq'),
     outboxPrune: db.prepare("DELETE FROM outbox WHERE status != 'queued' AND settled_at < ?"),
     dedupeGet: db.prepare('SELECT sender FROM dedupe WHERE id = ?'),

@@ -152,14 +152,16 @@ test('settle(), expireOutbox() and outbox(): delivered, failed with reason, expi
   const mk = (messageId: string, expiresAt: number) => ({ id: uuidv7(), peer: ALICE, mailbox: 'builder', messageId, frame: '{}', createdAt: T0, expiresAt })
   const [a, b, c, d] = [mk('a', T0 + 1000), mk('b', T0 + 1000), mk('c', T0 + 10), mk('d', T0 + 10)]
   store.enqueue([a, b, c, d])
-  store.recordAttempts([a.id, b.id, a.id])
+  store.recordAttempts([a.id, b.id]) // written, never answered
+  store.settle([{ id: a.id, status: 'retry' }], T0 + 4) // a transient refusal: still queued
+  assert.is(store.outbox('queued').length, 4)
   store.settle([{ id: a.id, status: 'delivered' }, { id: b.id, status: 'failed', code: 'FORBIDDEN', reason: 'no grant' }], T0 + 5)
   assert.is(store.nextOutboxExpiry(), T0 + 10)
   const expired = store.expireOutbox(T0 + 10, new Set([d.id]))
   assert.equal(expired.map(x => x.id), [c.id])
   store.settle([{ id: c.id, status: 'delivered' }], T0 + 11)
   const all = store.outbox()
-  assert.equal(all.map(r => [r.id, r.status, r.attempts]), [[a.id, 'delivered', 2], [b.id, 'failed', 1], [c.id, 'expired', 0], [d.id, 'queued', 0]], 'a settled row never changes again')
+  assert.equal(all.map(r => [r.id, r.status, r.attempts]), [[a.id, 'delivered', 3], [b.id, 'failed', 2], [c.id, 'expired', 0], [d.id, 'queued', 0]], 'a settled row never changes again')
   assert.is(all[1].reason, 'no grant')
   assert.is(all[1].code, 'FORBIDDEN')
   assert.equal(store.outbox('queued').map(r => r.id), [d.id])
