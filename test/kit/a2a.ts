@@ -2,12 +2,16 @@
  * In-process A2A nodes: a real libp2p mesh node (TCP on 127.0.0.1 port 0, PSK, Noise, Yamux)
  * with a real mailbox service on a real SQLite file. The closer is registered before return.
  */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { createMeshNode, type MeshNode } from '../../mesh/index.js'
 import { createMailboxes, type A2AAuditEvent, type Mailboxes, type MailboxesInit } from '../../a2a/index.js'
+import { IpcClient } from '../../cli/index.js'
 import type { KitContext } from './index.js'
+import { runDaemonIn, sov, type DaemonHandle } from './daemon.js'
 
 export interface A2ANode {
   node: MeshNode
@@ -67,4 +71,60 @@ let counter = 0
 /** A fresh A2A message with a unique messageId. */
 export function textMessage (text: string, extra: Record<string, unknown> = {}): { messageId: string, role: 'ROLE_USER', parts: Array<Record<string, unknown>> } {
   return { messageId: `m-${process.pid}-${Date.now()}-${++counter}`, role: 'ROLE_USER', parts: [{ text }], ...extra }
+}
+
+// ---- real daemon processes ----
+
+/** Tuning that keeps daemon tests fast: quick retries and sweeps. */
+export const FAST_A2A = { retryBaseMs: 100, retryMaxMs: 1000, sweepIntervalMs: 200 }
+
+/** A loopback TCP port that was free a moment ago (daemons that restart keep their address). */
+export async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const port = (srv.address() as AddressInfo).port
+  await new Promise<void>(resolve => srv.close(() => { resolve() }))
+  return port
+}
+
+export interface A2ADaemonOptions {
+  home?: string
+  swarmKeyFile?: string
+  bootstrap?: string[]
+  port?: number
+  /** Merged over `config.json` (e.g. `{ limits: { maxDeliveries: 2 } }`). */
+  config?: Record<string, any>
+}
+
+/** Inits a home on a fixed loopback port with fast A2A settings and starts its daemon. */
+export async function startA2ADaemon (ctx: KitContext, opts: A2ADaemonOptions = {}): Promise<DaemonHandle & { port: number }> {
+  const home = opts.home ?? ctx.tmp('sov-home-')
+  const port = opts.port ?? await freePort()
+  const args = ['init', '--listen', `/ip4/127.0.0.1/tcp/${port}`]
+  for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b)
+  if (opts.swarmKeyFile !== undefined) args.push('--swarm-key', opts.swarmKeyFile)
+  const init = await sov(home, args)
+  if (init.code !== 0) throw new Error(`sov init failed: ${init.stderr}`)
+  const path = join(home, 'config.json')
+  const config = JSON.parse(readFileSync(path, 'utf8'))
+  config.a2a = { ...FAST_A2A, ...config.a2a, ...opts.config?.a2a }
+  for (const [k, v] of Object.entries(opts.config ?? {})) if (k !== 'a2a') config[k] = v
+  writeFileSync(path, JSON.stringify(config, null, 2))
+  return { ...await runDaemonIn(ctx, home), port }
+}
+
+/** `sov cap grant PEER /a2a/send --mailbox M [--expires E]`; returns the grant id. */
+export async function grantSend (home: string, peer: string, mailbox: string, expires?: string): Promise<string> {
+  const args = ['cap', 'grant', peer, '/a2a/send', '--mailbox', mailbox, '--json']
+  if (expires !== undefined) args.push('--expires', expires)
+  const r = await sov(home, args)
+  if (r.code !== 0) throw new Error(`sov cap grant failed: ${r.stderr}`)
+  return r.json.id
+}
+
+/** An IPC client to the daemon of `home`, closed after the test. */
+export async function ipc (ctx: KitContext, home: string, token?: string): Promise<IpcClient> {
+  const c = await IpcClient.open(home, token)
+  ctx.defer(() => { c.close() })
+  return c
 }
