@@ -108,6 +108,7 @@ function status (d: Daemon): StatusResult {
     peers: m.getPeers().length,
     dht: { routingTable: dhtRoutingTableSize(m) },
     mailboxes: d.a2a?.status === 'started' ? d.a2a.mailboxes() : [],
+    ...(d.a2a?.status === 'started' ? { outbox: d.a2a.outboxCounts() } : {}),
     licence: { status: 'unknown' },
     audit: null,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),

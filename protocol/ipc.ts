@@ -121,6 +121,7 @@ export interface StatusResult {
   peers: number
   dht: { routingTable: number }
   mailboxes?: Array<{ mailbox: string, ready: number, leased: number, dead: number }>
+  outbox?: { queued: number, delivered: number, failed: number, expired: number }
   licence: { status: string, checkedAt?: string | null, txid?: string | null }
   audit: { seq: number, hash: string } | null
   uptimeS: number
