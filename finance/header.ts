@@ -1,0 +1,72 @@
+// Block headers: parsing the 80 bytes, the compact `bits` target (as Core's SetCompact and
+// DeriveTarget read it), proof of work against the header's own bits, and the network floor.
+import { hashToBigInt, hashToDisplay, sha256d } from './bytes.js'
+
+export const HEADER_BYTES = 80
+
+export interface BlockHeader {
+  version: number
+  /** Previous block hash, internal byte order. */
+  prevHash: Uint8Array
+  /** Merkle root, internal byte order. */
+  merkleRoot: Uint8Array
+  timestamp: number
+  bits: number
+  nonce: number
+  /** This header's hash, internal byte order. */
+  hash: Uint8Array
+  /** The block hash as shown (reversed hex). */
+  id: string
+}
+
+/** Parses exactly 80 bytes; throws otherwise. */
+export function parseHeader (bytes: Uint8Array): BlockHeader {
+  if (bytes.length !== HEADER_BYTES) throw new Error(`a header is ${HEADER_BYTES} bytes, got ${bytes.length}`)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const hash = sha256d(bytes)
+  return {
+    version: view.getInt32(0, true),
+    prevHash: bytes.slice(4, 36),
+    merkleRoot: bytes.slice(36, 68),
+    timestamp: view.getUint32(68, true),
+    bits: view.getUint32(72, true),
+    nonce: view.getUint32(76, true),
+    hash,
+    id: hashToDisplay(hash)
+  }
+}
+
+export type TargetResult = { ok: true, target: bigint } | { ok: false, reason: string }
+
+/** The target `bits` encodes; refuses negative, zero and overflowing encodings as Core does. */
+export function bitsToTarget (bits: number): TargetResult {
+  const size = bits >>> 24
+  const word = bits & 0x007fffff
+  const target = size <= 3 ? BigInt(word >>> (8 * (3 - size))) : BigInt(word) << BigInt(8 * (size - 3))
+  if (word !== 0 && (bits & 0x00800000) !== 0) return { ok: false, reason: `bits ${hex32(bits)} encode a negative target` }
+  if (word !== 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32))) return { ok: false, reason: `bits ${hex32(bits)} overflow 256 bits` }
+  if (target === 0n) return { ok: false, reason: `bits ${hex32(bits)} encode a zero target` }
+  return { ok: true, target }
+}
+
+/** Whether the header's hash meets the target of its own `bits`. */
+export function meetsOwnTarget (h: BlockHeader): { ok: boolean, reason: string } {
+  const t = bitsToTarget(h.bits)
+  if (!t.ok) return { ok: false, reason: t.reason }
+  return hashToBigInt(h.hash) <= t.target
+    ? { ok: true, reason: '' }
+    : { ok: false, reason: `block ${h.id} does not meet its target (bits ${hex32(h.bits)})` }
+}
+
+/** Whether the header claims at least the network's minimum work (target ≤ pow limit). */
+export function meetsFloor (h: BlockHeader, powLimit: bigint, powLimitBits: number): { ok: boolean, reason: string } {
+  const t = bitsToTarget(h.bits)
+  if (!t.ok) return { ok: false, reason: t.reason }
+  return t.target <= powLimit
+    ? { ok: true, reason: '' }
+    : { ok: false, reason: `block ${h.id} claims bits ${hex32(h.bits)}, easier than the network's limit ${hex32(powLimitBits)}` }
+}
+
+export function hex32 (n: number): string {
+  return '0x' + (n >>> 0).toString(16).padStart(8, '0')
+}
