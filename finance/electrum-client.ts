@@ -137,7 +137,8 @@ export class ElectrumClient {
   /** Several requests in one JSON-RPC batch; each reply is matched by id. Rejects with the first failure. */
   async batch (calls: ElectrumCall[], opts: RequestOptions = {}): Promise<unknown[]> {
     if (calls.length === 0) return []
-    return await this.withDeadline(calls.map(c => c[0]).join('+'), opts, async signal => {
+    const what = calls.length === 1 ? calls[0][0] : `${calls[0][0]} (in a batch of ${calls.length})`
+    return await this.withDeadline(what, opts, async signal => {
       await this.ensureConnected(signal)
       return await Promise.all(this.send(this.readySocket(calls[0][0]), calls, true, signal))
     })
@@ -243,7 +244,7 @@ export class ElectrumClient {
     this.buffered = 0
     socket.on('data', chunk => { this.onData(socket, chunk as Buffer) })
     socket.on('error', err => { this.fail(socket, translateSocketError(url, err)) })
-    socket.on('close', () => { this.fail(socket, electrumError(`Cannot read from ${url}: the connection closed`)) })
+    socket.on('close', () => { this.fail(socket, electrumError(`Cannot read from ${url}: the connection closed before the reply`)) })
     this.lastTraffic = Date.now()
 
     // Protocol negotiation: the first message on the wire (Electrum protocol 1.6).

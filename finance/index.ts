@@ -33,3 +33,12 @@ export {
 export { verifyLicence, splitHeaders, HEADERS_PER_REQUEST, MAX_LINK_HEADERS, type VerifyLicenceOptions, type LicenceReport } from './licence.js'
 export { RegtestChain, mineHeader, regtestAddress, REGTEST_BITS, REGTEST_GENESIS_HASH, DEVNET_INITIAL_BLOCKS, type PaymentOutput, type HistoryEntry } from './devnet/chain.js'
 export { newAddress, ADDRESS_TYPES, type DevAddress } from './devnet/keys.js'
+export { DevElectrumServer, SERVER_SOFTWARE, type DevElectrumServerOptions } from './devnet/electrum-server.js'
+export { DATA_LIES, TRANSPORT_LIES, type Lie, type LieKind } from './devnet/lies.js'
+export { makeCertificate, type DevCertificate } from './devnet/tls-cert.js'
+export {
+  startDevnet, readDevnetState, devnetRequest,
+  DEVNET_STATE_FILE, DEVNET_CONTROL_SOCKET, DEVNET_CA_FILE,
+  type DevnetState, type RunningDevnet, type DevnetOptions
+} from './devnet/devnet.js'
+export { resolveLicence, parseSats, type LicenceSettings, type LicenceFlags, type ResolvedLicence } from './terms.js'

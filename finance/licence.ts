@@ -126,7 +126,8 @@ function undecided (terms: LicenceTerms, err: SovError): LicenceVerdict {
   return {
     ...base,
     status: 'error',
-    checks: CHECK_NAMES.map(name => ({ name, ok: false, detail: `not checked: ${err.message}` }))
+    // The reason is reported once, as the report's `error`; here only that nothing was checked.
+    checks: CHECK_NAMES.map(name => ({ name, ok: false, detail: `not checked: no usable answer from any server (${err.code})` }))
   }
 }
 

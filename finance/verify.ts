@@ -159,6 +159,11 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
   }
 }
 
+const levels = (m: { branch: unknown, pos: unknown }): string => {
+  const n = (m.branch as unknown[]).length
+  return `${n} level${n === 1 ? '' : 's'}, position ${String(m.pos)}`
+}
+
 type Setter = (name: CheckName, ok: boolean, detail: string) => void
 
 function paymentCheck (tx: Transaction, vendorScript: Uint8Array, terms: LicenceTerms, set: Setter): void {
@@ -245,10 +250,10 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
     if (!r.ok) {
       set(r.check, false, r.reason)
       if (r.check === 'merkleBranch') set('merkleInnerNodes', false, 'not checked: malformed branch')
-      else set('merkleBranch', true, `${(m.branch as unknown[]).length} levels, position ${String(m.pos)}`)
+      else set('merkleBranch', true, levels(m))
       set('merkleRoot', false, 'not checked: the branch was refused')
     } else {
-      set('merkleBranch', true, `${(m.branch as unknown[]).length} levels, position ${String(m.pos)}`)
+      set('merkleBranch', true, levels(m))
       set('merkleInnerNodes', true, 'no inner node parses as a transaction')
       const header = headers[0]
       if (header === undefined) set('merkleRoot', false, `no header at height ${height}`)

@@ -2,6 +2,8 @@
 import type { Command } from 'commander'
 import { registerA2ACommands } from './a2a.js'
 import { registerCapAuditCommands } from './cap-audit.js'
+import { registerDevnetCommands } from './devnet.js'
+import { registerLicenceCommands } from './licence.js'
 import { registerNodeCommands } from './node.js'
 import { registerPeersCommands } from './peers.js'
 import { registerSwarmKeyCommands } from './swarm-key.js'
@@ -14,4 +16,6 @@ export function registerCommands (program: Command): void {
   registerTokenCommands(program)
   registerCapAuditCommands(program)
   registerA2ACommands(program)
+  registerLicenceCommands(program)
+  registerDevnetCommands(program)
 }
