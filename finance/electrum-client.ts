@@ -362,7 +362,7 @@ export class ElectrumClient {
     this.keepalive = setInterval(() => {
       if (socket !== this.socket || Date.now() - this.lastTraffic < every) return
       this.request('server.ping', []).catch(err => { this.fail(socket, err as SovError) })
-    }, Math.max(1000, Math.floor(every / 2)))
+    }, Math.max(100, Math.floor(every / 2)))
     this.keepalive.unref()
   }
 }

@@ -41,8 +41,9 @@ export type TargetResult = { ok: true, target: bigint } | { ok: false, reason: s
 /** The target `bits` encodes; refuses negative, zero and overflowing encodings as Core does. */
 export function bitsToTarget (bits: number): TargetResult {
   const size = bits >>> 24
-  const word = bits & 0x007fffff
-  const target = size <= 3 ? BigInt(word >>> (8 * (3 - size))) : BigInt(word) << BigInt(8 * (size - 3))
+  // As Core's SetCompact: the sign and overflow tests look at the word after a small size shifts it.
+  const word = size <= 3 ? (bits & 0x007fffff) >>> (8 * (3 - size)) : bits & 0x007fffff
+  const target = size <= 3 ? BigInt(word) : BigInt(word) << BigInt(8 * (size - 3))
   if (word !== 0 && (bits & 0x00800000) !== 0) return { ok: false, reason: `bits ${hex32(bits)} encode a negative target` }
   if (word !== 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32))) return { ok: false, reason: `bits ${hex32(bits)} overflow 256 bits` }
   if (target === 0n) return { ok: false, reason: `bits ${hex32(bits)} encode a zero target` }

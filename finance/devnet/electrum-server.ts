@@ -47,6 +47,10 @@ export class DevElectrumServer {
   lie: Lie | null
   tcpUrl = ''
   sslUrl: string | null = null
+  /** Requests served, by method (tests read it). */
+  readonly seen = new Map<string, number>()
+  /** Connections accepted since start. */
+  accepted = 0
   private readonly opts: DevElectrumServerOptions
   private readonly servers: Server[] = []
   private readonly sockets = new Set<Socket>()
@@ -82,6 +86,7 @@ export class DevElectrumServer {
   private serve (socket: Socket): void {
     const session: Session = { socket, protocol: null, buf: [], buffered: 0 }
     this.sockets.add(socket)
+    this.accepted++
     socket.setNoDelay(true)
     socket.on('close', () => { this.sockets.delete(socket) })
     socket.on('error', () => { socket.destroy() })
@@ -141,6 +146,7 @@ export class DevElectrumServer {
       return { reply: { jsonrpc: '2.0', error: { code: -32600, message: 'invalid request' }, id: id ?? null }, disconnect: false }
     }
     const params: unknown[] = Array.isArray(call.params) ? call.params : []
+    this.seen.set(call.method, (this.seen.get(call.method) ?? 0) + 1)
     try {
       let result = this.dispatch(session, call.method, params)
       if (this.lie !== null && !isTransportLie(this.lie)) {

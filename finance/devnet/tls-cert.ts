@@ -1,11 +1,12 @@
 // A self-signed certificate for the devnet's ssl:// port, made at run time (P-256, SANs for
 // localhost, 127.0.0.1 and ::1), the way Electrum servers usually run.
-import { generate } from 'selfsigned'
 
 export interface DevCertificate { cert: string, key: string, fingerprint: string }
 
 /** Valid for a year from an hour ago (clock skew between processes is not an error here). */
 export async function makeCertificate (commonName = 'sov-devnet'): Promise<DevCertificate> {
+  // Loaded here, not at the top: importing selfsigned costs ~100 ms every CLI command would pay.
+  const { generate } = await import('selfsigned')
   const notBeforeDate = new Date(Date.now() - 3_600_000)
   const notAfterDate = new Date(notBeforeDate.getTime() + 365 * 86_400_000)
   const pems = await generate([{ name: 'commonName', value: commonName }], {
