@@ -19,15 +19,27 @@ export function ensureEccLib (): void {
   eccReady = true
 }
 
+/** Decoding an address costs ~30 µs in bitcoinjs-lib; a daemon checks the same one every time. */
+const SCRIPT_CACHE_MAX = 64
+const scriptCache = new Map<string, Uint8Array>()
+
 /** The scriptPubKey an address pays to; `BAD_REQUEST` naming the address and network otherwise. */
 export function outputScriptFor (address: string, network: NetworkName): Uint8Array {
-  const params = CHAIN_PARAMS[network].addresses
+  const key = `${network}:${address}`
+  const hit = scriptCache.get(key)
+  if (hit !== undefined) return Uint8Array.from(hit)
+  const params = CHAIN_PARAMS[network]?.addresses
+  let script: Uint8Array
   try {
+    if (params === undefined) throw new Error('unknown network')
     if (isTaproot(address)) ensureEccLib()
-    return btcAddress.toOutputScript(address, params)
+    script = btcAddress.toOutputScript(address, params)
   } catch (cause) {
     throw badRequest(`Cannot use vendor address "${address}": not a valid ${network} address (${(cause as Error).message})`, { cause })
   }
+  if (scriptCache.size >= SCRIPT_CACHE_MAX) scriptCache.delete(scriptCache.keys().next().value!)
+  scriptCache.set(key, Uint8Array.from(script))
+  return script
 }
 
 /** Which of the five types a script is, by its template; `null` for anything else. */

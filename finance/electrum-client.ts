@@ -127,21 +127,17 @@ export class ElectrumClient {
 
   /** One request; rejects with `TIMEOUT` past the deadline, `ELECTRUM_ERROR` for anything the server or the connection did wrong. */
   async request<T = unknown> (method: string, params: unknown[] = [], opts: RequestOptions = {}): Promise<T> {
-    return await this.withDeadline(method, opts, async signal => {
-      await this.ensureConnected(signal)
-      const [p] = this.send(this.readySocket(method), [[method, params]], false, signal)
-      return await p as T
-    })
+    // On a ready connection send at once: no extra await between the caller and the write.
+    const sent = this.ready ? this.sendNow(method, [[method, params]], false, opts) : await this.dispatch(method, [[method, params]], false, opts)
+    return await sent[0] as T
   }
 
   /** Several requests in one JSON-RPC batch; each reply is matched by id. Rejects with the first failure. */
   async batch (calls: ElectrumCall[], opts: RequestOptions = {}): Promise<unknown[]> {
     if (calls.length === 0) return []
     const what = calls.length === 1 ? calls[0][0] : `${calls[0][0]} (in a batch of ${calls.length})`
-    return await this.withDeadline(what, opts, async signal => {
-      await this.ensureConnected(signal)
-      return await Promise.all(this.send(this.readySocket(calls[0][0]), calls, true, signal))
-    })
+    const sent = this.ready ? this.sendNow(what, calls, true, opts) : await this.dispatch(what, calls, true, opts)
+    return await Promise.all(sent)
   }
 
   /** Closes the connection for good; pending requests fail. Idempotent. */
@@ -168,34 +164,63 @@ export class ElectrumClient {
     }
   }
 
-  private readySocket (method: string): Socket {
-    if (this.socket === undefined || !this.ready) throw electrumError(`Cannot run ${method} on ${this.url.url}: not connected`)
-    return this.socket
+  /** Connects (within the request's deadline), then sends; one deadline covers both. */
+  private async dispatch (what: string, calls: ElectrumCall[], asBatch: boolean, opts: RequestOptions): Promise<Array<Promise<unknown>>> {
+    const ms = opts.timeoutMs ?? this.opts.requestTimeoutMs
+    const started = Date.now()
+    await this.withDeadline(what, { ...opts, timeoutMs: ms }, async signal => { await this.ensureConnected(signal) })
+    return this.sendNow(what, calls, asBatch, { ...opts, timeoutMs: Math.max(1, ms - (Date.now() - started)) }, ms)
   }
 
-  private send (socket: Socket, calls: ElectrumCall[], asBatch: boolean, signal: AbortSignal): Array<Promise<unknown>> {
+  private sendNow (what: string, calls: ElectrumCall[], asBatch: boolean, opts: RequestOptions, budgetMs?: number): Array<Promise<unknown>> {
+    if (this.socket === undefined || !this.ready) throw electrumError(`Cannot run ${what} on ${this.url.url}: not connected`)
+    const left = opts.timeoutMs ?? this.opts.requestTimeoutMs
+    return this.send(this.socket, calls, asBatch, { what, ms: budgetMs ?? left, left, signal: opts.signal })
+  }
+
+  /**
+   * Writes the calls as one line and returns a promise per call. One timer covers the group; a
+   * reply, the timer, the caller's signal or the connection's end settles each call once.
+   */
+  private send (socket: Socket, calls: ElectrumCall[], asBatch: boolean, d: { what: string, ms: number, left: number, signal?: AbortSignal }): Array<Promise<unknown>> {
+    const ids: number[] = []
     const messages: object[] = []
+    let open = calls.length
+    const settled = (): void => {
+      if (--open > 0) return
+      clearTimeout(timer)
+      d.signal?.removeEventListener('abort', onAbort)
+    }
+    const failAll = (err: SovError): void => {
+      for (const id of ids) this.pending.get(id)?.reject(err)
+    }
     const promises = calls.map(([method, params]) => {
       const id = this.nextId++
+      ids.push(id)
       messages.push({ jsonrpc: '2.0', method, params: params ?? [], id })
-      return this.expect(id, method, signal)
+      return new Promise<unknown>((resolve, reject) => {
+        this.pending.set(id, {
+          method,
+          resolve: v => { this.pending.delete(id); settled(); resolve(v) },
+          reject: e => { this.pending.delete(id); settled(); reject(e) }
+        })
+      })
     })
-    socket.write(JSON.stringify(asBatch ? messages : messages[0]) + '\n')
+    const timer = setTimeout(() => { failAll(timeout(`Cannot run ${d.what} on ${this.url.url}: no answer within ${d.ms} ms`)) }, d.left)
+    const onAbort = (): void => { failAll(electrumError(`Cannot run ${d.what} on ${this.url.url}: aborted`, { cause: d.signal?.reason })) }
+    d.signal?.addEventListener('abort', onAbort, { once: true })
+    if (d.signal?.aborted === true) onAbort()
+    else this.write(socket, JSON.stringify(asBatch ? messages : messages[0]) + '\n')
     return promises
   }
 
-  /** Registers a waiter for reply `id`, removed when it settles or the signal fires. */
-  private async expect (id: number, method: string, signal: AbortSignal): Promise<unknown> {
-    return await new Promise((resolve, reject) => {
-      const done = (): void => { this.pending.delete(id); signal.removeEventListener('abort', onAbort) }
-      const onAbort = (): void => { done(); reject(signal.reason) }
-      this.pending.set(id, {
-        method,
-        resolve: v => { done(); resolve(v) },
-        reject: e => { done(); reject(e) }
-      })
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
+  /** Lines written in the same tick leave in one write (one syscall): the socket is corked until the next tick. */
+  private write (socket: Socket, line: string): void {
+    if (socket.writableCorked === 0) {
+      socket.cork()
+      process.nextTick(() => { socket.uncork() })
+    }
+    socket.write(line)
   }
 
   private async ensureConnected (signal: AbortSignal): Promise<void> {
@@ -248,10 +273,8 @@ export class ElectrumClient {
     this.lastTraffic = Date.now()
 
     // Protocol negotiation: the first message on the wire (Electrum protocol 1.6).
-    const ctl = new AbortController()
-    const timer = setTimeout(() => { ctl.abort(timeout(`Cannot negotiate with ${url}: no server.version reply within ${deadline} ms`)) }, deadline)
     try {
-      const [p] = this.send(socket, [['server.version', [`sov ${VERSION}`, [ELECTRUM_PROTOCOL_MIN, ELECTRUM_PROTOCOL_MAX]]]], false, ctl.signal)
+      const [p] = this.send(socket, [['server.version', [`sov ${VERSION}`, [ELECTRUM_PROTOCOL_MIN, ELECTRUM_PROTOCOL_MAX]]]], false, { what: 'server.version', ms: deadline, left: deadline })
       const reply = await p
       if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'string') {
         throw electrumError(`Cannot negotiate with ${url}: server.version replied ${JSON.stringify(reply).slice(0, 100)}`)
@@ -268,8 +291,6 @@ export class ElectrumClient {
       this.socket = undefined
       socket.destroy()
       throw err
-    } finally {
-      clearTimeout(timer)
     }
   }
 

@@ -1,6 +1,6 @@
 // Block headers: parsing the 80 bytes, the compact `bits` target (as Core's SetCompact and
 // DeriveTarget read it), proof of work against the header's own bits, and the network floor.
-import { hashToBigInt, hashToDisplay, sha256d } from './bytes.js'
+import { hashToBigInt, hashToDisplay, hexToBytes, sha256d } from './bytes.js'
 
 export const HEADER_BYTES = 80
 
@@ -24,22 +24,55 @@ export function parseHeader (bytes: Uint8Array): BlockHeader {
   if (bytes.length !== HEADER_BYTES) throw new Error(`a header is ${HEADER_BYTES} bytes, got ${bytes.length}`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const hash = sha256d(bytes)
+  let id: string | undefined
   return {
     version: view.getInt32(0, true),
-    prevHash: bytes.slice(4, 36),
-    merkleRoot: bytes.slice(36, 68),
+    prevHash: bytes.subarray(4, 36),
+    merkleRoot: bytes.subarray(36, 68),
     timestamp: view.getUint32(68, true),
     bits: view.getUint32(72, true),
     nonce: view.getUint32(76, true),
     hash,
-    id: hashToDisplay(hash)
+    // Shown only in messages and the verdict's tip: computed when asked.
+    get id () { return (id ??= hashToDisplay(hash)) }
   }
+}
+
+/** Headers remembered by `headerFromHex`: a daemon re-checks the same chain every hour. */
+export const HEADER_MEMO_MAX = 4096
+const memo = new Map<string, BlockHeader>()
+
+/**
+ * `parseHeader` of 80 bytes given as hex, memoised by the hex: hashing is pure, so a header seen
+ * before (the same bytes) need not be hashed again. Throws on anything but 160 hex digits.
+ */
+export function headerFromHex (hex: string): BlockHeader {
+  const hit = memo.get(hex)
+  if (hit !== undefined) return hit
+  // A copy of its own: a pooled Buffer slice would keep an 8 KiB slab alive per remembered header.
+  const h = parseHeader(Uint8Array.from(hexToBytes(hex)))
+  if (memo.size >= HEADER_MEMO_MAX) memo.delete(memo.keys().next().value!)
+  memo.set(hex, h)
+  return h
 }
 
 export type TargetResult = { ok: true, target: bigint } | { ok: false, reason: string }
 
+/** Headers of a chain share a handful of `bits` values; decoding each once is enough. */
+const targets = new Map<number, TargetResult>()
+
 /** The target `bits` encodes; refuses negative, zero and overflowing encodings as Core does. */
 export function bitsToTarget (bits: number): TargetResult {
+  let t = targets.get(bits)
+  if (t === undefined) {
+    if (targets.size >= 1024) targets.clear()
+    t = decodeBits(bits)
+    targets.set(bits, t)
+  }
+  return t
+}
+
+function decodeBits (bits: number): TargetResult {
   const size = bits >>> 24
   // As Core's SetCompact: the sign and overflow tests look at the word after a small size shifts it.
   const word = size <= 3 ? (bits & 0x007fffff) >>> (8 * (3 - size)) : bits & 0x007fffff

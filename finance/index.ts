@@ -19,9 +19,9 @@ export { CHAIN_PARAMS, NETWORK_NAMES, isNetworkName, type NetworkName, type Chai
 export { licenceHash, licenceOpReturnScript, licencePayload, type LicencePayload } from './payload.js'
 export { readMachineId, parseIoreg, parseRegQuery, type MachineIdInfo, type MachineIdSource } from './machine-id.js'
 export { merkleRootFromBranch, merkleBranchFor, merkleRoot, parsesAsTransaction, MERKLE_MAX_DEPTH } from './merkle.js'
-export { parseHeader, bitsToTarget, meetsOwnTarget, meetsFloor, HEADER_BYTES, type BlockHeader } from './header.js'
+export { parseHeader, headerFromHex, bitsToTarget, meetsOwnTarget, meetsFloor, HEADER_BYTES, type BlockHeader } from './header.js'
 export {
-  verifyEvidence, checkTerms, CHECK_NAMES,
+  verifyEvidence, checkTerms, pushes, CHECK_NAMES,
   type LicenceTerms, type LicenceEvidence, type LicenceVerdict, type LicenceCheck, type LicenceStatus, type CheckName, type TipReport
 } from './verify.js'
 export {
@@ -42,3 +42,4 @@ export {
   type DevnetState, type RunningDevnet, type DevnetOptions
 } from './devnet/devnet.js'
 export { resolveLicence, parseSats, type LicenceSettings, type LicenceFlags, type ResolvedLicence } from './terms.js'
+export { parseTx, type ParsedTx, type TxOutput } from './tx.js'

@@ -62,7 +62,7 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           ['blockchain.transaction.get', [txid, false]],
           ['blockchain.scripthash.get_history', [scripthash]]
         ], ro)
-        if (!isHex(raw)) throw electrumError(`Cannot use ${server}: blockchain.transaction.get did not return hex`)
+        if (typeof raw !== 'string') throw electrumError(`Cannot use ${server}: blockchain.transaction.get did not return hex`)
         const height = heightInHistory(history, txid, server)
         let reports = await tips
         // A block found between two servers' answers looks like disagreement: ask once more.
@@ -179,11 +179,12 @@ export function splitHeaders (r: any, server: string): string[] {
   const bad = (why: string): SovError => electrumError(`Cannot use ${server}: blockchain.block.headers ${why}`)
   if (r === null || typeof r !== 'object' || !Number.isSafeInteger(r.count) || r.count < 0) throw bad('returned no count')
   let out: string[]
+  // Lengths are checked here; whether the digits are hex, when each header is parsed.
   if (Array.isArray(r.headers)) {
     out = r.headers
-    if (!out.every(h => isHex(h) && h.length === HEADER_BYTES * 2)) throw bad('returned a header that is not 80 bytes of hex')
+    if (!out.every(h => typeof h === 'string' && h.length === HEADER_BYTES * 2)) throw bad('returned a header that is not 80 bytes of hex')
   } else if (typeof r.hex === 'string') {
-    if (!isHex(r.hex) || r.hex.length % (HEADER_BYTES * 2) !== 0) throw bad('returned hex that is not whole 80-byte headers')
+    if (r.hex.length % (HEADER_BYTES * 2) !== 0) throw bad('returned hex that is not whole 80-byte headers')
     out = []
     for (let i = 0; i < r.hex.length; i += HEADER_BYTES * 2) out.push(r.hex.slice(i, i + HEADER_BYTES * 2))
   } else {

@@ -2,8 +2,8 @@
 // 32 bytes, at most 30 levels, the position fully used by the branch, no inner node that parses
 // as a 64-byte transaction (the leaf/node ambiguity, CVE-2017-12842), and no right child whose
 // left sibling is itself (the duplicated-node ambiguity, CVE-2012-2459).
-import { Transaction } from 'bitcoinjs-lib'
 import { displayToHash, isHex, sha256d } from './bytes.js'
+import { parseTx } from './tx.js'
 
 /** Deepest branch accepted: 2^30 transactions is far beyond any block. */
 export const MERKLE_MAX_DEPTH = 30
@@ -43,12 +43,7 @@ export function merkleRootFromBranch (leaf: Uint8Array, branch: unknown, pos: un
 
 /** True when the bytes are exactly one serialised transaction (with or without witness). */
 export function parsesAsTransaction (bytes: Uint8Array): boolean {
-  try {
-    Transaction.fromBuffer(bytes)
-    return true
-  } catch {
-    return false
-  }
+  return parseTx(bytes) !== null
 }
 
 /** Builds the branch for leaf `index` of `hashes` (internal order), as Electrum would send it. */

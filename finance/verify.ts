@@ -1,14 +1,14 @@
 // The licence rule (DESIGN §11) as a pure function: bytes and terms in, a verdict listing every
 // check out. No I/O, no clock: what the Electrum servers said is passed in as evidence, so the
 // same evidence always gives the same verdict and the rule can be tested with fixed vectors.
-import { Transaction, script as bscript } from 'bitcoinjs-lib'
 import { badRequest } from '../protocol/index.js'
 import { outputScriptFor } from './address.js'
-import { bytesToHex, displayToHash, equalBytes, hexToBytes, isHex } from './bytes.js'
-import { meetsFloor, meetsOwnTarget, parseHeader, type BlockHeader } from './header.js'
+import { bytesToHex, displayToHash, equalBytes, hexOrNull, isHex } from './bytes.js'
+import { headerFromHex, meetsFloor, meetsOwnTarget, type BlockHeader } from './header.js'
 import { merkleRootFromBranch } from './merkle.js'
 import { CHAIN_PARAMS, isNetworkName, type NetworkName } from './networks.js'
 import { licenceHash } from './payload.js'
+import { parseTx, type ParsedTx } from './tx.js'
 
 /** What a licence must satisfy (config.json `licence`, or `sov licence verify` flags). */
 export interface LicenceTerms {
@@ -97,10 +97,11 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
   const set = (name: CheckName, ok: boolean, detail: string): void => { checks.set(name, { name, ok, detail }) }
 
   // 1-3: the transaction itself.
-  let tx: Transaction | null = null
-  try { tx = Transaction.fromHex(ev.rawTx) } catch (err) { set('txid', false, `the transaction from the server does not parse: ${(err as Error).message}`) }
+  const rawTx = hexOrNull(ev.rawTx)
+  const tx = rawTx === null ? null : parseTx(rawTx)
+  if (tx === null) set('txid', false, 'the transaction from the server does not parse')
   if (tx !== null) {
-    const computed = tx.getId()
+    const computed = tx.txid
     set('txid', computed === txid, computed === txid ? `computed ${computed}` : `the server sent transaction ${computed}, not ${txid}`)
     paymentCheck(tx, vendorScript, terms, set)
     opReturnCheck(tx, commitment, set)
@@ -166,11 +167,11 @@ const levels = (m: { branch: unknown, pos: unknown }): string => {
 
 type Setter = (name: CheckName, ok: boolean, detail: string) => void
 
-function paymentCheck (tx: Transaction, vendorScript: Uint8Array, terms: LicenceTerms, set: Setter): void {
+function paymentCheck (tx: ParsedTx, vendorScript: Uint8Array, terms: LicenceTerms, set: Setter): void {
   let best: { index: number, value: bigint } | null = null
-  for (const [index, out] of tx.outs.entries()) {
+  for (const [index, out] of tx.outputs.entries()) {
     if (!equalBytes(out.script, vendorScript)) continue
-    const value = BigInt(out.value)
+    const value = out.value
     if (best === null || value > best.value) best = { index, value }
   }
   if (best === null) set('payment', false, `no output pays ${terms.vendorAddress}`)
@@ -178,16 +179,14 @@ function paymentCheck (tx: Transaction, vendorScript: Uint8Array, terms: Licence
   else set('payment', false, `the largest output to ${terms.vendorAddress} pays ${best.value} sats; ${terms.requiredSats} required`)
 }
 
-function opReturnCheck (tx: Transaction, commitment: Uint8Array, set: Setter): void {
+function opReturnCheck (tx: ParsedTx, commitment: Uint8Array, set: Setter): void {
   let seen = 0
-  for (const [index, out] of tx.outs.entries()) {
+  for (const [index, out] of tx.outputs.entries()) {
     if (out.script.length === 0 || out.script[0] !== 0x6a) continue
     seen++
     // Since Bitcoin Core v30 a transaction may carry several OP_RETURN outputs, each with any
     // pushes; one push anywhere must be exactly the 32-byte commitment.
-    const chunks = bscript.decompile(out.script)
-    if (chunks === null) continue
-    if (chunks.slice(1).some(c => c instanceof Uint8Array && equalBytes(c, commitment))) {
+    if (pushes(out.script).some(c => equalBytes(c, commitment))) {
       set('opReturn', true, `output ${index} carries ${bytesToHex(commitment)}`)
       return
     }
@@ -197,7 +196,32 @@ function opReturnCheck (tx: Transaction, commitment: Uint8Array, set: Setter): v
     : `${seen} OP_RETURN output${seen === 1 ? '' : 's'}, none carrying ${bytesToHex(commitment)} (wrong machine id?)`)
 }
 
-interface Tip { server: string, height: number, header: BlockHeader }
+/**
+ * The data pushes of a script after its first opcode (OP_RETURN), as bitcoinjs-lib's
+ * `script.decompile` reads them; a script with a truncated push carries nothing.
+ */
+export function pushes (script: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let i = 1
+  while (i < script.length) {
+    const op = script[i++]
+    if (op === 0 || op > 0x4e) continue // OP_0 pushes nothing; every other opcode carries no data
+    let n = op
+    const width = op === 0x4c ? 1 : op === 0x4d ? 2 : op === 0x4e ? 4 : 0
+    if (width > 0) {
+      if (i + width > script.length) return []
+      n = 0
+      for (let k = width - 1; k >= 0; k--) n = n * 256 + script[i + k]
+      i += width
+    }
+    if (i + n > script.length) return []
+    out.push(script.subarray(i, i + n))
+    i += n
+  }
+  return out
+}
+
+interface Tip { server: string, height: number, header: BlockHeader, hex: string }
 
 function tipCheck (ev: LicenceEvidence, set: Setter): { ok: boolean, tip: Tip | null } {
   const parsed: Tip[] = []
@@ -205,7 +229,7 @@ function tipCheck (ev: LicenceEvidence, set: Setter): { ok: boolean, tip: Tip | 
   for (const t of ev.tips) {
     try {
       if (!Number.isSafeInteger(t.height) || t.height < 0) throw new Error(`height "${String(t.height)}"`)
-      parsed.push({ server: t.server, height: t.height, header: parseHeader(hexToBytes(t.header)) })
+      parsed.push({ server: t.server, height: t.height, header: headerFromHex(t.header), hex: t.header })
     } catch (err) { bad.push(`${t.server}: ${(err as Error).message}`) }
   }
   const needed = Math.min(2, Math.max(1, ev.serversConfigured))
@@ -232,7 +256,7 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
   const headers: BlockHeader[] = []
   let parseProblem: string | null = null
   for (const [i, hex] of ev.headers.entries()) {
-    try { headers.push(parseHeader(hexToBytes(hex))) } catch (err) { parseProblem = `header ${i} (height ${height + i}): ${(err as Error).message}`; break }
+    try { headers.push(headerFromHex(hex)) } catch (err) { parseProblem = `header ${i} (height ${height + i}): ${(err as Error).message}`; break }
   }
 
   // Merkle branch to the header at the transaction's height.

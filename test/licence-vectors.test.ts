@@ -3,8 +3,9 @@
 // floor, merkle branches (block 100000) with the Electrum wallet's refusals, machine-id parsing.
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
+import { Transaction, script as bscript } from 'bitcoinjs-lib'
 import {
-  CHAIN_PARAMS, bitsToTarget, displayToHash, hashToDisplay, hexToBytes, licenceHash, licenceOpReturnScript,
+  ADDRESS_TYPES, CHAIN_PARAMS, RegtestChain, newAddress, parseTx, parsesAsTransaction, pushes, bitsToTarget, displayToHash, hashToDisplay, hexToBytes, licenceHash, licenceOpReturnScript,
   meetsFloor, meetsOwnTarget, merkleRootFromBranch, outputScriptFor, parseHeader, parseIoreg, parseRegQuery,
   readMachineId, scriptType, type NetworkName
 } from '../finance/index.js'
@@ -98,6 +99,48 @@ test('machine id: ioreg and reg query outputs parse; the override wins; an empty
       assert.is(err.code, 'NOT_FOUND') // containers often lack /etc/machine-id
       assert.match(err.message, /--machine-id/)
     }
+  }
+})
+
+test('parseTx reads every devnet transaction as bitcoinjs-lib does and refuses any truncation or extra byte', () => {
+  const chain = new RegtestChain({ blocks: 110 })
+  for (const t of ADDRESS_TYPES) chain.payLicence({ to: newAddress(t).address, sats: 1234n, machineId: t, extraOpReturns: [[new Uint8Array(80)]] })
+  const txs = chain.blocks.flatMap(b => b.transactions!)
+  assert.ok(txs.some(t => t.hasWitnesses()) && txs.some(t => !t.hasWitnesses()))
+  for (const tx of txs) {
+    const raw = tx.toBuffer()
+    const p = parseTx(raw)
+    assert.ok(p !== null, tx.getId())
+    assert.is(p!.txid, tx.getId())
+    assert.is(p!.inputs, tx.ins.length)
+    assert.equal(p!.outputs.map(o => [o.value, hex(o.script)]), tx.outs.map(o => [o.value, hex(o.script)]))
+    assert.is(parseTx(raw.subarray(0, raw.length - 1)), null)
+    assert.is(parseTx(Buffer.concat([raw, Buffer.from([0])])), null)
+  }
+  // The 64-byte shapes a merkle node must not take: bitcoinjs-lib agrees they are transactions.
+  const node = Buffer.alloc(64)
+  node[4] = 1; node.fill(0xff, 42, 46); node[46] = 1; node[55] = 4
+  assert.ok(parsesAsTransaction(node))
+  assert.is(Transaction.fromBuffer(node).getId(), parseTx(node)!.txid)
+  assert.not.ok(parsesAsTransaction(Buffer.alloc(64, 0xab)))
+})
+
+test('OP_RETURN pushes are read as bitcoinjs-lib decompiles them, PUSHDATA1/2/4 included; a truncated push carries nothing', () => {
+  const c = Buffer.alloc(32, 0xc5)
+  const cases = [
+    Buffer.concat([Buffer.from([0x6a, 0x20]), c]),
+    Buffer.concat([Buffer.from([0x6a, 0x4c, 0x20]), c]),
+    Buffer.concat([Buffer.from([0x6a, 0x4d, 0x20, 0x00]), c]),
+    Buffer.concat([Buffer.from([0x6a, 0x4e, 0x20, 0, 0, 0]), c]),
+    Buffer.concat([Buffer.from([0x6a, 0x51, 0x03, 1, 2, 3, 0x00]), Buffer.from([0x20]), c, Buffer.from([0x60])]),
+    Buffer.concat([Buffer.from([0x6a, 0x20]), c.subarray(0, 31)]),
+    Buffer.concat([Buffer.from([0x6a, 0x20]), c, Buffer.from([0x4d, 0x01])]),
+    Buffer.from([0x6a])
+  ]
+  for (const script of cases) {
+    const ours = pushes(script).filter(p => p.length === 32).map(hex)
+    const theirs = (bscript.decompile(script) ?? []).slice(1).filter((p): p is Uint8Array => p instanceof Uint8Array && p.length === 32).map(hex)
+    assert.equal(ours, theirs, hex(script))
   }
 })
 
