@@ -11,7 +11,10 @@
 // `server.ping`; a dropped connection is re-opened on the next request, with backoff.
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import { SovError, VERSION, badRequest, electrumError, timeout } from '../protocol/index.js'
+import { SovError, VERSION, electrumError, timeout } from '../protocol/index.js'
+import { abortable, compareVersions, describeError, parseElectrumUrl, sleep, translateSocketError, type ElectrumUrl } from './electrum-wire.js'
+
+export { parseElectrumUrl, compareVersions, type ElectrumUrl }
 
 /** Protocol versions this client speaks (both `blockchain.block.headers` reply forms). */
 export const ELECTRUM_PROTOCOL_MIN = '1.4'
@@ -29,24 +32,6 @@ export const ELECTRUM_CONNECT_ATTEMPTS = 3
 /** Backoff between connection attempts: doubles from min to max, with jitter. @default 250 ms … 30 s */
 export const ELECTRUM_RECONNECT_MIN_MS = 250
 export const ELECTRUM_RECONNECT_MAX_MS = 30_000
-
-export interface ElectrumUrl {
-  /** As given, e.g. `ssl://electrum.example:50002`. */
-  url: string
-  tls: boolean
-  host: string
-  port: number
-}
-
-/** Parses `tcp://host:port` or `ssl://host:port` (`tls://` too); `BAD_REQUEST` otherwise. */
-export function parseElectrumUrl (text: string): ElectrumUrl {
-  const m = /^(tcp|ssl|tls):\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]+):(\d{1,5})\/?$/.exec(text)
-  const port = m === null ? NaN : Number(m[3])
-  if (m === null || port < 1 || port > 65535) {
-    throw badRequest(`Cannot use Electrum server "${text}": expected tcp://host:port or ssl://host:port`)
-  }
-  return { url: text, tls: m[1] !== 'tcp', host: m[2].replace(/^\[|\]$/g, ''), port }
-}
 
 export interface ElectrumClientOptions {
   /** PEM certificate(s) to trust for `ssl://` instead of the system CAs (a self-signed server's own certificate works). */
@@ -77,12 +62,6 @@ interface Pending {
   resolve: (value: unknown) => void
   reject: (err: SovError) => void
 }
-
-const TLS_TRUST_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REJECTED'
-])
 
 export class ElectrumClient {
   readonly url: ElectrumUrl
@@ -388,44 +367,3 @@ export class ElectrumClient {
   }
 }
 
-function translateSocketError (url: string, err: NodeJS.ErrnoException): SovError {
-  const code = err.code ?? ''
-  if (TLS_TRUST_CODES.has(code)) {
-    return Object.assign(electrumError(`Cannot connect to ${url}: its TLS certificate is not trusted (${code}: ${err.message}); if the server uses a self-signed certificate, pass that certificate with --electrum-ca FILE (config "electrumCa")`, { cause: err }), { permanent: true })
-  }
-  const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : err.message
-  return electrumError(`Cannot connect to ${url}: ${why}`, { cause: err })
-}
-
-function describeError (e: any): string {
-  if (e !== null && typeof e === 'object') return `${String(e.code ?? '?')}: ${String(e.message ?? JSON.stringify(e)).slice(0, 300)}`
-  return String(e).slice(0, 300)
-}
-
-/** Compares dotted versions numerically ("1.4.2" < "1.10"). */
-export function compareVersions (a: string, b: string): number {
-  const pa = a.split('.').map(Number)
-  const pb = b.split('.').map(Number)
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0)
-    if (Number.isNaN(d)) return NaN
-    if (d !== 0) return Math.sign(d)
-  }
-  return 0
-}
-
-async function abortable<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) throw signal.reason
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason) } })
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    return await Promise.race([p, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
