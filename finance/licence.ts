@@ -14,6 +14,8 @@ import {
 
 /** Headers per `blockchain.block.headers` request (ElectrumX's MAX_CHUNK_SIZE). */
 export const HEADERS_PER_REQUEST = 2016
+/** `blockchain.block.headers` requests in flight at once. */
+export const HEADER_REQUESTS_IN_FLIGHT = 4
 /** Most headers fetched to link a block to the tip: ~4 years of blocks, 16 MB. */
 export const MAX_LINK_HEADERS = 210_000
 
@@ -166,11 +168,15 @@ async function fetchHeaders (client: ElectrumClient, from: number, tip: number, 
   if (total > MAX_LINK_HEADERS) throw electrumError(`Cannot link block ${from} to the tip ${tip}: ${total} headers exceed the limit of ${MAX_LINK_HEADERS}`)
   const starts: number[] = []
   for (let s = from; s <= tip; s += HEADERS_PER_REQUEST) starts.push(s)
-  const parts = await Promise.all(starts.map(async start => {
-    const count = Math.min(HEADERS_PER_REQUEST, tip - start + 1)
-    const r = await client.request<any>('blockchain.block.headers', [start, count], ro)
-    return splitHeaders(r, client.url.url)
-  }))
+  // A few chunks in flight at a time: servers meter cost per session, and a year of headers
+  // is 26 chunks of ~330 kB.
+  const parts: string[][] = []
+  for (let i = 0; i < starts.length; i += HEADER_REQUESTS_IN_FLIGHT) {
+    parts.push(...await Promise.all(starts.slice(i, i + HEADER_REQUESTS_IN_FLIGHT).map(async start => {
+      const count = Math.min(HEADERS_PER_REQUEST, tip - start + 1)
+      return splitHeaders(await client.request<any>('blockchain.block.headers', [start, count], ro), client.url.url)
+    })))
+  }
   return parts.flat()
 }
 

@@ -110,6 +110,16 @@ test('over TLS with the server certificate trusted, and from two agreeing server
   assert.is(fromOld.status, 'valid', 'protocol 1.4 headers (hex form)')
 })
 
+test('a payment 2100 blocks deep is linked to the tip through headers fetched in chunks of 2016', async ctx => {
+  const e = await startElectrum(ctx)
+  const vendor = newAddress('p2wpkh')
+  const { txid } = e.chain.payLicence({ to: vendor.address, sats: SATS, machineId: MACHINE, confirmations: 2100 })
+  const v = await verifyLicence(terms(txid, vendor.address, { minConf: 100 }), [e.tcp])
+  assert.is(v.status, 'valid', JSON.stringify(failed(v)))
+  assert.is(v.confirmations, 2100)
+  assert.is(e.server.seen.get('blockchain.block.headers'), 2)
+})
+
 test('a regtest proof is refused under mainnet terms by the minimum-work floor', async ctx => {
   const e = await startElectrum(ctx)
   const mainVendor = newAddress('p2wpkh', 'main')
