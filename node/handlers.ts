@@ -11,6 +11,7 @@ import {
 import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
+import { licenceHandlers } from './handlers-licence.js'
 import { newOperatorToken, parseScope } from './tokens.js'
 
 export interface AuditEvent {
@@ -20,7 +21,7 @@ export interface AuditEvent {
   detail: Record<string, unknown>
 }
 
-type Handler = (params: any, ctx: { principal: Principal, signal: AbortSignal }) => Promise<unknown>
+export type Handler = (params: any, ctx: { principal: Principal, signal: AbortSignal }) => Promise<unknown>
 
 export function actorOf (p: Principal): string {
   return p.kind === 'operator' ? 'operator' : `agent:${p.name}`
@@ -29,6 +30,7 @@ export function actorOf (p: Principal): string {
 /** Builds the dispatch function the IPC server calls for every validated request. */
 export function createDispatcher (d: Daemon) {
   const handlers: Partial<Record<RequestType, Handler>> = {
+    ...licenceHandlers(d),
     status: async () => status(d),
     'node.stop': async () => {
       setImmediate(() => { void d.stop() })
@@ -110,7 +112,7 @@ function status (d: Daemon): StatusResult {
     connections: m.getConnections().length,
     peers: m.getPeers().length,
     dht: { routingTable: dhtRoutingTableSize(m) },
-    licence: { status: 'unknown' },
+    licence: d.licence.summary(),
     audit: null,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
     version: VERSION,
