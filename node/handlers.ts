@@ -11,6 +11,7 @@ import {
 import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
+import { licenceHandlers } from './handlers-licence.js'
 import { newOperatorToken, parseScope } from './tokens.js'
 import { a2aHandlers } from './handlers-a2a.js'
 
@@ -30,6 +31,7 @@ export function actorOf (p: Principal): string {
 /** Builds the dispatch function the IPC server calls for every validated request. */
 export function createDispatcher (d: Daemon) {
   const handlers: Partial<Record<RequestType, Handler>> = {
+    ...licenceHandlers(d),
     status: async () => status(d),
     'node.stop': async () => {
       setImmediate(() => { void d.stop() })
@@ -39,7 +41,12 @@ export function createDispatcher (d: Daemon) {
     'peers.connect': async ({ addr }) => {
       const ma = parseAddr(addr)
       const conn = await d.mesh.dial(ma, { signal: AbortSignal.timeout(10_000) }).catch(translateDialError)
-      return { peerId: conn.remotePeer.toString(), addr: conn.remoteAddr.toString() }
+      // A peer that refuses us (its gater, after Noise) lets our side of the dial succeed and then
+      // drops the connection: only a round trip over it shows that it really works.
+      const rttMs = await d.mesh.services.ping.ping(conn.remotePeer, { signal: AbortSignal.timeout(5_000) }).catch(cause => {
+        throw unavailable(`Cannot connect to ${conn.remotePeer.toString()}: it closed the connection right after the handshake (has it revoked this node?)`, { cause })
+      })
+      return { peerId: conn.remotePeer.toString(), addr: conn.remoteAddr.toString(), rttMs }
     },
     'peers.ping': async ({ peer }) => {
       const target = peer.startsWith('/') ? parseAddr(peer) : parsePeer(peer)
@@ -109,7 +116,7 @@ function status (d: Daemon): StatusResult {
     dht: { routingTable: dhtRoutingTableSize(m) },
     mailboxes: d.a2a?.status === 'started' ? d.a2a.mailboxes() : [],
     ...(d.a2a?.status === 'started' ? { outbox: d.a2a.outboxCounts() } : {}),
-    licence: { status: 'unknown' },
+    licence: d.licence.summary(),
     audit: null,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
     version: VERSION,
