@@ -41,6 +41,8 @@ export const MAX_REPLY_BYTES = 64 * 1024
 /** Shortest wait between outbox expiry sweeps, and the longest. @default 100 ms, 60 s */
 export const EXPIRY_SWEEP_MIN_MS = 100
 export const EXPIRY_SWEEP_MAX_MS = 60_000
+/** PeerId texts remembered as parsed. @default 1024 */
+const PEER_ID_CACHE_SIZE = 1024
 
 export interface SenderInit {
   node: Libp2p
@@ -68,6 +70,7 @@ export class Sender {
   private readonly init: SenderInit
   private readonly selfId: string
   private readonly peers = new Map<string, PeerState>()
+  private readonly peerIds = new Map<string, string>()
   /** Envelope ids written to a stream and not yet answered (never expired under a session). */
   private readonly inflight = new Set<string>()
   private pending: PendingSend[] = []
@@ -111,12 +114,7 @@ export class Sender {
 
   /** Queues a message for `mailbox` on `peer`; resolves with its envelope id once committed. */
   async send (peer: string, mailbox: string, message: unknown, ttlMs = DEFAULT_TTL_MS): Promise<{ id: string, duplicate: boolean }> {
-    let target: string
-    try {
-      target = peerIdFromString(peer).toString()
-    } catch (cause) {
-      throw badRequest(`Cannot send to "${peer}": not a PeerId`, { cause })
-    }
+    const target = this.canonicalPeer(peer)
     if (target === this.selfId) throw badRequest('Cannot send to this node itself: use a mailbox on another node')
     if (!v.is(MailboxNameSchema, mailbox)) throw badRequest(`Cannot send to mailbox "${mailbox}": mailbox names are 1-64 of A-Z a-z 0-9 . _ -`)
     if (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_TTL_MS) throw badRequest(`Cannot send with ttl ${ttlMs} ms: use 1 ms to ${MAX_TTL_MS} ms`)
@@ -134,6 +132,21 @@ export class Sender {
         setImmediate(() => { this.flush() })
       }
     })
+  }
+
+  /** The canonical text of a PeerId (parsing one costs a base58 round trip; senders repeat). */
+  private canonicalPeer (peer: string): string {
+    let id = this.peerIds.get(peer)
+    if (id === undefined) {
+      try {
+        id = peerIdFromString(peer).toString()
+      } catch (cause) {
+        throw badRequest(`Cannot send to "${peer}": not a PeerId`, { cause })
+      }
+      if (this.peerIds.size >= PEER_ID_CACHE_SIZE) this.peerIds.clear()
+      this.peerIds.set(peer, id)
+    }
+    return id
   }
 
   /** Ids written and not yet answered. */

@@ -150,14 +150,21 @@ export class MailboxStore {
   }
 
   /**
-   * Sender bookkeeping commits without waiting for fsync (`synchronous = NORMAL`; WAL order keeps
-   * it consistent, and the next FULL commit makes it durable). Losing it in a power cut only
-   * means an envelope is sent again and answered "duplicate", or an attempt goes uncounted.
+   * Commits without waiting for fsync (`synchronous = NORMAL`): WAL order keeps the file
+   * consistent, the commit survives SIGKILL (it is in the OS cache), and the next FULL commit
+   * makes it durable. Used where a power cut can only cause a repeat, never a loss:
+   * - sender bookkeeping: an envelope is sent again and answered "duplicate", or an attempt
+   *   goes uncounted;
+   * - consumer leases, acks, nacks and dead-letter moves: consumers are local processes (the
+   *   IPC socket), so they lose power with the node; afterwards a message may be handed out
+   *   once more (at-least-once), and nothing accepted from a peer is lost.
+   * Accepting an envelope (answered to the peer) and queueing a send (answered to the caller)
+   * stay FULL.
    */
-  private relaxed (fn: () => void): void {
+  private relaxed<T> (fn: () => T): T {
     this.db.pragma('synchronous = NORMAL')
     try {
-      this.db.transaction(fn)()
+      return this.db.transaction(fn)()
     } finally {
       this.db.pragma('synchronous = FULL')
     }
@@ -201,9 +208,10 @@ export class MailboxStore {
   accept (batch: AcceptInput[], now = Date.now()): AcceptOutcome[] {
     if (batch.length === 0) return []
     return this.db.transaction(() => batch.map((e): AcceptOutcome => {
-      const seen = this.q.dedupeGet.get(e.id) as { sender: string } | undefined
-      if (seen !== undefined) return seen.sender === e.sender ? 'duplicate' : 'conflict'
-      this.q.dedupeInsert.run(e.id, e.sender, now + e.ttl + DEDUPE_GRACE_MS)
+      // The insert is the lookup: only an id already known costs a second statement.
+      if (this.q.dedupeInsert.run(e.id, e.sender, now + e.ttl + DEDUPE_GRACE_MS).changes === 0) {
+        return (this.q.dedupeGet.get(e.id) as { sender: string }).sender === e.sender ? 'duplicate' : 'conflict'
+      }
       return this.q.inboxInsert.run(e.id, e.mailbox, e.sender, e.ts, now, e.message).changes === 1 ? 'accepted' : 'duplicate'
     }))()
   }
@@ -220,7 +228,7 @@ export class MailboxStore {
    * already leased `maxDeliveries` times moves to the dead letters instead (returned in `dead`).
    */
   lease (mailbox: string, opts: { leaseMs: number, max: number, maxDeliveries: number }, now = Date.now()): { leased: InboxItem[], dead: DeadLetter[] } {
-    return this.db.transaction(() => {
+    return this.relaxed(() => {
       const leased: InboxItem[] = []
       const dead: DeadLetter[] = []
       const until = now + opts.leaseMs
@@ -238,22 +246,22 @@ export class MailboxStore {
         if (rows.length === 0 || leased.length >= opts.max) break
       }
       return { leased, dead }
-    })()
+    })
   }
 
   /** Deletes leased messages (a lease that ran out still counts until someone else takes it). */
   ack (mailbox: string, ids: string[]): { acked: string[], missing: string[] } {
-    return this.db.transaction(() => {
+    return this.relaxed(() => {
       const acked: string[] = []
       const missing: string[] = []
       for (const id of ids) (this.q.inboxAck.run(mailbox, id).changes === 1 ? acked : missing).push(id)
       return { acked, missing }
-    })()
+    })
   }
 
   /** Returns messages under a live lease to the queue, or to the dead letters when exhausted. */
   nack (mailbox: string, ids: string[], maxDeliveries: number, now = Date.now()): { nacked: string[], missing: string[], dead: DeadLetter[] } {
-    return this.db.transaction(() => {
+    return this.relaxed(() => {
       const nacked: string[] = []
       const missing: string[] = []
       const dead: DeadLetter[] = []
@@ -265,15 +273,15 @@ export class MailboxStore {
         else this.q.inboxRelease.run(r.seq)
       }
       return { nacked, missing, dead }
-    })()
+    })
   }
 
   /** Moves messages whose lease ran out after their last allowed delivery to the dead letters. */
   buryExhausted (maxDeliveries: number, now = Date.now()): DeadLetter[] {
-    return this.db.transaction(() => {
+    return this.relaxed(() => {
       const rows = this.q.inboxExhausted.all(now, maxDeliveries) as InboxRow[]
       return rows.map(r => this.bury(r, `lease ran out after ${r.deliveries} deliveries`, now))
-    })()
+    })
   }
 
   /** When the next lease in `mailbox` (or any mailbox) runs out, or null. */
@@ -347,7 +355,7 @@ function prepare (db: Database.Database) {
     outboxByStatus: db.prepare('SELECT * FROM outbox WHERE status = ? ORDER BY seq'),
     outboxPrune: db.prepare("DELETE FROM outbox WHERE status != 'queued' AND settled_at < ?"),
     dedupeGet: db.prepare('SELECT sender FROM dedupe WHERE id = ?'),
-    dedupeInsert: db.prepare('INSERT INTO dedupe (id, sender, expires_at) VALUES (?, ?, ?)'),
+    dedupeInsert: db.prepare('INSERT INTO dedupe (id, sender, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     dedupePrune: db.prepare('DELETE FROM dedupe WHERE expires_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.id = dedupe.id)'),
     inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message) VALUES (?, ?, ?, ?, ?, ?)'),
     inboxReady: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE mailbox = ? AND visible_at <= ? ORDER BY seq LIMIT ?`),
