@@ -17,6 +17,8 @@ export const RECEIVE_BUFFER_SLACK_BYTES = 4 * 1024 * 1024
 export const RECEIVE_PENDING_MAX_BYTES = 2 * 1024 * 1024
 /** Time given to a refusal to leave before a stream is torn down. @default 2 s */
 export const CLOSE_GRACE_MS = 2000
+/** Time a sender has to take our replies before the stream is given up. @default 30 s */
+export const REPLY_WRITE_TIMEOUT_MS = 30_000
 
 export interface ReceiverInit {
   store: MailboxStore
@@ -74,7 +76,7 @@ export class Receiver {
         const batch = pending.splice(0)
         pendingBytes -= batch.reduce((n, p) => n + p.frame.byteLength, 0)
         const replies = await this.process(sender, batch)
-        await lp.writeV(replies.map(r => encoder.encode(JSON.stringify(r))))
+        await lp.writeV(replies.map(r => encoder.encode(JSON.stringify(r))), { signal: AbortSignal.timeout(REPLY_WRITE_TIMEOUT_MS) })
       }
     }
     const kick = (): void => {
@@ -102,7 +104,7 @@ export class Receiver {
       while (worker !== undefined) await worker
       if (fatal !== undefined) {
         await this.refused(sender, fatal)
-        await lp.write(encoder.encode(JSON.stringify(fatal.reply)))
+        await lp.write(encoder.encode(JSON.stringify(fatal.reply)), { signal: AbortSignal.timeout(CLOSE_GRACE_MS) })
       }
       await stream.close({ signal: AbortSignal.timeout(CLOSE_GRACE_MS) })
     } catch (err) {

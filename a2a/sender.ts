@@ -283,7 +283,8 @@ export class Sender {
           }
           for (const b of batch) { window.push({ id: b.id, bytes: b.bytes }); this.inflight.add(b.id) }
           lastProgress = Date.now()
-          await lp.writeV(batch.map(b => encoder.encode(b.frame)), { signal: this.shutdown.signal })
+          // A receiver that stops reading holds the write: bounded like a missing reply.
+          await lp.writeV(batch.map(b => encoder.encode(b.frame)), { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(REPLY_TIMEOUT_MS)]) })
           continue
         }
         if (window.length === 0) {

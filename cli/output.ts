@@ -3,7 +3,7 @@
  * human text. Errors go to stderr as `error[CODE]: message` (or `{"error":{…}}` with `--json`)
  * and set the exit code for the error's kind.
  */
-import { exitCodeFor, toSovError, type SovError } from '../protocol/index.js'
+import { badRequest, exitCodeFor, toSovError, type SovError } from '../protocol/index.js'
 
 export interface GlobalOptions { home?: string, json?: boolean }
 
@@ -30,7 +30,7 @@ export function reportError (opts: GlobalOptions, err: unknown): number {
 /** Parses durations such as `30s`, `10m`, `24h`, `7d`, `250ms` (a bare number is seconds) to ms. */
 export function parseDuration (text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim())
-  if (m === null) throw new Error(`Cannot parse duration "${text}": use e.g. 250ms, 30s, 10m, 24h, 7d`)
+  if (m === null) throw badRequest(`Cannot parse duration "${text}": use e.g. 250ms, 30s, 10m, 24h, 7d`)
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms']
   return Math.round(Number(m[1]) * unit)
 }

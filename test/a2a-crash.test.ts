@@ -1,6 +1,7 @@
 // Crash safety between real daemons: 2,000 messages while the receiver and the sender are each
 // SIGKILLed five times at random moments and restarted on the same home and port. In the end
 // every message is delivered and acked exactly once: none lost, none doubled.
+import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
 import { IpcClient } from '../cli/index.js'

@@ -1,5 +1,6 @@
 // A2A between real daemon processes (the built `sov`), loopback, grants through `sov cap`:
 // three daemons under load, the CLI --json shapes, agent tokens, grant expiry and revocation.
+import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'

@@ -1,5 +1,6 @@
 // Mailboxes over real in-process libp2p nodes (TCP on loopback, PSK, Noise, Yamux) and real
 // SQLite files: delivery, refusals, retry, expiry, leases, restarts, and a hostile peer.
+import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { v7 as uuidv7 } from 'uuid'
 import { lpStream } from '@libp2p/utils'

@@ -1,5 +1,6 @@
 // A2A contracts: the v1.0 Message JSON form, the wire envelope and the reply, as tables of
 // valid and invalid vectors (each invalid one with the field the error must name).
+import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { v7 as uuidv7, v4 as uuidv4 } from 'uuid'
 import { isSovError, parseA2AMessage, parseEnvelope, parseReply } from '../protocol/index.js'

@@ -1,5 +1,6 @@
 // The mailbox store on real SQLite files: migrations, dedupe, leases, acks, dead letters, the
 // outbox, and durability across SIGKILL of the process that committed.
+import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -7,7 +8,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { v7 as uuidv7 } from 'uuid'
-import { MailboxStore } from '../a2a/index.js'
+import { MailboxStore, backoffMs } from '../a2a/index.js'
 import { kitSuite, repoPath } from './kit/index.js'
 
 const test = kitSuite('a2a-store')
@@ -191,6 +192,16 @@ test('a commit that returned survives SIGKILL of the process that made it; lease
   assert.match(out, /committed 1000/)
   const { store } = open(ctx, dir)
   assert.equal(store.mailboxes(), [{ mailbox: 'm', ready: 993, leased: 7, dead: 0 }])
+})
+
+test('backoffMs() doubles from the base, is capped, and keeps 50-100 % of the delay as jitter', () => {
+  assert.equal([1, 2, 3, 4].map(n => backoffMs(n, 100, 1000, () => 1)), [100, 200, 400, 800])
+  assert.is(backoffMs(20, 100, 1000, () => 1), 1000, 'capped')
+  assert.is(backoffMs(3, 100, 1000, () => 0), 200, 'at least half')
+  for (let i = 0; i < 100; i++) {
+    const d = backoffMs(5, 100, 60_000)
+    assert.ok(d >= 800 && d <= 1600, String(d))
+  }
 })
 
 test.run()
