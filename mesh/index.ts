@@ -1,2 +1,13 @@
-/** The dark mesh: swarm keys, the PSK connection protector and the libp2p node factory. */
-export {}
+/**
+ * The dark mesh: Kubo-format swarm keys, a PSK connection protector on libsodium that fails fast
+ * on a wrong key, the node's stable identity, and the libp2p node factory
+ * (TCP → PSK → Noise → Yamux, identify, ping, private Kad-DHT).
+ */
+export {
+  parseSwarmKey, formatSwarmKey, generateSwarmKey, swarmKeyFingerprint,
+  SWARM_KEY_BYTES, SWARM_KEY_ENCODINGS, type SwarmKey, type SwarmKeyEncoding
+} from './swarm-key.js'
+export { pskProtector, isSwarmKeyMismatch, NONCE_BYTES } from './psk-protector.js'
+export { loadOrCreateIdentity } from './identity.js'
+export { writeSecretFile } from './secret-file.js'
+export { createMeshNode, dhtRoutingTableSize, DHT_PROTOCOL, type MeshNode, type MeshNodeOptions, type MeshServices } from './node.js'

@@ -8,6 +8,7 @@ import {
   REQUEST_SCOPE, SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
   type PeerInfo, type RequestType, type StatusResult
 } from '../protocol/index.js'
+import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
 import { newOperatorToken, parseScope } from './tokens.js'
@@ -98,13 +99,12 @@ async function authorizeAgent (d: Daemon, name: string, type: RequestType, param
 
 function status (d: Daemon): StatusResult {
   const m = d.mesh
-  const dht = (m.services as any).dht
   return {
     peerId: d.peerId,
     addrs: m.getMultiaddrs().map(a => a.toString()),
     connections: m.getConnections().length,
     peers: m.getPeers().length,
-    dht: { routingTable: dht?.routingTable?.size ?? 0 },
+    dht: { routingTable: dhtRoutingTableSize(m) },
     licence: { status: 'unknown' },
     audit: null,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
@@ -144,8 +144,7 @@ function parsePeer (peer: string) {
 /** libp2p errors → our codes; a PSK mismatch keeps its own code wherever it surfaces. */
 export function translateDialError (err: any): never {
   if (err instanceof SovError) throw err
-  const text = `${err?.name ?? ''} ${err?.code ?? ''} ${err?.message ?? ''} ${err?.cause?.message ?? ''} ${(err?.errors ?? []).map((e: any) => `${e?.code ?? ''} ${e?.message ?? ''}`).join(' ')}`
-  if (text.includes('SWARM_KEY_MISMATCH')) throw swarmKeyMismatch('Cannot connect: the peer uses a different swarm key', { cause: err })
+  if (isSwarmKeyMismatch(err)) throw swarmKeyMismatch('Cannot connect: the peer uses a different swarm key', { cause: err })
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') throw timeout(`Cannot connect: ${err.message}`, { cause: err })
   if (err?.name === 'DialDeniedError' || err?.name === 'ConnectionDeniedError') throw forbidden(`Cannot connect: ${err.message}`, { cause: err })
   throw unavailable(`Cannot connect: ${err?.message ?? String(err)}`, { cause: err })

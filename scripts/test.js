@@ -29,7 +29,7 @@ let skipped = 0
 function runFile (file) {
   return new Promise(resolve => {
     const started = Date.now()
-    const child = spawn(process.execPath, ['--enable-source-maps', file], {
+    const child = spawn(process.execPath, ['--enable-source-maps', '--expose-gc', file], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0' }
     })
     let out = ''

@@ -4,10 +4,12 @@ import { registerA2ACommands } from './a2a.js'
 import { registerCapAuditCommands } from './cap-audit.js'
 import { registerNodeCommands } from './node.js'
 import { registerPeersCommands } from './peers.js'
+import { registerSwarmKeyCommands } from './swarm-key.js'
 import { registerTokenCommands } from './tokens.js'
 
 export function registerCommands (program: Command): void {
   registerNodeCommands(program)
+  registerSwarmKeyCommands(program)
   registerPeersCommands(program)
   registerTokenCommands(program)
   registerCapAuditCommands(program)

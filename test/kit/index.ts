@@ -68,3 +68,13 @@ export async function waitFor<T> (check: () => T | Promise<T>, ms: number, what:
 export function repoPath (...parts: string[]): string {
   return join(new URL('../../..', import.meta.url).pathname, ...parts)
 }
+
+/** Asserts that `fn` rejects; returns the error for further checks. */
+export async function assertRejects (fn: () => Promise<unknown>, what = 'the call'): Promise<unknown> {
+  try {
+    await fn()
+  } catch (err) {
+    return err
+  }
+  throw new Error(`Expected ${what} to fail, but it succeeded`)
+}

@@ -1,0 +1,197 @@
+/**
+ * Our libp2p `ConnectionProtector`: the PSK v1 wire format of go-libp2p and `@libp2p/pnet`
+ * (each side sends a 24-byte random nonce, then everything is XORed with the XSalsa20 keystream
+ * of the swarm key and the sender's nonce), on libsodium through `sodium-native`.
+ *
+ * Why not `@libp2p/pnet` (DESIGN §5): its WASM XSalsa20 aborts a connection after ~50 MiB and
+ * leaks pool slots per connection, and a wrong key surfaces as a generic error, often only after
+ * the dial timeout. Here a wrong key is caught on the first bytes: the first thing either side
+ * ever sends inside the PSK layer is a multistream-select header, so anything else decrypted is
+ * a different key, and the upgrade is aborted at once with `SWARM_KEY_MISMATCH`.
+ */
+import sodium from 'sodium-native'
+import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
+import type { AbortOptions, ConnectionProtector, Logger, MultiaddrConnection } from '@libp2p/interface'
+import { swarmKeyMismatch } from '../protocol/index.js'
+import { SWARM_KEY_BYTES } from './swarm-key.js'
+
+export const NONCE_BYTES = 24
+/** Deadline for the nonce exchange when the upgrader gives no signal. @default 5 s */
+export const NONCE_TIMEOUT_MS = 5_000
+/** The varint-prefixed multistream-select header every libp2p peer sends first. */
+const MSS_HEADER = Buffer.from('\x13/multistream/1.0.0\n', 'latin1')
+
+export const SWARM_KEY_MISMATCH_MESSAGE = 'Cannot protect the connection: the peer uses a different swarm key (SWARM_KEY_MISMATCH)'
+
+/** True when `err` (or anything it wraps) reports a swarm key mismatch. */
+export function isSwarmKeyMismatch (err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== 'object' || depth > 5) return false
+  const e = err as { code?: unknown, message?: unknown, cause?: unknown, errors?: unknown }
+  if (e.code === 'SWARM_KEY_MISMATCH') return true
+  if (typeof e.message === 'string' && e.message.includes('(SWARM_KEY_MISMATCH)')) return true
+  if (Array.isArray(e.errors) && e.errors.some(x => isSwarmKeyMismatch(x, depth + 1))) return true
+  return isSwarmKeyMismatch(e.cause, depth + 1)
+}
+
+class XSalsa20 {
+  private readonly state = Buffer.alloc(sodium.crypto_stream_xor_STATEBYTES)
+  private done = false
+
+  constructor (nonce: Uint8Array, key: Buffer) {
+    sodium.crypto_stream_xor_init(this.state, Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength), key)
+  }
+
+  /** XORs `input` into a fresh buffer (callers may keep references to their input). */
+  update (input: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(input.byteLength)
+    sodium.crypto_stream_xor_update(this.state, out, input)
+    return out
+  }
+
+  /** XORs `input` into `out` at `offset`. */
+  updateInto (out: Buffer, offset: number, input: Uint8Array): void {
+    sodium.crypto_stream_xor_update(this.state, out.subarray(offset, offset + input.byteLength), input)
+  }
+
+  /** XORs in place: for inbound bytes this connection alone owns. */
+  updateInPlace (data: Uint8Array): Uint8Array {
+    sodium.crypto_stream_xor_update(this.state, data, data)
+    return data
+  }
+
+  final (): void {
+    if (this.done) return
+    this.done = true
+    sodium.crypto_stream_xor_final(this.state)
+  }
+}
+
+interface PskConnectionInit {
+  maConn: MultiaddrConnection
+  key: Buffer
+  localNonce: Uint8Array
+  remoteNonce: Uint8Array
+  log: Logger
+}
+
+class PskConnection extends AbstractMultiaddrConnection {
+  private readonly maConn: MultiaddrConnection
+  private readonly inbound: XSalsa20
+  private readonly outbound: XSalsa20
+  /** How many leading plaintext bytes from the peer have matched the multistream header. */
+  private verified = 0
+  private sentAny = false
+  private mismatched = false
+
+  constructor (init: PskConnectionInit) {
+    super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
+    this.maConn = init.maConn
+    this.inbound = new XSalsa20(init.remoteNonce, init.key)
+    this.outbound = new XSalsa20(init.localNonce, init.key)
+
+    this.maConn.addEventListener('message', evt => {
+      if (this.mismatched) return
+      const data = evt.data
+      if (data instanceof Uint8Array) this.receive(data)
+      else for (const buf of data) this.receive(buf)
+    })
+    this.maConn.addEventListener('drain', () => { this.onMuxerDrain() })
+    this.maConn.addEventListener('close', evt => {
+      this.inbound.final()
+      this.outbound.final()
+      if (evt.error != null) {
+        if (evt.local) this.abort(evt.error)
+        else this.onRemoteReset()
+      } else {
+        this.onTransportClosed()
+      }
+    })
+  }
+
+  private receive (cipher: Uint8Array): void {
+    if (this.mismatched) return
+    const plain = this.inbound.updateInPlace(cipher)
+    if (this.verified < MSS_HEADER.length) {
+      const n = Math.min(plain.byteLength, MSS_HEADER.length - this.verified)
+      for (let i = 0; i < n; i++) {
+        if (plain[i] !== MSS_HEADER[this.verified + i]) { this.mismatch(); return }
+      }
+      this.verified += n
+    }
+    this.onData(plain)
+  }
+
+  /**
+   * The peer's first bytes are not a multistream header: its key differs. If we have sent
+   * nothing yet, send our (encrypted) header first, so the peer decrypts garbage and fails just
+   * as fast instead of waiting for a timeout; then close and fail the upgrade.
+   */
+  private mismatch (): void {
+    this.mismatched = true
+    this.log.error('first bytes from %a are not multistream-select: swarm key mismatch', this.remoteAddr)
+    if (!this.sentAny) {
+      this.sentAny = true
+      this.maConn.send(this.outbound.update(MSS_HEADER))
+    }
+    void this.maConn.close().catch(() => { this.maConn.abort(new Error('close failed')) })
+    this.abort(swarmKeyMismatch(SWARM_KEY_MISMATCH_MESSAGE))
+  }
+
+  sendData (data: Parameters<AbstractMultiaddrConnection['sendData']>[0]): { sentBytes: number, canSendMore: boolean } {
+    this.sentAny = true
+    if (this.maConn.status !== 'open') {
+      // The transport is already closing (e.g. yamux's GoAway racing the peer's FIN): these
+      // bytes cannot arrive, and throwing here would fail the caller's graceful close.
+      this.log('dropping %d bytes: the transport is %s', data.byteLength, this.maConn.status)
+      return { sentBytes: data.byteLength, canSendMore: true }
+    }
+    const out = Buffer.allocUnsafe(data.byteLength)
+    let offset = 0
+    for (const buf of data) {
+      this.outbound.updateInto(out, offset, buf)
+      offset += buf.byteLength
+    }
+    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(out) }
+  }
+
+  sendReset (err: Error): void {
+    // After a mismatch the socket is already closing gracefully (so our header gets out).
+    if (!this.mismatched) this.maConn.abort(err)
+  }
+
+  async sendClose (options?: AbortOptions): Promise<void> {
+    await this.maConn.close(options)
+  }
+
+  sendPause (): void { this.maConn.pause() }
+  sendResume (): void { this.maConn.resume() }
+}
+
+class PskProtector implements ConnectionProtector {
+  readonly [Symbol.toStringTag] = 'sovereign/psk'
+  private readonly key: Buffer
+
+  constructor (key: Uint8Array) {
+    if (key.length !== SWARM_KEY_BYTES) throw new RangeError(`swarm key must be ${SWARM_KEY_BYTES} bytes`)
+    this.key = Buffer.from(key)
+  }
+
+  async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
+    const log = connection.log.newScope('psk')
+    const localNonce = Buffer.alloc(NONCE_BYTES)
+    sodium.randombytes_buf(localNonce)
+    const signal = options?.signal ?? AbortSignal.timeout(NONCE_TIMEOUT_MS)
+    const bytes = byteStream(connection)
+    const [remote] = await Promise.all([
+      bytes.read({ bytes: NONCE_BYTES, signal }),
+      bytes.write(localNonce, { signal })
+    ])
+    log('exchanged nonces')
+    return new PskConnection({ maConn: bytes.unwrap(), key: this.key, localNonce, remoteNonce: remote.subarray(), log })
+  }
+}
+
+/** The protector factory for `createLibp2p({ connectionProtector })`. */
+export function pskProtector (key: Uint8Array): () => ConnectionProtector {
+  return () => new PskProtector(key)
+}

@@ -1,0 +1,159 @@
+// The PSK protector on real TCP: bulk integrity, connection churn, interop with stock
+// @libp2p/pnet, fast failure on a wrong key, and nothing in clear on the wire.
+import * as assert from 'uvu/assert'
+import { createHash, randomBytes } from 'node:crypto'
+import { connect } from 'node:net'
+import type { Libp2p } from '@libp2p/interface'
+import { generateSwarmKey, isSwarmKeyMismatch } from '../mesh/index.js'
+import { kitSuite, withDeadline } from './kit/index.js'
+import { hashStream, readAll, sendAll, startNode, startStockPnetNode } from './kit/mesh.js'
+
+const test = kitSuite('psk')
+const BULK = '/sov/test/bulk/1.0.0'
+const ECHO = '/sov/test/echo/1.0.0'
+
+/** Answers every stream on BULK with the byte count and SHA-256 of what it read. */
+async function serveHash (node: Libp2p): Promise<void> {
+  await node.handle(BULK, async stream => {
+    const r = await hashStream(stream)
+    stream.send(Buffer.from(JSON.stringify(r)))
+    await stream.close()
+  })
+}
+
+async function serveEcho (node: Libp2p): Promise<void> {
+  await node.handle(ECHO, async stream => {
+    for await (const chunk of stream) {
+      if (!stream.send(chunk)) await stream.onDrain().catch(() => {})
+    }
+    await stream.close()
+  })
+}
+
+const bare = (node: Libp2p): any => node.getMultiaddrs()[0].decapsulate('/p2p')
+
+test('same key: a 1 GiB stream arrives intact (SHA-256 compared)', async ctx => {
+  const key = generateSwarmKey()
+  const a = await startNode(ctx, key)
+  const b = await startNode(ctx, key)
+  await serveHash(a)
+  const chunk = randomBytes(1024 * 1024)
+  const total = 1024
+  const h = createHash('sha256')
+  for (let i = 0; i < total; i++) h.update(chunk)
+  const expected = h.digest('hex')
+  const stream = await b.dialProtocol(a.getMultiaddrs()[0], BULK)
+  const reply = readAll(stream)
+  await withDeadline((async () => {
+    await sendAll(stream, (function * () { for (let i = 0; i < total; i++) yield chunk })())
+    await stream.close()
+  })(), 120_000, 'sending 1 GiB')
+  const got = JSON.parse((await withDeadline(reply, 60_000, 'the digest')).toString())
+  assert.equal(got, { bytes: total * chunk.length, sha256: expected })
+})
+
+test('2,000 connect/disconnect cycles leave no connections behind and RSS grows < 32 MiB', async ctx => {
+  const key = generateSwarmKey()
+  const a = await startNode(ctx, key)
+  const b = await startNode(ctx, key)
+  const addr = a.getMultiaddrs()[0]
+  // A full cycle: connect, identify completes (as on any real connection), disconnect.
+  // (Closing mid-identify leaks ~13 KB a time inside @libp2p/identify 4.1.x; see the closing note.)
+  const cycle = async (): Promise<void> => {
+    let conn: any
+    const identified = new Promise<void>(resolve => {
+      const onIdentify = (evt: any): void => {
+        if (evt.detail.connection !== conn) return
+        b.removeEventListener('peer:identify', onIdentify)
+        resolve()
+      }
+      b.addEventListener('peer:identify', onIdentify)
+    })
+    conn = await b.dial(addr, { force: true } as any)
+    await withDeadline(identified, 10_000, 'identify')
+    await conn.close()
+  }
+  const run = async (n: number): Promise<void> => {
+    let next = 0
+    await Promise.all(Array.from({ length: 4 }, async () => { while (next++ < n) await cycle() }))
+  }
+  await run(200) // warm-up: lazy allocations, JIT, pools
+  global.gc?.()
+  const before = process.memoryUsage().rss
+  await withDeadline(run(2000), 120_000, '2,000 cycles')
+  await new Promise(resolve => setTimeout(resolve, 500))
+  global.gc?.()
+  const grown = (process.memoryUsage().rss - before) / 2 ** 20
+  assert.ok(grown < 32, `RSS grew by ${grown.toFixed(1)} MiB over 2,000 cycles (bound 32 MiB)`)
+  assert.is(b.getConnections(a.peerId).length, 0, 'every connection was closed')
+})
+
+test('interop: our protector and stock @libp2p/pnet talk in both directions', async ctx => {
+  const key = generateSwarmKey()
+  const ours = await startNode(ctx, key)
+  const stock = await startStockPnetNode(ctx, key)
+  await serveEcho(ours)
+  await serveEcho(stock)
+  for (const [from, to] of [[ours, stock], [stock, ours]] as Array<[Libp2p, Libp2p]>) {
+    const payload = randomBytes(4 * 1024 * 1024)
+    const stream = await withDeadline(from.dialProtocol(to.getMultiaddrs()[0], ECHO), 10_000, 'interop dial')
+    const echoed = readAll(stream)
+    await sendAll(stream, [payload.subarray(0, 1), payload.subarray(1, 70_000), payload.subarray(70_000)])
+    await stream.close()
+    const back = await withDeadline(echoed, 30_000, 'the echo')
+    assert.is(back.length, payload.length)
+    assert.ok(back.equals(payload), 'echoed bytes equal the sent bytes')
+  }
+})
+
+test('wrong key: 20 bare dials each fail with SWARM_KEY_MISMATCH in well under the 6 s dial timeout; no PeerId leaks', async ctx => {
+  const a = await startNode(ctx, generateSwarmKey())
+  const x = await startNode(ctx, generateSwarmKey())
+  const times: number[] = []
+  for (let i = 0; i < 20; i++) {
+    const [from, to] = i % 2 === 0 ? [x, a] : [a, x]
+    const started = Date.now()
+    try {
+      await from.dial(bare(to), { signal: AbortSignal.timeout(10_000) })
+      assert.unreachable('a dial with another swarm key succeeded')
+    } catch (err) {
+      assert.ok(isSwarmKeyMismatch(err), `dial ${i} failed with something else: ${String(err)}`)
+    }
+    times.push(Date.now() - started)
+  }
+  assert.ok(Math.max(...times) < 3000, `slowest mismatch took ${Math.max(...times)} ms (bound 3000 ms)`)
+  const knownByA = (await a.peerStore.all()).map(p => p.id.toString())
+  const knownByX = (await x.peerStore.all()).map(p => p.id.toString())
+  assert.not.ok(knownByA.includes(x.peerId.toString()), 'A never learned X')
+  assert.not.ok(knownByX.includes(a.peerId.toString()), 'X never learned A')
+})
+
+/** Everything a raw TCP client receives from `port` until the node closes it (or 8 s pass). */
+async function rawReceive (port: number, send?: Buffer): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
+    const parts: Buffer[] = []
+    const s = connect(port, '127.0.0.1')
+    const timer = setTimeout(() => { s.destroy(); resolve(Buffer.concat(parts)) }, 8000)
+    s.on('connect', () => { if (send !== undefined) s.write(send) })
+    s.on('data', d => parts.push(d))
+    s.on('error', err => { if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err) })
+    s.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(parts)) })
+  })
+}
+
+test('a raw TCP client receives exactly 24 random bytes and nothing in clear', async ctx => {
+  const a = await startNode(ctx, generateSwarmKey())
+  const port = Number(a.getMultiaddrs()[0].getComponents().find(c => c.name === 'tcp')?.value)
+  const silent = await rawReceive(port)
+  assert.is(silent.length, 24, `received ${silent.length} bytes`)
+  const other = await rawReceive(port)
+  assert.not.ok(other.equals(silent), 'a fresh nonce per connection')
+  // A scanner that speaks multistream-select in clear after a fake nonce learns nothing either.
+  const probe = await rawReceive(port, Buffer.concat([randomBytes(24), Buffer.from('\x13/multistream/1.0.0\n\x07/noise\n')]))
+  assert.ok(probe.length === 24 || probe.length === 44, `received ${probe.length} bytes`)
+  for (const word of ['multistream', 'noise', 'yamux', 'p2p', a.peerId.toString().slice(0, 12)]) {
+    assert.not.ok(probe.includes(word), `"${word}" appeared in clear`)
+  }
+})
+
+test.run()
