@@ -8,7 +8,7 @@
  * couple of map look-ups: valid iff the signature verifies, `iss` is this node, now ∈ [nbf, exp)
  * and the id is not revoked. A line in either file that this node did not sign is not honoured.
  */
-import { readFile } from 'node:fs/promises'
+import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
 import type { PrivateKey } from '@libp2p/interface'
@@ -18,7 +18,7 @@ import {
   nowSeconds, parseGrant, parseRevocation, signGrant, signRevocation, signatureVerdict,
   type Grant, type GrantRequest, type Revocation
 } from './grant.js'
-import { openRw, recoverTornTail, writeAll, type TornTail } from './jsonl-files.js'
+import { openRw, recoverTornTail, type TornTail } from './jsonl-files.js'
 
 export interface CapQuery {
   /** PeerId or `agent:NAME`. */
@@ -64,8 +64,8 @@ export class Capabilities {
   private readonly byId = new Map<string, Entry>()
   private readonly revoked = new Map<string, Revocation>()
   private readonly opts: CapabilitiesOptions
-  private grantsFile!: { fh: FileHandle, size: number }
-  private revokedFile!: { fh: FileHandle, size: number }
+  private grantsFile!: FileHandle
+  private revokedFile!: FileHandle
   private lock: Promise<unknown> = Promise.resolve()
 
   private constructor (opts: CapabilitiesOptions) {
@@ -171,8 +171,8 @@ export class Capabilities {
 
   async close (): Promise<void> {
     await this.serial(async () => {
-      await this.grantsFile.fh.close().catch(() => {})
-      await this.revokedFile.fh.close().catch(() => {})
+      await this.grantsFile.close().catch(() => {})
+      await this.revokedFile.close().catch(() => {})
     })
   }
 
@@ -186,25 +186,31 @@ export class Capabilities {
     else list.push(entry)
   }
 
-  private async openFile (name: 'grants.jsonl' | 'revoked.jsonl'): Promise<{ fh: FileHandle, size: number }> {
+  private async openFile (name: 'grants.jsonl' | 'revoked.jsonl'): Promise<FileHandle> {
     const path = join(this.opts.dir, name)
     const { fh, size } = await openRw(path)
-    const rec = await recoverTornTail(path, fh, size)
-    if (rec.torn !== undefined) this.torn.push({ ...rec.torn, file: name })
-    return { fh, size: rec.size }
+    try {
+      const rec = await recoverTornTail(path, fh, size)
+      if (rec.torn !== undefined) this.torn.push({ ...rec.torn, file: name })
+    } finally {
+      await fh.close()
+    }
+    // O_APPEND: a line someone else appended meanwhile is kept (and judged at the next load).
+    return await open(path, 'a', 0o600)
   }
 
-  private async appendLine (file: { fh: FileHandle, size: number }, line: string): Promise<void> {
+  private async appendLine (fh: FileHandle, line: string): Promise<void> {
     await this.serial(async () => {
       const buf = Buffer.from(line + '\n', 'utf8')
+      const { size } = await fh.stat()
       try {
-        await writeAll(file.fh, buf, file.size)
-        await file.fh.datasync()
+        const { bytesWritten } = await fh.write(buf)
+        if (bytesWritten !== buf.length) throw new Error(`short write (${bytesWritten} of ${buf.length} bytes)`)
+        await fh.datasync()
       } catch (cause) {
-        await file.fh.truncate(file.size).catch(() => {})
+        await fh.truncate(size).catch(() => {})
         throw unavailable(`Cannot store the capability change: ${(cause as Error).message}`, { cause })
       }
-      file.size += buf.length
     })
   }
 
