@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { badRequest } from '../protocol/index.js'
 import { writeSecretFile } from './secret-file.js'
@@ -20,4 +21,13 @@ export async function loadOrCreateIdentity (path: string): Promise<PrivateKey> {
   const key = await generateKeyPair('Ed25519')
   writeSecretFile(path, privateKeyToProtobuf(key))
   return key
+}
+
+/** The PeerId of the key at `path`, without creating one. */
+export function readPeerId (path: string): string {
+  try {
+    return peerIdFromPrivateKey(privateKeyFromProtobuf(readFileSync(path))).toString()
+  } catch (cause) {
+    throw badRequest(`Cannot read node key "${path}": run \`sov init\` first`, { cause })
+  }
 }

@@ -8,6 +8,7 @@ export {
   SWARM_KEY_BYTES, SWARM_KEY_ENCODINGS, type SwarmKey, type SwarmKeyEncoding
 } from './swarm-key.js'
 export { pskProtector, isSwarmKeyMismatch, NONCE_BYTES } from './psk-protector.js'
-export { loadOrCreateIdentity } from './identity.js'
+export { loadOrCreateIdentity, readPeerId } from './identity.js'
+export { sealInvite, openInvite, assertSameMesh, weakPassphraseReason, INVITE_PREFIX, type InvitePayload, type SealOptions } from './invite.js'
 export { writeSecretFile } from './secret-file.js'
 export { createMeshNode, dhtRoutingTableSize, DHT_PROTOCOL, type MeshNode, type MeshNodeOptions, type MeshServices } from './node.js'

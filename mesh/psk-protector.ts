@@ -10,14 +10,12 @@
  * a different key, and the upgrade is aborted at once with `SWARM_KEY_MISMATCH`.
  */
 import sodium from 'sodium-native'
-import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
+import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import type { AbortOptions, ConnectionProtector, Logger, MultiaddrConnection } from '@libp2p/interface'
 import { swarmKeyMismatch } from '../protocol/index.js'
 import { SWARM_KEY_BYTES } from './swarm-key.js'
 
 export const NONCE_BYTES = 24
-/** Deadline for the nonce exchange when the upgrader gives no signal. @default 5 s */
-export const NONCE_TIMEOUT_MS = 5_000
 /** The varint-prefixed multistream-select header every libp2p peer sends first. */
 const MSS_HEADER = Buffer.from('\x13/multistream/1.0.0\n', 'latin1')
 
@@ -70,13 +68,15 @@ interface PskConnectionInit {
   maConn: MultiaddrConnection
   key: Buffer
   localNonce: Uint8Array
-  remoteNonce: Uint8Array
   log: Logger
 }
 
 class PskConnection extends AbstractMultiaddrConnection {
   private readonly maConn: MultiaddrConnection
-  private readonly inbound: XSalsa20
+  private readonly key: Buffer
+  /** Set once the peer's 24-byte nonce has arrived; bytes of a partial nonce wait in `nonce`. */
+  private inbound?: XSalsa20
+  private nonce = Buffer.alloc(0)
   private readonly outbound: XSalsa20
   /** How many leading plaintext bytes from the peer have matched the multistream header. */
   private verified = 0
@@ -86,7 +86,7 @@ class PskConnection extends AbstractMultiaddrConnection {
   constructor (init: PskConnectionInit) {
     super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
     this.maConn = init.maConn
-    this.inbound = new XSalsa20(init.remoteNonce, init.key)
+    this.key = init.key
     this.outbound = new XSalsa20(init.localNonce, init.key)
 
     this.maConn.addEventListener('message', evt => {
@@ -97,7 +97,7 @@ class PskConnection extends AbstractMultiaddrConnection {
     })
     this.maConn.addEventListener('drain', () => { this.onMuxerDrain() })
     this.maConn.addEventListener('close', evt => {
-      this.inbound.final()
+      this.inbound?.final()
       this.outbound.final()
       if (evt.error != null) {
         if (evt.local) this.abort(evt.error)
@@ -108,8 +108,18 @@ class PskConnection extends AbstractMultiaddrConnection {
     })
   }
 
-  private receive (cipher: Uint8Array): void {
+  private receive (data: Uint8Array): void {
     if (this.mismatched) return
+    let cipher = data
+    if (this.inbound === undefined) {
+      const need = NONCE_BYTES - this.nonce.length
+      this.nonce = Buffer.concat([this.nonce, data.subarray(0, need)])
+      if (this.nonce.length < NONCE_BYTES) return
+      this.inbound = new XSalsa20(this.nonce, this.key)
+      this.log('received the remote nonce')
+      cipher = data.subarray(need)
+      if (cipher.byteLength === 0) return
+    }
     const plain = this.inbound.updateInPlace(cipher)
     if (this.verified < MSS_HEADER.length) {
       const n = Math.min(plain.byteLength, MSS_HEADER.length - this.verified)
@@ -176,18 +186,16 @@ class PskProtector implements ConnectionProtector {
     this.key = Buffer.from(key)
   }
 
-  async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
-    const log = connection.log.newScope('psk')
+  /**
+   * Sends our nonce and returns at once: outbound bytes need only our own nonce, and inbound
+   * ones are decrypted once the peer's nonce has arrived (as go-libp2p's pskConn does), so the
+   * PSK layer adds no round trip to connection setup. The upgrader's deadline bounds the wait.
+   */
+  async protect (connection: MultiaddrConnection, _options?: AbortOptions): Promise<MultiaddrConnection> {
     const localNonce = Buffer.alloc(NONCE_BYTES)
     sodium.randombytes_buf(localNonce)
-    const signal = options?.signal ?? AbortSignal.timeout(NONCE_TIMEOUT_MS)
-    const bytes = byteStream(connection)
-    const [remote] = await Promise.all([
-      bytes.read({ bytes: NONCE_BYTES, signal }),
-      bytes.write(localNonce, { signal })
-    ])
-    log('exchanged nonces')
-    return new PskConnection({ maConn: bytes.unwrap(), key: this.key, localNonce, remoteNonce: remote.subarray(), log })
+    connection.send(localNonce)
+    return new PskConnection({ maConn: connection, key: this.key, localNonce, log: connection.log.newScope('psk') })
   }
 }
 

@@ -38,7 +38,12 @@ export function createDispatcher (d: Daemon) {
     'peers.connect': async ({ addr }) => {
       const ma = parseAddr(addr)
       const conn = await d.mesh.dial(ma, { signal: AbortSignal.timeout(10_000) }).catch(translateDialError)
-      return { peerId: conn.remotePeer.toString(), addr: conn.remoteAddr.toString() }
+      // A peer that refuses us (its gater, after Noise) lets our side of the dial succeed and then
+      // drops the connection: only a round trip over it shows that it really works.
+      const rttMs = await d.mesh.services.ping.ping(conn.remotePeer, { signal: AbortSignal.timeout(5_000) }).catch(cause => {
+        throw unavailable(`Cannot connect to ${conn.remotePeer.toString()}: it closed the connection right after the handshake (has it revoked this node?)`, { cause })
+      })
+      return { peerId: conn.remotePeer.toString(), addr: conn.remoteAddr.toString(), rttMs }
     },
     'peers.ping': async ({ peer }) => {
       const target = peer.startsWith('/') ? parseAddr(peer) : parsePeer(peer)

@@ -14,6 +14,8 @@ export interface InitOptions {
   home?: string
   /** A swarm key file to copy in; without it a new key is generated when the home has none. */
   swarmKeyFile?: string
+  /** The swarm key itself (from an invite); takes the place of `swarmKeyFile`. */
+  swarmKey?: Uint8Array
   listen?: string[]
   bootstrap?: string[]
 }
@@ -31,21 +33,15 @@ export async function initHome (opts: InitOptions = {}): Promise<InitResult> {
   ensureDir(paths.identityDir)
   const created = { swarmKey: false, identity: false, operatorToken: false, config: false }
 
-  if (opts.swarmKeyFile !== undefined) {
-    let given: Uint8Array
-    try {
-      given = readFileSync(opts.swarmKeyFile)
-    } catch (cause) {
-      throw swarmKeyInvalid(`Cannot read swarm key "${opts.swarmKeyFile}": ${(cause as Error).message}`, { cause })
-    }
-    const { key } = parseSwarmKey(given)
+  const given = opts.swarmKey ?? (opts.swarmKeyFile !== undefined ? readKeyFile(opts.swarmKeyFile) : undefined)
+  if (given !== undefined) {
     if (existsSync(paths.swarmKey)) {
       const { key: current } = parseSwarmKey(readFileSync(paths.swarmKey))
-      if (Buffer.compare(Buffer.from(current), Buffer.from(key)) !== 0) {
+      if (Buffer.compare(Buffer.from(current), Buffer.from(given)) !== 0) {
         throw conflict(`Cannot init: "${paths.swarmKey}" holds another swarm key (fingerprint ${swarmKeyFingerprint(current)}); move it away first`)
       }
     } else {
-      writeFileAtomic(paths.swarmKey, formatSwarmKey(key), 0o600)
+      writeFileAtomic(paths.swarmKey, formatSwarmKey(given), 0o600)
       created.swarmKey = true
     }
   } else if (!existsSync(paths.swarmKey)) {
@@ -77,4 +73,14 @@ export async function initHome (opts: InitOptions = {}): Promise<InitResult> {
     fingerprint: swarmKeyFingerprint(key),
     created
   }
+}
+
+function readKeyFile (path: string): Uint8Array {
+  let bytes: Uint8Array
+  try {
+    bytes = readFileSync(path)
+  } catch (cause) {
+    throw swarmKeyInvalid(`Cannot read swarm key "${path}": ${(cause as Error).message}`, { cause })
+  }
+  return parseSwarmKey(bytes).key
 }

@@ -1,6 +1,6 @@
 // The control plane end to end: real daemon processes from the built `sov`, temp homes, loopback.
 import * as assert from 'uvu/assert'
-import { chmodSync, existsSync } from 'node:fs'
+import { chmodSync, existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { kitSuite, waitFor } from './kit/index.js'
 import { runDaemonIn, sov, startDaemon } from './kit/daemon.js'
@@ -114,6 +114,16 @@ test('a group-readable node key is refused with the fix named; a second daemon o
   assert.is(r.code, 1)
   assert.match(r.stderr, /error\[FORBIDDEN\]/)
   assert.ok(r.stderr.includes(`chmod 600 ${key}`), r.stderr)
+})
+
+test('a node refuses to start without a valid swarm key: there is no public mode', async ctx => {
+  const home = ctx.tmp('sov-home-')
+  assert.is((await sov(home, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])).code, 0)
+  writeFileSync(join(home, 'swarm.key'), '/key/swarm/psk/1.0.0/\n/base16/\nnot-a-key\n', { mode: 0o600 })
+  const r = await sov(home, ['node', 'start', '--foreground'])
+  assert.is(r.code, 2)
+  assert.match(r.stderr, /^error\[SWARM_KEY_INVALID\]: Cannot parse swarm key: line 3 is not base16/)
+  assert.not.ok(existsSync(join(home, 'sov.sock')), 'nothing listens')
 })
 
 test('SIGKILL then restart on the same home: same PeerId, peers reconnect', async ctx => {

@@ -52,7 +52,7 @@ test('same key: a 1 GiB stream arrives intact (SHA-256 compared)', async ctx => 
   assert.equal(got, { bytes: total * chunk.length, sha256: expected })
 })
 
-test('2,000 connect/disconnect cycles leave no connections behind and RSS grows < 32 MiB', async ctx => {
+test('2,000 connect/disconnect cycles leave no connections behind and heap grows < 8 MiB, RSS < 32 MiB', async ctx => {
   const key = generateSwarmKey()
   const a = await startNode(ctx, key)
   const b = await startNode(ctx, key)
@@ -75,16 +75,20 @@ test('2,000 connect/disconnect cycles leave no connections behind and RSS grows 
   }
   const run = async (n: number): Promise<void> => {
     let next = 0
-    await Promise.all(Array.from({ length: 4 }, async () => { while (next++ < n) await cycle() }))
+    await Promise.all(Array.from({ length: 8 }, async () => { while (next++ < n) await cycle() }))
   }
-  await run(200) // warm-up: lazy allocations, JIT, pools
+  await run(500) // warm-up: lazy allocations, JIT, allocator pools
   global.gc?.()
-  const before = process.memoryUsage().rss
+  const before = process.memoryUsage()
   await withDeadline(run(2000), 120_000, '2,000 cycles')
   await new Promise(resolve => setTimeout(resolve, 500))
   global.gc?.()
-  const grown = (process.memoryUsage().rss - before) / 2 ** 20
-  assert.ok(grown < 32, `RSS grew by ${grown.toFixed(1)} MiB over 2,000 cycles (bound 32 MiB)`)
+  const after = process.memoryUsage()
+  const rss = (after.rss - before.rss) / 2 ** 20
+  const heap = (after.heapUsed - before.heapUsed) / 2 ** 20
+  // A leak of even 4 KiB a connection would show as 8 MiB of heap here.
+  assert.ok(heap < 8, `heap grew by ${heap.toFixed(1)} MiB over 2,000 cycles (bound 8 MiB)`)
+  assert.ok(rss < 32, `RSS grew by ${rss.toFixed(1)} MiB over 2,000 cycles (bound 32 MiB)`)
   assert.is(b.getConnections(a.peerId).length, 0, 'every connection was closed')
 })
 

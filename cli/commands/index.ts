@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { registerA2ACommands } from './a2a.js'
 import { registerCapAuditCommands } from './cap-audit.js'
+import { registerJoinCommand } from './join.js'
 import { registerNodeCommands } from './node.js'
 import { registerPeersCommands } from './peers.js'
 import { registerSwarmKeyCommands } from './swarm-key.js'
@@ -10,6 +11,7 @@ import { registerTokenCommands } from './tokens.js'
 export function registerCommands (program: Command): void {
   registerNodeCommands(program)
   registerSwarmKeyCommands(program)
+  registerJoinCommand(program)
   registerPeersCommands(program)
   registerTokenCommands(program)
   registerCapAuditCommands(program)
