@@ -22,7 +22,7 @@ export function registerCapAuditCommands (program: Command): void {
   cap.command('revoke').argument('<grant-id>').description('revoke a grant by id')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const r = await withDaemon(g.home, async c => await c.request('cap.revoke', { id }))
+      const r = await withDaemon(g.home, async c => await c.request('cap.revoke', { grantId: id }))
       emit(g, r, r => r.alreadyRevoked === true ? `Grant ${id} was already revoked` : `Revoked ${id}`)
     })
   cap.command('list').description('grants with their state')
