@@ -12,15 +12,16 @@
  * recent rows for `tail()`. A torn last line left by a crash is moved aside into a
  * `events.jsonl.torn-<ms>` file and recorded by an `AUDIT_TORN_TAIL` row.
  */
-import { open, readFile, rename, type FileHandle } from 'node:fs/promises'
+import { open, readFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import { auditBroken, badRequest, unavailable } from '../protocol/index.js'
 import { GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './audit-row.js'
 import { checkCheckpointLine, checkpointLine, signCheckpoint, type Checkpoint } from './audit-checkpoint.js'
-import { fsyncDir, openRw, readLastLines, recoverTornTail, writeAll, type TornTail } from './jsonl-files.js'
+import { openRw, readLastLines, recoverTornTail, writeAll, type TornTail } from './jsonl-files.js'
+import { dropCheckpointsThrough, findCut, keepSuffix } from './audit-purge.js'
 import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './audit-verify.js'
-import { ensureDir, writeFileAtomic } from './home.js'
+import { ensureDir } from './home.js'
 
 /** Rows between two automatic checkpoints. @default 1000 */
 export const AUDIT_CHECKPOINT_EVERY_ROWS = 1000
@@ -48,12 +49,16 @@ export interface AuditLogOptions {
   warn?: (line: string) => void
 }
 
+/** A row sealed onto the chain (seq, prev, hash fixed) and waiting for its write. */
 interface Pending {
   ev: AuditEvent
   detailJson: string
-  ts: string
+  row: AuditRow
+  line: string
   resolve: (row: AuditRow) => void
   reject: (err: Error) => void
+  /** Settles with the row's promise, never rejects. */
+  settled: Promise<unknown>
 }
 
 export interface PurgeResult { purged: number, throughSeq: number | null, anchor: string | null, seq: number | null }
@@ -71,6 +76,8 @@ export class AuditLog {
   private cpFh!: FileHandle
   private cpSize = 0
   private durable: AuditHead = { seq: 0, hash: GENESIS_HASH }
+  /** Head of the last sealed row, durable or queued: rows are chained as they are appended. */
+  private sealed: AuditHead = { seq: 0, hash: GENESIS_HASH }
   private lastCp?: Checkpoint
   private lastCpAt = Date.now()
   private window: AuditRow[] = []
@@ -114,22 +121,26 @@ export class AuditLog {
 
   get lastCheckpoint (): Checkpoint | undefined { return this.lastCp }
 
-  /** Queues a row; resolves with it once it is durable, rejects (UNAVAILABLE) when it could not be written. */
+  /**
+   * Seals a row onto the chain now and queues it; resolves with it once it is durable, rejects
+   * (UNAVAILABLE) when it could not be written. Sealing at append time keeps the hashing off the
+   * write path: it overlaps the fdatasync of the batch before.
+   */
   async append (ev: AuditEvent): Promise<AuditRow> {
     if (this.state !== 'open') {
       throw unavailable(`Cannot write the audit log: it is ${this.state}${this.failure !== undefined ? ` (${this.failure.message})` : ''}`, { cause: this.failure })
     }
     let detailJson: string
     try {
-      ev = this.redact(ev)
       detailJson = prepareEvent(ev)
+      if (this.leaksSecret(ev.actor, detailJson)) {
+        ev = this.redact(ev)
+        detailJson = prepareEvent(ev)
+      }
     } catch (cause) {
       throw badRequest(`Cannot write audit row ${String(ev.type)}: ${(cause as Error).message}`, { cause })
     }
-    const { promise, resolve, reject } = Promise.withResolvers<AuditRow>()
-    this.queue.push({ ev, detailJson, ts: new Date().toISOString(), resolve, reject })
-    this.kick()
-    return await promise
+    return await this.enqueue(ev, detailJson, new Date().toISOString())
   }
 
   /** Writes a checkpoint of the current head now (or returns the last one when it is already there). */
@@ -208,15 +219,19 @@ export class AuditLog {
     await this.drain()
     return await this.exclusive(async () => {
       if (this.state !== 'open') throw unavailable(`Cannot purge the audit log: it is ${this.state}`)
-      const cut = await this.findCut(before.getTime())
+      const cut = await findCut(this.fh, this.size, before.getTime())
       if (cut.count === 0) return { purged: 0, throughSeq: null, anchor: null, seq: null }
-      const { row } = await this.writePending([{
-        ev: { type: PURGE_TYPE, actor, outcome: 'ok', detail: { before: before.toISOString(), throughSeq: cut.throughSeq, anchor: cut.anchor, rows: cut.count } },
-        ts: new Date().toISOString()
-      }])
+      const detail = { before: before.toISOString(), throughSeq: cut.throughSeq, anchor: cut.anchor, rows: cut.count }
+      const written = this.enqueue({ type: PURGE_TYPE, actor, outcome: 'ok', detail }, prepareEvent({ type: PURGE_TYPE, actor, outcome: 'ok', detail }), new Date().toISOString())
+      while (this.queue.length > 0) await this.writeQueued()
+      const row = await written
       await this.writeCheckpoint()
-      await this.rewriteEvents(cut.offset)
-      await this.rewriteCheckpoints(cut.throughSeq)
+      const events = await keepSuffix(this.eventsPath, this.fh, this.size, cut.offset)
+      this.fh = events.fh
+      this.size = events.size
+      const cps = await dropCheckpointsThrough(this.checkpointsPath, this.cpFh, cut.throughSeq)
+      this.cpFh = cps.fh
+      this.cpSize = cps.size
       this.window = this.window.filter(r => r.seq > cut.throughSeq)
       return { purged: cut.count, throughSeq: cut.throughSeq, anchor: cut.anchor, seq: row.seq }
     })
@@ -268,6 +283,7 @@ export class AuditLog {
         notes.push({ type: 'AUDIT_HEAD_DAMAGED', actor: 'node', outcome: 'error', detail: { lastGoodSeq: last.seq, reason: 'the last line of the log is not a valid row; the chain continues from the last valid row and verify reports the damage' } })
       }
       this.durable = { seq: last.seq, hash: last.hash }
+      this.sealed = { ...this.durable }
     }
     this.lastCp = await this.loadLastCheckpoint()
     this.lastCpAt = Date.now()
@@ -280,7 +296,11 @@ export class AuditLog {
       notes.push({ type: 'AUDIT_INCONSISTENT', actor: 'node', outcome: 'error', detail: { reason: mismatch, checkpointSeq: this.lastCp?.seq ?? null, logSeq: this.durable.seq } })
     }
     for (const n of notes) if (n.type !== 'AUDIT_INCONSISTENT') this.opts.warn(`${n.type}: ${JSON.stringify(n.detail)}`)
-    if (notes.length > 0) await this.exclusive(async () => { await this.writePending(notes.map(ev => ({ ev, ts: new Date().toISOString() }))) })
+    if (notes.length > 0) {
+      const written = notes.map(async ev => await this.enqueue(ev, prepareEvent(ev), new Date().toISOString()))
+      await this.drain()
+      await Promise.all(written)
+    }
   }
 
   private async loadLastCheckpoint (): Promise<Checkpoint | undefined> {
@@ -303,11 +323,15 @@ export class AuditLog {
     return undefined
   }
 
+  private leaksSecret (actor: string, detailJson: string): boolean {
+    const secrets = this.opts.secrets?.()
+    if (secrets === undefined) return false
+    for (const s of secrets) if (s.length >= 16 && (detailJson.includes(s) || actor.includes(s))) return true
+    return false
+  }
+
   private redact (ev: AuditEvent): AuditEvent {
     const secrets = (this.opts.secrets?.() ?? []).filter(s => s.length >= 16)
-    if (secrets.length === 0) return ev
-    const text = JSON.stringify(ev)
-    if (!secrets.some(s => text.includes(s))) return ev
     const scrub = (v: unknown): unknown => {
       if (typeof v === 'string') return secrets.reduce((t, s) => t.split(s).join('[redacted]'), v)
       if (Array.isArray(v)) return v.map(scrub)
@@ -331,52 +355,46 @@ export class AuditLog {
     queueMicrotask(() => { void this.flushLoop() })
   }
 
+  private enqueue (ev: AuditEvent, detailJson: string, ts: string): Promise<AuditRow> {
+    const { promise, resolve, reject } = Promise.withResolvers<AuditRow>()
+    const { row, line } = sealRow(this.sealed.seq + 1, ts, ev, detailJson, this.sealed.hash)
+    this.sealed = { seq: row.seq, hash: row.hash }
+    this.queue.push({ ev, detailJson, row, line, resolve, reject, settled: promise.catch(() => {}) })
+    this.kick()
+    return promise
+  }
+
   private async flushLoop (): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, AUDIT_MAX_BATCH_ROWS)
-        await this.exclusive(async () => {
-          try {
-            const { rows } = await this.writePending(batch)
-            rows.forEach((row, i) => { batch[i].resolve(row) })
-          } catch (err) {
-            for (const p of batch) p.reject(err as Error)
-            return
-          }
-          if (this.durable.seq - (this.lastCp?.seq ?? 0) >= this.opts.checkpointEvery) {
-            await this.writeCheckpoint().catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
-          }
-        })
-      }
+      while (this.queue.length > 0) await this.exclusive(async () => { await this.writeQueued() })
     } finally {
       this.flushing = false
     }
   }
 
-  /** Resolves once every row queued before the call is durable (or failed). */
+  /**
+   * Resolves once every row queued before the call is durable (or failed); rows appended later
+   * are not waited for, so a steady stream of appends cannot hold it up.
+   */
   private async drain (): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
-      await this.exclusive(async () => {})
-      if (this.flushing) await new Promise(resolve => setImmediate(resolve))
-    }
+    const last = this.queue[this.queue.length - 1]
+    // Rows are written in order: when the last queued row is settled, so is every row before it.
+    if (last !== undefined) await last.settled
+    // A batch already taken off the queue holds the lock until it is written.
+    await this.exclusive(async () => {})
   }
 
   /**
-   * Seals and writes rows after the head, then fdatasyncs; only then does the head move. On a
-   * failed write the bytes are cut off again; if even that fails the log stops taking rows.
-   * Must run inside `exclusive()`.
+   * Writes the next batch of queued rows and fdatasyncs; only then does the durable head move and
+   * are the rows' promises resolved. On a failed write the bytes are cut off again, the batch is
+   * rejected and the rows queued after it are sealed again from the durable head; if even the cut
+   * fails the log stops taking rows. Must run inside `exclusive()`.
    */
-  private async writePending (items: Array<Pick<Pending, 'ev' | 'ts'> & { detailJson?: string }>): Promise<{ rows: AuditRow[], row: AuditRow }> {
-    let seq = this.durable.seq
-    let prev = this.durable.hash
-    const rows: AuditRow[] = []
+  private async writeQueued (): Promise<void> {
+    const batch = this.queue.splice(0, AUDIT_MAX_BATCH_ROWS)
+    if (batch.length === 0) return
     let text = ''
-    for (const item of items) {
-      const sealed = sealRow(++seq, item.ts, item.ev, item.detailJson ?? prepareEvent(item.ev), prev)
-      rows.push(sealed.row)
-      text += sealed.line
-      prev = sealed.row.hash
-    }
+    for (const p of batch) text += p.line
     const buf = Buffer.from(text, 'utf8')
     try {
       await writeAll(this.fh, buf, this.size)
@@ -388,17 +406,30 @@ export class AuditLog {
         this.state = 'failed'
         this.failure = err as Error
       }
-      this.opts.warn(`cannot write ${rows.length} row(s): ${(cause as Error).message}`)
-      throw unavailable(`Cannot write the audit log: ${(cause as Error).message}`, { cause })
+      this.opts.warn(`cannot write ${batch.length} row(s): ${(cause as Error).message}`)
+      this.sealed = { ...this.durable }
+      for (const p of this.queue) {
+        const again = sealRow(this.sealed.seq + 1, p.row.ts, p.ev, p.detailJson, this.sealed.hash)
+        p.row = again.row
+        p.line = again.line
+        this.sealed = { seq: again.row.seq, hash: again.row.hash }
+      }
+      const err = unavailable(`Cannot write the audit log: ${(cause as Error).message}`, { cause })
+      for (const p of batch) p.reject(err)
+      return
     }
+    const last = batch[batch.length - 1].row
     this.size += buf.length
-    this.durable = { seq, hash: prev }
+    this.durable = { seq: last.seq, hash: last.hash }
     this.stats.writes++
-    this.stats.rows += rows.length
-    if (this.batchSizes.length < 100_000) this.batchSizes.push(rows.length)
-    this.window.push(...rows)
+    this.stats.rows += batch.length
+    if (this.batchSizes.length < 100_000) this.batchSizes.push(batch.length)
+    for (const p of batch) this.window.push(p.row)
     if (this.window.length > 2 * this.opts.tailWindow) this.window = this.window.slice(-this.opts.tailWindow)
-    return { rows, row: rows[rows.length - 1] }
+    for (const p of batch) p.resolve(p.row)
+    if (this.durable.seq - (this.lastCp?.seq ?? 0) >= this.opts.checkpointEvery) {
+      await this.writeCheckpoint().catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
+    }
   }
 
   /** Signs and appends a checkpoint of the durable head. Must run inside `exclusive()`. */
@@ -424,69 +455,6 @@ export class AuditLog {
     await this.exclusive(async () => {
       if (this.state === 'open' && this.durable.seq > (this.lastCp?.seq ?? 0)) await this.writeCheckpoint()
     }).catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
-  }
-
-  /** The longest prefix of rows older than `beforeMs` (it stops at the first newer or damaged row). */
-  private async findCut (beforeMs: number): Promise<{ count: number, offset: number, throughSeq: number, anchor: string }> {
-    let count = 0
-    let offset = 0
-    let throughSeq = 0
-    let anchor = GENESIS_HASH
-    let pos = 0
-    let rest = Buffer.alloc(0)
-    for await (const chunk of readChunks(this.fh, this.size)) {
-      const buf = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk as Buffer
-      let start = 0
-      for (let nl = buf.indexOf(0x0a); nl !== -1; nl = buf.indexOf(0x0a, start)) {
-        const r = checkLine(buf.toString('utf8', start, nl))
-        if (!('row' in r) || Date.parse(r.row.ts) >= beforeMs) return { count, offset, throughSeq, anchor }
-        count++
-        offset = pos + nl + 1
-        throughSeq = r.row.seq
-        anchor = r.row.hash
-        start = nl + 1
-      }
-      pos += start
-      rest = Buffer.from(buf.subarray(start))
-    }
-    return { count, offset, throughSeq, anchor }
-  }
-
-  /** Replaces `events.jsonl` by its bytes from `offset` on (temp file, fsync, rename, fsync dir). */
-  private async rewriteEvents (offset: number): Promise<void> {
-    const tmp = `${this.eventsPath}.purge-${process.pid}`
-    const out = await open(tmp, 'w', 0o600)
-    try {
-      let pos = 0
-      for await (const chunk of readChunks(this.fh, this.size)) {
-        const end = pos + chunk.length
-        if (end > offset) await out.write(chunk.subarray(Math.max(0, offset - pos)))
-        pos = end
-      }
-      await out.sync()
-    } finally {
-      await out.close()
-    }
-    await rename(tmp, this.eventsPath)
-    await fsyncDir(this.opts.dir)
-    await this.fh.close()
-    const reopened = await openRw(this.eventsPath)
-    this.fh = reopened.fh
-    this.size = reopened.size
-  }
-
-  /** Keeps the checkpoints after the cut; the new one at the purge row stays. */
-  private async rewriteCheckpoints (throughSeq: number): Promise<void> {
-    const text = await readFile(this.checkpointsPath, 'utf8')
-    const kept = text.split('\n').filter(line => {
-      if (line === '') return false
-      try { return (JSON.parse(line) as Checkpoint).seq > throughSeq } catch { return true }
-    })
-    writeFileAtomic(this.checkpointsPath, kept.map(l => l + '\n').join(''), 0o600)
-    await this.cpFh.close()
-    const reopened = await openRw(this.checkpointsPath)
-    this.cpFh = reopened.fh
-    this.cpSize = reopened.size
   }
 }
 

@@ -38,9 +38,10 @@ export interface AuditRow extends AuditEvent {
 export const PURGE_TYPE = 'AUDIT_PURGED'
 
 const OUTCOMES = new Set(['ok', 'denied', 'error'])
-const HEX64 = /^[0-9a-f]{64}$/
 const TYPE = /^[A-Z][A-Z0-9_]{0,63}$/
 const ROW_KEYS = 'actor,detail,hash,outcome,prev,seq,ts,type'
+/** `,"hash":"` + 64 hex digits + `"`. */
+const HASH_MEMBER_LENGTH = 74
 
 export function sha256Hex (text: string): string {
   return digest('sha256', text, 'hex')
@@ -74,8 +75,8 @@ export function prepareEvent (ev: AuditEvent): string {
 export function sealRow (seq: number, ts: string, ev: AuditEvent, detailJson: string, prev: string): { row: AuditRow, line: string } {
   const [head, tail] = parts(seq, ts, ev, detailJson, prev)
   const hash = sha256Hex(`${prev}\n${head}${tail}`)
-  // The row keeps the detail as stored (a copy the caller cannot change afterwards).
-  const row: AuditRow = { seq, ts, type: ev.type, actor: ev.actor, outcome: ev.outcome, detail: JSON.parse(detailJson), prev, hash }
+  // The row keeps the caller's detail object (no copy: this is the hot path); callers pass fresh objects.
+  const row: AuditRow = { seq, ts, type: ev.type, actor: ev.actor, outcome: ev.outcome, detail: ev.detail, prev, hash }
   return { row, line: `${head},"hash":"${hash}"${tail}\n` }
 }
 
@@ -83,6 +84,12 @@ export function sealRow (seq: number, ts: string, ev: AuditEvent, detailJson: st
  * Parses one stored line (without its `\n`) and checks it on its own: shape, canonical form and
  * hash. Returns the row, or the reason it is not a valid row. Chain links (`seq`, `prev`) are the
  * caller's to check.
+ *
+ * This is the verification hot path, so the canonical form is checked without re-serialising
+ * the detail through `canonicalize`: the line must be exactly `{"actor":…,"detail":` + the detail
+ * text + `,"hash":"…"` + the canonical tail, and the detail text must equal `JSON.stringify` of
+ * its parse with every object's keys in sorted order — which is its JCS form (same string and
+ * number serialisation). Only a detail that fails that shortcut goes through `canonicalize`.
  */
 export function checkLine (line: string): { row: AuditRow } | { reason: string } {
   let obj: any
@@ -92,18 +99,45 @@ export function checkLine (line: string): { row: AuditRow } | { reason: string }
     return { reason: 'the line is not valid JSON' }
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { reason: 'the line is not a JSON object' }
-  if (Object.keys(obj).sort().join(',') !== ROW_KEYS) return { reason: `the row has members ${Object.keys(obj).sort().join(',')}, expected ${ROW_KEYS}` }
   const { seq, ts, type, actor, outcome, detail, prev, hash } = obj
   if (!Number.isSafeInteger(seq) || seq < 1) return { reason: 'seq is not a positive integer' }
-  if (typeof ts !== 'string' || Number.isNaN(Date.parse(ts))) return { reason: 'ts is not an RFC 3339 time' }
-  if (typeof type !== 'string' || typeof actor !== 'string' || !OUTCOMES.has(outcome)) return { reason: 'type, actor or outcome is malformed' }
+  if (typeof ts !== 'string' || typeof type !== 'string' || typeof actor !== 'string' || !OUTCOMES.has(outcome)) return { reason: 'ts, type, actor or outcome is malformed' }
   if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) return { reason: 'detail is not an object' }
-  if (typeof prev !== 'string' || !HEX64.test(prev) || typeof hash !== 'string' || !HEX64.test(hash)) return { reason: 'prev or hash is not 64 lowercase hex digits' }
-  const detailJson = jcs(detail)
-  const [head, tail] = parts(seq, ts, obj, detailJson, prev)
-  if (line !== `${head},"hash":"${hash}"${tail}`) return { reason: 'the line is not in canonical (RFC 8785) form' }
-  if (sha256Hex(`${prev}\n${head}${tail}`) !== hash) return { reason: 'its hash does not match its content' }
+  if (typeof prev !== 'string' || typeof hash !== 'string' || prev.length !== 64 || hash.length !== 64) return { reason: 'prev or hash is not 64 hex digits' }
+  // Canonical layout: `{"actor":A,"detail":` D `,"hash":"H"` T, with T the members after hash.
+  const actorJson = JSON.stringify(actor)
+  const detailStart = 9 + actorJson.length + 10
+  // prev, ts and type never need JSON escapes when well formed (hex, RFC 3339, UPPER_SNAKE); one
+  // that does cannot match the line below and is refused.
+  const tail = `,"outcome":"${outcome as string}","prev":"${prev}","seq":${seq as number},"ts":"${ts}","type":"${type}"}`
+  const hashStart = line.length - tail.length - HASH_MEMBER_LENGTH
+  if (hashStart <= detailStart || !line.startsWith('{"actor":') || !line.startsWith(actorJson, 9) || !line.startsWith(',"detail":', 9 + actorJson.length) ||
+      !line.endsWith(tail) || !line.startsWith(',"hash":"', hashStart) || !line.startsWith(hash, hashStart + 9) || line.charCodeAt(hashStart + 73) !== 0x22) {
+    return { reason: canonicalReason(obj) }
+  }
+  const detailText = line.slice(detailStart, hashStart)
+  if (!(JSON.stringify(detail) === detailText && keysSorted(detail)) && jcs(detail) !== detailText) return { reason: canonicalReason(obj) }
+  // The digest is lowercase hex, so a `hash` that is anything else fails this comparison too.
+  if (sha256Hex(`${prev}\n${line.slice(0, hashStart)}${tail}`) !== hash) return { reason: 'its hash does not match its content' }
   return { row: obj as AuditRow }
+}
+
+function canonicalReason (obj: Record<string, unknown>): string {
+  const keys = Object.keys(obj).sort().join(',')
+  return keys !== ROW_KEYS ? `the row has members ${keys}, expected ${ROW_KEYS}` : 'the line is not in canonical (RFC 8785) form'
+}
+
+/** True when every object in `v` lists its keys in JCS order (UTF-16 code units, as `<` compares). */
+function keysSorted (v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true
+  if (Array.isArray(v)) return v.every(keysSorted)
+  let prev: string | undefined
+  for (const k in v) {
+    if (prev !== undefined && !(prev < k)) return false
+    prev = k
+    if (!keysSorted((v as Record<string, unknown>)[k])) return false
+  }
+  return true
 }
 
 /** The `seq` a damaged line claims, when that much of it can still be read; for messages only. */

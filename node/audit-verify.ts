@@ -59,7 +59,9 @@ export class ChainVerifier {
 
   /** Feeds text; a line is complete at its `\n`. */
   push (text: string): void {
-    const parts = (this.rest + text).split('\n')
+    const parts = text.split('\n')
+    // The first piece finishes the line the previous chunk left open.
+    if (this.rest !== '') parts[0] = this.rest + parts[0]
     this.rest = parts.pop() as string
     for (const line of parts) this.line(line)
   }
