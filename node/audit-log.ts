@@ -15,10 +15,11 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
-import { auditBroken, badRequest, unavailable } from '../protocol/index.js'
+import { badRequest, unavailable } from '../protocol/index.js'
 import { GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './audit-row.js'
-import { checkCheckpointLine, checkpointLine, signCheckpoint, type Checkpoint } from './audit-checkpoint.js'
-import { openRw, readLastLines, recoverTornTail, writeAll, type TornTail } from './jsonl-files.js'
+import { checkpointLine, signCheckpoint, type Checkpoint } from './audit-checkpoint.js'
+import { loadAuditState } from './audit-load.js'
+import { writeAll } from './jsonl-files.js'
 import { dropCheckpointsThrough, findCut, keepSuffix } from './audit-purge.js'
 import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './audit-verify.js'
 import { ensureDir } from './home.js'
@@ -261,66 +262,21 @@ export class AuditLog {
   // ---- internals ----
 
   private async load (): Promise<void> {
-    const ev = await openRw(this.eventsPath)
-    this.fh = ev.fh
-    const rec = await recoverTornTail(this.eventsPath, ev.fh, ev.size)
-    this.size = rec.size
-    const cp = await openRw(this.checkpointsPath)
-    this.cpFh = cp.fh
-    const cpRec = await recoverTornTail(this.checkpointsPath, cp.fh, cp.size)
-    this.cpSize = cpRec.size
-
-    const notes: AuditEvent[] = []
-    const lines = await readLastLines(this.fh, this.size, this.opts.tailWindow)
-    for (const line of lines) {
-      const r = checkLine(line)
-      if ('row' in r) this.window.push(r.row)
-    }
-    const last = this.window[this.window.length - 1]
-    if (lines.length > 0) {
-      if (last === undefined) throw auditBroken(`Cannot open the audit log "${this.eventsPath}": none of its last ${lines.length} lines is a valid row; move it aside to start a new log`)
-      if ('reason' in checkLine(lines[lines.length - 1])) {
-        notes.push({ type: 'AUDIT_HEAD_DAMAGED', actor: 'node', outcome: 'error', detail: { lastGoodSeq: last.seq, reason: 'the last line of the log is not a valid row; the chain continues from the last valid row and verify reports the damage' } })
-      }
-      this.durable = { seq: last.seq, hash: last.hash }
-      this.sealed = { ...this.durable }
-    }
-    this.lastCp = await this.loadLastCheckpoint()
+    const st = await loadAuditState(this.eventsPath, this.checkpointsPath, this.opts.privateKey.publicKey, this.opts.tailWindow, this.opts.warn)
+    this.fh = st.fh
+    this.size = st.size
+    this.cpFh = st.cpFh
+    this.cpSize = st.cpSize
+    this.durable = { ...st.head }
+    this.sealed = { ...st.head }
+    this.window = st.window
+    this.lastCp = st.lastCp
     this.lastCpAt = Date.now()
-
-    if (rec.torn !== undefined) notes.push(tornNote(rec.torn, 'events', this.durable.seq))
-    if (cpRec.torn !== undefined) notes.push(tornNote(cpRec.torn, 'checkpoints', this.lastCp?.seq ?? 0))
-    const mismatch = this.checkAgainstCheckpoint()
-    if (mismatch !== undefined) {
-      this.opts.warn(mismatch)
-      notes.push({ type: 'AUDIT_INCONSISTENT', actor: 'node', outcome: 'error', detail: { reason: mismatch, checkpointSeq: this.lastCp?.seq ?? null, logSeq: this.durable.seq } })
-    }
-    for (const n of notes) if (n.type !== 'AUDIT_INCONSISTENT') this.opts.warn(`${n.type}: ${JSON.stringify(n.detail)}`)
-    if (notes.length > 0) {
-      const written = notes.map(async ev => await this.enqueue(ev, prepareEvent(ev), new Date().toISOString()))
+    if (st.notes.length > 0) {
+      const written = st.notes.map(async ev => await this.enqueue(ev, prepareEvent(ev), new Date().toISOString()))
       await this.drain()
       await Promise.all(written)
     }
-  }
-
-  private async loadLastCheckpoint (): Promise<Checkpoint | undefined> {
-    const lines = await readLastLines(this.cpFh, this.cpSize, 16)
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const r = await checkCheckpointLine(lines[i], this.opts.privateKey.publicKey)
-      if ('cp' in r) return r.cp
-      this.opts.warn(`checkpoints.jsonl: ignoring a line near the end: ${r.reason}`)
-    }
-    return undefined
-  }
-
-  /** A log that ends before its last checkpoint, or disagrees with it, was cut off or rolled back. */
-  private checkAgainstCheckpoint (): string | undefined {
-    const cp = this.lastCp
-    if (cp === undefined) return undefined
-    if (cp.seq > this.durable.seq) return `the log ends at seq ${this.durable.seq} but the last signed checkpoint names seq ${cp.seq}: rows were cut off or the log was rolled back`
-    const row = this.window.find(r => r.seq === cp.seq)
-    if (row !== undefined && row.hash !== cp.hash) return `row ${cp.seq} differs from the signed checkpoint at that seq: the log was rewritten`
-    return undefined
   }
 
   private leaksSecret (actor: string, detailJson: string): boolean {
@@ -456,8 +412,4 @@ export class AuditLog {
       if (this.state === 'open' && this.durable.seq > (this.lastCp?.seq ?? 0)) await this.writeCheckpoint()
     }).catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
   }
-}
-
-function tornNote (torn: TornTail, file: string, afterSeq: number): AuditEvent {
-  return { type: 'AUDIT_TORN_TAIL', actor: 'node', outcome: 'error', detail: { file: `${file}.jsonl`, bytes: torn.bytes, savedAs: torn.savedAs, afterSeq } }
 }
