@@ -18,7 +18,7 @@ const LicenceSchema = v.object({
   vendorAddress: v.string(),
   requiredSats: v.union([v.string(), v.number()]),
   network: v.optional(v.picklist(['main', 'test', 'signet', 'regtest']), 'main'),
-  minConf: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1),
+  minConf: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
   electrum: v.pipe(v.array(v.string()), v.minLength(1)),
   electrumCa: v.optional(v.string()),
   txid: v.optional(v.string()),

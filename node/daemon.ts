@@ -11,6 +11,7 @@ import { loadConfig, type Config } from './config.js'
 import { assertPrivate, ensureDir, homePaths, type HomePaths } from './home.js'
 import { initHome } from './init.js'
 import { IpcServer } from './ipc-server.js'
+import { LicenceWatcher } from './licence.js'
 import { acquirePidLock } from './lock.js'
 import { RevokedPeers } from './revoked-peers.js'
 import { Supervisor } from './supervisor.js'
@@ -45,6 +46,7 @@ export class Daemon {
   auditLog!: AuditLog
   /** Opened by the `caps` part; `caps.check()` is the one authority check. */
   caps!: Capabilities
+  readonly licence: LicenceWatcher
   private readonly supervisor: Supervisor
   private readonly swarmKey: Uint8Array
   private readonly listen: string[]
@@ -77,6 +79,8 @@ export class Daemon {
       node: () => ({ peerId: this.peerId, version: VERSION })
     })
 
+    this.licence = new LicenceWatcher({ config, path: paths.licence, audit: async (e, durable) => { await this.audit(e, durable) } })
+
     this.supervisor = new Supervisor([
       ...capsAuditParts(this, secretForms(() => this.operatorToken, swarmKey, privateKey), log),
       {
@@ -93,6 +97,8 @@ export class Daemon {
         },
         stop: async () => { await this.mesh?.stop() }
       },
+      // Licence checks run in the background: a slow Electrum server never delays the start.
+      { name: 'finance', start: async () => { this.licence.start() }, stop: async () => { await this.licence.stop() } },
       { name: 'ipc', start: async () => { await ipc.start() }, stop: async () => { await ipc.stop() } }
     ])
   }

@@ -12,6 +12,7 @@ import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
 import { authorizeAgent, capsHandlers } from './handlers-caps.js'
+import { licenceHandlers } from './handlers-licence.js'
 import { newOperatorToken } from './tokens.js'
 
 export type { AuditEvent } from './audit-row.js'
@@ -25,6 +26,7 @@ export function actorOf (p: Principal): string {
 /** Builds the dispatch function the IPC server calls for every validated request. */
 export function createDispatcher (d: Daemon) {
   const handlers: Partial<Record<RequestType, Handler>> = {
+    ...licenceHandlers(d),
     status: async () => status(d),
     'node.stop': async () => {
       setImmediate(() => { void d.stop() })
@@ -78,7 +80,7 @@ function status (d: Daemon): StatusResult {
     connections: m.getConnections().length,
     peers: m.getPeers().length,
     dht: { routingTable: dhtRoutingTableSize(m) },
-    licence: { status: 'unknown' },
+    licence: d.licence.summary(),
     audit: d.auditLog.head,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
     version: VERSION,

@@ -2,7 +2,9 @@
 import type { Command } from 'commander'
 import { registerA2ACommands } from './a2a.js'
 import { registerCapAuditCommands } from './cap-audit.js'
+import { registerDevnetCommands } from './devnet.js'
 import { registerJoinCommand } from './join.js'
+import { registerLicenceCommands } from './licence.js'
 import { registerNodeCommands } from './node.js'
 import { registerPeersCommands } from './peers.js'
 import { registerSwarmKeyCommands } from './swarm-key.js'
@@ -16,4 +18,6 @@ export function registerCommands (program: Command): void {
   registerTokenCommands(program)
   registerCapAuditCommands(program)
   registerA2ACommands(program)
+  registerLicenceCommands(program)
+  registerDevnetCommands(program)
 }

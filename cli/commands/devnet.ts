@@ -1,0 +1,137 @@
+/**
+ * `sov devnet start | pay | stop`: a regtest chain with an Electrum server (TCP and TLS) in the
+ * background, to try licensing offline. Its state lives in `<home>/devnet/`; `pay` and `stop`
+ * talk to it over `<home>/devnet/control.sock`.
+ */
+import { spawn } from 'node:child_process'
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Command } from 'commander'
+import { badRequest, conflict, timeout, unavailable } from '../../protocol/index.js'
+import { emit, reportError, type GlobalOptions } from '../output.js'
+import { homeDir } from '../ipc-client.js'
+
+/** How long `devnet start` waits for the background process to answer. */
+const START_TIMEOUT_MS = 20_000
+const STOP_TIMEOUT_MS = 10_000
+
+const stateDir = (home?: string): string => join(homeDir(home), 'devnet')
+
+export function registerDevnetCommands (program: Command): void {
+  const devnet = program.command('devnet').description('a local regtest chain and Electrum server for trying licences')
+
+  devnet.command('start')
+    .description('start the devnet in the background; prints its Electrum URLs, CA file and a vendor address')
+    .option('--tcp-port <n>', 'TCP port (default: any free port)', toPort)
+    .option('--ssl-port <n>', 'TLS port (default: any free port)', toPort)
+    .action(async (o: { tcpPort?: number, sslPort?: number }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const dir = stateDir(g.home)
+      const { devnetRequest } = await import('../../finance/index.js')
+      const running = await devnetRequest(dir, { cmd: 'status' }, 2_000).catch(() => undefined)
+      if (running !== undefined) throw conflict(`Cannot start the devnet: one already runs (pid ${running.pid as number}); stop it with \`sov devnet stop\``)
+      mkdirSync(dir, { recursive: true, mode: 0o700 })
+      const logPath = join(dir, 'devnet.log')
+      const log = openSync(logPath, 'a', 0o600)
+      const main = fileURLToPath(new URL('../main.js', import.meta.url))
+      const args = [main, '--home', homeDir(g.home), 'devnet', 'run']
+      if (o.tcpPort !== undefined) args.push('--tcp-port', String(o.tcpPort))
+      if (o.sslPort !== undefined) args.push('--ssl-port', String(o.sslPort))
+      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] })
+      closeSync(log)
+      let exited: number | null | undefined
+      child.once('exit', code => { exited = code })
+      child.unref()
+      const until = Date.now() + START_TIMEOUT_MS
+      let status: any
+      for (;;) {
+        if (exited !== undefined) {
+          const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n')
+          throw unavailable(`Cannot start the devnet: it exited with code ${String(exited)}; see ${logPath}:\n${tail}`)
+        }
+        status = await devnetRequest(dir, { cmd: 'status' }, 2_000).catch(() => undefined)
+        if (status?.pid === child.pid) break
+        if (Date.now() > until) throw timeout(`Cannot start the devnet: no answer within ${START_TIMEOUT_MS} ms; see ${logPath}`)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+      emit(g, status, s => [
+        `Devnet running (pid ${s.pid as number}): a regtest chain at height ${s.height as number}`,
+        `Electrum (TCP):  ${s.tcp as string}`,
+        `Electrum (TLS):  ${s.ssl as string}`,
+        `TLS CA file:     ${s.caFile as string}`,
+        `Vendor address:  ${s.vendorAddress as string}`,
+        '',
+        'Try:',
+        '  sov licence payload --machine-id demo',
+        `  sov devnet pay --to ${s.vendorAddress as string} --sats 50000 --machine-id demo`,
+        `  sov licence verify --txid <TXID> --vendor ${s.vendorAddress as string} --sats 50000 --network regtest \\`,
+        `      --electrum ${s.ssl as string} --electrum-ca ${s.caFile as string} --machine-id demo`,
+        'Stop it with `sov devnet stop`.'
+      ].join('\n'))
+    })
+
+  devnet.command('run', { hidden: true })
+    .description('run the devnet in the foreground (what `devnet start` spawns)')
+    .option('--tcp-port <n>', 'TCP port', toPort)
+    .option('--ssl-port <n>', 'TLS port', toPort)
+    .action(async (o: { tcpPort?: number, sslPort?: number }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const { startDevnet } = await import('../../finance/index.js')
+      try {
+        const d = await startDevnet(stateDir(g.home), { tcpPort: o.tcpPort, sslPort: o.sslPort })
+        process.stdout.write(`devnet: pid ${process.pid}, ${d.state.tcp}, ${d.state.ssl}\n`)
+        const onSignal = (): void => { void d.stop() }
+        process.once('SIGINT', onSignal)
+        process.once('SIGTERM', onSignal)
+        await d.stopped
+        process.stdout.write('devnet: stopped\n')
+        process.exit(0)
+      } catch (err) {
+        process.exit(reportError(g, err))
+      }
+    })
+
+  devnet.command('pay')
+    .description('mine a licence payment (and confirmations) on the running devnet; prints the txid')
+    .requiredOption('--to <address>', 'the vendor address to pay')
+    .requiredOption('--sats <n>', 'amount in satoshis')
+    .requiredOption('--machine-id <id>', 'the machine id to commit to in the OP_RETURN')
+    .option('--confirmations <n>', 'blocks to mine on top, the payment\'s own included (0 leaves it in the mempool)', toCount, 1)
+    .action(async (o: { to: string, sats: string, machineId: string, confirmations: number }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const { devnetRequest } = await import('../../finance/index.js')
+      const r = await devnetRequest(stateDir(g.home), { cmd: 'pay', to: o.to, sats: o.sats, machineId: o.machineId, confirmations: o.confirmations })
+      emit(g, r, r => String(r.txid))
+    })
+
+  devnet.command('stop')
+    .description('stop the running devnet')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const { devnetRequest } = await import('../../finance/index.js')
+      const r = await devnetRequest(stateDir(g.home), { cmd: 'stop' })
+      const until = Date.now() + STOP_TIMEOUT_MS
+      while (alive(r.pid)) {
+        if (Date.now() > until) throw timeout(`Cannot stop the devnet: pid ${r.pid as number} still runs after ${STOP_TIMEOUT_MS} ms`)
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      emit(g, { stopped: true, pid: r.pid }, () => `Devnet stopped (pid ${r.pid as number})`)
+    })
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+function toPort (text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw badRequest(`Cannot use port "${text}"`)
+  return n
+}
+
+function toCount (text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 0) throw badRequest(`Cannot use "${text}": expected a whole number ≥ 0`)
+  return n
+}

@@ -1,0 +1,106 @@
+/**
+ * `sov licence payload | verify | status`. `payload` and `verify` run offline (no daemon): they
+ * load finance/ lazily; `status` asks the daemon.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { badRequest } from '../../protocol/index.js'
+import { emit, type GlobalOptions } from '../output.js'
+import { homeDir, withDaemon } from '../ipc-client.js'
+
+const collect = (value: string, prev: string[] = []): string[] => [...prev, value]
+/** Exit codes of a verdict (DESIGN §4). */
+const VERDICT_EXIT: Record<string, number> = { valid: 0, invalid: 3, pending: 3, error: 1 }
+
+export function registerLicenceCommands (program: Command): void {
+  const licence = program.command('licence').description('licence payload, verification and status')
+
+  licence.command('payload')
+    .description('the hash and OP_RETURN script a licence payment must carry for this machine')
+    .option('--machine-id <id>', 'use this machine id instead of the OS one')
+    .action(async (o: { machineId?: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const { licencePayload } = await import('../../finance/index.js')
+      const config = readConfig(g.home)
+      const p = licencePayload({ machineId: o.machineId ?? config.machineId })
+      emit(g, p, p => [
+        `Machine id:      ${p.machineId} (from ${p.source})`,
+        `Licence hash:    ${p.hash}`,
+        `OP_RETURN hex:   ${p.opReturnScript}`,
+        '',
+        'To buy a licence for this machine, send one Bitcoin transaction with:',
+        '  1. an output paying the vendor\'s address at least the licence price, and',
+        `  2. an OP_RETURN output carrying the 32 bytes above (script ${p.opReturnScript}).`,
+        'Most wallets take the OP_RETURN as hex data; give them the licence hash. Then run',
+        '  sov licence verify --txid <your txid>',
+        'once it has confirmed (or set "licence.txid" in config.json for the daemon to check it).'
+      ].join('\n'))
+    })
+
+  licence.command('verify')
+    .description('verify a licence payment over Electrum with SPV proofs (no daemon needed)')
+    .option('--txid <txid>', 'the payment transaction')
+    .option('--vendor <address>', 'vendor address (default: config licence.vendorAddress)')
+    .option('--sats <n>', 'smallest payment, in satoshis (default: config licence.requiredSats)')
+    .option('--network <name>', 'main, test, signet or regtest (default: config, else main)')
+    .option('--electrum <url>', 'Electrum server tcp://host:port or ssl://host:port (repeatable)', collect)
+    .option('--electrum-ca <pem>', 'trust this PEM for ssl:// servers (a self-signed server certificate works)')
+    .option('--min-conf <n>', 'confirmations required (default: config, else 1)', toInt)
+    .option('--machine-id <id>', 'the machine id the payment commits to (default: config, else the OS one)')
+    .action(async (o: { txid?: string, vendor?: string, sats?: string, network?: string, electrum?: string[], electrumCa?: string, minConf?: number, machineId?: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const { resolveLicence, verifyLicence } = await import('../../finance/index.js')
+      const r = resolveLicence(o, readConfig(g.home))
+      const report = await verifyLicence(r.terms, r.servers, { ca: r.ca })
+      emit(g, report, v => renderVerdict(v))
+      if (report.status === 'error' && g.json !== true && report.error !== undefined) {
+        process.stderr.write(`error[${report.error.code}]: ${report.error.message}\n`)
+      }
+      process.exitCode = VERDICT_EXIT[report.status] ?? 1
+    })
+
+  licence.command('status')
+    .description('the daemon\'s last licence verdict')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const v = await withDaemon(g.home, async c => await c.request('licence.status', {})) as any
+      emit(g, v, v => v.checks === undefined
+        ? `Licence: ${v.status}${v.detail !== undefined ? ` — ${v.detail}` : ''}`
+        : renderVerdict(v))
+      if (v.status !== 'valid') process.exitCode = VERDICT_EXIT[v.status] ?? 3
+    })
+}
+
+/** Human form of a verdict: the status, then every check with ✓ or ✗. */
+export function renderVerdict (v: any): string {
+  const head = v.status === 'valid'
+    ? `Licence VALID: ${v.txid} (${v.confirmations} confirmations)`
+    : v.status === 'pending'
+      ? `Licence PENDING: ${v.txid} (${v.confirmations} of ${v.minConf} confirmations)`
+      : v.status === 'invalid'
+        ? `Licence INVALID: ${v.txid}`
+        : `Licence UNDECIDED: ${v.txid}${v.error?.message !== undefined ? ` — ${v.error.message}` : ''}`
+  const lines = [head]
+  for (const c of v.checks ?? []) lines.push(`  ${c.ok === true ? '✓' : '✗'} ${c.name}: ${c.detail}`)
+  if (v.checkedAt !== undefined) lines.push(`Checked ${v.checkedAt}${v.servers !== undefined ? ` against ${v.servers.join(', ')}` : ''}`)
+  return lines.join('\n')
+}
+
+function toInt (text: string): number {
+  const n = Number(text)
+  if (!Number.isSafeInteger(n)) throw badRequest(`Cannot use "${text}": expected a whole number`)
+  return n
+}
+
+/** config.json of the home as plain JSON (the CLI does not load node/); {} when absent. */
+export function readConfig (home: string | undefined): { licence?: any, machineId?: string } {
+  const path = join(homeDir(home), 'config.json')
+  if (!existsSync(path)) return {}
+  try {
+    const raw = JSON.parse(readFileSync(path, 'utf8'))
+    return raw !== null && typeof raw === 'object' ? raw : {}
+  } catch (cause) {
+    throw badRequest(`Cannot read config "${path}": not valid JSON`, { cause })
+  }
+}

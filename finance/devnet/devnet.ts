@@ -1,0 +1,177 @@
+// `sov devnet`: the regtest chain and its Electrum server as a background process, so a person
+// can try licensing offline. State lives in one directory: `devnet.json` (URLs, CA file, vendor
+// addresses, pid), `ca.pem` (the server's self-signed certificate), and `control.sock`, a Unix
+// socket taking one JSON request a line: {"cmd":"status"|"pay"|"mine"|"stop", …}.
+import { createServer, connect, type Server } from 'node:net'
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { badRequest, conflict, timeout, unavailable } from '../../protocol/index.js'
+import type { AddressType } from '../address.js'
+import { parseSats } from '../terms.js'
+import { RegtestChain } from './chain.js'
+import { DevElectrumServer } from './electrum-server.js'
+import { ADDRESS_TYPES, newAddress } from './keys.js'
+import { makeCertificate } from './tls-cert.js'
+
+export const DEVNET_STATE_FILE = 'devnet.json'
+export const DEVNET_CONTROL_SOCKET = 'control.sock'
+export const DEVNET_CA_FILE = 'ca.pem'
+/** Deadline of one control request. @default 15 s */
+export const DEVNET_CONTROL_TIMEOUT_MS = 15_000
+/** Most blocks one `pay` or `mine` request may add. */
+const MAX_BLOCKS_PER_REQUEST = 1000
+
+export interface DevnetState {
+  pid: number
+  network: 'regtest'
+  tcp: string
+  ssl: string
+  caFile: string
+  /** The devnet's vendor: a P2WPKH address, and one of each type. */
+  vendorAddress: string
+  vendorAddresses: Record<AddressType, string>
+  control: string
+  startedAt: string
+}
+
+export interface RunningDevnet {
+  state: DevnetState
+  chain: RegtestChain
+  server: DevElectrumServer
+  stop: () => Promise<void>
+  /** Resolves once stopped (by `stop()` or a control `stop`). */
+  stopped: Promise<void>
+}
+
+export interface DevnetOptions { tcpPort?: number, sslPort?: number }
+
+/** Starts the chain, the Electrum server (TCP + TLS) and the control socket in `dir`. */
+export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promise<RunningDevnet> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const chain = new RegtestChain()
+  const cert = await makeCertificate()
+  const caFile = join(dir, DEVNET_CA_FILE)
+  writeFileSync(caFile, cert.cert, { mode: 0o644 })
+  const server = new DevElectrumServer({ chain, tcpPort: opts.tcpPort, tls: { cert: cert.cert, key: cert.key, port: opts.sslPort } })
+  await server.start()
+  const vendorAddresses = Object.fromEntries(ADDRESS_TYPES.map(t => [t, newAddress(t).address])) as Record<AddressType, string>
+  const controlPath = join(dir, DEVNET_CONTROL_SOCKET)
+  rmSync(controlPath, { force: true })
+  const stopped = Promise.withResolvers<void>()
+  let stopping: Promise<void> | undefined
+  const control: Server = createServer(socket => {
+    let buf = ''
+    socket.setEncoding('utf8')
+    socket.on('error', () => { socket.destroy() })
+    socket.on('data', (chunk: string) => {
+      buf += chunk
+      if (buf.length > 64 * 1024) { socket.destroy(); return }
+      let nl: number
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        let reply: object
+        try {
+          reply = { ok: true, result: handle(JSON.parse(line)) }
+        } catch (err) {
+          reply = { ok: false, error: { code: (err as any).code ?? 'BAD_REQUEST', message: (err as Error).message } }
+        }
+        socket.write(JSON.stringify(reply) + '\n')
+      }
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    control.once('error', reject)
+    control.listen(controlPath, () => { control.off('error', reject); resolve() })
+  })
+  chmodSync(controlPath, 0o600)
+  const state: DevnetState = {
+    pid: process.pid,
+    network: 'regtest',
+    tcp: server.tcpUrl,
+    ssl: server.sslUrl!,
+    caFile,
+    vendorAddress: vendorAddresses.p2wpkh,
+    vendorAddresses,
+    control: controlPath,
+    startedAt: new Date().toISOString()
+  }
+  const statePath = join(dir, DEVNET_STATE_FILE)
+  writeFileSync(`${statePath}.tmp`, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 })
+  renameSync(`${statePath}.tmp`, statePath)
+
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      rmSync(statePath, { force: true })
+      await new Promise<void>(resolve => { control.close(() => { resolve() }) })
+      await server.stop()
+      rmSync(controlPath, { force: true })
+      stopped.resolve()
+    })()
+    await stopping
+  }
+
+  function handle (req: any): unknown {
+    switch (req?.cmd) {
+      case 'status':
+        return { ...state, height: chain.height, mempool: chain.mempool.length }
+      case 'pay': {
+        if (typeof req.to !== 'string' || typeof req.machineId !== 'string' || req.machineId === '') throw badRequest('Cannot pay: "to" and "machineId" are required')
+        const sats = parseSats(String(req.sats))
+        const confirmations = blocks(req.confirmations ?? 1, 'confirmations', 0)
+        const r = chain.payLicence({ to: req.to, sats, machineId: req.machineId, confirmations })
+        return { txid: r.txid, height: r.height, confirmations, tip: chain.height }
+      }
+      case 'mine': {
+        chain.mine(blocks(req.blocks ?? 1, 'blocks', 1))
+        return { height: chain.height }
+      }
+      case 'stop':
+        setImmediate(() => { void stop() })
+        return { stopping: true, pid: process.pid }
+      default:
+        throw badRequest(`Cannot run devnet command "${String(req?.cmd)}": use status, pay, mine or stop`)
+    }
+  }
+
+  return { state, chain, server, stop, stopped: stopped.promise }
+}
+
+/** The state of the devnet in `dir`, or null when none has started there. */
+export function readDevnetState (dir: string): DevnetState | null {
+  const path = join(dir, DEVNET_STATE_FILE)
+  if (!existsSync(path)) return null
+  try { return JSON.parse(readFileSync(path, 'utf8')) as DevnetState } catch { return null }
+}
+
+/** One control request to the devnet running in `dir`. */
+export async function devnetRequest (dir: string, req: object, timeoutMs = DEVNET_CONTROL_TIMEOUT_MS): Promise<any> {
+  const path = join(dir, DEVNET_CONTROL_SOCKET)
+  return await new Promise((resolve, reject) => {
+    const socket = connect(path)
+    let buf = ''
+    const timer = setTimeout(() => { socket.destroy(); reject(timeout(`Cannot reach the devnet at "${path}": no answer within ${timeoutMs} ms`)) }, timeoutMs)
+    socket.setEncoding('utf8')
+    socket.on('connect', () => { socket.write(JSON.stringify(req) + '\n') })
+    socket.on('data', (chunk: string) => {
+      buf += chunk
+      const nl = buf.indexOf('\n')
+      if (nl === -1) return
+      clearTimeout(timer)
+      socket.end()
+      const reply = JSON.parse(buf.slice(0, nl))
+      if (reply.ok === true) resolve(reply.result)
+      else reject(reply.error?.code === 'BAD_REQUEST' ? badRequest(reply.error.message) : conflict(reply.error?.message ?? 'devnet error'))
+    })
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no devnet is running (start one with `sov devnet start`)' : err.message
+      reject(unavailable(`Cannot reach the devnet at "${path}": ${why}`, { cause: err }))
+    })
+  })
+}
+
+function blocks (v: unknown, what: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > MAX_BLOCKS_PER_REQUEST) throw badRequest(`Cannot mine: ${what} must be an integer from ${min} to ${MAX_BLOCKS_PER_REQUEST}`)
+  return v
+}

@@ -1,0 +1,126 @@
+/**
+ * The daemon's licence watcher (the supervisor's `finance` part): verifies the licence in the
+ * background at start and every `licence.recheckS`, keeps the last verdict in `licence.json`
+ * (0600) and reports it to `status` and `licence.status`. A slow or failing check never blocks
+ * the daemon; a check already running is shared, not repeated.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { toSovError } from '../protocol/index.js'
+import { resolveLicence, verifyLicence, type LicenceReport } from '../finance/index.js'
+import type { Config } from './config.js'
+import type { AuditEvent } from './handlers.js'
+import { writeFileAtomic } from './home.js'
+
+export type LicenceState = LicenceReport['status'] | 'unconfigured' | 'unknown'
+
+/** What `status` shows: the verdict's status, when and which transaction. */
+export interface LicenceSummary {
+  status: LicenceState
+  checkedAt: string | null
+  txid: string | null
+  /** True while a check runs. */
+  checking: boolean
+  /** Why there is no verdict (unconfigured, unusable terms). */
+  detail?: string
+}
+
+export interface LicenceWatcherOptions {
+  config: Config
+  /** `licence.json` in the home. */
+  path: string
+  audit: (event: AuditEvent, durable?: boolean) => Promise<void>
+  log?: (line: string) => void
+}
+
+export class LicenceWatcher {
+  private readonly opts: LicenceWatcherOptions
+  private last: LicenceReport | null = null
+  private problem: { status: LicenceState, detail: string } | null = null
+  private running: Promise<LicenceReport | null> | null = null
+  private timer?: NodeJS.Timeout
+  private abort = new AbortController()
+  private stopped = true
+
+  constructor (opts: LicenceWatcherOptions) {
+    this.opts = opts
+  }
+
+  /** Loads the previous verdict and starts checking in the background. */
+  start (): void {
+    if (!this.stopped) return
+    this.stopped = false
+    this.abort = new AbortController()
+    this.last = readVerdict(this.opts.path)
+    if (this.opts.config.licence === undefined) {
+      this.problem = { status: 'unconfigured', detail: 'no "licence" section in config.json' }
+      return
+    }
+    this.schedule(0)
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    this.abort.abort()
+    await this.running?.catch(() => {})
+  }
+
+  summary (): LicenceSummary {
+    const checking = this.running !== null
+    if (this.last !== null) return { status: this.last.status, checkedAt: this.last.checkedAt, txid: this.last.txid, checking }
+    if (this.problem !== null) return { status: this.problem.status, checkedAt: null, txid: null, checking, detail: this.problem.detail }
+    return { status: 'unknown', checkedAt: null, txid: null, checking }
+  }
+
+  /** The last verdict in full, or the summary when there is none. */
+  verdict (): LicenceReport | LicenceSummary {
+    return this.last ?? this.summary()
+  }
+
+  /** Checks now (or joins the check already running) and returns its verdict. */
+  async verifyNow (): Promise<LicenceReport | LicenceSummary> {
+    if (this.opts.config.licence === undefined) return this.summary()
+    this.running ??= this.check().finally(() => { this.running = null })
+    return (await this.running) ?? this.summary()
+  }
+
+  private schedule (delayMs: number): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      void this.verifyNow().finally(() => { this.schedule((this.opts.config.licence?.recheckS ?? 3600) * 1000) })
+    }, delayMs)
+  }
+
+  private async check (): Promise<LicenceReport | null> {
+    const { config } = this.opts
+    let report: LicenceReport
+    try {
+      const r = resolveLicence({}, { licence: config.licence, machineId: config.machineId })
+      report = await verifyLicence(r.terms, r.servers, { ca: r.ca, signal: this.abort.signal })
+    } catch (err) {
+      const e = toSovError(err)
+      const unconfigured = e.code === 'BAD_REQUEST' && /no transaction id/.test(e.message)
+      this.problem = { status: unconfigured ? 'unconfigured' : 'error', detail: e.message }
+      this.opts.log?.(`licence: ${e.message}`)
+      return null
+    }
+    if (this.stopped) return report
+    this.last = report
+    this.problem = null
+    writeFileAtomic(this.opts.path, JSON.stringify(report, null, 2) + '\n', 0o600)
+    const outcome = report.status === 'valid' ? 'ok' : report.status === 'error' ? 'error' : 'denied'
+    await this.opts.audit({ type: 'LICENCE_CHECKED', actor: 'node', outcome, detail: { status: report.status, txid: report.txid, confirmations: report.confirmations } }, true)
+    this.opts.log?.(`licence: ${report.status} (${report.txid})`)
+    return report
+  }
+}
+
+function readVerdict (path: string): LicenceReport | null {
+  if (!existsSync(path)) return null
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8'))
+    return typeof v?.status === 'string' && Array.isArray(v.checks) ? v as LicenceReport : null
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,66 @@
+// The daemon's licence watcher: real daemon processes with licence terms in config.json and a
+// real Electrum server on 127.0.0.1. The check runs in the background after start; `status`,
+// `sov licence status` and licence.json (0600) show the verdict.
+import * as assert from 'uvu/assert'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { newAddress } from '../finance/index.js'
+import { kitSuite, waitFor } from './kit/index.js'
+import { runDaemonIn, sov } from './kit/daemon.js'
+import { startElectrum } from './kit/electrum.js'
+
+const test = kitSuite('licence-daemon')
+const MACHINE = 'daemon-box'
+
+async function homeWithLicence (ctx: Parameters<Parameters<typeof test>[1]>[0], licence: object): Promise<string> {
+  const home = ctx.tmp('sov-home-')
+  const init = await sov(home, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])
+  assert.is(init.code, 0, init.stderr)
+  const path = join(home, 'config.json')
+  const config = JSON.parse(readFileSync(path, 'utf8'))
+  writeFileSync(path, JSON.stringify({ ...config, machineId: MACHINE, licence }))
+  return home
+}
+
+test('the daemon verifies its licence after start: status, licence status and licence.json show the verdict', async ctx => {
+  const e = await startElectrum(ctx)
+  const vendor = newAddress('p2sh')
+  const { txid } = e.chain.payLicence({ to: vendor.address, sats: 21_000n, machineId: MACHINE, confirmations: 2 })
+  const caFile = join(ctx.tmp(), 'ca.pem')
+  writeFileSync(caFile, e.ca)
+  const home = await homeWithLicence(ctx, { vendorAddress: vendor.address, requiredSats: 21000, network: 'regtest', minConf: 2, electrum: [e.ssl, e.tcp], electrumCa: caFile, txid })
+  await runDaemonIn(ctx, home)
+
+  const status = await waitFor(async () => {
+    const r = await sov(home, ['status', '--json'])
+    return r.code === 0 && r.json.licence.status !== 'unknown' ? r.json : undefined
+  }, 20_000, 'a licence verdict in status')
+  assert.is(status.licence.status, 'valid')
+  assert.is(status.licence.txid, txid)
+  assert.ok(Date.parse(status.licence.checkedAt) > Date.now() - 60_000)
+
+  const [full, human] = await Promise.all([sov(home, ['licence', 'status', '--json']), sov(home, ['status'])])
+  assert.is(full.code, 0, full.stderr)
+  assert.is(full.json.status, 'valid')
+  assert.is(full.json.checks.length, 12)
+  assert.match(human.stdout, /Licence: +valid/)
+  const file = join(home, 'licence.json')
+  assert.is(statSync(file).mode & 0o777, 0o600)
+  assert.is(JSON.parse(readFileSync(file, 'utf8')).txid, txid)
+})
+
+test('an unreachable Electrum server neither blocks the start nor yields valid: the verdict is error', async ctx => {
+  const e = await startElectrum(ctx)
+  await e.server.stop()
+  const vendor = newAddress('p2wpkh')
+  const home = await homeWithLicence(ctx, { vendorAddress: vendor.address, requiredSats: '1', network: 'regtest', electrum: [e.tcp], txid: 'ab'.repeat(32) })
+  await runDaemonIn(ctx, home)
+  const status = await waitFor(async () => {
+    const r = await sov(home, ['licence', 'status', '--json'])
+    return r.json?.status === 'error' ? r : undefined
+  }, 20_000, 'an error verdict')
+  assert.is(status.code, 1)
+  assert.match(status.json.error.message, /connection refused/)
+})
+
+test.run()
