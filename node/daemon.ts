@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { VERSION } from '../protocol/index.js'
+import { VERSION, unavailable } from '../protocol/index.js'
 import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
 import { loadConfig, type Config } from './config.js'
 import { assertPrivate, ensureDir, homePaths, type HomePaths } from './home.js'
@@ -17,6 +17,9 @@ import { RevokedPeers } from './revoked-peers.js'
 import { Supervisor } from './supervisor.js'
 import { AgentTokens, readOperatorToken, secretEquals } from './tokens.js'
 import { createDispatcher, type AuditEvent } from './handlers.js'
+import type { AuditLog } from './audit-log.js'
+import type { Capabilities } from './capabilities.js'
+import { capsAuditParts, secretForms } from './caps-audit-parts.js'
 
 export interface DaemonOptions {
   home?: string
@@ -39,6 +42,10 @@ export class Daemon {
   readonly revoked: RevokedPeers
   operatorToken: string
   mesh!: MeshNode
+  /** Opened by the `audit` part, the first to start and the last to stop. */
+  auditLog!: AuditLog
+  /** Opened by the `caps` part; `caps.check()` is the one authority check. */
+  caps!: Capabilities
   readonly licence: LicenceWatcher
   private readonly supervisor: Supervisor
   private readonly swarmKey: Uint8Array
@@ -46,7 +53,7 @@ export class Daemon {
   private readonly stopWaiters = Promise.withResolvers<void>()
   private releaseLock?: () => void
 
-  private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[]) {
+  private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[], private readonly log: (line: string) => void) {
     this.paths = paths
     this.config = config
     this.privateKey = privateKey
@@ -75,6 +82,7 @@ export class Daemon {
     this.licence = new LicenceWatcher({ config, path: paths.licence, audit: async (e, durable) => { await this.audit(e, durable) } })
 
     this.supervisor = new Supervisor([
+      ...capsAuditParts(this, secretForms(() => this.operatorToken, swarmKey, privateKey), log),
       {
         name: 'mesh',
         start: async () => {
@@ -114,7 +122,7 @@ export class Daemon {
       const config = loadConfig(paths.config)
       const { key } = parseSwarmKey(readFileSync(paths.swarmKey))
       const privateKey = await loadOrCreateIdentity(paths.nodeKey)
-      const daemon = new Daemon(paths, config, privateKey, key, opts.listen ?? config.listen)
+      const daemon = new Daemon(paths, config, privateKey, key, opts.listen ?? config.listen, log)
       daemon.releaseLock = release
       await daemon.supervisor.start()
       return daemon
@@ -134,9 +142,21 @@ export class Daemon {
     }
   }
 
-  /** Writes an audit row; `durable` rows are on disk before this resolves. */
-  async audit (_event: AuditEvent, _durable = false): Promise<void> {
-    // Replaced by the audit log once it is wired in.
+  /**
+   * Writes an audit row. `durable` rows are on disk before this resolves and it rejects when they
+   * cannot be written (the caller then refuses its action); other rows are queued and go out with
+   * the next group commit.
+   */
+  async audit (event: AuditEvent, durable = false): Promise<void> {
+    if (this.auditLog === undefined) {
+      if (durable) throw unavailable(`Cannot record ${event.type}: the audit log is not open`)
+      return
+    }
+    if (durable) {
+      await this.auditLog.append(event)
+      return
+    }
+    this.auditLog.append(event).catch(err => { this.log(`audit: cannot record ${event.type}: ${(err as Error).message}`) })
   }
 
   /** Resolves once the daemon has stopped (by `stop()`, a signal or `node stop`). */
