@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { VERSION } from '../protocol/index.js'
+import { VERSION, unavailable } from '../protocol/index.js'
 import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
 import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
@@ -18,6 +18,9 @@ import { RevokedPeers } from './revoked-peers.js'
 import { Supervisor } from './supervisor.js'
 import { AgentTokens, readOperatorToken, secretEquals } from './tokens.js'
 import { createDispatcher, type AuditEvent } from './handlers.js'
+import type { AuditLog } from './audit-log.js'
+import type { Capabilities } from './capabilities.js'
+import { capsAuditParts, secretForms } from './caps-audit-parts.js'
 
 export interface DaemonOptions {
   home?: string
@@ -41,6 +44,10 @@ export class Daemon {
   operatorToken: string
   mesh!: MeshNode
   a2a!: Mailboxes
+  /** Opened by the `audit` part, the first to start and the last to stop. */
+  auditLog!: AuditLog
+  /** Opened by the `caps` part; `caps.check()` is the one authority check. */
+  caps!: Capabilities
   readonly licence: LicenceWatcher
   private readonly supervisor: Supervisor
   private readonly swarmKey: Uint8Array
@@ -48,7 +55,7 @@ export class Daemon {
   private readonly stopWaiters = Promise.withResolvers<void>()
   private releaseLock?: () => void
 
-  private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[]) {
+  private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[], private readonly log: (line: string) => void) {
     this.paths = paths
     this.config = config
     this.privateKey = privateKey
@@ -77,6 +84,7 @@ export class Daemon {
     this.licence = new LicenceWatcher({ config, path: paths.licence, audit: async (e, durable) => { await this.audit(e, durable) } })
 
     this.supervisor = new Supervisor([
+      ...capsAuditParts(this, secretForms(() => this.operatorToken, swarmKey, privateKey), log),
       {
         name: 'mesh',
         start: async () => {
@@ -135,7 +143,7 @@ export class Daemon {
       const config = loadConfig(paths.config)
       const { key } = parseSwarmKey(readFileSync(paths.swarmKey))
       const privateKey = await loadOrCreateIdentity(paths.nodeKey)
-      const daemon = new Daemon(paths, config, privateKey, key, opts.listen ?? config.listen)
+      const daemon = new Daemon(paths, config, privateKey, key, opts.listen ?? config.listen, log)
       daemon.releaseLock = release
       await daemon.supervisor.start()
       return daemon
@@ -157,17 +165,30 @@ export class Daemon {
 
   /**
    * May `peerId` (the authenticated remote PeerId) deliver to our `mailbox`? DESIGN §8: only
-   * with a valid `/a2a/send` grant this node signed for that peer and mailbox. Every A2A
-   * envelope passes through here; the receiver writes the audit row of a refusal.
+   * with a valid `/a2a/send` grant this node signed for that peer and mailbox (`caps.check`).
+   * Every A2A envelope passes through here; the receiver writes the audit row of a refusal.
    */
   authorizeA2A (peerId: string, mailbox: string): AuthResult {
     if (this.revoked.has(peerId)) return { ok: false, reason: `peer ${peerId} is revoked` }
-    return { ok: false, reason: `no /a2a/send grant for ${peerId} on mailbox "${mailbox}" (this node keeps no capabilities yet)` }
+    const r = this.caps.check({ aud: peerId, cmd: '/a2a/send', mailbox })
+    return r.ok ? { ok: true } : { ok: false, reason: r.reason }
   }
 
-  /** Writes an audit row; `durable` rows are on disk before this resolves. */
-  async audit (_event: AuditEvent, _durable = false): Promise<void> {
-    // Replaced by the audit log once it is wired in.
+  /**
+   * Writes an audit row. `durable` rows are on disk before this resolves and it rejects when they
+   * cannot be written (the caller then refuses its action); other rows are queued and go out with
+   * the next group commit.
+   */
+  async audit (event: AuditEvent, durable = false): Promise<void> {
+    if (this.auditLog === undefined) {
+      if (durable) throw unavailable(`Cannot record ${event.type}: the audit log is not open`)
+      return
+    }
+    if (durable) {
+      await this.auditLog.append(event)
+      return
+    }
+    this.auditLog.append(event).catch(err => { this.log(`audit: cannot record ${event.type}: ${(err as Error).message}`) })
   }
 
   /** Resolves once the daemon has stopped (by `stop()`, a signal or `node stop`). */

@@ -7,7 +7,6 @@ import type { InboxItem, OutboxItem } from '../a2a/index.js'
 import type { Daemon } from './daemon.js'
 import type { Handler } from './handlers.js'
 import type { Principal } from './ipc-server.js'
-import { parseScope } from './tokens.js'
 
 export function a2aHandlers (d: Daemon): Partial<Record<RequestType, Handler>> {
   return {
@@ -44,9 +43,5 @@ function outboxRow (r: OutboxItem): Record<string, unknown> {
 }
 
 function mayRead (d: Daemon, principal: Principal, mailbox: string): boolean {
-  if (principal.kind === 'operator') return true
-  return d.agents.get(principal.name)?.scopes.some(s => {
-    const { cmd, mailbox: scoped } = parseScope(s)
-    return cmd === '/a2a/read' && (scoped === '*' || scoped === mailbox)
-  }) ?? false
+  return principal.kind === 'operator' || d.caps.check({ aud: `agent:${principal.name}`, cmd: '/a2a/read', mailbox }).ok
 }

@@ -5,22 +5,18 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  REQUEST_SCOPE, SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
+  SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
   type PeerInfo, type RequestType, type StatusResult
 } from '../protocol/index.js'
 import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
 import type { Daemon } from './daemon.js'
 import type { Principal } from './ipc-server.js'
+import { authorizeAgent, capsHandlers } from './handlers-caps.js'
 import { licenceHandlers } from './handlers-licence.js'
-import { newOperatorToken, parseScope } from './tokens.js'
+import { newOperatorToken } from './tokens.js'
 import { a2aHandlers } from './handlers-a2a.js'
 
-export interface AuditEvent {
-  type: string
-  actor: string
-  outcome: 'ok' | 'denied' | 'error'
-  detail: Record<string, unknown>
-}
+export type { AuditEvent } from './audit-row.js'
 
 export type Handler = (params: any, ctx: { principal: Principal, signal: AbortSignal }) => Promise<unknown>
 
@@ -65,19 +61,8 @@ export function createDispatcher (d: Daemon) {
       d.operatorToken = newOperatorToken(d.paths.operatorToken)
       return { rotated: true, path: d.paths.operatorToken }
     },
-    'agentToken.issue': async ({ name, scopes, expiresS }, { principal }) => {
-      for (const s of scopes) parseScope(s)
-      const expires = expiresS === undefined || expiresS === null ? null : Math.floor(Date.now() / 1000) + expiresS
-      const { token, record } = d.agents.issue(name, scopes, expires, [])
-      await d.audit({ type: 'AGENT_TOKEN_ISSUED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, scopes, expires, tokenPrefix: record.prefix } }, true)
-      return { name, token, scopes, expires, grants: record.grants }
-    },
-    'agentToken.revoke': async ({ name }, { principal }) => {
-      const rec = d.agents.revoke(name)
-      await d.audit({ type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name } }, true)
-      return { name: rec.name, revoked: true }
-    },
     'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, tokenPrefix: r.prefix })),
+    ...capsHandlers(d),
     ...a2aHandlers(d)
   }
 
@@ -86,23 +71,6 @@ export function createDispatcher (d: Daemon) {
     const handler = handlers[type]
     if (handler === undefined) throw unavailable(`Cannot run ${type}: this node does not serve it yet`)
     return await handler(params, { principal, signal })
-  }
-}
-
-/** An agent may make a request only if one of its scopes names the request's command (and mailbox). */
-async function authorizeAgent (d: Daemon, name: string, type: RequestType, params: any): Promise<void> {
-  const need = REQUEST_SCOPE[type]
-  if (need === '*') return
-  const rec = d.agents.get(name)
-  const mailbox: string | undefined = params?.mailbox
-  const ok = need !== null && rec !== undefined && rec.scopes.some(s => {
-    const { cmd, mailbox: scoped } = parseScope(s)
-    return cmd === need && (mailbox === undefined || scoped === '*' || scoped === mailbox)
-  })
-  if (!ok) {
-    const reason = need === null ? `${type} is for the operator only` : `no scope ${need}${mailbox !== undefined ? ` on mailbox "${mailbox}"` : ''}`
-    await d.audit({ type: 'IPC_FORBIDDEN', actor: `agent:${name}`, outcome: 'denied', detail: { request: type, reason } }, true)
-    throw forbidden(`Cannot run ${type}: agent "${name}" has ${reason}`)
   }
 }
 
@@ -117,7 +85,7 @@ function status (d: Daemon): StatusResult {
     mailboxes: d.a2a?.status === 'started' ? d.a2a.mailboxes() : [],
     ...(d.a2a?.status === 'started' ? { outbox: d.a2a.outboxCounts() } : {}),
     licence: d.licence.summary(),
-    audit: null,
+    audit: d.auditLog.head,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
     version: VERSION,
     pid: process.pid

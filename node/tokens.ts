@@ -30,6 +30,11 @@ export function secretEquals (a: string, b: string): boolean {
   return timingSafeEqual(sha256(a), sha256(b))
 }
 
+/** A fresh agent token (`sova_` + 64 hex); the secret is shown to the operator once. */
+export function newAgentToken (): string {
+  return AGENT_PREFIX + randomBytes(TOKEN_BYTES).toString('hex')
+}
+
 /** A token as it may appear in a log or audit row: a short prefix, never the secret. */
 export function tokenHint (token: string): string {
   return token.length > 8 ? `${token.slice(0, 6)}…` : '…'
@@ -70,10 +75,9 @@ export class AgentTokens {
   }
 
   /** Creates a token for `name`; the secret is returned once and only its hash is kept. */
-  issue (name: string, scopes: string[], expires: number | null, grants: string[]): { token: string, record: AgentRecord } {
+  issue (name: string, scopes: string[], expires: number | null, grants: string[], token = newAgentToken()): { token: string, record: AgentRecord } {
     if (this.byName.has(name)) throw conflict(`Cannot issue agent token "${name}": it exists (revoke it first)`)
     if (scopes.length === 0) throw badRequest('Cannot issue agent token: at least one --scope is required')
-    const token = AGENT_PREFIX + randomBytes(TOKEN_BYTES).toString('hex')
     const record: AgentRecord = {
       name, scopes, expires, grants, created: Math.floor(Date.now() / 1000),
       hash: sha256(token).toString('hex'), prefix: tokenHint(token)

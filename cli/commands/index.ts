@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { registerA2ACommands } from './a2a.js'
 import { registerCapAuditCommands } from './cap-audit.js'
 import { registerDevnetCommands } from './devnet.js'
+import { registerDemoCommand } from './demo.js'
 import { registerJoinCommand } from './join.js'
 import { registerLicenceCommands } from './licence.js'
 import { registerNodeCommands } from './node.js'
@@ -11,6 +12,7 @@ import { registerSwarmKeyCommands } from './swarm-key.js'
 import { registerTokenCommands } from './tokens.js'
 
 export function registerCommands (program: Command): void {
+  registerDemoCommand(program)
   registerNodeCommands(program)
   registerSwarmKeyCommands(program)
   registerJoinCommand(program)

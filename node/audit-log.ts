@@ -1,0 +1,415 @@
+/**
+ * The audit log (DESIGN §10): `audit/events.jsonl`, hash-chained rows, and
+ * `audit/checkpoints.jsonl`, signed checkpoints.
+ *
+ * Group commit: `append()` queues a row and returns a promise that resolves once the row is on
+ * disk; every row queued while a write is in flight goes out in the next single write + fdatasync.
+ * Callers that must not act before their row is durable (refusals, grants, revocations, token
+ * changes) await it and refuse the action when it rejects (fail closed). A failed write is cut
+ * off the file again so the chain on disk never holds a row that was not answered.
+ *
+ * State is loaded once at `open()`: the head (last row), the last checkpoint and a window of
+ * recent rows for `tail()`. A torn last line left by a crash is moved aside into a
+ * `events.jsonl.torn-<ms>` file and recorded by an `AUDIT_TORN_TAIL` row.
+ */
+import { open, readFile, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PrivateKey } from '@libp2p/interface'
+import { badRequest, unavailable } from '../protocol/index.js'
+import { GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './audit-row.js'
+import { checkpointLine, signCheckpoint, type Checkpoint } from './audit-checkpoint.js'
+import { loadAuditState } from './audit-load.js'
+import { writeAll } from './jsonl-files.js'
+import { dropCheckpointsThrough, findCut, keepSuffix } from './audit-purge.js'
+import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './audit-verify.js'
+import { ensureDir } from './home.js'
+
+/** Rows between two automatic checkpoints. @default 1000 */
+export const AUDIT_CHECKPOINT_EVERY_ROWS = 1000
+/** A checkpoint is also written this long after the last one when rows were added. @default 60 s */
+export const AUDIT_CHECKPOINT_INTERVAL_MS = 60_000
+/** Recent rows kept in memory for `tail()`. @default 10,000 */
+export const AUDIT_TAIL_WINDOW_ROWS = 10_000
+/** Most rows in one write. @default 8192 */
+export const AUDIT_MAX_BATCH_ROWS = 8192
+
+export interface AuditLogOptions {
+  /** The `audit/` directory (created 0700). */
+  dir: string
+  /** Signs checkpoints (the node's libp2p identity key). */
+  privateKey: PrivateKey
+  /** @default AUDIT_CHECKPOINT_EVERY_ROWS */
+  checkpointEvery?: number
+  /** @default AUDIT_CHECKPOINT_INTERVAL_MS */
+  checkpointIntervalMs?: number
+  /** @default AUDIT_TAIL_WINDOW_ROWS */
+  tailWindow?: number
+  /** Secrets that must never reach a row; a row containing one has it replaced by `[redacted]`. */
+  secrets?: () => string[]
+  /** Where warnings go. @default stderr */
+  warn?: (line: string) => void
+}
+
+/** A row sealed onto the chain (seq, prev, hash fixed) and waiting for its write. */
+interface Pending {
+  ev: AuditEvent
+  detailJson: string
+  row: AuditRow
+  line: string
+  resolve: (row: AuditRow) => void
+  reject: (err: Error) => void
+  /** Settles with the row's promise, never rejects. */
+  settled: Promise<unknown>
+}
+
+export interface PurgeResult { purged: number, throughSeq: number | null, anchor: string | null, seq: number | null }
+
+export class AuditLog {
+  /** Writes and fdatasyncs of rows so far (group commit makes this far smaller than the row count). */
+  readonly stats = { writes: 0, rows: 0, checkpoints: 0 }
+  /** Batch sizes of the writes so far, for the benchmark (bounded). */
+  readonly batchSizes: number[] = []
+  private readonly eventsPath: string
+  private readonly checkpointsPath: string
+  private readonly opts: Required<Omit<AuditLogOptions, 'secrets'>> & Pick<AuditLogOptions, 'secrets'>
+  private fh!: FileHandle
+  private size = 0
+  private cpFh!: FileHandle
+  private cpSize = 0
+  private durable: AuditHead = { seq: 0, hash: GENESIS_HASH }
+  /** Head of the last sealed row, durable or queued: rows are chained as they are appended. */
+  private sealed: AuditHead = { seq: 0, hash: GENESIS_HASH }
+  private lastCp?: Checkpoint
+  private lastCpAt = Date.now()
+  private window: AuditRow[] = []
+  private queue: Pending[] = []
+  private flushing = false
+  private lock: Promise<unknown> = Promise.resolve()
+  private state: 'open' | 'closing' | 'closed' | 'failed' = 'open'
+  private failure?: Error
+  private timer?: NodeJS.Timeout
+
+  private constructor (opts: AuditLogOptions) {
+    this.opts = {
+      checkpointEvery: AUDIT_CHECKPOINT_EVERY_ROWS,
+      checkpointIntervalMs: AUDIT_CHECKPOINT_INTERVAL_MS,
+      tailWindow: AUDIT_TAIL_WINDOW_ROWS,
+      warn: (line: string) => { process.stderr.write(`audit: ${line}\n`) },
+      ...opts
+    }
+    this.eventsPath = join(opts.dir, 'events.jsonl')
+    this.checkpointsPath = join(opts.dir, 'checkpoints.jsonl')
+  }
+
+  /** Opens (or creates) the log, recovers a torn tail and loads the head once. */
+  static async open (opts: AuditLogOptions): Promise<AuditLog> {
+    const log = new AuditLog(opts)
+    ensureDir(opts.dir)
+    try {
+      await log.load()
+    } catch (err) {
+      await log.fh?.close().catch(() => {})
+      await log.cpFh?.close().catch(() => {})
+      throw err
+    }
+    log.timer = setInterval(() => { void log.timedCheckpoint() }, Math.max(1000, log.opts.checkpointIntervalMs))
+    log.timer.unref()
+    return log
+  }
+
+  /** The last durable row (`seq` 0 and the genesis hash for an empty log). */
+  get head (): AuditHead { return { ...this.durable } }
+
+  get lastCheckpoint (): Checkpoint | undefined { return this.lastCp }
+
+  /**
+   * Seals a row onto the chain now and queues it; resolves with it once it is durable, rejects
+   * (UNAVAILABLE) when it could not be written. Sealing at append time keeps the hashing off the
+   * write path: it overlaps the fdatasync of the batch before.
+   */
+  async append (ev: AuditEvent): Promise<AuditRow> {
+    if (this.state !== 'open') {
+      throw unavailable(`Cannot write the audit log: it is ${this.state}${this.failure !== undefined ? ` (${this.failure.message})` : ''}`, { cause: this.failure })
+    }
+    let detailJson: string
+    try {
+      detailJson = prepareEvent(ev)
+      if (this.leaksSecret(ev.actor, detailJson)) {
+        ev = this.redact(ev)
+        detailJson = prepareEvent(ev)
+      }
+    } catch (cause) {
+      throw badRequest(`Cannot write audit row ${String(ev.type)}: ${(cause as Error).message}`, { cause })
+    }
+    return await this.enqueue(ev, detailJson, new Date().toISOString())
+  }
+
+  /** Writes a checkpoint of the current head now (or returns the last one when it is already there). */
+  async checkpoint (): Promise<Checkpoint> {
+    await this.drain()
+    return await this.exclusive(async () => {
+      if (this.lastCp !== undefined && this.lastCp.seq === this.durable.seq) return this.lastCp
+      if (this.durable.seq === 0) throw badRequest('Cannot write a checkpoint: the audit log is empty')
+      return await this.writeCheckpoint()
+    })
+  }
+
+  /**
+   * The last `n` rows, or with `afterSeq` the first `n` rows after it (for `audit tail --follow`).
+   * Recent rows come from memory; older ones are read from the file.
+   */
+  async tail (n: number, afterSeq?: number): Promise<AuditRow[]> {
+    if (afterSeq === undefined) return n === 0 ? [] : this.window.slice(-n)
+    const first = this.window[0]?.seq ?? this.durable.seq + 1
+    if (afterSeq >= first - 1) return this.window.filter(r => r.seq > afterSeq).slice(0, n)
+    const out: AuditRow[] = []
+    const { fh, size } = await this.exclusive(async () => ({ fh: await open(this.eventsPath, 'r'), size: this.size }))
+    try {
+      let rest = ''
+      const decoder = new TextDecoder()
+      for await (const chunk of readChunks(fh, size)) {
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n')
+        rest = lines.pop() as string
+        for (const line of lines) {
+          const r = checkLine(line)
+          if ('row' in r && r.row.seq > afterSeq) { out.push(r.row); if (out.length >= n) return out }
+        }
+      }
+    } finally {
+      await fh.close()
+    }
+    return out
+  }
+
+  /**
+   * Verifies the files against the chain rules, the checkpoints and the head held in memory
+   * (a file cut short or swapped under a running daemon is reported).
+   */
+  async verify (): Promise<VerifyResult> {
+    await this.drain()
+    const snap = await this.exclusive(async () => {
+      // An fd opened now keeps reading this version of the file even if a purge replaces it.
+      // No write is in flight here, so a size other than ours means someone else changed the file.
+      const fh = await open(this.eventsPath, 'r')
+      const { size } = await fh.stat()
+      return { fh, size, head: { ...this.durable }, checkpoints: await readFile(this.checkpointsPath, 'utf8') }
+    })
+    try {
+      const result = await verifyAudit({
+        events: readChunks(snap.fh, snap.size),
+        checkpoints: snap.checkpoints,
+        publicKey: this.opts.privateKey.publicKey,
+        expectHead: snap.head
+      })
+      return result
+    } finally {
+      await snap.fh.close()
+    }
+  }
+
+  /**
+   * Retention: drops the oldest rows whose `ts` is before `before`, keeping the chain verifiable
+   * across the cut. Order (each step durable before the next, so a crash anywhere leaves a log
+   * that verifies): 1. append an `AUDIT_PURGED` row whose detail names the last dropped row
+   * (`throughSeq`) and its hash (`anchor`); 2. sign a checkpoint at that row (a purge row counts as
+   * an anchor only when a checkpoint names it); 3. replace `events.jsonl` by its kept suffix;
+   * 4. drop the checkpoints at or below the cut. No re-genesis: the first kept row's `prev` is the anchor.
+   */
+  async purge (before: Date, actor: string): Promise<PurgeResult> {
+    if (Number.isNaN(before.getTime())) throw badRequest('Cannot purge the audit log: the date is not valid')
+    await this.drain()
+    return await this.exclusive(async () => {
+      if (this.state !== 'open') throw unavailable(`Cannot purge the audit log: it is ${this.state}`)
+      const cut = await findCut(this.fh, this.size, before.getTime())
+      if (cut.count === 0) return { purged: 0, throughSeq: null, anchor: null, seq: null }
+      const detail = { before: before.toISOString(), throughSeq: cut.throughSeq, anchor: cut.anchor, rows: cut.count }
+      const written = this.enqueue({ type: PURGE_TYPE, actor, outcome: 'ok', detail }, prepareEvent({ type: PURGE_TYPE, actor, outcome: 'ok', detail }), new Date().toISOString())
+      while (this.queue.length > 0) await this.writeQueued()
+      const row = await written
+      await this.writeCheckpoint()
+      const events = await keepSuffix(this.eventsPath, this.fh, this.size, cut.offset)
+      this.fh = events.fh
+      this.size = events.size
+      const cps = await dropCheckpointsThrough(this.checkpointsPath, this.cpFh, cut.throughSeq)
+      this.cpFh = cps.fh
+      this.cpSize = cps.size
+      this.window = this.window.filter(r => r.seq > cut.throughSeq)
+      return { purged: cut.count, throughSeq: cut.throughSeq, anchor: cut.anchor, seq: row.seq }
+    })
+  }
+
+  /** Writes what is queued, a final checkpoint, and closes the files. Idempotent. */
+  async close (): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return
+    const failed = this.state === 'failed'
+    this.state = 'closing'
+    clearInterval(this.timer)
+    if (!failed) {
+      await this.drain()
+      await this.exclusive(async () => {
+        if (this.durable.seq > 0 && this.durable.seq !== this.lastCp?.seq) {
+          await this.writeCheckpoint().catch(err => { this.opts.warn(`cannot write the shutdown checkpoint: ${err.message}`) })
+        }
+      })
+    }
+    await this.exclusive(async () => {
+      await this.fh.close().catch(() => {})
+      await this.cpFh.close().catch(() => {})
+    })
+    this.state = 'closed'
+  }
+
+  // ---- internals ----
+
+  private async load (): Promise<void> {
+    const st = await loadAuditState(this.eventsPath, this.checkpointsPath, this.opts.privateKey.publicKey, this.opts.tailWindow, this.opts.warn)
+    this.fh = st.fh
+    this.size = st.size
+    this.cpFh = st.cpFh
+    this.cpSize = st.cpSize
+    this.durable = { ...st.head }
+    this.sealed = { ...st.head }
+    this.window = st.window
+    this.lastCp = st.lastCp
+    this.lastCpAt = Date.now()
+    if (st.notes.length > 0) {
+      const written = st.notes.map(async ev => await this.enqueue(ev, prepareEvent(ev), new Date().toISOString()))
+      await this.drain()
+      await Promise.all(written)
+    }
+  }
+
+  private leaksSecret (actor: string, detailJson: string): boolean {
+    const secrets = this.opts.secrets?.()
+    if (secrets === undefined) return false
+    for (const s of secrets) if (s.length >= 16 && (detailJson.includes(s) || actor.includes(s))) return true
+    return false
+  }
+
+  private redact (ev: AuditEvent): AuditEvent {
+    const secrets = (this.opts.secrets?.() ?? []).filter(s => s.length >= 16)
+    const scrub = (v: unknown): unknown => {
+      if (typeof v === 'string') return secrets.reduce((t, s) => t.split(s).join('[redacted]'), v)
+      if (Array.isArray(v)) return v.map(scrub)
+      if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [scrub(k) as string, scrub(x)]))
+      return v
+    }
+    return { ...ev, actor: scrub(ev.actor) as string, detail: scrub(ev.detail) as Record<string, unknown> }
+  }
+
+  /** Runs `fn` with the files to itself (writes, checkpoints, purges and snapshots take turns). */
+  private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn)
+    this.lock = run.catch(() => {})
+    return await run
+  }
+
+  /** Starts a flush after the current tick, so rows appended together go out together. */
+  private kick (): void {
+    if (this.flushing) return
+    this.flushing = true
+    queueMicrotask(() => { void this.flushLoop() })
+  }
+
+  private enqueue (ev: AuditEvent, detailJson: string, ts: string): Promise<AuditRow> {
+    const { promise, resolve, reject } = Promise.withResolvers<AuditRow>()
+    const { row, line } = sealRow(this.sealed.seq + 1, ts, ev, detailJson, this.sealed.hash)
+    this.sealed = { seq: row.seq, hash: row.hash }
+    this.queue.push({ ev, detailJson, row, line, resolve, reject, settled: promise.catch(() => {}) })
+    this.kick()
+    return promise
+  }
+
+  private async flushLoop (): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.exclusive(async () => { await this.writeQueued() })
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  /**
+   * Resolves once every row queued before the call is durable (or failed); rows appended later
+   * are not waited for, so a steady stream of appends cannot hold it up.
+   */
+  private async drain (): Promise<void> {
+    const last = this.queue[this.queue.length - 1]
+    // Rows are written in order: when the last queued row is settled, so is every row before it.
+    if (last !== undefined) await last.settled
+    // A batch already taken off the queue holds the lock until it is written.
+    await this.exclusive(async () => {})
+  }
+
+  /**
+   * Writes the next batch of queued rows and fdatasyncs; only then does the durable head move and
+   * are the rows' promises resolved. On a failed write the bytes are cut off again, the batch is
+   * rejected and the rows queued after it are sealed again from the durable head; if even the cut
+   * fails the log stops taking rows. Must run inside `exclusive()`.
+   */
+  private async writeQueued (): Promise<void> {
+    const batch = this.queue.splice(0, AUDIT_MAX_BATCH_ROWS)
+    if (batch.length === 0) return
+    let text = ''
+    for (const p of batch) text += p.line
+    const buf = Buffer.from(text, 'utf8')
+    try {
+      await writeAll(this.fh, buf, this.size)
+      await this.fh.datasync()
+    } catch (cause) {
+      try {
+        await this.fh.truncate(this.size)
+      } catch (err) {
+        this.state = 'failed'
+        this.failure = err as Error
+      }
+      this.opts.warn(`cannot write ${batch.length} row(s): ${(cause as Error).message}`)
+      this.sealed = { ...this.durable }
+      for (const p of this.queue) {
+        const again = sealRow(this.sealed.seq + 1, p.row.ts, p.ev, p.detailJson, this.sealed.hash)
+        p.row = again.row
+        p.line = again.line
+        this.sealed = { seq: again.row.seq, hash: again.row.hash }
+      }
+      const err = unavailable(`Cannot write the audit log: ${(cause as Error).message}`, { cause })
+      for (const p of batch) p.reject(err)
+      return
+    }
+    const last = batch[batch.length - 1].row
+    this.size += buf.length
+    this.durable = { seq: last.seq, hash: last.hash }
+    this.stats.writes++
+    this.stats.rows += batch.length
+    if (this.batchSizes.length < 100_000) this.batchSizes.push(batch.length)
+    for (const p of batch) this.window.push(p.row)
+    if (this.window.length > 2 * this.opts.tailWindow) this.window = this.window.slice(-this.opts.tailWindow)
+    for (const p of batch) p.resolve(p.row)
+    if (this.durable.seq - (this.lastCp?.seq ?? 0) >= this.opts.checkpointEvery) {
+      await this.writeCheckpoint().catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
+    }
+  }
+
+  /** Signs and appends a checkpoint of the durable head. Must run inside `exclusive()`. */
+  private async writeCheckpoint (): Promise<Checkpoint> {
+    const cp = await signCheckpoint(this.opts.privateKey, this.durable.seq, this.durable.hash)
+    const buf = Buffer.from(checkpointLine(cp), 'utf8')
+    try {
+      await writeAll(this.cpFh, buf, this.cpSize)
+      await this.cpFh.datasync()
+    } catch (cause) {
+      await this.cpFh.truncate(this.cpSize).catch(() => {})
+      throw unavailable(`Cannot write an audit checkpoint: ${(cause as Error).message}`, { cause })
+    }
+    this.cpSize += buf.length
+    this.lastCp = cp
+    this.lastCpAt = Date.now()
+    this.stats.checkpoints++
+    return cp
+  }
+
+  private async timedCheckpoint (): Promise<void> {
+    if (this.state !== 'open' || Date.now() - this.lastCpAt < this.opts.checkpointIntervalMs) return
+    await this.exclusive(async () => {
+      if (this.state === 'open' && this.durable.seq > (this.lastCp?.seq ?? 0)) await this.writeCheckpoint()
+    }).catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
+  }
+}

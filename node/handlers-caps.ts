@@ -1,0 +1,96 @@
+/**
+ * IPC handlers for capabilities, agent tokens (which are grants with `aud: agent:NAME`) and the
+ * audit log, and the authority check the dispatcher runs for agent tokens.
+ *
+ * Ordering rule for every privileged change: sign in memory → write the audit row durably →
+ * store the change → answer. If the row cannot be written the change is refused and nothing is
+ * stored (fail closed); a refusal is recorded before it is answered.
+ */
+import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, type RequestType } from '../protocol/index.js'
+import type { Daemon } from './daemon.js'
+import { actorOf, type Handler } from './handlers.js'
+import { newAgentToken, parseScope, tokenHint } from './tokens.js'
+
+/** Rows `audit tail` returns without `-n`. */
+const AUDIT_TAIL_DEFAULT_ROWS = 20
+
+export function capsHandlers (d: Daemon): Partial<Record<RequestType, Handler>> {
+  return {
+    'cap.grant': async ({ aud, cmd, mailbox, expiresS }, { principal }) => {
+      const { id, grant } = await d.caps.sign({ aud, cmd, mailbox, expiresS })
+      await d.audit({ type: 'CAP_GRANTED', actor: actorOf(principal), outcome: 'ok', detail: { id, aud: grant.aud, cmd: grant.cmd, with: grant.with, nbf: grant.nbf, exp: grant.exp } }, true)
+      await d.caps.add(id, grant)
+      return { id, grant }
+    },
+    'cap.revoke': async ({ grantId: id }, { principal }) => {
+      const { rev, already } = await d.caps.prepareRevocation(id)
+      if (!already) {
+        await d.audit({ type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } }, true)
+        await d.caps.addRevocation(rev)
+      }
+      return { id, revoked: true, alreadyRevoked: already }
+    },
+    'cap.list': async () => d.caps.list(),
+
+    'agentToken.issue': async ({ name, scopes, expiresS }, { principal }) => {
+      if (d.agents.get(name) !== undefined) throw conflict(`Cannot issue agent token "${name}": it exists (revoke it first)`)
+      const signed = []
+      for (const scope of scopes as string[]) {
+        const { cmd, mailbox } = parseScope(scope)
+        signed.push(await d.caps.sign({ aud: `agent:${name}`, cmd, mailbox, expiresS }))
+      }
+      const token = newAgentToken()
+      const grants = signed.map(s => s.id)
+      const expires = signed[0].grant.exp
+      await d.audit({ type: 'AGENT_TOKEN_ISSUED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, scopes, expires, grants, tokenPrefix: tokenHint(token) } }, true)
+      for (const s of signed) await d.caps.add(s.id, s.grant)
+      d.agents.issue(name, scopes, expires, grants, token)
+      return { name, token, scopes, expires, grants }
+    },
+    'agentToken.revoke': async ({ name }, { principal }) => {
+      const rec = d.agents.get(name)
+      if (rec === undefined) throw notFound(`Cannot revoke agent token "${name}": no such agent`)
+      const revs = []
+      for (const id of rec.grants) {
+        if (d.caps.get(id) !== undefined) revs.push((await d.caps.prepareRevocation(id)).rev)
+      }
+      await d.audit({ type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants: rec.grants } }, true)
+      for (const rev of revs) await d.caps.addRevocation(rev)
+      d.agents.revoke(name)
+      return { name, revoked: true, grants: rec.grants }
+    },
+
+    'audit.tail': async ({ n, afterSeq }) => await d.auditLog.tail(n ?? AUDIT_TAIL_DEFAULT_ROWS, afterSeq),
+    'audit.verify': async ({}, { principal }) => {
+      const result = await d.auditLog.verify()
+      // Durable, so the row is in the file before the caller reads it again.
+      await d.audit({ type: 'AUDIT_VERIFIED', actor: actorOf(principal), outcome: result.ok ? 'ok' : 'error', detail: { ok: result.ok, rows: result.rows, firstBadSeq: result.firstBadSeq } }, true)
+        .catch(() => { /* the verdict stands */ })
+      return result
+    },
+    'audit.checkpoint': async () => await d.auditLog.checkpoint(),
+    'audit.purge': async ({ before }, { principal }) => {
+      const at = new Date(before)
+      if (Number.isNaN(at.getTime())) throw badRequest(`Cannot purge the audit log: "${before}" is not an RFC 3339 date`)
+      return await d.auditLog.purge(at, actorOf(principal))
+    }
+  }
+}
+
+/**
+ * An agent may make a request only if the shared capability check finds a grant to
+ * `agent:NAME` of the command `REQUEST_SCOPE` declares for it (on the request's mailbox, if any).
+ * Every refusal is an audit row with the reason, written before the refusal is answered.
+ */
+export async function authorizeAgent (d: Daemon, name: string, type: RequestType, params: any): Promise<void> {
+  const need = REQUEST_SCOPE[type]
+  if (need === '*') return
+  const mailbox = typeof params?.mailbox === 'string' ? params.mailbox as string : undefined
+  const r = need === null
+    ? { ok: false as const, reason: `${type} is for the operator only` }
+    : d.caps.check({ aud: `agent:${name}`, cmd: need, mailbox })
+  if (r.ok) return
+  await d.audit({ type: 'IPC_FORBIDDEN', actor: `agent:${name}`, outcome: 'denied', detail: { request: type, cmd: need, mailbox: mailbox ?? null, reason: r.reason } }, true)
+    .catch(() => { /* refused either way */ })
+  throw forbidden(`Cannot run ${type}: agent "${name}" is not allowed: ${r.reason}`)
+}

@@ -1,0 +1,254 @@
+// The audit log on real files, in-process: chain, group commit, checkpoints, tamper detection,
+// torn tails, purge, fail-closed writes (a child under `ulimit -f`).
+import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { appendFileSync, existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { AuditLog, GENESIS_HASH, PURGE_TYPE, prepareEvent, sealRow, verifyAudit, verifyAuditFiles, type AuditRow } from '../node/index.js'
+import { kitSuite, repoPath, withDeadline } from './kit/index.js'
+
+const test = kitSuite('audit-log')
+const ev = (i: number) => ({ type: 'TEST_ROW', actor: 'operator', outcome: 'ok' as const, detail: { i, note: `row ${i}`, nested: { a: [1, 2, i] } } })
+
+async function openLog (ctx: any, dir: string, key: PrivateKey, checkpointEvery = 100): Promise<AuditLog> {
+  const log = await AuditLog.open({ dir, privateKey: key, checkpointEvery, warn: () => {} })
+  ctx.defer(async () => { await log.close() })
+  return log
+}
+
+/** A closed log of `n` rows (checkpoints every 100 and at close) and its files' contents. */
+async function makeLog (ctx: any, n: number, key: PrivateKey): Promise<{ dir: string, events: Buffer, checkpoints: string }> {
+  const dir = ctx.tmp('sov-audit-')
+  const log = await AuditLog.open({ dir, privateKey: key, checkpointEvery: 100, warn: () => {} })
+  // In groups of 10, as rows arrive in a daemon: checkpoints land every 100 rows.
+  for (let i = 0; i < n; i += 10) await Promise.all(Array.from({ length: Math.min(10, n - i) }, async (_, j) => await log.append(ev(i + j + 1))))
+  await log.close()
+  return { dir, events: readFileSync(join(dir, 'events.jsonl')), checkpoints: readFileSync(join(dir, 'checkpoints.jsonl'), 'utf8') }
+}
+
+const lines = (buf: Buffer): string[] => buf.toString('utf8').split('\n').filter(l => l !== '')
+const join2 = (ls: string[]): Buffer => Buffer.from(ls.map(l => l + '\n').join(''), 'utf8')
+
+test('appended rows are durable when append resolves, chain from genesis and verify', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const log = await openLog(ctx, dir, key)
+  const r1 = await log.append(ev(1))
+  assert.is(r1.seq, 1)
+  assert.is(r1.prev, GENESIS_HASH)
+  const onDisk = readFileSync(join(dir, 'events.jsonl'), 'utf8')
+  assert.ok(onDisk.endsWith('\n') && onDisk.includes(r1.hash), 'the row is in the file when append resolves')
+  const r2 = await log.append(ev(2))
+  assert.is(r2.prev, r1.hash)
+  assert.equal(log.head, { seq: 2, hash: r2.hash })
+  const v = await log.verify()
+  assert.equal([v.ok, v.rows, v.firstBadSeq], [true, 2, null])
+})
+
+test('rows appended together share one write and one fdatasync (group commit)', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const log = await openLog(ctx, ctx.tmp('sov-audit-'), key, 10_000)
+  const rows = await Promise.all(Array.from({ length: 1000 }, async (_, i) => await log.append(ev(i))))
+  assert.equal(rows.map(r => r.seq), Array.from({ length: 1000 }, (_, i) => i + 1), 'rows keep append order')
+  assert.ok(log.stats.writes <= 3, `1000 rows took ${log.stats.writes} writes`)
+  assert.ok((await log.verify()).ok)
+})
+
+test('a row that cannot be written is refused, cut off the file again, and so is the next (fail closed)', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  writeFileSync(join(dir, 'key.pb'), privateKeyToProtobuf(key))
+  const child = spawn('sh', ['-c', `ulimit -f 4 && exec "${process.execPath}" "${repoPath('dist', 'test', 'fixtures', 'audit-child.js')}" fill "${dir}"`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', d => { out += d })
+  await withDeadline(once(child, 'exit'), 20_000, 'the fill child to finish')
+  const r = JSON.parse(out)
+  assert.is(r.refused?.code, 'UNAVAILABLE', out)
+  assert.is(r.second, 'UNAVAILABLE', 'the log keeps refusing while it cannot write')
+  assert.is(r.head, r.lastDurable, 'the head never moves past the last durable row')
+  const log = await openLog(ctx, dir, key)
+  assert.is(log.head.seq, r.lastDurable, 'no trace of the refused row')
+  assert.not.ok(readdirSync(dir).some(f => f.includes('.torn-')), 'the failed write left no torn line')
+  assert.ok((await log.verify()).ok)
+})
+
+test('a 300-row log: flipping any byte of a row makes verify report exactly that row', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const { events, checkpoints } = await makeLog(ctx, 300, key)
+  const clean = await verifyAudit({ events, checkpoints, publicKey: key.publicKey })
+  assert.equal([clean.ok, clean.rows, clean.checkpoints], [true, 300, 3])
+  let start = 0
+  let checked = 0
+  for (let seq = 1; seq <= 300; seq++) {
+    const end = events.indexOf(0x0a, start) // the row's newline
+    // A byte inside the row (varies with seq), its last byte, and its newline.
+    for (const pos of [start + ((seq * 7919) % (end - start)), end - 1, end]) {
+      const copy = Buffer.from(events)
+      copy[pos] ^= 0x01
+      const v = await verifyAudit({ events: copy, checkpoints, publicKey: key.publicKey })
+      assert.is(v.ok, false, `flip at byte ${pos} (row ${seq}) went unnoticed`)
+      assert.is(v.firstBadSeq, seq, `flip at byte ${pos}: reported ${v.firstBadSeq} (${v.reason}), expected ${seq}`)
+      checked++
+    }
+    start = end + 1
+  }
+  assert.is(checked, 900)
+})
+
+test('a deleted, duplicated or reordered row, a cut tail and a rolled-back copy are each reported', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const { events, checkpoints } = await makeLog(ctx, 300, key)
+  const rows = lines(events)
+  const verify = async (ls: string[] | Buffer) => await verifyAudit({ events: Array.isArray(ls) ? join2(ls) : ls, checkpoints, publicKey: key.publicKey })
+  const cases: Array<[string, string[] | Buffer, number, RegExp]> = [
+    ['row 150 deleted', rows.filter((_, i) => i !== 149), 150, /missing/],
+    ['row 1 deleted', rows.slice(1), 1, /missing/],
+    ['row 150 duplicated', [...rows.slice(0, 150), rows[149], ...rows.slice(150)], 151, /duplicated/],
+    ['rows 150 and 151 swapped', [...rows.slice(0, 149), rows[150], rows[149], ...rows.slice(151)], 150, /out of order/],
+    ['last 10 rows cut off', rows.slice(0, 290), 291, /cut off/],
+    ['last row cut in the middle', events.subarray(0, events.length - 40), 300, /incomplete/],
+    ['an empty log with checkpoints', [], 1, /cut off/]
+  ]
+  for (const [what, input, seq, reason] of cases) {
+    const v = await verify(input)
+    assert.is(v.ok, false, `${what}: not reported`)
+    assert.is(v.firstBadSeq, seq, `${what}: reported ${v.firstBadSeq} (${v.reason})`)
+    assert.match(v.reason ?? '', reason, what)
+  }
+})
+
+test('rows rewritten with a recomputed chain are caught by the next signed checkpoint', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const { events, checkpoints } = await makeLog(ctx, 300, key)
+  const rows = lines(events).map(l => JSON.parse(l) as AuditRow)
+  // Whoever edits the file can recompute every hash after the edit, but cannot sign.
+  let prev = rows[118].hash
+  const forged = rows.map((r, i) => {
+    if (i < 119) return JSON.stringify(r)
+    const detail = i === 119 ? { ...r.detail, note: 'nothing happened here' } : r.detail
+    const edited = { type: r.type, actor: r.actor, outcome: r.outcome, detail }
+    const { row, line } = sealRow(r.seq, r.ts, edited, prepareEvent(edited), prev)
+    prev = row.hash
+    return line.slice(0, -1)
+  })
+  const v = await verifyAudit({ events: join2(forged), checkpoints, publicKey: key.publicKey })
+  assert.is(v.ok, false)
+  assert.is(v.firstBadSeq, 200)
+  assert.match(v.reason ?? '', /rows 101\.\.200 were rewritten/)
+
+  const other = await generateKeyPair('Ed25519')
+  const w = await verifyAudit({ events, checkpoints, publicKey: other.publicKey })
+  assert.is(w.ok, false, 'checkpoints signed by another key are not accepted')
+  assert.match(w.reason ?? '', /bad signature/)
+})
+
+test('a torn last line is moved aside on open, recorded by a row, and the log verifies', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const { dir } = await makeLog(ctx, 20, key)
+  const torn = '{"actor":"operator","detail":{"i":21,"no'
+  appendFileSync(join(dir, 'events.jsonl'), torn)
+  const log = await openLog(ctx, dir, key)
+  const saved = readdirSync(dir).filter(f => f.startsWith('events.jsonl.torn-'))
+  assert.is(saved.length, 1, 'the torn bytes are kept in a recovery file')
+  assert.is(readFileSync(join(dir, saved[0]), 'utf8'), torn)
+  const [row] = await log.tail(1)
+  assert.is(row.type, 'AUDIT_TORN_TAIL')
+  assert.equal(row.detail, { file: 'events.jsonl', bytes: torn.length, savedAs: saved[0], afterSeq: 20 })
+  assert.is(row.seq, 21)
+  const v = await log.verify()
+  assert.ok(v.ok, v.reason)
+})
+
+test('the running log reports its file cut short under it; a restart records the mismatch', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const log = await AuditLog.open({ dir, privateKey: key, checkpointEvery: 10, warn: () => {} })
+  for (let i = 1; i <= 25; i++) await log.append(ev(i))
+  const path = join(dir, 'events.jsonl')
+  const keep = lines(readFileSync(path)).slice(0, 23)
+  truncateSync(path, join2(keep).length)
+  const v = await log.verify()
+  assert.equal([v.ok, v.firstBadSeq], [false, 24], v.reason)
+  await log.close()
+  // At restart the last checkpoint (seq 25) is beyond the log's end: recorded, and verify keeps
+  // saying so even after new rows take the lost seqs.
+  const again = await openLog(ctx, dir, key)
+  const rows = await again.tail(5)
+  assert.ok(rows.some(r => r.type === 'AUDIT_INCONSISTENT' && /cut off or the log was rolled back/.test(String(r.detail.reason))))
+  for (let i = 0; i < 5; i++) await again.append(ev(100 + i))
+  const w = await again.verify()
+  assert.is(w.ok, false)
+  assert.is(w.firstBadSeq, 25, w.reason)
+  assert.match(w.reason ?? '', /differs from the signed checkpoint/)
+})
+
+test('purge drops old rows, anchors the cut in a signed purge row, and the chain still verifies', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const log = await openLog(ctx, dir, key, 30)
+  for (let i = 1; i <= 50; i++) await log.append(ev(i))
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const cut = new Date()
+  await new Promise(resolve => setTimeout(resolve, 20))
+  for (let i = 51; i <= 80; i++) await log.append(ev(i))
+  const before = (await log.tail(1, 49))[0]
+  assert.is(before.seq, 50)
+
+  const r = await log.purge(cut, 'operator')
+  assert.equal([r.purged, r.throughSeq, r.anchor, r.seq], [50, 50, before.hash, 81])
+  const kept = lines(readFileSync(join(dir, 'events.jsonl'))).map(l => JSON.parse(l) as AuditRow)
+  assert.is(kept[0].seq, 51)
+  assert.is(kept[0].prev, before.hash, 'no re-genesis: the first kept row still links to the dropped one')
+  const purgeRow = kept[kept.length - 1]
+  assert.equal([purgeRow.type, purgeRow.detail.throughSeq, purgeRow.detail.anchor], [PURGE_TYPE, 50, before.hash])
+  const cps = readFileSync(join(dir, 'checkpoints.jsonl'), 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l))
+  assert.ok(cps.every(c => c.seq > 50), 'checkpoints of dropped rows are gone')
+  assert.ok(cps.some(c => c.seq === 81 && c.hash === purgeRow.hash), 'the purge row is checkpointed')
+  assert.ok((await log.verify()).ok)
+  await log.append(ev(82))
+  assert.is((await log.tail(1, 81))[0].prev, purgeRow.hash)
+  await log.close()
+  const files = await verifyAuditFiles(join(dir, 'events.jsonl'), join(dir, 'checkpoints.jsonl'), key.publicKey)
+  assert.ok(files.ok, files.reason)
+
+  // Dropping more rows by hand is not a purge: nothing signed anchors the new start.
+  const rows = lines(readFileSync(join(dir, 'events.jsonl')))
+  const cpText = readFileSync(join(dir, 'checkpoints.jsonl'), 'utf8')
+  const v = await verifyAudit({ events: join2(rows.slice(5)), checkpoints: cpText, publicKey: key.publicKey })
+  assert.equal([v.ok, v.firstBadSeq], [false, 51], v.reason)
+  // Nor is a self-made purge row at the end without a checkpoint naming it.
+  const last = JSON.parse(rows[rows.length - 1]) as AuditRow
+  const purgeEv = { type: PURGE_TYPE, actor: 'operator', outcome: 'ok' as const, detail: { throughSeq: 55, anchor: (JSON.parse(rows[4]) as AuditRow).hash } }
+  const forged = sealRow(last.seq + 1, new Date().toISOString(), purgeEv, prepareEvent(purgeEv), last.hash)
+  const w = await verifyAudit({ events: join2([...rows.slice(5), forged.line.slice(0, -1)]), checkpoints: cpText, publicKey: key.publicKey })
+  assert.equal([w.ok, w.firstBadSeq], [false, 51], w.reason)
+})
+
+test('tail serves recent rows from memory and older ones from the file', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const log = await AuditLog.open({ dir, privateKey: key, tailWindow: 50, warn: () => {} })
+  ctx.defer(async () => { await log.close() })
+  await Promise.all(Array.from({ length: 200 }, async (_, i) => await log.append(ev(i + 1))))
+  assert.equal((await log.tail(3)).map(r => r.seq), [198, 199, 200])
+  assert.equal((await log.tail(3, 10)).map(r => r.seq), [11, 12, 13], 'rows after seq 10 come from the file')
+  assert.equal((await log.tail(1000, 195)).map(r => r.seq), [196, 197, 198, 199, 200])
+  assert.equal(await log.tail(10, 200), [])
+})
+
+test('a row carrying a known secret is written with the secret redacted', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const secret = 'f00dfeed'.repeat(8)
+  const log = await AuditLog.open({ dir, privateKey: key, secrets: () => [secret], warn: () => {} })
+  ctx.defer(async () => { await log.close() })
+  const row = await log.append({ type: 'TEST_ROW', actor: 'operator', outcome: 'ok', detail: { oops: `token=${secret}` } })
+  assert.is(row.detail.oops, 'token=[redacted]')
+  assert.not.ok(readFileSync(join(dir, 'events.jsonl'), 'utf8').includes(secret))
+  assert.ok(existsSync(join(dir, 'checkpoints.jsonl')))
+})
+
+test.run()
