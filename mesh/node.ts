@@ -88,7 +88,9 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
         // libp2p's connection monitor pings on this protocol too: room for it and for operators.
         ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: PING_STREAMS }),
         // The defaults would leave every node a DHT client on private addresses: the DHT would never form.
-        dht: kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper })
+        // allowQueryWithZeroPeers: by default every lookup first waits for the node's initial
+        // self-query (0.7-6 s on a small mesh); callers here retry on their own schedule instead.
+        dht: kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: true })
       }
     })
   } catch (err) {

@@ -119,6 +119,8 @@ test('grants: none → rejected with the reason and no retry; expiry honoured; r
   const a = await startA2ADaemon(ctx)
   const b = await startA2ADaemon(ctx, { swarmKeyFile: join(a.home, 'swarm.key'), bootstrap: [a.addr] })
   const ca = await ipc(ctx, a.home)
+  // Connected first, so that the one attempt counted below is the refused delivery, not a dial.
+  await waitFor(async () => (await ca.request('status', {})).peers >= 1, 15_000, 'A and B to connect')
   const send = async (mailbox: string, text: string): Promise<string> => (await ca.request('a2a.send', { peer: b.peerId, mailbox, message: textMessage(text) })).id
   const row = async (id: string): Promise<any> => (await ca.request('a2a.outbox', {})).find((r: any) => r.id === id)
   const settled = async (id: string): Promise<any> => await waitFor(async () => { const r = await row(id); return r?.status !== 'queued' ? r : undefined }, 10_000, `${id} to settle`)
