@@ -99,6 +99,7 @@ async function waitUntil (check: () => Promise<boolean>, ms: number, what: strin
 
 export async function runDemo (log: (line: string) => void = line => { process.stdout.write(line + '\n') }): Promise<DemoResult> {
   const demo = new Demo(log)
+  log(`Working in ${demo.root} (removed at the end)`)
   const started = performance.now()
   let interrupted = false
   const onSignal = (): void => { interrupted = true; log('Interrupted; cleaning up…') }

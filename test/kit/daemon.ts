@@ -64,10 +64,11 @@ export async function startDaemon (ctx: KitContext, opts: StartDaemonOptions = {
 }
 
 /** Starts a daemon on an existing home. */
-export async function runDaemonIn (ctx: KitContext, home: string, env?: Record<string, string>): Promise<DaemonHandle> {
-  const child = spawn(process.execPath, [SOV, '--home', home, 'node', 'start', '--foreground'], {
-    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
-  })
+export async function runDaemonIn (ctx: KitContext, home: string, env?: Record<string, string>, opts: { netns?: string } = {}): Promise<DaemonHandle> {
+  const argv = [process.execPath, SOV, '--home', home, 'node', 'start', '--foreground']
+  // `ip netns exec` execs the command in place: the child's pid is the daemon's.
+  const [cmd, ...args] = opts.netns !== undefined ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', d => { out += d })
   child.stderr!.on('data', d => { out += d })
