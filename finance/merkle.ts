@@ -62,7 +62,8 @@ export function merkleBranchFor (hashes: Uint8Array[], index: number): string[] 
   return branch
 }
 
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
+/** `a ‖ b` in a new array. */
+export function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length)
   out.set(a, 0)
   out.set(b, a.length)

@@ -3,14 +3,13 @@
  * background, to try licensing offline. Its state lives in `<home>/devnet/`; `pay` and `stop`
  * talk to it over `<home>/devnet/control.sock`.
  */
-import { spawn } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { badRequest, conflict, timeout, unavailable } from '../../protocol/index.js'
+import { badRequest, conflict, timeout } from '../../protocol/index.js'
 import { emit, reportError, type GlobalOptions } from '../output.js'
 import { homeDir } from '../ipc-client.js'
+import { startInBackground } from '../background.js'
 
 /** How long `devnet start` waits for the background process to answer. */
 const START_TIMEOUT_MS = 20_000
@@ -32,29 +31,16 @@ export function registerDevnetCommands (program: Command): void {
       const running = await devnetRequest(dir, { cmd: 'status' }, 2_000).catch(() => undefined)
       if (running !== undefined) throw conflict(`Cannot start the devnet: one already runs (pid ${running.pid as number}); stop it with \`sov devnet stop\``)
       mkdirSync(dir, { recursive: true, mode: 0o700 })
-      const logPath = join(dir, 'devnet.log')
-      const log = openSync(logPath, 'a', 0o600)
-      const main = fileURLToPath(new URL('../main.js', import.meta.url))
-      const args = [main, '--home', homeDir(g.home), 'devnet', 'run']
+      const args = ['--home', homeDir(g.home), 'devnet', 'run']
       if (o.tcpPort !== undefined) args.push('--tcp-port', String(o.tcpPort))
       if (o.sslPort !== undefined) args.push('--ssl-port', String(o.sslPort))
-      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] })
-      closeSync(log)
-      let exited: number | null | undefined
-      child.once('exit', code => { exited = code })
-      child.unref()
-      const until = Date.now() + START_TIMEOUT_MS
-      let status: any
-      for (;;) {
-        if (exited !== undefined) {
-          const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n')
-          throw unavailable(`Cannot start the devnet: it exited with code ${String(exited)}; see ${logPath}:\n${tail}`)
-        }
-        status = await devnetRequest(dir, { cmd: 'status' }, 2_000).catch(() => undefined)
-        if (status?.pid === child.pid) break
-        if (Date.now() > until) throw timeout(`Cannot start the devnet: no answer within ${START_TIMEOUT_MS} ms; see ${logPath}`)
-        await new Promise(resolve => setTimeout(resolve, 100))
-      }
+      const status = await startInBackground<any>({
+        what: 'the devnet',
+        args,
+        logPath: join(dir, 'devnet.log'),
+        timeoutMs: START_TIMEOUT_MS,
+        probe: async pid => { const s = await devnetRequest(dir, { cmd: 'status' }, 2_000); return s?.pid === pid ? s : undefined }
+      })
       emit(g, status, s => [
         `Devnet running (pid ${s.pid as number}): a regtest chain at height ${s.height as number}`,
         `Electrum (TCP):  ${s.tcp as string}`,

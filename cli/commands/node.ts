@@ -1,12 +1,11 @@
 /** `sov init`, `sov node start|stop`, `sov status`. */
-import { spawn } from 'node:child_process'
-import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { conflict, timeout, unavailable, type StatusResult } from '../../protocol/index.js'
+import { conflict, timeout, type StatusResult } from '../../protocol/index.js'
 import { emit, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, homeDir, withDaemon } from '../ipc-client.js'
+import { startInBackground } from '../background.js'
 
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value]
 /** How long `node start` waits for a background daemon to answer. */
@@ -105,27 +104,14 @@ async function startBackground (home: string | undefined, listen?: string[]): Pr
   const running = runningPid(root)
   if (running !== undefined) throw conflict(`Cannot start: a daemon (pid ${running}) already runs on home "${root}"; stop it with \`sov node stop\``)
   mkdirSync(root, { recursive: true, mode: 0o700 })
-  const logPath = join(root, 'daemon.log')
-  const log = openSync(logPath, 'a', 0o600)
-  const main = fileURLToPath(new URL('../main.js', import.meta.url))
-  const args = [main, '--home', root, 'node', 'start', '--foreground', ...(listen ?? []).flatMap(a => ['--listen', a])]
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] })
-  closeSync(log)
-  let exited: number | null | undefined
-  child.once('exit', code => { exited = code })
-  child.unref()
-  const until = Date.now() + START_TIMEOUT_MS
-  for (;;) {
-    if (exited !== undefined) {
-      const tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-5).join('\n')
-      throw unavailable(`Cannot start the daemon: it exited with code ${exited}; see ${logPath}:\n${tail}`)
-    }
-    try {
+  return await startInBackground<StatusResult>({
+    what: 'the daemon',
+    args: ['--home', root, 'node', 'start', '--foreground', ...(listen ?? []).flatMap(a => ['--listen', a])],
+    logPath: join(root, 'daemon.log'),
+    timeoutMs: START_TIMEOUT_MS,
+    probe: async () => {
       const c = await IpcClient.open(root)
       try { return await c.request('status', {}) as StatusResult } finally { c.close() }
-    } catch (err) {
-      if (Date.now() > until) throw timeout(`Cannot start the daemon: no answer on its socket within ${START_TIMEOUT_MS} ms; see ${logPath}`, { cause: err })
     }
-    await sleep(100)
-  }
+  })
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { outputScriptFor } from '../address.js'
 import { displayToHash, hashToBigInt, hashToDisplay, hexToBytes, sha256, sha256d } from '../bytes.js'
 import { bitsToTarget } from '../header.js'
-import { merkleBranchFor, merkleRoot } from '../merkle.js'
+import { concat, merkleBranchFor, merkleRoot } from '../merkle.js'
 import { CHAIN_PARAMS } from '../networks.js'
 import { licenceHash } from '../payload.js'
 import { ECPair } from './keys.js'
@@ -246,12 +246,6 @@ function genesisBlock (): Block {
   return block
 }
 
-function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
-}
 
 function equal (a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0
