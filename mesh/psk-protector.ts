@@ -19,6 +19,9 @@ export const NONCE_BYTES = 24
 /** The varint-prefixed multistream-select header every libp2p peer sends first. */
 const MSS_HEADER = Buffer.from('\x13/multistream/1.0.0\n', 'latin1')
 
+/** After a mismatch, how long to wait for the peer to hang up before failing the upgrade anyway. */
+export const MISMATCH_LINGER_MS = 250
+
 export const SWARM_KEY_MISMATCH_MESSAGE = 'Cannot protect the connection: the peer uses a different swarm key (SWARM_KEY_MISMATCH)'
 
 /** True when `err` (or anything it wraps) reports a swarm key mismatch. */
@@ -77,6 +80,7 @@ class PskConnection extends AbstractMultiaddrConnection {
   private verified = 0
   private sentAny = false
   private mismatched = false
+  private linger?: ReturnType<typeof setTimeout>
 
   constructor (init: PskConnectionInit) {
     super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
@@ -94,6 +98,11 @@ class PskConnection extends AbstractMultiaddrConnection {
     this.maConn.addEventListener('close', evt => {
       this.inbound?.final()
       this.outbound.final()
+      if (this.mismatched || this.hungUpOnUs()) {
+        this.mismatched = true
+        this.failMismatch()
+        return
+      }
       if (evt.error != null) {
         if (evt.local) this.abort(evt.error)
         else this.onRemoteReset()
@@ -101,6 +110,20 @@ class PskConnection extends AbstractMultiaddrConnection {
         this.onTransportClosed()
       }
     })
+  }
+
+  /**
+   * libp2p's `byteStream.write()` waits for 'drain' with `rejectionEvents: ['close']`, so a close
+   * during that wait is thrown as the *event*, and the upgrader wraps its (absent) `message` into
+   * a bare "Encryption failed". Giving our close events their error's message keeps the reason
+   * (e.g. SWARM_KEY_MISMATCH) in whatever error reaches the dialer.
+   */
+  override dispatchEvent (event: Event): boolean {
+    const error = (event as { error?: unknown }).error
+    if (event.type === 'close' && error instanceof Error && !('message' in event)) {
+      Object.defineProperty(event, 'message', { value: error.message })
+    }
+    return super.dispatchEvent(event)
   }
 
   private receive (data: Uint8Array): void {
@@ -127,18 +150,38 @@ class PskConnection extends AbstractMultiaddrConnection {
   }
 
   /**
-   * The peer's first bytes are not a multistream header: its key differs. If we have sent
-   * nothing yet, send our (encrypted) header first, so the peer decrypts garbage and fails just
-   * as fast instead of waiting for a timeout; then close and fail the upgrade.
+   * The peer sent its nonce, then closed on our first encrypted bytes without a single plaintext
+   * byte of its own. A peer with our key always answers our multistream header first, so this is
+   * a peer with another key: one that detected it first (its own garbage probe can be overtaken
+   * by the upgrader's RST) or a stock pnet peer, which just hangs up.
+   */
+  private hungUpOnUs (): boolean {
+    return !this.mismatched && this.sentAny && this.inbound !== undefined && this.verified === 0
+  }
+
+  /**
+   * The peer's first bytes are not a multistream header: its key differs. A side that has
+   * already sent encrypted bytes fails at once (the peer is judging those). A side that has sent
+   * nothing yet (the listener) sends its encrypted header, so that the peer decrypts garbage and
+   * fails just as fast, and keeps the socket open, reading and dropping, until the peer hangs up
+   * (or `MISMATCH_LINGER_MS` pass): closing first would make the peer's next write draw an RST,
+   * and Node drops a socket on EPIPE without reading the header already waiting in it.
    */
   private mismatch (): void {
     this.mismatched = true
     this.log.error('first bytes from %a are not multistream-select: swarm key mismatch', this.remoteAddr)
-    if (!this.sentAny) {
-      this.sentAny = true
-      this.maConn.send(this.outbound.update(MSS_HEADER))
+    if (this.sentAny) {
+      this.failMismatch()
+      return
     }
-    void this.maConn.close().catch(() => { this.maConn.abort(new Error('close failed')) })
+    this.sentAny = true
+    this.maConn.send(this.outbound.update(MSS_HEADER))
+    this.linger = setTimeout(() => { this.failMismatch() }, MISMATCH_LINGER_MS)
+  }
+
+  private failMismatch (): void {
+    clearTimeout(this.linger)
+    if (this.status === 'aborted' || this.status === 'closed') return
     this.abort(swarmKeyMismatch(SWARM_KEY_MISMATCH_MESSAGE))
   }
 
@@ -159,8 +202,7 @@ class PskConnection extends AbstractMultiaddrConnection {
   }
 
   sendReset (err: Error): void {
-    // After a mismatch the socket is already closing gracefully (so our header gets out).
-    if (!this.mismatched) this.maConn.abort(err)
+    this.maConn.abort(err)
   }
 
   async sendClose (options?: AbortOptions): Promise<void> {
