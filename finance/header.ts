@@ -101,6 +101,6 @@ export function meetsFloor (h: BlockHeader, powLimit: bigint, powLimitBits: numb
     : { ok: false, reason: `block ${h.id} claims bits ${hex32(h.bits)}, easier than the network's limit ${hex32(powLimitBits)}` }
 }
 
-export function hex32 (n: number): string {
+function hex32 (n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(8, '0')
 }

@@ -43,7 +43,7 @@ const ROW_KEYS = 'actor,detail,hash,outcome,prev,seq,ts,type'
 /** `,"hash":"` + 64 hex digits + `"`. */
 const HASH_MEMBER_LENGTH = 74
 
-export function sha256Hex (text: string): string {
+function sha256Hex (text: string): string {
   return digest('sha256', text, 'hex')
 }
 

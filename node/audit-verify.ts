@@ -42,7 +42,7 @@ const HEX64 = /^[0-9a-f]{64}$/
 const READ_CHUNK_BYTES = 4 * 1024 * 1024
 
 /** Checks the lines of `events.jsonl` as they stream past; `end()` gives the verdict. */
-export class ChainVerifier {
+class ChainVerifier {
   private lines = 0
   private last?: AuditRow
   private first?: { seq: number, prev: string }
@@ -168,7 +168,7 @@ export class ChainVerifier {
 }
 
 /** Parses and verifies `checkpoints.jsonl`; bad lines are returned as failures with their seq. */
-export async function readCheckpoints (text: string, key: PublicKey): Promise<{ cps: Checkpoint[], bad?: Bad }> {
+async function readCheckpoints (text: string, key: PublicKey): Promise<{ cps: Checkpoint[], bad?: Bad }> {
   const cps: Checkpoint[] = []
   let bad: Bad | undefined
   const lines = text.split('\n')

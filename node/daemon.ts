@@ -226,6 +226,6 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
 }
 
 /** libp2p reports addresses with `/p2p/<id>` already; add it where missing. */
-export function withPeer (addr: string, peerId: string): string {
+function withPeer (addr: string, peerId: string): string {
   return addr.includes('/p2p/') ? addr : `${addr}/p2p/${peerId}`
 }

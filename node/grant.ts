@@ -59,7 +59,7 @@ export function nowSeconds (): number {
 }
 
 /** Parses an audience: a PeerId or `agent:NAME`. Throws BAD_REQUEST naming the problem. */
-export function parseAudience (aud: string): string {
+function parseAudience (aud: string): string {
   if (aud.startsWith('agent:')) {
     if (!NAME.test(aud.slice(6))) throw badRequest(`Cannot grant to "${aud}": agent names are 1-64 of A-Z a-z 0-9 . _ -`)
     return aud
@@ -72,7 +72,7 @@ export function parseAudience (aud: string): string {
 }
 
 /** `with` for a command and an optional mailbox; refuses unknown commands and misplaced mailboxes. */
-export function resourceFor (cmd: string, mailbox?: string): string {
+function resourceFor (cmd: string, mailbox?: string): string {
   if (!(CAP_COMMANDS as readonly string[]).includes(cmd)) {
     throw badRequest(`Cannot grant "${cmd}": unknown command (known: ${CAP_COMMANDS.join(', ')})`)
   }

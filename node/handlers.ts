@@ -121,7 +121,7 @@ function parsePeer (peer: string) {
 }
 
 /** libp2p errors → our codes; a PSK mismatch keeps its own code wherever it surfaces. */
-export function translateDialError (err: any): never {
+function translateDialError (err: any): never {
   if (err instanceof SovError) throw err
   if (isSwarmKeyMismatch(err)) throw swarmKeyMismatch('Cannot connect: the peer uses a different swarm key', { cause: err })
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') throw timeout(`Cannot connect: ${err.message}`, { cause: err })

@@ -48,7 +48,7 @@ export async function fsyncDir (dir: string): Promise<void> {
 }
 
 /** Offset just past the last `\n` in the first `size` bytes of the file (0 when none). */
-export async function lastLineEnd (fh: FileHandle, size: number): Promise<number> {
+async function lastLineEnd (fh: FileHandle, size: number): Promise<number> {
   let end = size
   while (end > 0) {
     const start = Math.max(0, end - BACKWARD_CHUNK_BYTES)

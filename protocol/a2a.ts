@@ -125,8 +125,3 @@ export function parseEnvelope (value: unknown): A2AEnvelope {
 export function parseReply (value: unknown): A2AReply {
   return parseWith(ReplySchema, value, 'reply')
 }
-
-/** True for a well-formed envelope id (lowercase UUID v7). */
-export function isEnvelopeId (value: unknown): value is string {
-  return typeof value === 'string' && UUID_V7_RE.test(value)
-}

@@ -73,7 +73,7 @@ export function registerLicenceCommands (program: Command): void {
 }
 
 /** Human form of a verdict: the status, then every check with ✓ or ✗. */
-export function renderVerdict (v: any): string {
+function renderVerdict (v: any): string {
   const head = v.status === 'valid'
     ? `Licence VALID: ${v.txid} (${v.confirmations} confirmations)`
     : v.status === 'pending'
@@ -94,7 +94,7 @@ function toInt (text: string): number {
 }
 
 /** config.json of the home as plain JSON (the CLI does not load node/); {} when absent. */
-export function readConfig (home: string | undefined): { licence?: any, machineId?: string } {
+function readConfig (home: string | undefined): { licence?: any, machineId?: string } {
   const path = join(homeDir(home), 'config.json')
   if (!existsSync(path)) return {}
   try {

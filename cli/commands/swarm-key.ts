@@ -52,7 +52,7 @@ export function registerSwarmKeyCommands (program: Command): void {
 /** Invites are for one day unless asked otherwise. */
 const INVITE_DEFAULT_EXPIRES = '24h'
 
-export function registerInviteCommand (sk: Command): void {
+function registerInviteCommand (sk: Command): void {
   sk.command('invite')
     .description('one sealed line to paste on another machine: swarm key + this node as bootstrap')
     .option('--expires <duration>', 'how long the invite works, e.g. 2h, 7d', INVITE_DEFAULT_EXPIRES)
