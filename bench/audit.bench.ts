@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { AuditLog, Capabilities, signGrant, verifyAuditFiles } from '../node/index.js'
+import { AuditLog, verifyAuditFiles } from '../node/audit/index.js'
+import { Capabilities, signGrant } from '../node/caps/index.js'
 import { median, row, type BenchResult } from './kit.js'
 
 /** Concurrent writers (each awaits its row before appending the next) and rows per append run. */

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { badRequest } from '../protocol/index.js'
-import { writeFileAtomic } from './home.js'
+import { writeFileAtomic } from './files/index.js'
 
 /** Where a fresh node listens: loopback only; `--listen /ip4/0.0.0.0/tcp/4001` opens it to the LAN. */
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/4001']

@@ -9,18 +9,16 @@ import { VERSION, unavailable } from '../protocol/index.js'
 import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
 import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
-import { assertPrivate, ensureDir, homePaths, type HomePaths } from './home.js'
+import { assertPrivate, homePaths, type HomePaths } from './home.js'
+import { ensureDir } from './files/index.js'
 import { initHome } from './init.js'
-import { IpcServer } from './ipc-server.js'
 import { LicenceWatcher } from './licence.js'
 import { acquirePidLock } from './lock.js'
-import { RevokedPeers } from './revoked-peers.js'
 import { Supervisor } from './supervisor.js'
-import { AgentTokens, readOperatorToken, secretEquals } from './tokens.js'
-import { createDispatcher, type AuditEvent } from './handlers.js'
-import type { AuditLog } from './audit-log.js'
-import type { Capabilities } from './capabilities.js'
-import { capsAuditParts, secretForms } from './caps-audit-parts.js'
+import { capsAuditParts, secretForms } from './parts.js'
+import type { AuditEvent, AuditLog } from './audit/index.js'
+import { AgentTokens, RevokedPeers, newOperatorToken, readOperatorToken, secretEquals, type Capabilities } from './caps/index.js'
+import { IpcServer, createDispatcher, type IpcComponents } from './ipc/index.js'
 
 export interface DaemonOptions {
   home?: string
@@ -32,7 +30,7 @@ export interface DaemonOptions {
 
 export interface DaemonInfo { peerId: string, addrs: string[], fingerprint: string, home: string, version: string }
 
-export class Daemon {
+export class Daemon implements IpcComponents {
   readonly paths: HomePaths
   readonly config: Config
   readonly privateKey: PrivateKey
@@ -189,6 +187,11 @@ export class Daemon {
       return
     }
     this.auditLog.append(event).catch(err => { this.log(`audit: cannot record ${event.type}: ${(err as Error).message}`) })
+  }
+
+  rotateOperatorToken (): string {
+    this.operatorToken = newOperatorToken(this.paths.operatorToken)
+    return this.paths.operatorToken
   }
 
   /** Resolves once the daemon has stopped (by `stop()`, a signal or `node stop`). */

@@ -1,9 +1,9 @@
 /**
  * The home directory (DESIGN §3): where every file of a node lives, with the modes secrets need.
  */
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { SovError } from '../protocol/index.js'
 
 export interface HomePaths {
@@ -52,32 +52,6 @@ export function homePaths (home?: string): HomePaths {
     revokedPeers: join(root, 'peers', 'revoked.json'),
     licence: join(root, 'licence.json')
   }
-}
-
-export function ensureDir (dir: string, mode = 0o700): void {
-  mkdirSync(dir, { recursive: true, mode })
-}
-
-/**
- * Writes a file atomically (temp file, fsync, rename, fsync of the directory) with `mode`, so a
- * crash leaves either the old or the new content, never a torn file.
- */
-export function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o600): void {
-  ensureDir(dirname(path))
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`
-  const fd = openSync(tmp, 'w', mode)
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  chmodSync(tmp, mode)
-  renameSync(tmp, path)
-  try {
-    const dfd = openSync(dirname(path), 'r')
-    try { fsyncSync(dfd) } finally { closeSync(dfd) }
-  } catch { /* directories cannot be fsynced on every platform */ }
 }
 
 /**

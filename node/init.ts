@@ -7,8 +7,9 @@ import { conflict, swarmKeyInvalid } from '../protocol/index.js'
 import { formatSwarmKey, generateSwarmKey, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint } from '../mesh/index.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { DEFAULT_LISTEN, updateConfig } from './config.js'
-import { ensureDir, homePaths, writeFileAtomic } from './home.js'
-import { newOperatorToken } from './tokens.js'
+import { homePaths } from './home.js'
+import { ensureDir, writeFileAtomic } from './files/index.js'
+import { newOperatorToken } from './caps/index.js'
 
 export interface InitOptions {
   home?: string

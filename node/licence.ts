@@ -8,8 +8,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { toSovError } from '../protocol/index.js'
 import { resolveLicence, verifyLicence, type LicenceReport } from '../finance/index.js'
 import type { Config } from './config.js'
-import type { AuditEvent } from './handlers.js'
-import { writeFileAtomic } from './home.js'
+import type { AuditEvent } from './audit/index.js'
+import { writeFileAtomic } from './files/index.js'
 
 export type LicenceState = LicenceReport['status'] | 'unconfigured' | 'unknown'
 

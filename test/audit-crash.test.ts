@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { AuditLog } from '../node/index.js'
+import { AuditLog } from '../node/audit/index.js'
 import { kitSuite, repoPath, waitFor } from './kit/index.js'
 
 const test = kitSuite('audit-crash')

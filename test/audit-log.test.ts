@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, truncateSync, wr
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { AuditLog, GENESIS_HASH, PURGE_TYPE, prepareEvent, sealRow, verifyAudit, verifyAuditFiles, type AuditRow } from '../node/index.js'
+import { AuditLog, GENESIS_HASH, PURGE_TYPE, prepareEvent, sealRow, verifyAudit, verifyAuditFiles, type AuditRow } from '../node/audit/index.js'
 import { kitSuite, repoPath, withDeadline } from './kit/index.js'
 
 const test = kitSuite('audit-log')

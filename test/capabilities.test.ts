@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { Capabilities, grantId, signGrant, signRevocation } from '../node/index.js'
+import { Capabilities, grantId, signGrant, signRevocation } from '../node/caps/index.js'
 import { assertRejects, kitSuite } from './kit/index.js'
 
 const test = kitSuite('capabilities')

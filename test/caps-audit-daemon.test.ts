@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateIdentity, parseSwarmKey } from '../mesh/index.js'
-import { signGrant } from '../node/index.js'
+import { signGrant } from '../node/caps/index.js'
 import { kitSuite } from './kit/index.js'
 import { runDaemonIn, sov, startDaemon, type SovResult } from './kit/daemon.js'
 
@@ -140,7 +140,7 @@ test('forged, tampered, not-yet-valid, expired and revoked grants are refused, e
   const refusals = rows.filter(r => r.type === 'IPC_FORBIDDEN').slice(-5)
   cases.forEach(([what, , reason], i) => { assert.match(refusals[i].detail.reason, reason, `the audit row of the ${what} refusal`) })
   const ignored = rows.filter(r => r.type === 'CAP_LINE_IGNORED')
-  assert.equal(ignored.map(r => r.detail.id), [forged.id, (await import('../node/index.js')).grantId(tampered)], 'unsigned lines are reported at load')
+  assert.equal(ignored.map(r => r.detail.id), [forged.id, (await import('../node/caps/index.js')).grantId(tampered)], 'unsigned lines are reported at load')
   assert.not.ok((await sov(a.home, ['cap', 'list', '--json'])).json.some((x: any) => x.id === forged.id), 'cap list shows only what the node signed')
   assertNoSecrets(a.home, [issued.json.token])
 })

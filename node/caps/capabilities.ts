@@ -12,13 +12,12 @@ import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
 import type { PrivateKey } from '@libp2p/interface'
-import { notFound, unavailable } from '../protocol/index.js'
-import { ensureDir } from './home.js'
+import { notFound, unavailable } from '../../protocol/index.js'
 import {
   nowSeconds, parseGrant, parseRevocation, signGrant, signRevocation, signatureVerdict,
   type Grant, type GrantRequest, type Revocation
 } from './grant.js'
-import { openRw, recoverTornTail, type TornTail } from './jsonl-files.js'
+import { ensureDir, openRw, recoverTornTail, type TornTail } from '../files/index.js'
 
 export interface CapQuery {
   /** PeerId or `agent:NAME`. */

@@ -9,7 +9,7 @@ import * as v from 'valibot'
 import {
   FrameDecoder, HelloSchema, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
   toSovError, unauthenticated, unavailable, type RequestType
-} from '../protocol/index.js'
+} from '../../protocol/index.js'
 
 /** Who is on the other end of a connection once `hello` succeeded. */
 export type Principal = { kind: 'operator' } | { kind: 'agent', name: string }

@@ -5,8 +5,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { badRequest, conflict, notFound } from '../protocol/index.js'
-import { writeFileAtomic } from './home.js'
+import { badRequest, conflict, notFound } from '../../protocol/index.js'
+import { writeFileAtomic } from '../files/index.js'
 
 const TOKEN_BYTES = 32
 const AGENT_PREFIX = 'sova_'

@@ -4,11 +4,10 @@
  */
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { GENESIS_HASH, checkLine } from './audit-row.js'
-import type { Checkpoint } from './audit-checkpoint.js'
-import { fsyncDir, openRw } from './jsonl-files.js'
-import { readChunks } from './audit-verify.js'
-import { writeFileAtomic } from './home.js'
+import { GENESIS_HASH, checkLine } from './row.js'
+import type { Checkpoint } from './checkpoint.js'
+import { readChunks } from './verify.js'
+import { fsyncDir, openRw, writeFileAtomic } from '../files/index.js'
 
 export interface Cut {
   /** Rows to drop. */

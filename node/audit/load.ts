@@ -5,11 +5,11 @@
  */
 import type { FileHandle } from 'node:fs/promises'
 import type { PublicKey } from '@libp2p/interface'
-import { auditBroken } from '../protocol/index.js'
-import { GENESIS_HASH, checkLine, type AuditEvent, type AuditRow } from './audit-row.js'
-import { checkCheckpointLine, type Checkpoint } from './audit-checkpoint.js'
-import type { AuditHead } from './audit-verify.js'
-import { openRw, readLastLines, recoverTornTail, type TornTail } from './jsonl-files.js'
+import { auditBroken } from '../../protocol/index.js'
+import { GENESIS_HASH, checkLine, type AuditEvent, type AuditRow } from './row.js'
+import { checkCheckpointLine, type Checkpoint } from './checkpoint.js'
+import type { AuditHead } from './verify.js'
+import { openRw, readLastLines, recoverTornTail, type TornTail } from '../files/index.js'
 
 /** Checkpoint lines read back from the end to find the last valid one. */
 const CHECKPOINT_LOOKBACK_LINES = 16

@@ -15,14 +15,13 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
-import { badRequest, unavailable } from '../protocol/index.js'
-import { GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './audit-row.js'
-import { checkpointLine, signCheckpoint, type Checkpoint } from './audit-checkpoint.js'
-import { loadAuditState } from './audit-load.js'
-import { writeAll } from './jsonl-files.js'
-import { dropCheckpointsThrough, findCut, keepSuffix } from './audit-purge.js'
-import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './audit-verify.js'
-import { ensureDir } from './home.js'
+import { badRequest, unavailable } from '../../protocol/index.js'
+import { GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './row.js'
+import { checkpointLine, signCheckpoint, type Checkpoint } from './checkpoint.js'
+import { loadAuditState } from './load.js'
+import { dropCheckpointsThrough, findCut, keepSuffix } from './purge.js'
+import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './verify.js'
+import { ensureDir, writeAll } from '../files/index.js'
 
 /** Rows between two automatic checkpoints. @default 1000 */
 export const AUDIT_CHECKPOINT_EVERY_ROWS = 1000

@@ -1,33 +1,18 @@
 /**
- * The IPC dispatcher: checks the caller's authority for each request, then runs its handler.
- * Handlers translate foreign errors (libp2p by `err.name`) into `SovError`s at this boundary.
+ * IPC handlers of the node itself: `status`, `peers …`, `token rotate` and `node stop`.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
   type PeerInfo, type RequestType, type StatusResult
-} from '../protocol/index.js'
-import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../mesh/index.js'
-import type { Daemon } from './daemon.js'
-import type { Principal } from './ipc-server.js'
-import { authorizeAgent, capsHandlers } from './handlers-caps.js'
-import { licenceHandlers } from './handlers-licence.js'
-import { newOperatorToken } from './tokens.js'
-import { a2aHandlers } from './handlers-a2a.js'
+} from '../../protocol/index.js'
+import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../../mesh/index.js'
+import type { NodeComponents } from './components.js'
+import { actorOf, type Handler } from './handler.js'
 
-export type { AuditEvent } from './audit-row.js'
-
-export type Handler = (params: any, ctx: { principal: Principal, signal: AbortSignal }) => Promise<unknown>
-
-export function actorOf (p: Principal): string {
-  return p.kind === 'operator' ? 'operator' : `agent:${p.name}`
-}
-
-/** Builds the dispatch function the IPC server calls for every validated request. */
-export function createDispatcher (d: Daemon) {
-  const handlers: Partial<Record<RequestType, Handler>> = {
-    ...licenceHandlers(d),
+export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Handler>> {
+  return {
     status: async () => status(d),
     'node.stop': async () => {
       setImmediate(() => { void d.stop() })
@@ -58,23 +43,12 @@ export function createDispatcher (d: Daemon) {
     },
     'token.rotate': async ({}, { principal }) => {
       await d.audit({ type: 'OPERATOR_TOKEN_ROTATED', actor: actorOf(principal), outcome: 'ok', detail: {} }, true)
-      d.operatorToken = newOperatorToken(d.paths.operatorToken)
-      return { rotated: true, path: d.paths.operatorToken }
-    },
-    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, tokenPrefix: r.prefix })),
-    ...capsHandlers(d),
-    ...a2aHandlers(d)
-  }
-
-  return async (principal: Principal, type: RequestType, params: any, signal: AbortSignal): Promise<unknown> => {
-    if (principal.kind === 'agent') await authorizeAgent(d, principal.name, type, params)
-    const handler = handlers[type]
-    if (handler === undefined) throw unavailable(`Cannot run ${type}: this node does not serve it yet`)
-    return await handler(params, { principal, signal })
+      return { rotated: true, path: d.rotateOperatorToken() }
+    }
   }
 }
 
-function status (d: Daemon): StatusResult {
+function status (d: NodeComponents): StatusResult {
   const m = d.mesh
   return {
     peerId: d.peerId,
@@ -92,7 +66,7 @@ function status (d: Daemon): StatusResult {
   }
 }
 
-async function listPeers (d: Daemon): Promise<PeerInfo[]> {
+async function listPeers (d: NodeComponents): Promise<PeerInfo[]> {
   const connected = new Set(d.mesh.getPeers().map(p => p.toString()))
   const out: PeerInfo[] = []
   for (const peer of await d.mesh.peerStore.all()) {

@@ -12,8 +12,8 @@
  * per inbound stream and never for outbound ones. Do not call `handle()` for a guarded protocol.
  */
 import type { Connection, Libp2p, Stream, StreamHandler, StreamHandlerOptions, StreamMiddleware } from '@libp2p/interface'
-import { forbidden } from '../protocol/index.js'
-import type { AuditEvent } from './audit-row.js'
+import { forbidden } from '../../protocol/index.js'
+import type { AuditEvent } from '../audit/index.js'
 import type { Capabilities } from './capabilities.js'
 import type { CapCommand } from './grant.js'
 

@@ -1,6 +1,6 @@
 /** PeerIds this node refuses at the connection gater, persisted in `peers/revoked.json`. */
 import { existsSync, readFileSync } from 'node:fs'
-import { writeFileAtomic } from './home.js'
+import { writeFileAtomic } from '../files/index.js'
 
 export class RevokedPeers {
   private readonly path: string

@@ -5,10 +5,24 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION } from '../protocol/index.js'
-import { AuditLog } from './audit-log.js'
-import { Capabilities } from './capabilities.js'
-import type { Daemon } from './daemon.js'
+import { AuditLog } from './audit/index.js'
+import { Capabilities } from './caps/index.js'
+import type { AuditWriter } from './ipc/index.js'
+import type { Config } from './config.js'
+import type { HomePaths } from './home.js'
 import type { Part } from './supervisor.js'
+
+/** What the audit and caps parts read from the node, and the two fields they open. */
+export interface CapsAuditHost {
+  readonly paths: Pick<HomePaths, 'auditDir' | 'capabilitiesDir'>
+  readonly config: Pick<Config, 'audit'>
+  readonly privateKey: PrivateKey
+  readonly peerId: string
+  readonly startedAt: number
+  readonly audit: AuditWriter
+  auditLog: AuditLog
+  caps: Capabilities
+}
 
 /**
  * Every encoding in which a secret of this node could leak into a row: the operator token, the
@@ -23,7 +37,7 @@ export function secretForms (operatorToken: () => string, swarmKey: Uint8Array, 
   return () => [operatorToken(), ...fixed]
 }
 
-export function capsAuditParts (d: Daemon, secrets: () => string[], log: (line: string) => void): Part[] {
+export function capsAuditParts (d: CapsAuditHost, secrets: () => string[], log: (line: string) => void): Part[] {
   return [
     {
       name: 'audit',

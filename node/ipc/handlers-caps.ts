@@ -6,15 +6,15 @@
  * store the change → answer. If the row cannot be written the change is refused and nothing is
  * stored (fail closed); a refusal is recorded before it is answered.
  */
-import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, type RequestType } from '../protocol/index.js'
-import type { Daemon } from './daemon.js'
-import { actorOf, type Handler } from './handlers.js'
-import { newAgentToken, parseScope, tokenHint } from './tokens.js'
+import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, type RequestType } from '../../protocol/index.js'
+import { newAgentToken, parseScope, tokenHint } from '../caps/index.js'
+import type { CapsComponents } from './components.js'
+import { actorOf, type Handler } from './handler.js'
 
 /** Rows `audit tail` returns without `-n`. */
 const AUDIT_TAIL_DEFAULT_ROWS = 20
 
-export function capsHandlers (d: Daemon): Partial<Record<RequestType, Handler>> {
+export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Handler>> {
   return {
     'cap.grant': async ({ aud, cmd, mailbox, expiresS }, { principal }) => {
       const { id, grant } = await d.caps.sign({ aud, cmd, mailbox, expiresS })
@@ -47,6 +47,7 @@ export function capsHandlers (d: Daemon): Partial<Record<RequestType, Handler>> 
       d.agents.issue(name, scopes, expires, grants, token)
       return { name, token, scopes, expires, grants }
     },
+    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, tokenPrefix: r.prefix })),
     'agentToken.revoke': async ({ name }, { principal }) => {
       const rec = d.agents.get(name)
       if (rec === undefined) throw notFound(`Cannot revoke agent token "${name}": no such agent`)
@@ -82,7 +83,7 @@ export function capsHandlers (d: Daemon): Partial<Record<RequestType, Handler>> 
  * `agent:NAME` of the command `REQUEST_SCOPE` declares for it (on the request's mailbox, if any).
  * Every refusal is an audit row with the reason, written before the refusal is answered.
  */
-export async function authorizeAgent (d: Daemon, name: string, type: RequestType, params: any): Promise<void> {
+export async function authorizeAgent (d: CapsComponents, name: string, type: RequestType, params: any): Promise<void> {
   const need = REQUEST_SCOPE[type]
   if (need === '*') return
   const mailbox = typeof params?.mailbox === 'string' ? params.mailbox as string : undefined

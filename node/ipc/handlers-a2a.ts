@@ -2,13 +2,13 @@
  * IPC handlers of `sov a2a …` (DESIGN §4 `--json` shapes). The dispatcher has already checked an
  * agent token's scope (`/a2a/post` to send, `/a2a/read` on the mailbox to receive/ack/nack).
  */
-import type { RequestType } from '../protocol/index.js'
-import type { InboxItem, OutboxItem } from '../a2a/index.js'
-import type { Daemon } from './daemon.js'
-import type { Handler } from './handlers.js'
-import type { Principal } from './ipc-server.js'
+import type { RequestType } from '../../protocol/index.js'
+import type { InboxItem, OutboxItem } from '../../a2a/index.js'
+import type { A2aComponents } from './components.js'
+import type { Handler } from './handler.js'
+import type { Principal } from './server.js'
 
-export function a2aHandlers (d: Daemon): Partial<Record<RequestType, Handler>> {
+export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Handler>> {
   return {
     'a2a.send': async ({ peer, mailbox, message, ttlMs }) => await d.a2a.send(peer, mailbox, message, ttlMs),
     'a2a.receive': async ({ mailbox, leaseMs, max, waitMs }, { signal }) =>
@@ -42,6 +42,6 @@ function outboxRow (r: OutboxItem): Record<string, unknown> {
   }
 }
 
-function mayRead (d: Daemon, principal: Principal, mailbox: string): boolean {
+function mayRead (d: A2aComponents, principal: Principal, mailbox: string): boolean {
   return principal.kind === 'operator' || d.caps.check({ aud: `agent:${principal.name}`, cmd: '/a2a/read', mailbox }).ok
 }

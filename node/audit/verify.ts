@@ -16,8 +16,8 @@
  */
 import { open, readFile } from 'node:fs/promises'
 import type { PublicKey } from '@libp2p/interface'
-import { GENESIS_HASH, PURGE_TYPE, checkLine, claimedSeq, type AuditRow } from './audit-row.js'
-import { checkCheckpointLine, type Checkpoint } from './audit-checkpoint.js'
+import { GENESIS_HASH, PURGE_TYPE, checkLine, claimedSeq, type AuditRow } from './row.js'
+import { checkCheckpointLine, type Checkpoint } from './checkpoint.js'
 
 export interface AuditHead { seq: number, hash: string }
 

@@ -1,0 +1,32 @@
+/**
+ * Directory and whole-file writes that survive a crash: a file is either the old or the new
+ * content, never a torn one.
+ */
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+export function ensureDir (dir: string, mode = 0o700): void {
+  mkdirSync(dir, { recursive: true, mode })
+}
+
+/**
+ * Writes a file atomically (temp file, fsync, rename, fsync of the directory) with `mode`, so a
+ * crash leaves either the old or the new content, never a torn file.
+ */
+export function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o600): void {
+  ensureDir(dirname(path))
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`
+  const fd = openSync(tmp, 'w', mode)
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  chmodSync(tmp, mode)
+  renameSync(tmp, path)
+  try {
+    const dfd = openSync(dirname(path), 'r')
+    try { fsyncSync(dfd) } finally { closeSync(dfd) }
+  } catch { /* directories cannot be fsynced on every platform */ }
+}
