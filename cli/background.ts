@@ -15,6 +15,8 @@ export interface BackgroundOptions<T> {
   what: string
   /** `sov` arguments (without the program). */
   args: string[]
+  /** Options for `node` itself, before the program (e.g. V8 heap flags). */
+  nodeFlags?: string[]
   logPath: string
   timeoutMs: number
   /** Resolves with the process's answer once it serves (given its pid), else undefined. */
@@ -24,7 +26,7 @@ export interface BackgroundOptions<T> {
 export async function startInBackground<T> (opts: BackgroundOptions<T>): Promise<T> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url))
   const log = openSync(opts.logPath, 'a', 0o600)
-  const child = spawn(process.execPath, [main, ...opts.args], { detached: true, stdio: ['ignore', log, log] })
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), main, ...opts.args], { detached: true, stdio: ['ignore', log, log] })
   closeSync(log)
   let exited: number | null | undefined
   child.once('exit', code => { exited = code })

@@ -56,12 +56,19 @@ function parseAddrs (addrs: string[], what: string): Multiaddr[] {
   })
 }
 
+/**
+ * LevelDB sizes for the peer store of a private mesh (tens to hundreds of peers, a few KiB each):
+ * classic-level's defaults (8 MiB block cache, 4 MiB write buffer) are sized for databases
+ * thousands of times larger (issue 16).
+ */
+const PEER_STORE_LEVEL_OPTIONS = { cacheSize: 1024 * 1024, writeBufferSize: 1024 * 1024 }
+
 /** Creates and starts a mesh node. Stopping it also closes its datastore and bootstrap loop. */
 export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> {
   const bootstrap = parseAddrs(opts.bootstrap ?? [], 'bootstrap address')
   parseAddrs(opts.listen, 'listen address')
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
-  const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath) : undefined
+  const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath, PEER_STORE_LEVEL_OPTIONS) : undefined
   await datastore?.open()
   let node: MeshNode
   try {

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { toSovError } from '../protocol/index.js'
-import { resolveLicence, verifyLicence, type LicenceReport } from '../finance/index.js'
+import type { LicenceReport } from '../finance/index.js'
 import type { Config } from './config.js'
 import type { AuditEvent } from './audit/index.js'
 import { writeFileAtomic } from './files/index.js'
@@ -95,6 +95,9 @@ export class LicenceWatcher {
     const { config } = this.opts
     let report: LicenceReport
     try {
+      // Loaded on the first check: a node without a licence never carries the Bitcoin code
+      // (about 20 MiB of an idle daemon's RSS; issue 16).
+      const { resolveLicence, verifyLicence } = await import('../finance/index.js')
       const r = resolveLicence({}, { licence: config.licence, machineId: config.machineId })
       report = await verifyLicence(r.terms, r.servers, { ca: r.ca, signal: this.abort.signal })
     } catch (err) {
