@@ -7,6 +7,9 @@
  *   request/response (window 256). Target ≥ 0.5×.
  * - `a2a.latency.p50` / `.p99`: one message at a time, from `a2a.send` until a consumer's
  *   waiting `a2a.receive` returns it, against one bare 1 KiB round trip. Targets 3 ms / 15 ms.
+ * - `a2a.vs-jetstream.throughput` / `.p50`: the same two figures beside NATS JetStream (file
+ *   storage) in the same run (`jetstream.ts`; skipped with a note without `nats-server`).
+ *   Targets (issue 15): ≥ 0.5× JetStream's throughput; p50 ≤ 1 ms.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -19,6 +22,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { IpcClient } from '../cli/index.js'
 import { generateSwarmKey } from '../mesh/index.js'
 import { LP_ECHO } from './a2a-peer.js'
+import { startJetStream, type JetStreamBaseline } from './jetstream.js'
 import { libp2pNode } from './mesh-peer.js'
 import { median, percentile, row, type BenchResult } from './kit.js'
 
@@ -110,6 +114,7 @@ export async function run (): Promise<BenchResult[]> {
   const children: ChildProcess[] = []
   const clients: IpcClient[] = []
   let bare: Awaited<ReturnType<typeof libp2pNode>> | undefined
+  let js: JetStreamBaseline | undefined
   try {
     sovSync(homeB, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])
     const b = await startDaemon(homeB)
@@ -130,17 +135,24 @@ export async function run (): Promise<BenchResult[]> {
     const consumer = await IpcClient.open(homeB)
     clients.push(consumer)
 
+    const started = await startJetStream()
+    if (!('skipped' in started)) js = started
     await a2aThroughput(clients.slice(0, SEND_CONNECTIONS), b.peerId, WARMUP, 'warm')
     await bareThroughput(lp, WARMUP)
+    await js?.throughput(WARMUP, WINDOW)
     const a2aRates: number[] = []
     const bareRates: number[] = []
+    const jsRates: number[] = []
+    // Candidate and baselines alternate, so each sees the same noise.
     for (let r = 0; r < RUNS; r++) {
       bareRates.push(await bareThroughput(lp, MESSAGES))
       a2aRates.push(await a2aThroughput(clients.slice(0, SEND_CONNECTIONS), b.peerId, MESSAGES, `run${r}`))
+      if (js !== undefined) jsRates.push(await js.throughput(MESSAGES, WINDOW))
     }
 
     const a2aMs: number[] = []
     const bareMs: number[] = []
+    const jsMs: number[] = []
     const frame = randomBytes(BODY_BYTES)
     for (let i = 0; i < LATENCY_N + 20; i++) {
       const waiting = consumer.request('a2a.receive', { mailbox: 'lat', max: 1, waitMs: 10_000, leaseMs: 60_000 }, 20_000)
@@ -153,18 +165,29 @@ export async function run (): Promise<BenchResult[]> {
       const tb = performance.now()
       await lp.write(frame)
       await lp.read()
-      if (i >= 20) { a2aMs.push(ms); bareMs.push(performance.now() - tb) }
+      const bms = performance.now() - tb
+      const jms = await js?.latencyMs()
+      if (i >= 20) { a2aMs.push(ms); bareMs.push(bms); if (jms !== undefined) jsMs.push(jms) }
     }
 
     const note = `durable 1 KiB A2A messages between two daemons (send over ${SEND_CONNECTIONS} IPC connections → receiver commit → sender settled), median of ${RUNS}×${MESSAGES}`
     return [
       row('a2a.throughput', median(a2aRates), 'msg/s', median(bareRates), `${note} vs bare lpStream pipelined 1 KiB request/response (window ${WINDOW}) on PSK+Noise+Yamux (target ≥ 0.5×)`),
       row('a2a.latency.p50', percentile(a2aMs, 50), 'ms', percentile(bareMs, 50), `send → consumer-visible, one at a time, n=${LATENCY_N}, vs one bare 1 KiB round trip (target ≤ 3 ms)`),
-      row('a2a.latency.p99', percentile(a2aMs, 99), 'ms', percentile(bareMs, 99), `as above, 99th percentile (target ≤ 15 ms)`)
+      row('a2a.latency.p99', percentile(a2aMs, 99), 'ms', percentile(bareMs, 99), `as above, 99th percentile (target ≤ 15 ms)`),
+      ...(js === undefined
+        ? [row('a2a.vs-jetstream.throughput', median(a2aRates), 'msg/s', null, (started as { skipped: string }).skipped)]
+        : [
+            row('a2a.vs-jetstream.throughput', median(a2aRates), 'msg/s', median(jsRates),
+              `a2a.throughput vs ${js.version} -js, file storage, 1 KiB publishes acked by the server (window ${WINDOW}), median of ${RUNS}×${MESSAGES}; JetStream fsyncs every 2 min, we commit each accept to SQLite WAL (target ≥ 0.5×)`),
+            row('a2a.vs-jetstream.p50', percentile(a2aMs, 50), 'ms', percentile(jsMs, 50),
+              `a2a.latency.p50 vs one JetStream publish → pull consumer holds it (explicit ack), n=${LATENCY_N} (target ≤ 1 ms); JetStream p99 ${percentile(jsMs, 99).toFixed(2)} ms vs ours ${percentile(a2aMs, 99).toFixed(2)} ms (target ≤ 5 ms)`)
+          ])
     ]
   } finally {
     for (const c of clients) c.close()
     await bare?.stop()
+    await js?.stop()
     await Promise.all(children.map(async c => {
       if (c.exitCode !== null || c.signalCode !== null) return
       const exited = new Promise(resolve => c.once('exit', resolve))
