@@ -5,7 +5,7 @@
 import { toSovError, electrumError, type SovError } from '../protocol/index.js'
 import { electrumScripthash } from './address.js'
 import { isHex } from './bytes.js'
-import { ElectrumClient, type ElectrumClientOptions } from './electrum-client.js'
+import { ElectrumClient, serverRefusal, type ElectrumClientOptions } from './electrum-client.js'
 import { HEADER_BYTES } from './header.js'
 import {
   CHECK_NAMES, checkTerms, verifyEvidence,
@@ -29,6 +29,9 @@ export interface LicenceReport extends LicenceVerdict {
   servers: string[]
   /** Each server tried for the transaction and its proof, in order. */
   attempts: Array<{ server: string, status: LicenceStatus, error?: { code: string, message: string } }>
+  /** The payment's block height, found in the vendor's history because the terms gave none:
+   *  the value to save as `licence.height` / `--height` (issue 13). */
+  heightFound?: number
   /** Why no verdict could be reached (status `error`). */
   error?: { code: string, message: string }
 }
@@ -57,15 +60,20 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
     let retriedTips = false
     let best: LicenceVerdict | undefined
     let lastError: SovError | undefined
+    let heightFound: number | undefined
     for (const client of clients) {
       const server = client.url.url
       try {
-        const [raw, history] = await client.batch([
+        // With the block height in the terms, no history: it grows by one entry per licence
+        // the vendor sells, and servers refuse long ones (electrs above 500 entries).
+        const hint = terms.height
+        const [raw, second] = await client.batch([
           ['blockchain.transaction.get', [txid, false]],
-          ['blockchain.scripthash.get_history', [scripthash]]
-        ], ro)
+          hint !== undefined ? ['blockchain.transaction.get_merkle', [txid, hint]] : ['blockchain.scripthash.get_history', [scripthash]]
+        ], ro).catch(err => { throw explain(err, txid, hint, server) })
         if (typeof raw !== 'string') throw electrumError(`Cannot use ${server}: blockchain.transaction.get did not return hex`)
-        const height = heightInHistory(history, txid, server)
+        const height = hint ?? heightInHistory(second, txid, server)
+        if (hint === undefined && height !== null && height > 0) heightFound = height
         let reports = await tips
         // A block found between two servers' answers looks like disagreement: ask once more.
         if (!agree(reports) && !retriedTips) {
@@ -79,7 +87,7 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           const own = reports.find(t => t.server === server) ?? reports[0]
           const tipHeight = own?.height ?? height
           const [m, h] = await Promise.all([
-            client.request<any>('blockchain.transaction.get_merkle', [txid, height], ro),
+            hint !== undefined ? second as any : client.request<any>('blockchain.transaction.get_merkle', [txid, height], ro),
             fetchHeaders(client, height, tipHeight, ro)
           ])
           merkle = { blockHeight: m?.block_height, branch: m?.merkle, pos: m?.pos }
@@ -98,6 +106,7 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
     }
     const verdict = best ?? undecided(terms, lastError ?? electrumError('Cannot verify the licence: no server answered'))
     const report: LicenceReport = { ...verdict, checkedAt: new Date().toISOString(), servers: clients.map(c => c.url.url), attempts }
+    if (heightFound !== undefined && verdict.height === heightFound) report.heightFound = heightFound
     if (verdict.status === 'error') {
       const tipProblem = verdict.checks.find(c => c.name === 'tipAgreement' && !c.ok)
       report.error = lastError?.toJSON() ?? { code: 'ELECTRUM_ERROR', message: `Cannot verify the licence: ${tipProblem?.detail ?? 'the servers gave no usable answer'}` }
@@ -146,6 +155,25 @@ async function fetchTips (clients: ElectrumClient[], ro: { signal?: AbortSignal 
 
 function agree (tips: TipReport[]): boolean {
   return new Set(tips.map(t => `${t.height}:${t.header}`)).size <= 1
+}
+
+/**
+ * A server's refusal, said plainly: an unknown transaction, a history too long to serve, a
+ * transaction not in the block the terms name. Other errors pass unchanged.
+ */
+function explain (err: unknown, txid: string, hint: number | undefined, server: string): unknown {
+  const r = serverRefusal(err)
+  if (r === undefined) return err
+  if (r.method === 'blockchain.transaction.get' && /no such mempool or blockchain transaction|not found|unknown/i.test(r.message)) {
+    return electrumError(`Cannot find transaction "${txid}" on ${server}: the server does not know it (not broadcast yet, or a transaction of another network?); check the txid and --network`, { cause: err })
+  }
+  if (r.method === 'blockchain.scripthash.get_history') {
+    return electrumError(`Cannot find the block of transaction "${txid}" on ${server}: the server refuses the vendor address's history (${r.message.slice(0, 120)}); give the payment's block height with --height N or "licence.height" in config.json (your wallet or a block explorer shows it)`, { cause: err })
+  }
+  if (r.method === 'blockchain.transaction.get_merkle' && hint !== undefined) {
+    return electrumError(`Cannot find transaction "${txid}" in the block at height ${hint} on ${server}: the server says it is not there (${r.message.slice(0, 120)}); check "licence.height" / --height, or leave it out once to find the height`, { cause: err })
+  }
+  return err
 }
 
 /** The height the vendor script's history gives the txid (> 0 mined, ≤ 0 mempool), null if absent. */

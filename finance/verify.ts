@@ -20,6 +20,9 @@ export interface LicenceTerms {
   network: NetworkName
   /** Confirmations needed, ≥ 1. @default 1 */
   minConf: number
+  /** The payment's block height, when known (`licence.height`, `--height`): the proof is then
+   *  fetched without the vendor's history (issue 13). */
+  height?: number
   /** The machine id the OP_RETURN must commit to. */
   machineId: string
 }
@@ -85,6 +88,7 @@ export function checkTerms (terms: LicenceTerms): Uint8Array {
   if (typeof terms.requiredSats !== 'bigint' || terms.requiredSats < 0n) throw badRequest(`Cannot verify: requiredSats must be a non-negative whole number of satoshis, got "${String(terms.requiredSats)}"`)
   if (!Number.isSafeInteger(terms.minConf) || terms.minConf < 1) throw badRequest(`Cannot verify: minConf must be an integer ≥ 1, got "${String(terms.minConf)}" (an unconfirmed payment is pending, never valid)`)
   if (typeof terms.machineId !== 'string' || terms.machineId === '') throw badRequest('Cannot verify: the machine id is empty')
+  if (terms.height !== undefined && (!Number.isSafeInteger(terms.height) || terms.height < 1)) throw badRequest(`Cannot verify: height must be a block height ≥ 1, got "${String(terms.height)}"`)
   return outputScriptFor(terms.vendorAddress, terms.network)
 }
 
@@ -115,7 +119,7 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
   if (height === null) set('history', false, 'the server does not list the transaction in the vendor script\'s history')
   else if (!Number.isSafeInteger(height)) set('history', false, `the server gave height "${String(height)}"`)
   else if (height <= 0) set('history', false, 'unconfirmed: the transaction is in the mempool')
-  else set('history', true, `mined in the block at height ${height}`)
+  else set('history', true, terms.height === height ? `block height ${height} from the licence terms (the proof below checks it)` : `mined in the block at height ${height}`)
   const mined = height !== null && Number.isSafeInteger(height) && height > 0
 
   // Tips: every answering server must report the same tip, and at least two must answer when

@@ -14,7 +14,8 @@ export const LICENCE_RECHECK_S = 3600
 /** Audit checkpoint cadence, in rows. */
 export const AUDIT_CHECKPOINT_EVERY = 1000
 
-const LicenceSchema = v.object({
+// Strict: a misspelt key ("heigth") is an error, not a silently ignored term.
+const LicenceSchema = v.strictObject({
   vendorAddress: v.string(),
   requiredSats: v.union([v.string(), v.number()]),
   network: v.optional(v.picklist(['main', 'test', 'signet', 'regtest']), 'main'),
@@ -22,6 +23,8 @@ const LicenceSchema = v.object({
   electrum: v.pipe(v.array(v.string()), v.minLength(1)),
   electrumCa: v.optional(v.string()),
   txid: v.optional(v.string()),
+  /** The payment's block height: no vendor history needed (issue 13). */
+  height: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   recheckS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)), LICENCE_RECHECK_S)
 })
 

@@ -33,8 +33,10 @@ export function registerLicenceCommands (program: Command): void {
         '  1. an output paying the vendor\'s address at least the licence price, and',
         `  2. an OP_RETURN output carrying the 32 bytes above (script ${p.opReturnScript}).`,
         'Most wallets take the OP_RETURN as hex data; give them the licence hash. Then run',
-        '  sov licence verify --txid <your txid>',
-        'once it has confirmed (or set "licence.txid" in config.json for the daemon to check it).'
+        '  sov licence verify --txid <your txid> --height <its block height>',
+        'once it has confirmed (or set "licence.txid" and "licence.height" in config.json for the daemon',
+        'to check it). Record the block height your wallet shows for the payment: with it, no server',
+        'needs the vendor\'s whole history (without it, verify finds and prints it once).'
       ].join('\n'))
     })
 
@@ -48,12 +50,16 @@ export function registerLicenceCommands (program: Command): void {
     .option('--electrum-ca <pem>', 'trust this PEM for ssl:// servers (a self-signed server certificate works)')
     .option('--min-conf <n>', 'confirmations required (default: config, else 1)', toInt)
     .option('--machine-id <id>', 'the machine id the payment commits to (default: config, else the OS one)')
-    .action(async (o: { txid?: string, vendor?: string, sats?: string, network?: string, electrum?: string[], electrumCa?: string, minConf?: number, machineId?: string }, cmd: Command) => {
+    .option('--height <n>', 'the payment\'s block height (default: config licence.height; without it the vendor\'s history is searched once)', toInt)
+    .action(async (o: { txid?: string, vendor?: string, sats?: string, network?: string, electrum?: string[], electrumCa?: string, minConf?: number, machineId?: string, height?: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { resolveLicence, verifyLicence } = await import('../../finance/index.js')
       const r = resolveLicence(o, readConfig(g.home))
       const report = await verifyLicence(r.terms, r.servers, { ca: r.ca })
       emit(g, report, v => renderVerdict(v))
+      if (report.heightFound !== undefined && g.json !== true) {
+        process.stderr.write(`The payment is in block ${report.heightFound}. Save it so later checks need not search the vendor's history: pass --height ${report.heightFound}, or set "licence.height": ${report.heightFound} in config.json.\n`)
+      }
       if (report.status === 'error' && g.json !== true && report.error !== undefined) {
         process.stderr.write(`error[${report.error.code}]: ${report.error.message}\n`)
       }

@@ -105,6 +105,31 @@ export class RegtestChain {
     return { txid, height: this.confirmed.get(txid)?.height ?? null }
   }
 
+  /**
+   * `count` payments of `sats` to `to`, mined in one block: a vendor's busy history, built
+   * cheaply. One signed fan-out to a P2WSH `OP_TRUE` script, then one spend of each of its
+   * outputs (valid without a signature); returns their txids.
+   */
+  payMany (opts: { to: string, sats: bigint, count: number }): string[] {
+    const anyone = payments.p2wsh({ redeem: { output: bscript.compile([opcodes.OP_TRUE]) } })
+    const each = opts.sats + DEVNET_FEE_SATS
+    const fan = this.send(Array.from({ length: opts.count }, () => ({ script: anyone.output!, sats: each })))
+    const fanHash = fan.getHash()
+    const to = outputScriptFor(opts.to, 'regtest')
+    const ids: string[] = []
+    for (let i = 0; i < opts.count; i++) {
+      const tx = new Transaction()
+      tx.version = 2
+      tx.addInput(fanHash, i, 0xfffffffd)
+      tx.addOutput(to, opts.sats)
+      tx.setWitness(0, [anyone.redeem!.output!])
+      this.mempool.push(tx)
+      ids.push(tx.getId())
+    }
+    this.mine(1)
+    return ids
+  }
+
   /** Mines `n` blocks, the first one taking the whole mempool. */
   mine (n = 1): Block[] {
     const out: Block[] = []
