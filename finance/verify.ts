@@ -5,6 +5,7 @@ import { badRequest } from '../protocol/index.js'
 import { outputScriptFor } from './address.js'
 import { bytesToHex, displayToHash, equalBytes, hexOrNull, isHex } from './bytes.js'
 import { headerFromHex, meetsFloor, meetsOwnTarget, type BlockHeader } from './header.js'
+import { linkToTip, type HeaderSegment, type TrustedSpan } from './header-link.js'
 import { merkleRootFromBranch } from './merkle.js'
 import { CHAIN_PARAMS, isNetworkName, type NetworkName } from './networks.js'
 import { licenceHash } from './payload.js'
@@ -39,8 +40,15 @@ export interface LicenceEvidence {
   height: number | null
   /** `blockchain.transaction.get_merkle` at that height. */
   merkle: { blockHeight: unknown, branch: unknown, pos: unknown } | null
-  /** Raw headers (hex) from the transaction's block up to the tip, in order. */
+  /** Raw headers (hex) from the transaction's block up, in order: up to the tip, or to where
+   *  `more` or a `spans` entry continues. */
   headers: string[]
+  /** Further fetched headers, each run for consecutive heights (issue 13). */
+  more?: HeaderSegment[]
+  /** Links already known: shipped checkpoints, this node's earlier verification (issue 13). */
+  spans?: TrustedSpan[]
+  /** Why there is no merkle branch, when the server refused it. */
+  merkleRefused?: string
   /** Every server's tip. */
   tips: TipReport[]
   /** How many servers are configured (tip agreement needs two when there are two or more). */
@@ -257,16 +265,18 @@ function tipCheck (ev: LicenceEvidence, set: Setter): { ok: boolean, tip: Tip | 
 /** Runs the merkle and header checks; returns the depth of the block below the tip. */
 function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: LicenceEvidence, tip: Tip | null, set: Setter): number {
   const params = CHAIN_PARAMS[terms.network]
-  const headers: BlockHeader[] = []
-  let parseProblem: string | null = null
-  for (const [i, hex] of ev.headers.entries()) {
-    try { headers.push(headerFromHex(hex)) } catch (err) { parseProblem = `header ${i} (height ${height + i}): ${(err as Error).message}`; break }
-  }
+  const segments = [{ start: height, headers: ev.headers }, ...(ev.more ?? [])]
+  const link = tip === null
+    ? { ok: false, detail: 'no tip to link to', headers: [] as BlockHeader[] }
+    : linkToTip(height, segments, ev.spans ?? [], { height: tip.height, hash: tip.header.hash, id: tip.header.id })
+  const headers = link.headers
+  let payment: BlockHeader | undefined
+  try { payment = ev.headers[0] === undefined ? undefined : headerFromHex(ev.headers[0]) } catch { payment = undefined }
 
   // Merkle branch to the header at the transaction's height.
   const m = ev.merkle
   if (m === null) {
-    set('merkleBranch', false, 'the server gave no merkle branch')
+    set('merkleBranch', false, ev.merkleRefused ?? 'the server gave no merkle branch')
     set('merkleInnerNodes', false, 'not checked: no branch')
     set('merkleRoot', false, 'not checked: no branch')
   } else if (m.blockHeight !== height) {
@@ -283,10 +293,9 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
     } else {
       set('merkleBranch', true, levels(m))
       set('merkleInnerNodes', true, 'no inner node parses as a transaction')
-      const header = headers[0]
-      if (header === undefined) set('merkleRoot', false, `no header at height ${height}`)
-      else if (equalBytes(r.root, header.merkleRoot)) set('merkleRoot', true, `matches block ${header.id} at height ${height}`)
-      else set('merkleRoot', false, `the branch hashes to ${Buffer.from(r.root).reverse().toString('hex')}, block ${header.id} commits to ${Buffer.from(header.merkleRoot).reverse().toString('hex')}`)
+      if (payment === undefined) set('merkleRoot', false, `no header at height ${height}`)
+      else if (equalBytes(r.root, payment.merkleRoot)) set('merkleRoot', true, `matches block ${payment.id} at height ${height}`)
+      else set('merkleRoot', false, `the branch hashes to ${Buffer.from(r.root).reverse().toString('hex')}, block ${payment.id} commits to ${Buffer.from(payment.merkleRoot).reverse().toString('hex')}`)
     }
   }
 
@@ -297,16 +306,8 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
   set('headerPow', none === null && pow === undefined, none ?? pow?.reason ?? `${headers.length} header${headers.length === 1 ? '' : 's'} meet their own targets`)
   set('headerMinWork', none === null && floor === undefined, none ?? floor?.reason ?? `every target within the ${terms.network} limit`)
 
-  // Linked by prevHash from the transaction's block to the agreed tip.
-  let chain: string | null = parseProblem
-  if (chain === null && tip === null) chain = 'no tip to link to'
-  if (chain === null && tip !== null && tip.height < height) chain = `the tip (height ${tip.height}) is below the transaction's block (height ${height})`
-  if (chain === null && tip !== null && headers.length !== tip.height - height + 1) chain = `${headers.length} headers for heights ${height}..${tip.height} (${tip.height - height + 1} needed)`
-  for (let i = 1; chain === null && i < headers.length; i++) {
-    if (!equalBytes(headers[i].prevHash, headers[i - 1].hash)) chain = `the header at height ${height + i} does not link to the one below it`
-  }
-  if (chain === null && tip !== null && !equalBytes(headers[headers.length - 1].hash, tip.header.hash)) chain = `the header at height ${tip.height} is not the tip ${tip.header.id}`
-  set('headerChain', chain === null, chain ?? `${headers.length} header${headers.length === 1 ? '' : 's'} link block ${height} to the tip ${tip!.height}`)
+  // Linked from the transaction's block to the agreed tip, by headers and known spans.
+  set('headerChain', link.ok, link.detail)
 
   return tip !== null ? tip.height - height + 1 : 0
 }

@@ -6,10 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { toSovError } from '../protocol/index.js'
-import { resolveLicence, verifyLicence, type LicenceReport } from '../finance/index.js'
+import { dirname, join } from 'node:path'
+import { readLinkState, resolveLicence, verifyLicence, writeLinkState, type LicenceReport } from '../finance/index.js'
 import type { Config } from './config.js'
 import type { AuditEvent } from './handlers.js'
 import { writeFileAtomic } from './home.js'
+
+/** The verified header linkage kept in the home beside `licence.json` (0600). */
+export const LINK_STATE_FILE = 'licence-headers.json'
 
 export type LicenceState = LicenceReport['status'] | 'unconfigured' | 'unknown'
 
@@ -40,9 +44,11 @@ export class LicenceWatcher {
   private timer?: NodeJS.Timeout
   private abort = new AbortController()
   private stopped = true
+  private readonly linkPath: string
 
   constructor (opts: LicenceWatcherOptions) {
     this.opts = opts
+    this.linkPath = join(dirname(opts.path), LINK_STATE_FILE)
   }
 
   /** Loads the previous verdict and starts checking in the background. */
@@ -96,7 +102,13 @@ export class LicenceWatcher {
     let report: LicenceReport
     try {
       const r = resolveLicence({}, { licence: config.licence, machineId: config.machineId })
-      report = await verifyLicence(r.terms, r.servers, { ca: r.ca, signal: this.abort.signal })
+      // The verified linkage kept from the last check (issue 13): only new headers are fetched,
+      // and a height found once in the vendor's history is not searched for again.
+      const linkState = readLinkState(this.linkPath)
+      if (r.terms.height === undefined && linkState?.txid === r.terms.txid && linkState.network === r.terms.network) r.terms.height = linkState.height
+      const { link, ...rest } = await verifyLicence(r.terms, r.servers, { ca: r.ca, signal: this.abort.signal, linkState })
+      report = rest
+      if (link !== undefined) writeLinkState(this.linkPath, link)
     } catch (err) {
       const e = toSovError(err)
       const unconfigured = e.code === 'BAD_REQUEST' && /no transaction id/.test(e.message)

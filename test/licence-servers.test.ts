@@ -30,10 +30,11 @@ test('a vendor with 2,000 licences behind a server refusing histories above 500:
   assert.match(without.stderr, /error\[ELECTRUM_ERROR\]: Cannot find the block of transaction "[0-9a-f]{64}" on tcp:\/\/127\.0\.0\.1:\d+: the server refuses the vendor address's history \(too many txs in history: 2001 > 500/)
   assert.match(without.stderr, /give the payment's block height with --height N or "licence\.height" in config\.json/)
 
-  // A wrong height is named as such, not as a raw server error.
+  // A wrong height does not hold the payment: invalid, and the detail says which term to check.
   const wrong = await sov(home, [...common, '--height', String(height! - 1), '--json'])
-  assert.is(wrong.code, 1)
-  assert.match(wrong.json.error.message, new RegExp(`not in the block at height ${height! - 1}|in the block at height ${height! - 1}`))
+  assert.is(wrong.code, 3)
+  assert.is(wrong.json.status, 'invalid')
+  assert.match(wrong.json.checks.find((c: any) => c.name === 'merkleBranch').detail, new RegExp(`the server says the transaction is not in the block at height ${height! - 1} .*check "licence\\.height"`))
 })
 
 test('without a height, verify finds it once in the history and prints the value to save', async ctx => {

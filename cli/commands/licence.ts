@@ -55,7 +55,8 @@ export function registerLicenceCommands (program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { resolveLicence, verifyLicence } = await import('../../finance/index.js')
       const r = resolveLicence(o, readConfig(g.home))
-      const report = await verifyLicence(r.terms, r.servers, { ca: r.ca })
+      // The linkage to keep is the daemon's business (licence-headers.json), not this report's.
+      const { link: _kept, ...report } = await verifyLicence(r.terms, r.servers, { ca: r.ca })
       emit(g, report, v => renderVerdict(v))
       if (report.heightFound !== undefined && g.json !== true) {
         process.stderr.write(`The payment is in block ${report.heightFound}. Save it so later checks need not search the vendor's history: pass --height ${report.heightFound}, or set "licence.height": ${report.heightFound} in config.json.\n`)
