@@ -31,6 +31,7 @@ export {
   type ElectrumClientOptions, type ElectrumUrl, type RequestOptions, type ElectrumCall
 } from './electrum-client.js'
 export { verifyLicence, type VerifyLicenceOptions, type LicenceReport } from './licence.js'
+export { withGrace } from './grace.js'
 export { splitHeaders, HEADERS_PER_REQUEST } from './link-plan.js'
 export { readLinkState, writeLinkState, LINK_RECENT, type LinkState } from './link-state.js'
 export { shippedCheckpoints, CHECKPOINT_INTERVAL, type Checkpoints } from './checkpoints.js'

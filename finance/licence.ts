@@ -29,7 +29,13 @@ export interface LicenceReport extends LicenceVerdict {
   checkedAt: string
   servers: string[]
   /** Each server tried for the transaction and its proof, in order. */
-  attempts: Array<{ server: string, status: LicenceStatus, error?: { code: string, message: string } }>
+  attempts: Array<{ server: string, status: LicenceStatus, error?: { code: string, message: string }, unreachable?: true }>
+  /** Set by `withGrace`: a `valid` kept through an outage, when it was last verified, until when it holds. */
+  stale?: boolean
+  lastVerifiedAt?: string
+  graceUntil?: string
+  /** True when every server was unreachable (no answer, not even a refusal): no evidence either way. */
+  unreachable?: boolean
   /** The payment's block height, found in the vendor's history because the terms gave none:
    *  the value to save as `licence.height` / `--height` (issue 13). */
   heightFound?: number
@@ -127,13 +133,16 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
         const e = toSovError(err, 'ELECTRUM_ERROR')
         if (e.code === 'BAD_REQUEST') throw e
         lastError = e
-        attempts.push({ server, status: 'error', error: e.toJSON() })
+        // A refusal is an answer; a dead, silent or garbling server is not (the outage grace).
+        const answered = serverRefusal(err) !== undefined || serverRefusal((err as { cause?: unknown }).cause) !== undefined
+        attempts.push({ server, status: 'error', error: e.toJSON(), ...(answered ? {} : { unreachable: true }) })
       }
     }
     const verdict = best ?? undecided(terms, lastError ?? electrumError('Cannot verify the licence: no server answered'))
     const report: LicenceReport = { ...verdict, checkedAt: new Date().toISOString(), servers: clients.map(c => c.url.url), attempts, headersFetched: fetched }
     if (link !== undefined && verdict.status !== 'error') report.link = link
     if (chainNote !== undefined) report.chainNote = chainNote
+    if (verdict.status === 'error' && attempts.length > 0 && attempts.every(a => a.unreachable === true)) report.unreachable = true
     if (heightFound !== undefined && verdict.height === heightFound) report.heightFound = heightFound
     if (verdict.status === 'error') {
       const tipProblem = verdict.checks.find(c => c.name === 'tipAgreement' && !c.ok)

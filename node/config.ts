@@ -11,6 +11,8 @@ import { writeFileAtomic } from './home.js'
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/4001']
 /** How often the daemon re-verifies its licence. @default 1 hour */
 export const LICENCE_RECHECK_S = 3600
+/** How long a licence last verified valid stays valid (stale) while no server is reachable. @default 7 days */
+export const LICENCE_GRACE_S = 7 * 24 * 3600
 /** Audit checkpoint cadence, in rows. */
 export const AUDIT_CHECKPOINT_EVERY = 1000
 
@@ -25,7 +27,9 @@ const LicenceSchema = v.strictObject({
   txid: v.optional(v.string()),
   /** The payment's block height: no vendor history needed (issue 13). */
   height: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  recheckS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)), LICENCE_RECHECK_S)
+  recheckS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)), LICENCE_RECHECK_S),
+  /** Outage grace (issue 13); 0 turns it off. */
+  graceS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), LICENCE_GRACE_S)
 })
 
 export const ConfigSchema = v.object({

@@ -7,8 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { toSovError } from '../protocol/index.js'
 import { dirname, join } from 'node:path'
-import { readLinkState, resolveLicence, verifyLicence, writeLinkState, type LicenceReport } from '../finance/index.js'
-import type { Config } from './config.js'
+import { readLinkState, resolveLicence, verifyLicence, withGrace, writeLinkState, type LicenceReport } from '../finance/index.js'
+import { LICENCE_GRACE_S, type Config } from './config.js'
 import type { AuditEvent } from './handlers.js'
 import { writeFileAtomic } from './home.js'
 
@@ -24,6 +24,9 @@ export interface LicenceSummary {
   txid: string | null
   /** True while a check runs. */
   checking: boolean
+  /** A `valid` kept through an outage (issue 13), and when it was last verified. */
+  stale?: boolean
+  lastVerifiedAt?: string
   /** Why there is no verdict (unconfigured, unusable terms). */
   detail?: string
 }
@@ -73,7 +76,7 @@ export class LicenceWatcher {
 
   summary (): LicenceSummary {
     const checking = this.running !== null
-    if (this.last !== null) return { status: this.last.status, checkedAt: this.last.checkedAt, txid: this.last.txid, checking }
+    if (this.last !== null) return { status: this.last.status, checkedAt: this.last.checkedAt, txid: this.last.txid, checking, stale: this.last.stale === true, lastVerifiedAt: this.last.lastVerifiedAt }
     if (this.problem !== null) return { status: this.problem.status, checkedAt: null, txid: null, checking, detail: this.problem.detail }
     return { status: 'unknown', checkedAt: null, txid: null, checking }
   }
@@ -117,12 +120,18 @@ export class LicenceWatcher {
       return null
     }
     if (this.stopped) return report
+    const previous = this.last
+    report = withGrace(previous, report, config.licence?.graceS ?? LICENCE_GRACE_S)
     this.last = report
     this.problem = null
     writeFileAtomic(this.opts.path, JSON.stringify(report, null, 2) + '\n', 0o600)
     const outcome = report.status === 'valid' ? 'ok' : report.status === 'error' ? 'error' : 'denied'
-    await this.opts.audit({ type: 'LICENCE_CHECKED', actor: 'node', outcome, detail: { status: report.status, txid: report.txid, confirmations: report.confirmations } }, true)
-    this.opts.log?.(`licence: ${report.status} (${report.txid})`)
+    const stale = report.stale === true
+    await this.opts.audit({ type: 'LICENCE_CHECKED', actor: 'node', outcome, detail: { status: report.status, stale, txid: report.txid, confirmations: report.confirmations } }, true)
+    if (previous?.status !== report.status || (previous.stale === true) !== stale) {
+      await this.opts.audit({ type: 'LICENCE_CHANGED', actor: 'node', outcome, detail: { from: previous === null ? null : { status: previous.status, stale: previous.stale === true }, to: { status: report.status, stale }, lastVerifiedAt: report.lastVerifiedAt ?? null } }, true)
+    }
+    this.opts.log?.(`licence: ${report.status}${stale ? ' (stale)' : ''} (${report.txid})`)
     return report
   }
 }

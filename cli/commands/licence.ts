@@ -68,10 +68,11 @@ export function registerLicenceCommands (program: Command): void {
     })
 
   licence.command('status')
-    .description('the daemon\'s last licence verdict')
-    .action(async (_o: unknown, cmd: Command) => {
+    .description('the daemon\'s last licence verdict (stale: kept valid through an outage)')
+    .option('--recheck', 'ask the daemon to check now, and show that verdict')
+    .action(async (o: { recheck?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const v = await withDaemon(g.home, async c => await c.request('licence.status', {})) as any
+      const v = await withDaemon(g.home, async c => await c.request(o.recheck === true ? 'licence.verify' : 'licence.status', {})) as any
       emit(g, v, v => v.checks === undefined
         ? `Licence: ${v.status}${v.detail !== undefined ? ` — ${v.detail}` : ''}`
         : renderVerdict(v))
@@ -82,7 +83,9 @@ export function registerLicenceCommands (program: Command): void {
 /** Human form of a verdict: the status, then every check with ✓ or ✗. */
 function renderVerdict (v: any): string {
   const head = v.status === 'valid'
-    ? `Licence VALID: ${v.txid} (${v.confirmations} confirmations)`
+    ? v.stale === true
+      ? `Licence VALID (stale): ${v.txid} — no Electrum server reachable; last verified ${v.lastVerifiedAt}, kept valid until ${v.graceUntil}`
+      : `Licence VALID: ${v.txid} (${v.confirmations} confirmations)`
     : v.status === 'pending'
       ? `Licence PENDING: ${v.txid} (${v.confirmations} of ${v.minConf} confirmations)`
       : v.status === 'invalid'
@@ -91,6 +94,8 @@ function renderVerdict (v: any): string {
   const lines = [head]
   for (const c of v.checks ?? []) lines.push(`  ${c.ok === true ? '✓' : '✗'} ${c.name}: ${c.detail}`)
   if (v.checkedAt !== undefined) lines.push(`Checked ${v.checkedAt}${v.servers !== undefined ? ` against ${v.servers.join(', ')}` : ''}`)
+  if (v.stale === true && v.error?.message !== undefined) lines.push(`Last check: ${v.error.message}`)
+  if (v.chainNote !== undefined) lines.push(`Chain: ${v.chainNote}`)
   return lines.join('\n')
 }
 
