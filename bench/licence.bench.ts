@@ -13,7 +13,7 @@ import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  ElectrumClient, devnetRequest, electrumScripthash, outputScriptFor, verifyLicence, type LicenceTerms
+  DevElectrumServer, ElectrumClient, RegtestChain, devnetRequest, electrumScripthash, newAddress, outputScriptFor, verifyLicence, type LicenceTerms
 } from '../finance/index.js'
 import { median, row, type BenchResult } from './kit.js'
 
@@ -137,7 +137,9 @@ export async function run (): Promise<BenchResult[]> {
     }
     client.close()
     socket.destroy()
+    const deep = await deepRows()
     return [
+      ...deep,
       row('licence.verify', median(oursUs), 'µs', median(bareUs),
         `one verification (${CONFIRMATIONS} headers) on a warm TCP connection vs the same Electrum requests raw in the same 2 stages; median of ${OPS}, alternated; client CPU ${Math.round(cpu.ours / OPS)} vs ${Math.round(cpu.bare / OPS)} µs/op (target ≤ 1.3×)`),
       row('licence.fetch', median(fetchUs), 'µs', median(bareUs),
@@ -148,4 +150,69 @@ export async function run (): Promise<BenchResult[]> {
     await new Promise(resolve => devnet.once('exit', resolve))
     rmSync(home, { recursive: true, force: true })
   }
+}
+
+/** Rechecks timed; each follows one new block. */
+const RECHECKS = 300
+const DEPTH = 10_000
+
+/**
+ * `licence.recheck` and `licence.first-verify.bytes` (issue 13), on a payment 10,000 blocks deep
+ * with the chain's own checkpoints. The server runs in this process: each recheck is small.
+ */
+async function deepRows (): Promise<BenchResult[]> {
+  const chain = new RegtestChain()
+  const vendor = newAddress('p2wpkh').address
+  const { txid, height } = chain.payLicence({ to: vendor, sats: 50_000n, machineId: 'bench', confirmations: 1 })
+  chain.mine(DEPTH - 1)
+  const checkpoints = chain.checkpoints()
+  const server = new DevElectrumServer({ chain })
+  await server.start()
+  const client = new ElectrumClient(server.tcpUrl, { keepaliveMs: 0 })
+  try {
+    const terms: LicenceTerms = { txid, vendorAddress: vendor, requiredSats: 50_000n, network: 'regtest', minConf: 1, machineId: 'bench', height: height! }
+    let bytes = server.bytesOut
+    const first = await verifyLicence(terms, [client], { checkpoints })
+    const firstBytes = server.bytesOut - bytes
+    const lastCheckpoint = checkpoints.hashes.length * checkpoints.interval - 1
+    const headersNeeded = (checkpoints.interval - height! % checkpoints.interval) + (chain.height - lastCheckpoint)
+    // The target: those headers as the server sends them (JSON strings), nothing else.
+    const targetBytes = headersNeeded * (160 + 3)
+    let state = first.link
+    const raw = new RawLines(await rawSocket(server.tcpUrl))
+    await raw.send([[['server.version', ['bench', ['1.4', '1.6']]]]])
+    const oursUs: number[] = []
+    const bareUs: number[] = []
+    let headers = 0
+    for (let i = 0; i < RECHECKS; i++) {
+      chain.mine(1)
+      const before = server.headersServed
+      oursUs.push(await timeOne(async () => {
+        const v = await verifyLicence(terms, [client], { checkpoints, linkState: state })
+        if (v.status !== 'valid') throw new Error(`recheck failed: ${v.status}`)
+        state = v.link
+      }))
+      headers = Math.max(headers, server.headersServed - before)
+      // The same two stages raw: tip with transaction and branch, then the one new header.
+      bareUs.push(await timeOne(async () => {
+        const [tip] = await raw.send([[['blockchain.headers.subscribe', []]], [['blockchain.transaction.get', [txid, false]], ['blockchain.transaction.get_merkle', [txid, height]]]]) as Array<{ height: number }>
+        await raw.send([[['blockchain.block.headers', [tip.height, 1]]]])
+      }))
+    }
+    bytes = firstBytes
+    return [
+      row('licence.recheck', median(oursUs), 'µs', median(bareUs), `recheck one block after a verification, payment ${DEPTH} blocks deep, kept linkage, warm TCP; vs the raw round trips it needs; at most ${headers} header(s) fetched; median of ${RECHECKS} (target ≤ 1.5×, ≤ 2 headers)`),
+      row('licence.first-verify.bytes', bytes, 'B', targetBytes, `first verification of that payment with checkpoints (${first.headersFetched} headers) vs ${headersNeeded} headers as JSON: one period up to the payment's checkpoint + the headers since the last (target ≤ 1×, plus the transaction and branch)`)
+    ]
+  } finally {
+    client.close()
+    await server.stop()
+  }
+}
+
+async function rawSocket (url: string): Promise<Socket> {
+  const [host, port] = url.slice('tcp://'.length).split(':')
+  const socket = connect(Number(port), host)
+  await new Promise(resolve => socket.once('connect', resolve))
+  return socket
 }
