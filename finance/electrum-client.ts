@@ -75,6 +75,8 @@ export class ElectrumClient {
    * Server, esplora-electrs and older electrs drop the connection or never answer one (issue 13).
    */
   batching: 'unknown' | 'yes' | 'no' = 'unknown'
+  /** Bytes received from the server since this client was made (benches read it). */
+  bytesIn = 0
   private readonly opts: Required<Omit<ElectrumClientOptions, 'ca' | 'onNotification'>> & Pick<ElectrumClientOptions, 'ca' | 'onNotification'>
   private socket?: Socket
   private ready = false
@@ -310,6 +312,7 @@ export class ElectrumClient {
   private onData (socket: Socket, chunk: Buffer): void {
     if (socket !== this.socket) return
     this.lastTraffic = Date.now()
+    this.bytesIn += chunk.length
     let start = 0
     for (;;) {
       const nl = chunk.indexOf(0x0a, start)

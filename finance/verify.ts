@@ -109,8 +109,7 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
   const set = (name: CheckName, ok: boolean, detail: string): void => { checks.set(name, { name, ok, detail }) }
 
   // 1-3: the transaction itself.
-  const rawTx = hexOrNull(ev.rawTx)
-  const tx = rawTx === null ? null : parseTx(rawTx)
+  const tx = parsedTx(ev.rawTx)
   if (tx === null) set('txid', false, 'the transaction from the server does not parse')
   if (tx !== null) {
     const computed = tx.txid
@@ -170,6 +169,34 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
     checks: CHECK_NAMES.map(n => checks.get(n) ?? { name: n, ok: false, detail: 'not checked' }),
     ...(ev.server !== undefined ? { source: ev.server } : {})
   }
+}
+
+// A daemon rechecks the same transaction and branch every hour: both are pure functions of
+// their bytes, so the last few results are kept (as headerFromHex keeps headers).
+const MEMO_MAX = 64
+const txMemo = new Map<string, ParsedTx | null>()
+const branchMemo = new Map<string, ReturnType<typeof merkleRootFromBranch>>()
+
+function remember<T> (memo: Map<string, T>, key: string, make: () => T): T {
+  if (memo.has(key)) return memo.get(key) as T
+  const value = make()
+  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value!)
+  memo.set(key, value)
+  return value
+}
+
+function parsedTx (raw: unknown): ParsedTx | null {
+  if (typeof raw !== 'string') return null
+  return remember(txMemo, raw, () => {
+    const bytes = hexOrNull(raw)
+    return bytes === null ? null : parseTx(bytes)
+  })
+}
+
+function branchRoot (txid: string, branch: unknown, pos: unknown): ReturnType<typeof merkleRootFromBranch> {
+  const key = Array.isArray(branch) && branch.every(n => typeof n === 'string') && typeof pos === 'number' ? `${txid}:${pos}:${branch.join(',')}` : null
+  const run = (): ReturnType<typeof merkleRootFromBranch> => merkleRootFromBranch(displayToHash(txid), branch, pos)
+  return key === null ? run() : remember(branchMemo, key, run)
 }
 
 const levels = (m: { branch: unknown, pos: unknown }): string => {
@@ -284,7 +311,7 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
     set('merkleInnerNodes', false, 'not checked: branch for another block')
     set('merkleRoot', false, 'not checked: branch for another block')
   } else {
-    const r = merkleRootFromBranch(displayToHash(txid), m.branch, m.pos)
+    const r = branchRoot(txid, m.branch, m.pos)
     if (!r.ok) {
       set(r.check, false, r.reason)
       if (r.check === 'merkleBranch') set('merkleInnerNodes', false, 'not checked: malformed branch')

@@ -1,7 +1,7 @@
 // `sov devnet`: the regtest chain and its Electrum server as a background process, so a person
 // can try licensing offline. State lives in one directory: `devnet.json` (URLs, CA file, vendor
 // addresses, pid), `ca.pem` (the server's self-signed certificate), and `control.sock`, a Unix
-// socket taking one JSON request a line: {"cmd":"status"|"pay"|"mine"|"stop", …}.
+// socket taking one JSON request a line: {"cmd":"status"|"pay"|"mine"|"checkpoints"|"stop", …}.
 import { createServer, connect, type Server } from 'node:net'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -126,11 +126,13 @@ export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promi
         chain.mine(blocks(req.blocks ?? 1, 'blocks', 1))
         return { height: chain.height }
       }
+      case 'checkpoints':
+        return chain.checkpoints()
       case 'stop':
         setImmediate(() => { void stop() })
         return { stopping: true, pid: process.pid }
       default:
-        throw badRequest(`Cannot run devnet command "${String(req?.cmd)}": use status, pay, mine or stop`)
+        throw badRequest(`Cannot run devnet command "${String(req?.cmd)}": use status, pay, mine, checkpoints or stop`)
     }
   }
 
