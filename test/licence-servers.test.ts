@@ -77,6 +77,22 @@ test('servers without batches (connection dropped, silent, unmatched error) veri
   assert.is(c.batching, 'yes')
 })
 
+test('sov devnet start --history-limit --batch-refusal behaves as electrs / Electrum Personal Server: with --height valid, without it the error says to add it', async ctx => {
+  const home = ctx.tmp()
+  ctx.defer(async () => { await sov(home, ['devnet', 'stop']) })
+  const start = await sov(home, ['devnet', 'start', '--history-limit', '1', '--batch-refusal', 'drop', '--json'])
+  assert.is(start.code, 0, start.stderr)
+  const s = start.json
+  const pay = async (): Promise<any> => (await sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '1000', '--machine-id', MACHINE, '--json'])).json
+  await pay()
+  const { txid, height } = await pay()
+  const args = ['licence', 'verify', '--txid', txid, '--vendor', s.vendorAddress, '--sats', '1000', '--network', 'regtest', '--machine-id', MACHINE, '--electrum', s.tcp]
+  const [hinted, bare] = await Promise.all([sov(home, [...args, '--height', String(height)]), sov(home, args)])
+  assert.is(hinted.code, 0, hinted.stdout + hinted.stderr)
+  assert.is(bare.code, 1)
+  assert.match(bare.stderr, /refuses the vendor address's history \(too many txs in history: 2 > 1/)
+})
+
 test('a txid no server knows says so, not the server\'s raw DaemonError', async ctx => {
   const e = await startElectrum(ctx)
   const vendor = newAddress('p2wpkh')

@@ -43,7 +43,13 @@ export interface RunningDevnet {
   stopped: Promise<void>
 }
 
-export interface DevnetOptions { tcpPort?: number, sslPort?: number }
+export interface DevnetOptions {
+  tcpPort?: number
+  sslPort?: number
+  /** Behave like servers a buyer may meet (issue 13): see `DevElectrumServerOptions`. */
+  historyLimit?: number
+  noBatch?: 'drop' | 'silent' | 'error'
+}
 
 /** Starts the chain, the Electrum server (TCP + TLS) and the control socket in `dir`. */
 export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promise<RunningDevnet> {
@@ -52,7 +58,7 @@ export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promi
   const cert = await makeCertificate()
   const caFile = join(dir, DEVNET_CA_FILE)
   writeFileSync(caFile, cert.cert, { mode: 0o644 })
-  const server = new DevElectrumServer({ chain, tcpPort: opts.tcpPort, tls: { cert: cert.cert, key: cert.key, port: opts.sslPort } })
+  const server = new DevElectrumServer({ chain, tcpPort: opts.tcpPort, tls: { cert: cert.cert, key: cert.key, port: opts.sslPort }, historyLimit: opts.historyLimit, noBatch: opts.noBatch })
   await server.start()
   const vendorAddresses = Object.fromEntries(ADDRESS_TYPES.map(t => [t, newAddress(t).address])) as Record<AddressType, string>
   const controlPath = join(dir, DEVNET_CONTROL_SOCKET)
