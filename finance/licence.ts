@@ -20,6 +20,8 @@ export interface VerifyLicenceOptions extends ElectrumClientOptions {
   /** What the last verification of this payment kept (the home's `licence-headers.json`):
    *  a recheck then fetches only the headers since. Ignored when about another payment. */
   linkState?: LinkState | null
+  /** Progress of the header download (a long first verification on slow servers): headers fetched, of how many. */
+  onProgress?: (fetched: number, total: number) => void
   /** Checkpoints to link old blocks by. @default the ones shipped for the network (none for regtest); null for none */
   checkpoints?: Checkpoints | null
 }
@@ -115,7 +117,7 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           const own = reports.find(t => t.server === server) ?? reports[0]
           const [m, p] = await Promise.all([
             hint !== undefined ? second as any : client.request<any>('blockchain.transaction.get_merkle', [txid, height], ro),
-            own === undefined ? undefined : planLink(client, { height, tip: { height: own.height, hex: own.header }, state: stateFits(opts.linkState, terms.network, txid, height) ? opts.linkState : null, checkpoints, signal: opts.signal })
+            own === undefined ? undefined : planLink(client, { height, tip: { height: own.height, hex: own.header }, state: stateFits(opts.linkState, terms.network, txid, height) ? opts.linkState : null, checkpoints, signal: opts.signal, onProgress: opts.onProgress })
           ])
           merkle = { blockHeight: m?.block_height, branch: m?.merkle, pos: m?.pos }
           plan = p

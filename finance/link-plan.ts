@@ -37,13 +37,18 @@ export interface PlanInput {
   state?: LinkState | null
   checkpoints?: Checkpoints | null
   signal?: AbortSignal
+  /** Called after each `blockchain.block.headers` reply: headers fetched so far, of how many. */
+  onProgress?: (fetched: number, total: number) => void
 }
+
+/** Counts fetched headers across a plan's parallel ranges. */
+interface Progress { done: number, total: number, report?: (fetched: number, total: number) => void }
 
 const idOf = (hex: string): string => headerFromHex(hex).id
 const prevOf = (hex: string): string => Buffer.from(headerFromHex(hex).prevHash).reverse().toString('hex')
 
 export async function planLink (client: ElectrumClient, p: PlanInput): Promise<LinkPlan> {
-  const ro = { signal: p.signal }
+  const ro: { signal?: AbortSignal, progress?: Progress } = { signal: p.signal, progress: { done: 0, total: 0, report: p.onProgress } }
   const h = p.height
   const T = p.tip.height
   const S = p.state
@@ -102,8 +107,10 @@ export function nextLinkState (plan: LinkPlan, meta: { network: LinkState['netwo
 }
 
 /** Headers `from`..`tip` inclusive, in requests of at most 2016, in either reply form. No cap: the plan keeps it small. */
-export async function fetchHeaders (client: ElectrumClient, from: number, tip: number, ro: { signal?: AbortSignal }): Promise<string[]> {
+export async function fetchHeaders (client: ElectrumClient, from: number, tip: number, ro: { signal?: AbortSignal, progress?: Progress }): Promise<string[]> {
   if (tip < from) return []
+  const progress = ro.progress
+  if (progress !== undefined) progress.total += tip - from + 1
   const starts: number[] = []
   for (let s = from; s <= tip; s += HEADERS_PER_REQUEST) starts.push(s)
   // A few chunks in flight at a time: servers meter cost per session.
@@ -113,6 +120,7 @@ export async function fetchHeaders (client: ElectrumClient, from: number, tip: n
       const count = Math.min(HEADERS_PER_REQUEST, tip - start + 1)
       const got = splitHeaders(await client.request<any>('blockchain.block.headers', [start, count], ro), client.url.url)
       if (got.length !== count) throw electrumError(`Cannot use ${client.url.url}: asked for ${count} headers from height ${start}, got ${got.length}`)
+      if (progress !== undefined) { progress.done += count; progress.report?.(progress.done, progress.total) }
       return got
     })))
   }

@@ -3,12 +3,14 @@
 // fetch only the new headers; a reorganisation is re-verified from the fork point, and one that
 // removes the payment's block is not valid. Counted at a real devnet server on 127.0.0.1.
 import * as assert from 'uvu/assert'
+import { execFile } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   RegtestChain, newAddress, readLinkState, shippedCheckpoints, verifyLicence, writeLinkState, CHECKPOINT_INTERVAL, type LicenceTerms
 } from '../finance/index.js'
 import { kitSuite } from './kit/index.js'
+import { SOV } from './kit/daemon.js'
 import { startElectrum } from './kit/electrum.js'
 
 const test = kitSuite('licence-headers')
@@ -62,8 +64,20 @@ test('a payment 20,000 blocks deep: checkpoints link it with one period plus the
 
   // Without checkpoints or a kept state the whole 20,000 headers are fetched: there is no cap.
   count = counters(e.server)
-  assert.is((await verifyLicence(terms, [e.tcp], { checkpoints: null })).status, 'valid')
+  const progress: Array<[number, number]> = []
+  assert.is((await verifyLicence(terms, [e.tcp], { checkpoints: null, onProgress: (n, of) => progress.push([n, of]) })).status, 'valid')
   assert.is(count().headers, chain.height - height! + 1)
+  // What `sov licence verify` prints on a terminal: one report per reply, up to the whole.
+  assert.is(progress.length, Math.ceil(count().headers / 2016))
+  assert.equal(progress[progress.length - 1], [count().headers, count().headers])
+
+  // On a terminal (a pty from util-linux `script`), the CLI shows that progress on stderr.
+  const cli = ['licence', 'verify', '--home', ctx.tmp(), '--txid', txid, '--vendor', vendor.address, '--sats', '10000', '--network', 'regtest', '--machine-id', MACHINE, '--electrum', e.tcp]
+  const shown = await new Promise<string>((resolve, reject) => {
+    execFile('script', ['-qec', [process.execPath, SOV, ...cli].join(' '), '/dev/null'], { timeout: 30_000 }, (err, stdout) => { err !== null ? reject(err) : resolve(stdout) })
+  })
+  assert.match(shown, /Fetching block headers: \d+ of 20\d{3}/)
+  assert.match(shown, /Licence VALID/)
 })
 
 test('the shipped checkpoints are Electrum\'s: main block 2015, then one hash per 2016 blocks for main, test and signet', () => {

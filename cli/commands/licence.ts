@@ -9,6 +9,8 @@ import { badRequest } from '../../protocol/index.js'
 import { emit, type GlobalOptions } from '../output.js'
 import { homeDir, withDaemon } from '../ipc-client.js'
 
+/** Below this many headers a verification is quick: no progress line. */
+const PROGRESS_MIN_HEADERS = 4032
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value]
 /** Exit codes of a verdict (DESIGN §4). */
 const VERDICT_EXIT: Record<string, number> = { valid: 0, invalid: 3, pending: 3, error: 1 }
@@ -56,7 +58,16 @@ export function registerLicenceCommands (program: Command): void {
       const { resolveLicence, verifyLicence } = await import('../../finance/index.js')
       const r = resolveLicence(o, readConfig(g.home))
       // The linkage to keep is the daemon's business (licence-headers.json), not this report's.
-      const { link: _kept, ...report } = await verifyLicence(r.terms, r.servers, { ca: r.ca })
+      // Progress on a terminal only: a long first verification against slow servers.
+      const tty = process.stderr.isTTY && g.json !== true
+      let shown = 0
+      const onProgress = (fetched: number, total: number): void => {
+        if (total < PROGRESS_MIN_HEADERS || Date.now() - shown < 200) return
+        shown = Date.now()
+        process.stderr.write(`\rFetching block headers: ${fetched} of ${total}`)
+      }
+      const { link: _kept, ...report } = await verifyLicence(r.terms, r.servers, { ca: r.ca, ...(tty ? { onProgress } : {}) })
+      if (shown > 0) process.stderr.write('\r\x1b[K')
       emit(g, report, v => renderVerdict(v))
       if (report.heightFound !== undefined && g.json !== true) {
         process.stderr.write(`The payment is in block ${report.heightFound}. Save it so later checks need not search the vendor's history: pass --height ${report.heightFound}, or set "licence.height": ${report.heightFound} in config.json.\n`)
