@@ -49,6 +49,18 @@ test('the daemon verifies its licence after start: status, licence status and li
   assert.is(JSON.parse(readFileSync(file, 'utf8')).txid, txid)
 })
 
+test('licence config keys are checked by the schema: height and graceS are taken, a misspelt key stops the daemon naming it', async ctx => {
+  const terms = { vendorAddress: newAddress('p2wpkh').address, requiredSats: 1, network: 'regtest', electrum: ['tcp://127.0.0.1:1'], txid: 'ab'.repeat(32) }
+  const bad = await homeWithLicence(ctx, { ...terms, heigth: 5 })
+  const r = await sov(bad, ['node', 'start', '--foreground'], { timeoutMs: 20_000 })
+  assert.is.not(r.code, 0)
+  assert.match(r.stderr, /field "licence\.heigth"/)
+  const wrongType = await homeWithLicence(ctx, { ...terms, graceS: -1 })
+  assert.match((await sov(wrongType, ['node', 'start', '--foreground'], { timeoutMs: 20_000 })).stderr, /field "licence\.graceS"/)
+  const good = await homeWithLicence(ctx, { ...terms, height: 5, graceS: 60 })
+  await runDaemonIn(ctx, good)
+})
+
 test('an unreachable Electrum server neither blocks the start nor yields valid: the verdict is error', async ctx => {
   const e = await startElectrum(ctx)
   await e.server.stop()
