@@ -99,7 +99,7 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           if (hint === undefined || r?.method !== 'blockchain.transaction.get_merkle') throw explain(err, txid, server)
           // Evidence, not an outage: this server's chain has no such transaction in that block.
           raw = await client.request('blockchain.transaction.get', [txid, false], ro).catch(e => { throw explain(e, txid, server) })
-          merkleRefused = await whyNotInBlock(client, hint, r.message, opts.linkState, ro)
+          merkleRefused = await whyNotInBlock(client, hint, r.message, stateFits(opts.linkState, terms.network, txid, hint) ? opts.linkState : null, ro)
         }
         if (typeof raw !== 'string') throw electrumError(`Cannot use ${server}: blockchain.transaction.get did not return hex`)
         const height = hint ?? heightInHistory(second, txid, server)
@@ -215,7 +215,7 @@ function explain (err: unknown, txid: string, server: string): unknown {
 /** The detail for a merkle branch refused at the terms' height: a wrong height, or a reorganisation that replaced the block. */
 async function whyNotInBlock (client: ElectrumClient, height: number, said: string, state: LinkState | null | undefined, ro: { signal?: AbortSignal }): Promise<string> {
   const base = `the server says the transaction is not in the block at height ${height} (${said.slice(0, 120)})`
-  if (state == null || state.height !== height) return `${base}; check "licence.height" / --height, or leave it out once to find the height`
+  if (state == null) return `${base}; check "licence.height" / --height, or leave it out once to find the height`
   const now = await client.request<string>('blockchain.block.header', [height], ro).catch(() => null)
   const was = headerFromHex(state.paymentHeader).id
   if (typeof now === 'string' && now.length === 160 && headerFromHex(now).id !== was) {
