@@ -120,12 +120,7 @@ export class ElectrumClient {
     return await sent[0] as T
   }
 
-  /**
-   * Several requests in one JSON-RPC batch; each reply is matched by id. Rejects with the first
-   * failure. The first batch to a server has `ELECTRUM_BATCH_PROBE_MS`: when the server drops
-   * the connection, answers with an unmatched error or stays silent, it is marked as without
-   * batches and these and later calls go as single requests, written together (pipelined).
-   */
+  /** Several requests in one JSON-RPC batch, replies matched by id; rejects with the first failure. A server that drops, stays silent (`ELECTRUM_BATCH_PROBE_MS`) or sends an unmatched error on its first batch gets single requests, written together, from then on. */
   async batch (calls: ElectrumCall[], opts: RequestOptions = {}): Promise<unknown[]> {
     if (calls.length === 0) return []
     if (calls.length === 1 || this.batching === 'no') return await this.pipelined(calls, opts)
@@ -150,7 +145,7 @@ export class ElectrumClient {
     return await Promise.all(sent)
   }
 
-  /** Single requests written in one go: one round trip, no batch. */
+  /** Single requests written in one go (one round trip, no batch). */
   private async pipelined (calls: ElectrumCall[], opts: RequestOptions): Promise<unknown[]> {
     return await Promise.all(calls.map(async ([method, params]) => await this.request(method, params ?? [], opts)))
   }
