@@ -42,6 +42,8 @@ class RawLines {
     })
   }
 
+  close (): void { this.socket.destroy() }
+
   /** Sends each group as one line (a batch when it has several calls), all lines in one write; resolves with every result. */
   async send (groups: Array<Array<[string, unknown[]]>>): Promise<unknown[]> {
     const all: Array<Promise<unknown>> = []
@@ -137,7 +139,9 @@ export async function run (): Promise<BenchResult[]> {
     }
     client.close()
     socket.destroy()
+    const deep = await deepRows(dir, state.tcp, vendor)
     return [
+      ...deep,
       row('licence.verify', median(oursUs), 'µs', median(bareUs),
         `one verification (${CONFIRMATIONS} headers) on a warm TCP connection vs the same Electrum requests raw in the same 2 stages; median of ${OPS}, alternated; client CPU ${Math.round(cpu.ours / OPS)} vs ${Math.round(cpu.bare / OPS)} µs/op (target ≤ 1.3×)`),
       row('licence.fetch', median(fetchUs), 'µs', median(bareUs),
@@ -148,4 +152,68 @@ export async function run (): Promise<BenchResult[]> {
     await new Promise(resolve => devnet.once('exit', resolve))
     rmSync(home, { recursive: true, force: true })
   }
+}
+
+/** Rechecks timed; each follows one new block. */
+const RECHECKS = 300
+const DEPTH = 10_000
+
+/**
+ * `licence.recheck` and `licence.first-verify.bytes` (issue 13), on a payment 10,000 blocks deep
+ * in the devnet process, linked by the chain's own checkpoints.
+ */
+async function deepRows (dir: string, tcp: string, vendor: string): Promise<BenchResult[]> {
+  const pay = await devnetRequest(dir, { cmd: 'pay', to: vendor, sats: '50000', machineId: 'deep', confirmations: 1 })
+  for (let left = DEPTH - 1; left > 0; left -= 1000) await devnetRequest(dir, { cmd: 'mine', blocks: Math.min(1000, left) })
+  const checkpoints = await devnetRequest(dir, { cmd: 'checkpoints' }) as { interval: number, hashes: string[] }
+  const { txid, height } = pay as { txid: string, height: number }
+  const terms: LicenceTerms = { txid, vendorAddress: vendor, requiredSats: 50_000n, network: 'regtest', minConf: 1, machineId: 'deep', height }
+  const client = new ElectrumClient(tcp, { keepaliveMs: 0 })
+  const raw = new RawLines(await rawSocket(tcp))
+  try {
+    const first = await verifyLicence(terms, [client], { checkpoints })
+    if (first.status !== 'valid') throw new Error(`first verification: ${first.status}`)
+    const firstBytes = client.bytesIn
+    const tip = first.tip!.height
+    const lastCheckpoint = checkpoints.hashes.length * checkpoints.interval - 1
+    const headersNeeded = (checkpoints.interval - height % checkpoints.interval) + (tip - lastCheckpoint)
+    // The target: those headers as a server sends them (JSON strings of 160 hex digits).
+    const targetBytes = headersNeeded * (160 + 3)
+    let state = first.link
+    await raw.send([[['server.version', ['bench', ['1.4', '1.6']]]]])
+    const oursUs: number[] = []
+    const bareUs: number[] = []
+    let headers = 0
+    for (let i = 0; i < RECHECKS; i++) {
+      await devnetRequest(dir, { cmd: 'mine', blocks: 1 })
+      // Whichever runs first after a block meets the server's cold caches: alternate.
+      const bare = async (): Promise<void> => {
+        const [t] = await raw.send([[['blockchain.headers.subscribe', []]], [['blockchain.transaction.get', [txid, false]], ['blockchain.transaction.get_merkle', [txid, height]]]]) as Array<{ height: number }>
+        await raw.send([[['blockchain.block.headers', [t.height, 1]]]])
+      }
+      if (i % 2 === 1) bareUs.push(await timeOne(bare))
+      oursUs.push(await timeOne(async () => {
+        const v = await verifyLicence(terms, [client], { checkpoints, linkState: state })
+        if (v.status !== 'valid') throw new Error(`recheck failed: ${v.status}`)
+        headers = Math.max(headers, v.headersFetched)
+        state = v.link
+      }))
+      // The same two stages raw: tip with transaction and branch, then the one new header.
+      if (i % 2 === 0) bareUs.push(await timeOne(bare))
+    }
+    return [
+      row('licence.recheck', median(oursUs), 'µs', median(bareUs), `recheck one block after a verification of a payment ${DEPTH} blocks deep, with the kept linkage, warm TCP, vs the raw round trips it needs (2 stages); at most ${headers} header(s) fetched; median of ${RECHECKS} (target ≤ 1.5×, ≤ 2 headers)`),
+      row('licence.first-verify.bytes', firstBytes, 'B', targetBytes, `bytes received for a first verification of that payment with checkpoints (${first.headersFetched} headers), vs ${headersNeeded} headers as JSON: its period up to the checkpoint + those since the last (target ≈ 1×; the rest is the transaction and branch)`)
+    ]
+  } finally {
+    client.close()
+    raw.close()
+  }
+}
+
+async function rawSocket (url: string): Promise<Socket> {
+  const [host, port] = url.slice('tcp://'.length).split(':')
+  const socket = connect(Number(port), host)
+  await new Promise(resolve => socket.once('connect', resolve))
+  return socket
 }

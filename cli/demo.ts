@@ -188,7 +188,7 @@ async function runSteps (demo: Demo, interrupted: () => boolean): Promise<void> 
     const net = (await demo.sov(ha, ['devnet', 'start', '--json'])).json
     const pay = (await demo.sov(ha, ['devnet', 'pay', '--to', net.vendorAddress, '--sats', String(LICENCE_SATS), '--machine-id', MACHINE_ID, '--confirmations', '2', '--json'])).json
     const verdict = (await demo.sov(ha, ['licence', 'verify', '--txid', pay.txid, '--vendor', net.vendorAddress, '--sats', String(LICENCE_SATS),
-      '--network', 'regtest', '--electrum', net.ssl, '--electrum-ca', net.caFile, '--machine-id', MACHINE_ID, '--json'])).json
+      '--network', 'regtest', '--electrum', net.ssl, '--electrum-ca', net.caFile, '--machine-id', MACHINE_ID, '--height', String(pay.height), '--json'])).json
     if (verdict.status !== 'valid') throw unavailable(`Cannot finish the demo: the licence is ${verdict.status as string}`)
     return { detail: `valid: ${(verdict.checks as unknown[]).length} checks over TLS with SPV proofs` }
   })

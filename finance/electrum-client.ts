@@ -12,9 +12,9 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { SovError, VERSION, electrumError, timeout } from '../protocol/index.js'
-import { abortable, compareVersions, describeError, parseElectrumUrl, sleep, translateSocketError, type ElectrumUrl } from './electrum-wire.js'
+import { abortable, compareVersions, describeError, parseElectrumUrl, refused, serverRefusal, sleep, translateSocketError, type ElectrumUrl } from './electrum-wire.js'
 
-export { parseElectrumUrl, compareVersions, type ElectrumUrl }
+export { parseElectrumUrl, compareVersions, serverRefusal, type ElectrumUrl }
 
 /** Protocol versions this client speaks (both `blockchain.block.headers` reply forms). */
 export const ELECTRUM_PROTOCOL_MIN = '1.4'
@@ -32,6 +32,8 @@ export const ELECTRUM_CONNECT_ATTEMPTS = 3
 /** Backoff between connection attempts: doubles from min to max, with jitter. @default 250 ms … 30 s */
 export const ELECTRUM_RECONNECT_MIN_MS = 250
 export const ELECTRUM_RECONNECT_MAX_MS = 30_000
+/** Deadline of the first batch sent to a server, which learns whether it answers batches. @default 3 s */
+export const ELECTRUM_BATCH_PROBE_MS = 3_000
 
 export interface ElectrumClientOptions {
   /** PEM certificate(s) to trust for `ssl://` instead of the system CAs (a self-signed server's own certificate works). */
@@ -68,6 +70,13 @@ export class ElectrumClient {
   /** Server software and negotiated protocol, from `server.version`. */
   serverSoftware?: string
   protocol?: string
+  /**
+   * Whether the server answers JSON-RPC batches, learnt from the first batch: Electrum Personal
+   * Server, esplora-electrs and older electrs drop the connection or never answer one (issue 13).
+   */
+  batching: 'unknown' | 'yes' | 'no' = 'unknown'
+  /** Bytes received from the server since this client was made (benches read it). */
+  bytesIn = 0
   private readonly opts: Required<Omit<ElectrumClientOptions, 'ca' | 'onNotification'>> & Pick<ElectrumClientOptions, 'ca' | 'onNotification'>
   private socket?: Socket
   private ready = false
@@ -111,12 +120,34 @@ export class ElectrumClient {
     return await sent[0] as T
   }
 
-  /** Several requests in one JSON-RPC batch; each reply is matched by id. Rejects with the first failure. */
+  /** Several requests in one JSON-RPC batch, replies matched by id; rejects with the first failure. A server that drops, stays silent (`ELECTRUM_BATCH_PROBE_MS`) or sends an unmatched error on its first batch gets single requests, written together, from then on. */
   async batch (calls: ElectrumCall[], opts: RequestOptions = {}): Promise<unknown[]> {
     if (calls.length === 0) return []
-    const what = calls.length === 1 ? calls[0][0] : `${calls[0][0]} (in a batch of ${calls.length})`
+    if (calls.length === 1 || this.batching === 'no') return await this.pipelined(calls, opts)
+    if (this.batching === 'yes') return await this.sendBatch(calls, opts)
+    await this.connect(opts)
+    try {
+      const r = await this.sendBatch(calls, { ...opts, timeoutMs: Math.min(opts.timeoutMs ?? this.opts.requestTimeoutMs, ELECTRUM_BATCH_PROBE_MS) })
+      this.batching = 'yes'
+      return r
+    } catch (err) {
+      // A call the server refused by id: batches work, the refusal is the caller's.
+      if (serverRefusal(err) !== undefined) { this.batching = 'yes'; throw err }
+      if (opts.signal?.aborted === true || this.closed) throw err
+      this.batching = 'no'
+      return await this.pipelined(calls, opts)
+    }
+  }
+
+  private async sendBatch (calls: ElectrumCall[], opts: RequestOptions): Promise<unknown[]> {
+    const what = `${calls[0][0]} (in a batch of ${calls.length})`
     const sent = this.ready ? this.sendNow(what, calls, true, opts) : await this.dispatch(what, calls, true, opts)
     return await Promise.all(sent)
+  }
+
+  /** Single requests written in one go (one round trip, no batch). */
+  private async pipelined (calls: ElectrumCall[], opts: RequestOptions): Promise<unknown[]> {
+    return await Promise.all(calls.map(async ([method, params]) => await this.request(method, params ?? [], opts)))
   }
 
   /** Closes the connection for good; pending requests fail. Idempotent. */
@@ -276,6 +307,7 @@ export class ElectrumClient {
   private onData (socket: Socket, chunk: Buffer): void {
     if (socket !== this.socket) return
     this.lastTraffic = Date.now()
+    this.bytesIn += chunk.length
     let start = 0
     for (;;) {
       const nl = chunk.indexOf(0x0a, start)
@@ -327,7 +359,7 @@ export class ElectrumClient {
     if (typeof m.id === 'number' && ('result' in m || 'error' in m)) {
       const waiter = this.pending.get(m.id)
       if (waiter === undefined) return true // a reply to a request that already timed out
-      if (m.error !== undefined && m.error !== null) waiter.reject(electrumError(`Cannot run ${waiter.method} on ${this.url.url}: the server answered ${describeError(m.error)}`))
+      if (m.error !== undefined && m.error !== null) waiter.reject(refused(electrumError(`Cannot run ${waiter.method} on ${this.url.url}: the server answered ${describeError(m.error)}`), waiter.method, m.error))
       else waiter.resolve(m.result)
       return true
     }

@@ -37,6 +37,20 @@ export function translateSocketError (url: string, err: NodeJS.ErrnoException): 
   return electrumError(`Cannot connect to ${url}: ${why}`, { cause: err })
 }
 
+/** What a server said when it refused a call by id (JSON-RPC `error`), kept on the SovError. */
+export interface ServerRefusal { method: string, code: unknown, message: string }
+
+/** Marks `err` as the server's refusal of `method` (it answered; it is reachable). */
+export function refused (err: SovError, method: string, rpc: any): SovError {
+  const message = rpc !== null && typeof rpc === 'object' ? String(rpc.message ?? '') : String(rpc)
+  return Object.assign(err, { refusal: { method, code: rpc?.code, message } satisfies ServerRefusal })
+}
+
+/** The refusal carried by an error from `ElectrumClient`, if the server answered with one. */
+export function serverRefusal (err: unknown): ServerRefusal | undefined {
+  return (err as { refusal?: ServerRefusal } | null)?.refusal
+}
+
 export function describeError (e: any): string {
   if (e !== null && typeof e === 'object') return `${String(e.code ?? '?')}: ${String(e.message ?? JSON.stringify(e)).slice(0, 300)}`
   return String(e).slice(0, 300)

@@ -30,7 +30,12 @@ export {
   ELECTRUM_MAX_LINE_BYTES, ELECTRUM_KEEPALIVE_MS,
   type ElectrumClientOptions, type ElectrumUrl, type RequestOptions, type ElectrumCall
 } from './electrum-client.js'
-export { verifyLicence, splitHeaders, HEADERS_PER_REQUEST, MAX_LINK_HEADERS, type VerifyLicenceOptions, type LicenceReport } from './licence.js'
+export { verifyLicence, type VerifyLicenceOptions, type LicenceReport } from './licence.js'
+export { withGrace } from './grace.js'
+export { splitHeaders, HEADERS_PER_REQUEST } from './link-plan.js'
+export { readLinkState, writeLinkState, LINK_RECENT, type LinkState } from './link-state.js'
+export { shippedCheckpoints, CHECKPOINT_INTERVAL, type Checkpoints } from './checkpoints.js'
+export { linkToTip, type HeaderSegment, type TrustedSpan } from './header-link.js'
 export { RegtestChain, mineHeader, regtestAddress, REGTEST_BITS, REGTEST_GENESIS_HASH, DEVNET_INITIAL_BLOCKS, type PaymentOutput, type HistoryEntry } from './devnet/chain.js'
 export { newAddress, ADDRESS_TYPES, type DevAddress } from './devnet/keys.js'
 export { DevElectrumServer, SERVER_SOFTWARE, type DevElectrumServerOptions } from './devnet/electrum-server.js'

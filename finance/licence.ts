@@ -5,22 +5,25 @@
 import { toSovError, electrumError, type SovError } from '../protocol/index.js'
 import { electrumScripthash } from './address.js'
 import { isHex } from './bytes.js'
-import { ElectrumClient, type ElectrumClientOptions } from './electrum-client.js'
-import { HEADER_BYTES } from './header.js'
+import { ElectrumClient, serverRefusal, type ElectrumClientOptions } from './electrum-client.js'
+import { headerFromHex } from './header.js'
+import { shippedCheckpoints, type Checkpoints } from './checkpoints.js'
+import { stateFits, type LinkState } from './link-state.js'
+import { nextLinkState, planLink, type LinkPlan } from './link-plan.js'
 import {
   CHECK_NAMES, checkTerms, verifyEvidence,
   type LicenceEvidence, type LicenceStatus, type LicenceTerms, type LicenceVerdict, type TipReport
 } from './verify.js'
 
-/** Headers per `blockchain.block.headers` request (ElectrumX's MAX_CHUNK_SIZE). */
-export const HEADERS_PER_REQUEST = 2016
-/** `blockchain.block.headers` requests in flight at once. */
-export const HEADER_REQUESTS_IN_FLIGHT = 4
-/** Most headers fetched to link a block to the tip: ~4 years of blocks, 16 MB. */
-export const MAX_LINK_HEADERS = 210_000
-
 export interface VerifyLicenceOptions extends ElectrumClientOptions {
   signal?: AbortSignal
+  /** What the last verification of this payment kept (the home's `licence-headers.json`):
+   *  a recheck then fetches only the headers since. Ignored when about another payment. */
+  linkState?: LinkState | null
+  /** Progress of the header download (a long first verification on slow servers): headers fetched, of how many. */
+  onProgress?: (fetched: number, total: number) => void
+  /** Checkpoints to link old blocks by. @default the ones shipped for the network (none for regtest); null for none */
+  checkpoints?: Checkpoints | null
 }
 
 /** A verdict as `verifyLicence` returns it: the pure verdict plus when and from whom. */
@@ -28,7 +31,22 @@ export interface LicenceReport extends LicenceVerdict {
   checkedAt: string
   servers: string[]
   /** Each server tried for the transaction and its proof, in order. */
-  attempts: Array<{ server: string, status: LicenceStatus, error?: { code: string, message: string } }>
+  attempts: Array<{ server: string, status: LicenceStatus, error?: { code: string, message: string }, unreachable?: true }>
+  /** Set by `withGrace`: a `valid` kept through an outage, when it was last verified, until when it holds. */
+  stale?: boolean
+  lastVerifiedAt?: string
+  graceUntil?: string
+  /** True when every server was unreachable (no answer, not even a refusal): no evidence either way. */
+  unreachable?: boolean
+  /** The payment's block height, found in the vendor's history because the terms gave none:
+   *  the value to save as `licence.height` / `--height` (issue 13). */
+  heightFound?: number
+  /** The state to keep for the next recheck (when the proof held), see `linkState`. */
+  link?: LinkState
+  /** Block headers fetched for this verdict (tips aside). */
+  headersFetched: number
+  /** What changed in the chain since the last verification (a reorganisation), if anything. */
+  chainNote?: string
   /** Why no verdict could be reached (status `error`). */
   error?: { code: string, message: string }
 }
@@ -57,15 +75,35 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
     let retriedTips = false
     let best: LicenceVerdict | undefined
     let lastError: SovError | undefined
+    let heightFound: number | undefined
+    let link: LinkState | undefined
+    let chainNote: string | undefined
+    let fetched = 0
+    const checkpoints = opts.checkpoints === undefined ? shippedCheckpoints(terms.network) : opts.checkpoints
     for (const client of clients) {
       const server = client.url.url
       try {
-        const [raw, history] = await client.batch([
-          ['blockchain.transaction.get', [txid, false]],
-          ['blockchain.scripthash.get_history', [scripthash]]
-        ], ro)
+        // With the block height in the terms, no history: it grows by one entry per licence
+        // the vendor sells, and servers refuse long ones (electrs above 500 entries).
+        const hint = terms.height
+        let raw: unknown
+        let second: unknown
+        let merkleRefused: string | undefined
+        try {
+          [raw, second] = await client.batch([
+            ['blockchain.transaction.get', [txid, false]],
+            hint !== undefined ? ['blockchain.transaction.get_merkle', [txid, hint]] : ['blockchain.scripthash.get_history', [scripthash]]
+          ], ro)
+        } catch (err) {
+          const r = serverRefusal(err)
+          if (hint === undefined || r?.method !== 'blockchain.transaction.get_merkle') throw explain(err, txid, server)
+          // Evidence, not an outage: this server's chain has no such transaction in that block.
+          raw = await client.request('blockchain.transaction.get', [txid, false], ro).catch(e => { throw explain(e, txid, server) })
+          merkleRefused = await whyNotInBlock(client, hint, r.message, stateFits(opts.linkState, terms.network, txid, hint) ? opts.linkState : null, ro)
+        }
         if (typeof raw !== 'string') throw electrumError(`Cannot use ${server}: blockchain.transaction.get did not return hex`)
-        const height = heightInHistory(history, txid, server)
+        const height = hint ?? heightInHistory(second, txid, server)
+        if (hint === undefined && height !== null && height > 0) heightFound = height
         let reports = await tips
         // A block found between two servers' answers looks like disagreement: ask once more.
         if (!agree(reports) && !retriedTips) {
@@ -74,18 +112,22 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           reports = await tips
         }
         let merkle: LicenceEvidence['merkle'] = null
-        let headers: string[] = []
-        if (height !== null && height > 0) {
+        let plan: LinkPlan | undefined
+        if (height !== null && height > 0 && merkleRefused === undefined) {
           const own = reports.find(t => t.server === server) ?? reports[0]
-          const tipHeight = own?.height ?? height
-          const [m, h] = await Promise.all([
-            client.request<any>('blockchain.transaction.get_merkle', [txid, height], ro),
-            fetchHeaders(client, height, tipHeight, ro)
+          const [m, p] = await Promise.all([
+            hint !== undefined ? second as any : client.request<any>('blockchain.transaction.get_merkle', [txid, height], ro),
+            own === undefined ? undefined : planLink(client, { height, tip: { height: own.height, hex: own.header }, state: stateFits(opts.linkState, terms.network, txid, height) ? opts.linkState : null, checkpoints, signal: opts.signal, onProgress: opts.onProgress })
           ])
           merkle = { blockHeight: m?.block_height, branch: m?.merkle, pos: m?.pos }
-          headers = h
+          plan = p
         }
-        const verdict = verifyEvidence(terms, { rawTx: raw, height, merkle, headers, tips: reports, serversConfigured: clients.length, server })
+        const verdict = verifyEvidence(terms, { rawTx: raw, height, merkle, headers: plan?.headers ?? [], more: plan?.more, spans: plan?.spans, merkleRefused, tips: reports, serversConfigured: clients.length, server })
+        fetched += plan?.fetched ?? 0
+        if (plan?.note !== undefined) chainNote = plan.note
+        if (plan !== undefined && proofHolds(verdict) && (best === undefined || RANK[verdict.status] > RANK[best.status])) {
+          link = nextLinkState(plan, { network: terms.network, txid, height: height!, tipHeight: verdict.tip!.height })
+        }
         attempts.push({ server, status: verdict.status })
         if (best === undefined || RANK[verdict.status] > RANK[best.status]) best = verdict
         if (!worthAnotherServer(verdict)) break
@@ -93,11 +135,17 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
         const e = toSovError(err, 'ELECTRUM_ERROR')
         if (e.code === 'BAD_REQUEST') throw e
         lastError = e
-        attempts.push({ server, status: 'error', error: e.toJSON() })
+        // A refusal is an answer; a dead, silent or garbling server is not (the outage grace).
+        const answered = serverRefusal(err) !== undefined || serverRefusal((err as { cause?: unknown }).cause) !== undefined
+        attempts.push({ server, status: 'error', error: e.toJSON(), ...(answered ? {} : { unreachable: true }) })
       }
     }
     const verdict = best ?? undecided(terms, lastError ?? electrumError('Cannot verify the licence: no server answered'))
-    const report: LicenceReport = { ...verdict, checkedAt: new Date().toISOString(), servers: clients.map(c => c.url.url), attempts }
+    const report: LicenceReport = { ...verdict, checkedAt: new Date().toISOString(), servers: clients.map(c => c.url.url), attempts, headersFetched: fetched }
+    if (link !== undefined && verdict.status !== 'error') report.link = link
+    if (chainNote !== undefined) report.chainNote = chainNote
+    if (verdict.status === 'error' && attempts.length > 0 && attempts.every(a => a.unreachable === true)) report.unreachable = true
+    if (heightFound !== undefined && verdict.height === heightFound) report.heightFound = heightFound
     if (verdict.status === 'error') {
       const tipProblem = verdict.checks.find(c => c.name === 'tipAgreement' && !c.ok)
       report.error = lastError?.toJSON() ?? { code: 'ELECTRUM_ERROR', message: `Cannot verify the licence: ${tipProblem?.detail ?? 'the servers gave no usable answer'}` }
@@ -148,6 +196,39 @@ function agree (tips: TipReport[]): boolean {
   return new Set(tips.map(t => `${t.height}:${t.header}`)).size <= 1
 }
 
+/**
+ * A server's refusal, said plainly: an unknown transaction, a history too long to serve, a
+ * transaction not in the block the terms name. Other errors pass unchanged.
+ */
+function explain (err: unknown, txid: string, server: string): unknown {
+  const r = serverRefusal(err)
+  if (r === undefined) return err
+  if (r.method === 'blockchain.transaction.get' && /no such mempool or blockchain transaction|not found|unknown/i.test(r.message)) {
+    return electrumError(`Cannot find transaction "${txid}" on ${server}: the server does not know it (not broadcast yet, or a transaction of another network?); check the txid and --network`, { cause: err })
+  }
+  if (r.method === 'blockchain.scripthash.get_history') {
+    return electrumError(`Cannot find the block of transaction "${txid}" on ${server}: the server refuses the vendor address's history (${r.message.slice(0, 120)}); give the payment's block height with --height N or "licence.height" in config.json (your wallet or a block explorer shows it)`, { cause: err })
+  }
+  return err
+}
+
+/** The detail for a merkle branch refused at the terms' height: a wrong height, or a reorganisation that replaced the block. */
+async function whyNotInBlock (client: ElectrumClient, height: number, said: string, state: LinkState | null | undefined, ro: { signal?: AbortSignal }): Promise<string> {
+  const base = `the server says the transaction is not in the block at height ${height} (${said.slice(0, 120)})`
+  if (state == null) return `${base}; check "licence.height" / --height, or leave it out once to find the height`
+  const now = await client.request<string>('blockchain.block.header', [height], ro).catch(() => null)
+  const was = headerFromHex(state.paymentHeader).id
+  if (typeof now === 'string' && now.length === 160 && headerFromHex(now).id !== was) {
+    return `${base}: the block ${was} that held the payment was replaced by ${headerFromHex(now).id} (a reorganisation); the payment is no longer confirmed there`
+  }
+  return base
+}
+
+/** Whether the proof part held: the state is worth keeping. */
+function proofHolds (v: LicenceVerdict): boolean {
+  return ['merkleRoot', 'headerPow', 'headerMinWork', 'headerChain', 'tipAgreement'].every(n => v.checks.find(c => c.name === n)?.ok === true)
+}
+
 /** The height the vendor script's history gives the txid (> 0 mined, ≤ 0 mempool), null if absent. */
 function heightInHistory (history: unknown, txid: string, server: string): number | null {
   if (!Array.isArray(history)) throw electrumError(`Cannot use ${server}: blockchain.scripthash.get_history did not return a list`)
@@ -159,43 +240,4 @@ function heightInHistory (history: unknown, txid: string, server: string): numbe
     if (item.tx_hash.toLowerCase() === txid) height = height === null ? item.height : Math.max(height, item.height)
   }
   return height
-}
-
-/** Headers `from`..`tip` inclusive, in requests of at most 2016, in either reply form. */
-async function fetchHeaders (client: ElectrumClient, from: number, tip: number, ro: { signal?: AbortSignal }): Promise<string[]> {
-  const total = tip - from + 1
-  if (total <= 0) return []
-  if (total > MAX_LINK_HEADERS) throw electrumError(`Cannot link block ${from} to the tip ${tip}: ${total} headers exceed the limit of ${MAX_LINK_HEADERS}`)
-  const starts: number[] = []
-  for (let s = from; s <= tip; s += HEADERS_PER_REQUEST) starts.push(s)
-  // A few chunks in flight at a time: servers meter cost per session, and a year of headers
-  // is 26 chunks of ~330 kB.
-  const parts: string[][] = []
-  for (let i = 0; i < starts.length; i += HEADER_REQUESTS_IN_FLIGHT) {
-    parts.push(...await Promise.all(starts.slice(i, i + HEADER_REQUESTS_IN_FLIGHT).map(async start => {
-      const count = Math.min(HEADERS_PER_REQUEST, tip - start + 1)
-      return splitHeaders(await client.request<any>('blockchain.block.headers', [start, count], ro), client.url.url)
-    })))
-  }
-  return parts.flat()
-}
-
-/** Protocol 1.4 replies `{hex, count}` (concatenated); 1.6 replies `{headers: [...], count}`. */
-export function splitHeaders (r: any, server: string): string[] {
-  const bad = (why: string): SovError => electrumError(`Cannot use ${server}: blockchain.block.headers ${why}`)
-  if (r === null || typeof r !== 'object' || !Number.isSafeInteger(r.count) || r.count < 0) throw bad('returned no count')
-  let out: string[]
-  // Lengths are checked here; whether the digits are hex, when each header is parsed.
-  if (Array.isArray(r.headers)) {
-    out = r.headers
-    if (!out.every(h => typeof h === 'string' && h.length === HEADER_BYTES * 2)) throw bad('returned a header that is not 80 bytes of hex')
-  } else if (typeof r.hex === 'string') {
-    if (r.hex.length % (HEADER_BYTES * 2) !== 0) throw bad('returned hex that is not whole 80-byte headers')
-    out = []
-    for (let i = 0; i < r.hex.length; i += HEADER_BYTES * 2) out.push(r.hex.slice(i, i + HEADER_BYTES * 2))
-  } else {
-    throw bad('returned neither "hex" nor "headers"')
-  }
-  if (out.length !== r.count) throw bad(`said count ${String(r.count)} but sent ${out.length} headers`)
-  return out
 }

@@ -16,6 +16,8 @@ export interface LicenceSettings {
   electrum?: string[]
   electrumCa?: string
   txid?: string
+  /** The payment's block height (issue 13). */
+  height?: number
 }
 
 /** `sov licence verify` flags. */
@@ -28,6 +30,7 @@ export interface LicenceFlags {
   electrum?: string[]
   electrumCa?: string
   machineId?: string
+  height?: number
 }
 
 export interface ResolvedLicence {
@@ -71,7 +74,8 @@ export function resolveLicence (flags: LicenceFlags, config: { licence?: Licence
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw badRequest(`Cannot use the Electrum CA "${caFile}": it holds no PEM certificate`)
   }
   const machine = readMachineId({ override: flags.machineId ?? config.machineId })
-  const terms: LicenceTerms = { txid: txid.toLowerCase(), vendorAddress, requiredSats: parseSats(sats), network, minConf, machineId: machine.id }
+  const height = flags.height ?? c.height
+  const terms: LicenceTerms = { txid: txid.toLowerCase(), vendorAddress, requiredSats: parseSats(sats), network, minConf, machineId: machine.id, ...(height !== undefined ? { height } : {}) }
   checkTerms(terms)
   return { terms, machineIdSource: machine.source, servers, ca, caFile }
 }

@@ -5,6 +5,7 @@ import { badRequest } from '../protocol/index.js'
 import { outputScriptFor } from './address.js'
 import { bytesToHex, displayToHash, equalBytes, hexOrNull, isHex } from './bytes.js'
 import { headerFromHex, meetsFloor, meetsOwnTarget, type BlockHeader } from './header.js'
+import { linkToTip, type HeaderSegment, type TrustedSpan } from './header-link.js'
 import { merkleRootFromBranch } from './merkle.js'
 import { CHAIN_PARAMS, isNetworkName, type NetworkName } from './networks.js'
 import { licenceHash } from './payload.js'
@@ -20,6 +21,9 @@ export interface LicenceTerms {
   network: NetworkName
   /** Confirmations needed, ≥ 1. @default 1 */
   minConf: number
+  /** The payment's block height, when known (`licence.height`, `--height`): the proof is then
+   *  fetched without the vendor's history (issue 13). */
+  height?: number
   /** The machine id the OP_RETURN must commit to. */
   machineId: string
 }
@@ -36,8 +40,15 @@ export interface LicenceEvidence {
   height: number | null
   /** `blockchain.transaction.get_merkle` at that height. */
   merkle: { blockHeight: unknown, branch: unknown, pos: unknown } | null
-  /** Raw headers (hex) from the transaction's block up to the tip, in order. */
+  /** Raw headers (hex) from the transaction's block up, in order: up to the tip, or to where
+   *  `more` or a `spans` entry continues. */
   headers: string[]
+  /** Further fetched headers, each run for consecutive heights (issue 13). */
+  more?: HeaderSegment[]
+  /** Links already known: shipped checkpoints, this node's earlier verification (issue 13). */
+  spans?: TrustedSpan[]
+  /** Why there is no merkle branch, when the server refused it. */
+  merkleRefused?: string
   /** Every server's tip. */
   tips: TipReport[]
   /** How many servers are configured (tip agreement needs two when there are two or more). */
@@ -85,6 +96,7 @@ export function checkTerms (terms: LicenceTerms): Uint8Array {
   if (typeof terms.requiredSats !== 'bigint' || terms.requiredSats < 0n) throw badRequest(`Cannot verify: requiredSats must be a non-negative whole number of satoshis, got "${String(terms.requiredSats)}"`)
   if (!Number.isSafeInteger(terms.minConf) || terms.minConf < 1) throw badRequest(`Cannot verify: minConf must be an integer ≥ 1, got "${String(terms.minConf)}" (an unconfirmed payment is pending, never valid)`)
   if (typeof terms.machineId !== 'string' || terms.machineId === '') throw badRequest('Cannot verify: the machine id is empty')
+  if (terms.height !== undefined && (!Number.isSafeInteger(terms.height) || terms.height < 1)) throw badRequest(`Cannot verify: height must be a block height ≥ 1, got "${String(terms.height)}"`)
   return outputScriptFor(terms.vendorAddress, terms.network)
 }
 
@@ -97,8 +109,7 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
   const set = (name: CheckName, ok: boolean, detail: string): void => { checks.set(name, { name, ok, detail }) }
 
   // 1-3: the transaction itself.
-  const rawTx = hexOrNull(ev.rawTx)
-  const tx = rawTx === null ? null : parseTx(rawTx)
+  const tx = parsedTx(ev.rawTx)
   if (tx === null) set('txid', false, 'the transaction from the server does not parse')
   if (tx !== null) {
     const computed = tx.txid
@@ -115,7 +126,7 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
   if (height === null) set('history', false, 'the server does not list the transaction in the vendor script\'s history')
   else if (!Number.isSafeInteger(height)) set('history', false, `the server gave height "${String(height)}"`)
   else if (height <= 0) set('history', false, 'unconfirmed: the transaction is in the mempool')
-  else set('history', true, `mined in the block at height ${height}`)
+  else set('history', true, terms.height === height ? `block height ${height} from the licence terms (the proof below checks it)` : `mined in the block at height ${height}`)
   const mined = height !== null && Number.isSafeInteger(height) && height > 0
 
   // Tips: every answering server must report the same tip, and at least two must answer when
@@ -158,6 +169,34 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
     checks: CHECK_NAMES.map(n => checks.get(n) ?? { name: n, ok: false, detail: 'not checked' }),
     ...(ev.server !== undefined ? { source: ev.server } : {})
   }
+}
+
+// A daemon rechecks the same transaction and branch every hour: both are pure functions of
+// their bytes, so the last few results are kept (as headerFromHex keeps headers).
+const MEMO_MAX = 64
+const txMemo = new Map<string, ParsedTx | null>()
+const branchMemo = new Map<string, ReturnType<typeof merkleRootFromBranch>>()
+
+function remember<T> (memo: Map<string, T>, key: string, make: () => T): T {
+  if (memo.has(key)) return memo.get(key) as T
+  const value = make()
+  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value!)
+  memo.set(key, value)
+  return value
+}
+
+function parsedTx (raw: unknown): ParsedTx | null {
+  if (typeof raw !== 'string') return null
+  return remember(txMemo, raw, () => {
+    const bytes = hexOrNull(raw)
+    return bytes === null ? null : parseTx(bytes)
+  })
+}
+
+function branchRoot (txid: string, branch: unknown, pos: unknown): ReturnType<typeof merkleRootFromBranch> {
+  const key = Array.isArray(branch) && branch.every(n => typeof n === 'string') && typeof pos === 'number' ? `${txid}:${pos}:${branch.join(',')}` : null
+  const run = (): ReturnType<typeof merkleRootFromBranch> => merkleRootFromBranch(displayToHash(txid), branch, pos)
+  return key === null ? run() : remember(branchMemo, key, run)
 }
 
 const levels = (m: { branch: unknown, pos: unknown }): string => {
@@ -253,16 +292,18 @@ function tipCheck (ev: LicenceEvidence, set: Setter): { ok: boolean, tip: Tip | 
 /** Runs the merkle and header checks; returns the depth of the block below the tip. */
 function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: LicenceEvidence, tip: Tip | null, set: Setter): number {
   const params = CHAIN_PARAMS[terms.network]
-  const headers: BlockHeader[] = []
-  let parseProblem: string | null = null
-  for (const [i, hex] of ev.headers.entries()) {
-    try { headers.push(headerFromHex(hex)) } catch (err) { parseProblem = `header ${i} (height ${height + i}): ${(err as Error).message}`; break }
-  }
+  const segments = [{ start: height, headers: ev.headers }, ...(ev.more ?? [])]
+  const link = tip === null
+    ? { ok: false, detail: 'no tip to link to', headers: [] as BlockHeader[] }
+    : linkToTip(height, segments, ev.spans ?? [], { height: tip.height, hash: tip.header.hash, id: tip.header.id })
+  const headers = link.headers
+  let payment: BlockHeader | undefined
+  try { payment = ev.headers[0] === undefined ? undefined : headerFromHex(ev.headers[0]) } catch { payment = undefined }
 
   // Merkle branch to the header at the transaction's height.
   const m = ev.merkle
   if (m === null) {
-    set('merkleBranch', false, 'the server gave no merkle branch')
+    set('merkleBranch', false, ev.merkleRefused ?? 'the server gave no merkle branch')
     set('merkleInnerNodes', false, 'not checked: no branch')
     set('merkleRoot', false, 'not checked: no branch')
   } else if (m.blockHeight !== height) {
@@ -270,7 +311,7 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
     set('merkleInnerNodes', false, 'not checked: branch for another block')
     set('merkleRoot', false, 'not checked: branch for another block')
   } else {
-    const r = merkleRootFromBranch(displayToHash(txid), m.branch, m.pos)
+    const r = branchRoot(txid, m.branch, m.pos)
     if (!r.ok) {
       set(r.check, false, r.reason)
       if (r.check === 'merkleBranch') set('merkleInnerNodes', false, 'not checked: malformed branch')
@@ -279,10 +320,9 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
     } else {
       set('merkleBranch', true, levels(m))
       set('merkleInnerNodes', true, 'no inner node parses as a transaction')
-      const header = headers[0]
-      if (header === undefined) set('merkleRoot', false, `no header at height ${height}`)
-      else if (equalBytes(r.root, header.merkleRoot)) set('merkleRoot', true, `matches block ${header.id} at height ${height}`)
-      else set('merkleRoot', false, `the branch hashes to ${Buffer.from(r.root).reverse().toString('hex')}, block ${header.id} commits to ${Buffer.from(header.merkleRoot).reverse().toString('hex')}`)
+      if (payment === undefined) set('merkleRoot', false, `no header at height ${height}`)
+      else if (equalBytes(r.root, payment.merkleRoot)) set('merkleRoot', true, `matches block ${payment.id} at height ${height}`)
+      else set('merkleRoot', false, `the branch hashes to ${Buffer.from(r.root).reverse().toString('hex')}, block ${payment.id} commits to ${Buffer.from(payment.merkleRoot).reverse().toString('hex')}`)
     }
   }
 
@@ -293,16 +333,8 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
   set('headerPow', none === null && pow === undefined, none ?? pow?.reason ?? `${headers.length} header${headers.length === 1 ? '' : 's'} meet their own targets`)
   set('headerMinWork', none === null && floor === undefined, none ?? floor?.reason ?? `every target within the ${terms.network} limit`)
 
-  // Linked by prevHash from the transaction's block to the agreed tip.
-  let chain: string | null = parseProblem
-  if (chain === null && tip === null) chain = 'no tip to link to'
-  if (chain === null && tip !== null && tip.height < height) chain = `the tip (height ${tip.height}) is below the transaction's block (height ${height})`
-  if (chain === null && tip !== null && headers.length !== tip.height - height + 1) chain = `${headers.length} headers for heights ${height}..${tip.height} (${tip.height - height + 1} needed)`
-  for (let i = 1; chain === null && i < headers.length; i++) {
-    if (!equalBytes(headers[i].prevHash, headers[i - 1].hash)) chain = `the header at height ${height + i} does not link to the one below it`
-  }
-  if (chain === null && tip !== null && !equalBytes(headers[headers.length - 1].hash, tip.header.hash)) chain = `the header at height ${tip.height} is not the tip ${tip.header.id}`
-  set('headerChain', chain === null, chain ?? `${headers.length} header${headers.length === 1 ? '' : 's'} link block ${height} to the tip ${tip!.height}`)
+  // Linked from the transaction's block to the agreed tip, by headers and known spans.
+  set('headerChain', link.ok, link.detail)
 
   return tip !== null ? tip.height - height + 1 : 0
 }

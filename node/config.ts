@@ -11,10 +11,13 @@ import { writeFileAtomic } from './files/index.js'
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/4001']
 /** How often the daemon re-verifies its licence. @default 1 hour */
 export const LICENCE_RECHECK_S = 3600
+/** How long a licence last verified valid stays valid (stale) while no server is reachable. @default 7 days */
+export const LICENCE_GRACE_S = 7 * 24 * 3600
 /** Audit checkpoint cadence, in rows. */
 export const AUDIT_CHECKPOINT_EVERY = 1000
 
-const LicenceSchema = v.object({
+// Strict: a misspelt key ("heigth") is an error, not a silently ignored term.
+const LicenceSchema = v.strictObject({
   vendorAddress: v.string(),
   requiredSats: v.union([v.string(), v.number()]),
   network: v.optional(v.picklist(['main', 'test', 'signet', 'regtest']), 'main'),
@@ -22,7 +25,11 @@ const LicenceSchema = v.object({
   electrum: v.pipe(v.array(v.string()), v.minLength(1)),
   electrumCa: v.optional(v.string()),
   txid: v.optional(v.string()),
-  recheckS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)), LICENCE_RECHECK_S)
+  /** The payment's block height: no vendor history needed (issue 13). */
+  height: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  recheckS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)), LICENCE_RECHECK_S),
+  /** Outage grace (issue 13); 0 turns it off. */
+  graceS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), LICENCE_GRACE_S)
 })
 
 export const ConfigSchema = v.object({

@@ -6,10 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { toSovError } from '../protocol/index.js'
+import { dirname, join } from 'node:path'
 import type { LicenceReport } from '../finance/index.js'
-import type { Config } from './config.js'
+import { LICENCE_GRACE_S, type Config } from './config.js'
 import type { AuditEvent } from './audit/index.js'
 import { writeFileAtomic } from './files/index.js'
+
+/** The verified header linkage kept in the home beside `licence.json` (0600). */
+export const LINK_STATE_FILE = 'licence-headers.json'
 
 export type LicenceState = LicenceReport['status'] | 'unconfigured' | 'unknown'
 
@@ -20,6 +24,9 @@ export interface LicenceSummary {
   txid: string | null
   /** True while a check runs. */
   checking: boolean
+  /** A `valid` kept through an outage (issue 13), and when it was last verified. */
+  stale?: boolean
+  lastVerifiedAt?: string
   /** Why there is no verdict (unconfigured, unusable terms). */
   detail?: string
 }
@@ -40,9 +47,11 @@ export class LicenceWatcher {
   private timer?: NodeJS.Timeout
   private abort = new AbortController()
   private stopped = true
+  private readonly linkPath: string
 
   constructor (opts: LicenceWatcherOptions) {
     this.opts = opts
+    this.linkPath = join(dirname(opts.path), LINK_STATE_FILE)
   }
 
   /** Loads the previous verdict and starts checking in the background. */
@@ -67,7 +76,7 @@ export class LicenceWatcher {
 
   summary (): LicenceSummary {
     const checking = this.running !== null
-    if (this.last !== null) return { status: this.last.status, checkedAt: this.last.checkedAt, txid: this.last.txid, checking }
+    if (this.last !== null) return { status: this.last.status, checkedAt: this.last.checkedAt, txid: this.last.txid, checking, stale: this.last.stale === true, lastVerifiedAt: this.last.lastVerifiedAt }
     if (this.problem !== null) return { status: this.problem.status, checkedAt: null, txid: null, checking, detail: this.problem.detail }
     return { status: 'unknown', checkedAt: null, txid: null, checking }
   }
@@ -93,13 +102,19 @@ export class LicenceWatcher {
 
   private async check (): Promise<LicenceReport | null> {
     const { config } = this.opts
+    // Loaded on the first check: a node without a licence never carries the Bitcoin code
+    // (about 20 MiB of an idle daemon's RSS; issue 16).
+    const { readLinkState, resolveLicence, verifyLicence, withGrace, writeLinkState } = await import('../finance/index.js')
     let report: LicenceReport
     try {
-      // Loaded on the first check: a node without a licence never carries the Bitcoin code
-      // (about 20 MiB of an idle daemon's RSS; issue 16).
-      const { resolveLicence, verifyLicence } = await import('../finance/index.js')
       const r = resolveLicence({}, { licence: config.licence, machineId: config.machineId })
-      report = await verifyLicence(r.terms, r.servers, { ca: r.ca, signal: this.abort.signal })
+      // The verified linkage kept from the last check (issue 13): only new headers are fetched,
+      // and a height found once in the vendor's history is not searched for again.
+      const linkState = readLinkState(this.linkPath)
+      if (r.terms.height === undefined && linkState?.txid === r.terms.txid && linkState.network === r.terms.network) r.terms.height = linkState.height
+      const { link, ...rest } = await verifyLicence(r.terms, r.servers, { ca: r.ca, signal: this.abort.signal, linkState })
+      report = rest
+      if (link !== undefined) writeLinkState(this.linkPath, link)
     } catch (err) {
       const e = toSovError(err)
       const unconfigured = e.code === 'BAD_REQUEST' && /no transaction id/.test(e.message)
@@ -108,12 +123,18 @@ export class LicenceWatcher {
       return null
     }
     if (this.stopped) return report
+    const previous = this.last
+    report = withGrace(previous, report, config.licence?.graceS ?? LICENCE_GRACE_S)
     this.last = report
     this.problem = null
     writeFileAtomic(this.opts.path, JSON.stringify(report, null, 2) + '\n', 0o600)
     const outcome = report.status === 'valid' ? 'ok' : report.status === 'error' ? 'error' : 'denied'
-    await this.opts.audit({ type: 'LICENCE_CHECKED', actor: 'node', outcome, detail: { status: report.status, txid: report.txid, confirmations: report.confirmations } }, true)
-    this.opts.log?.(`licence: ${report.status} (${report.txid})`)
+    const stale = report.stale === true
+    await this.opts.audit({ type: 'LICENCE_CHECKED', actor: 'node', outcome, detail: { status: report.status, stale, txid: report.txid, confirmations: report.confirmations } }, true)
+    if (previous?.status !== report.status || (previous.stale === true) !== stale) {
+      await this.opts.audit({ type: 'LICENCE_CHANGED', actor: 'node', outcome, detail: { from: previous === null ? null : { status: previous.status, stale: previous.stale === true }, to: { status: report.status, stale }, lastVerifiedAt: report.lastVerifiedAt ?? null } }, true)
+    }
+    this.opts.log?.(`licence: ${report.status}${stale ? ' (stale)' : ''} (${report.txid})`)
     return report
   }
 }

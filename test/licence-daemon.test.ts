@@ -49,6 +49,18 @@ test('the daemon verifies its licence after start: status, licence status and li
   assert.is(JSON.parse(readFileSync(file, 'utf8')).txid, txid)
 })
 
+test('licence config keys are checked by the schema: height and graceS are taken, a misspelt key stops the daemon naming it', async ctx => {
+  const terms = { vendorAddress: newAddress('p2wpkh').address, requiredSats: 1, network: 'regtest', electrum: ['tcp://127.0.0.1:1'], txid: 'ab'.repeat(32) }
+  const bad = await homeWithLicence(ctx, { ...terms, heigth: 5 })
+  const r = await sov(bad, ['node', 'start', '--foreground'], { timeoutMs: 20_000 })
+  assert.is.not(r.code, 0)
+  assert.match(r.stderr, /field "licence\.heigth"/)
+  const wrongType = await homeWithLicence(ctx, { ...terms, graceS: -1 })
+  assert.match((await sov(wrongType, ['node', 'start', '--foreground'], { timeoutMs: 20_000 })).stderr, /field "licence\.graceS"/)
+  const good = await homeWithLicence(ctx, { ...terms, height: 5, graceS: 60 })
+  await runDaemonIn(ctx, good)
+})
+
 test('an unreachable Electrum server neither blocks the start nor yields valid: the verdict is error', async ctx => {
   const e = await startElectrum(ctx)
   await e.server.stop()
@@ -61,6 +73,49 @@ test('an unreachable Electrum server neither blocks the start nor yields valid: 
   }, 20_000, 'an error verdict')
   assert.is(status.code, 1)
   assert.match(status.json.error.message, /connection refused/)
+})
+
+test('an outage after valid keeps the licence valid and stale, with when it was last verified; a lying server ends it at once; audit rows for each change', async ctx => {
+  const e = await startElectrum(ctx)
+  const port = Number(e.tcp.split(':').pop())
+  const vendor = newAddress('p2wpkh')
+  const { txid, height } = e.chain.payLicence({ to: vendor.address, sats: 9_000n, machineId: MACHINE, confirmations: 1 })
+  // No height in the terms: the daemon finds it once and keeps it with the verified headers.
+  const home = await homeWithLicence(ctx, { vendorAddress: vendor.address, requiredSats: 9000, network: 'regtest', electrum: [e.tcp], txid, graceS: 3600 })
+  await runDaemonIn(ctx, home)
+  const first = await waitFor(async () => {
+    const r = await sov(home, ['licence', 'status', '--json'])
+    return r.json?.status === 'valid' ? r.json : undefined
+  }, 20_000, 'a valid verdict')
+  assert.is(first.stale, false)
+  const kept = join(home, 'licence-headers.json')
+  assert.is(statSync(kept).mode & 0o777, 0o600)
+  assert.is(JSON.parse(readFileSync(kept, 'utf8')).height, height)
+
+  // Every server down: still valid, marked stale, with the time of the last verification.
+  await e.server.stop()
+  const [down, human] = [await sov(home, ['licence', 'status', '--recheck', '--json']), await sov(home, ['licence', 'status'])]
+  assert.is(down.code, 0, down.stdout + down.stderr)
+  assert.is(down.json.status, 'valid')
+  assert.is(down.json.stale, true)
+  assert.is(down.json.lastVerifiedAt, first.checkedAt)
+  assert.ok(Date.parse(down.json.graceUntil) - Date.parse(first.checkedAt) === 3600_000)
+  assert.match(down.json.error.message, /connection refused/)
+  assert.match(human.stdout, /^Licence VALID \(stale\): [0-9a-f]{64} — no Electrum server reachable; last verified /)
+  const status = await sov(home, ['status', '--json'])
+  assert.is(status.json.licence.stale, true)
+
+  // A server back at the same address, lying: invalid at once, grace or not.
+  await startElectrum(ctx, e.chain, { tcpPort: port, lie: { kind: 'substituteTx' } })
+  const lied = await sov(home, ['licence', 'status', '--recheck', '--json'])
+  assert.is(lied.code, 3)
+  assert.is(lied.json.status, 'invalid')
+  assert.not.ok(lied.json.stale)
+
+  const rows = (await sov(home, ['audit', 'tail', '-n', '50', '--json'])).json as any[]
+  const changes = rows.filter(r => r.type === 'LICENCE_CHANGED').map(r => r.detail.to)
+  assert.equal(changes, [{ status: 'valid', stale: false }, { status: 'valid', stale: true }, { status: 'invalid', stale: false }])
+  assert.ok(rows.filter(r => r.type === 'LICENCE_CHECKED').length >= 3)
 })
 
 test.run()

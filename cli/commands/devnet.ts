@@ -17,6 +17,13 @@ const STOP_TIMEOUT_MS = 10_000
 
 const stateDir = (home?: string): string => join(homeDir(home), 'devnet')
 
+interface DevnetFlags { tcpPort?: number, sslPort?: number, historyLimit?: number, batchRefusal?: 'drop' | 'silent' | 'error' }
+
+function toRefusal (text: string): 'drop' | 'silent' | 'error' {
+  if (text !== 'drop' && text !== 'silent' && text !== 'error') throw badRequest(`Cannot refuse batches by "${text}": use drop, silent or error`)
+  return text
+}
+
 export function registerDevnetCommands (program: Command): void {
   const devnet = program.command('devnet').description('a local regtest chain and Electrum server for trying licences')
 
@@ -24,7 +31,9 @@ export function registerDevnetCommands (program: Command): void {
     .description('start the devnet in the background; prints its Electrum URLs, CA file and a vendor address')
     .option('--tcp-port <n>', 'TCP port (default: any free port)', toPort)
     .option('--ssl-port <n>', 'TLS port (default: any free port)', toPort)
-    .action(async (o: { tcpPort?: number, sslPort?: number }, cmd: Command) => {
+    .option('--history-limit <n>', 'refuse address histories longer than N entries, as electrs (--electrum-txs-limit) does', toCount)
+    .option('--batch-refusal <how>', 'answer no JSON-RPC batch, as Electrum Personal Server does: drop, silent or error', toRefusal)
+    .action(async (o: DevnetFlags, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const dir = stateDir(g.home)
       const { devnetRequest } = await import('../../finance/index.js')
@@ -34,6 +43,8 @@ export function registerDevnetCommands (program: Command): void {
       const args = ['--home', homeDir(g.home), 'devnet', 'run']
       if (o.tcpPort !== undefined) args.push('--tcp-port', String(o.tcpPort))
       if (o.sslPort !== undefined) args.push('--ssl-port', String(o.sslPort))
+      if (o.historyLimit !== undefined) args.push('--history-limit', String(o.historyLimit))
+      if (o.batchRefusal !== undefined) args.push('--batch-refusal', o.batchRefusal)
       const status = await startInBackground<any>({
         what: 'the devnet',
         args,
@@ -61,11 +72,13 @@ export function registerDevnetCommands (program: Command): void {
     .description('run the devnet in the foreground (what `devnet start` spawns)')
     .option('--tcp-port <n>', 'TCP port', toPort)
     .option('--ssl-port <n>', 'TLS port', toPort)
-    .action(async (o: { tcpPort?: number, sslPort?: number }, cmd: Command) => {
+    .option('--history-limit <n>', 'refuse longer histories', toCount)
+    .option('--batch-refusal <how>', 'drop, silent or error', toRefusal)
+    .action(async (o: DevnetFlags, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { startDevnet } = await import('../../finance/index.js')
       try {
-        const d = await startDevnet(stateDir(g.home), { tcpPort: o.tcpPort, sslPort: o.sslPort })
+        const d = await startDevnet(stateDir(g.home), { tcpPort: o.tcpPort, sslPort: o.sslPort, historyLimit: o.historyLimit, noBatch: o.batchRefusal })
         process.stdout.write(`devnet: pid ${process.pid}, ${d.state.tcp}, ${d.state.ssl}\n`)
         const onSignal = (): void => { void d.stop() }
         process.once('SIGINT', onSignal)

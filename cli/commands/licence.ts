@@ -9,6 +9,8 @@ import { badRequest } from '../../protocol/index.js'
 import { emit, type GlobalOptions } from '../output.js'
 import { homeDir, withDaemon } from '../ipc-client.js'
 
+/** Below this many headers a verification is quick: no progress line. */
+const PROGRESS_MIN_HEADERS = 4032
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value]
 /** Exit codes of a verdict (DESIGN §4). */
 const VERDICT_EXIT: Record<string, number> = { valid: 0, invalid: 3, pending: 3, error: 1 }
@@ -33,8 +35,10 @@ export function registerLicenceCommands (program: Command): void {
         '  1. an output paying the vendor\'s address at least the licence price, and',
         `  2. an OP_RETURN output carrying the 32 bytes above (script ${p.opReturnScript}).`,
         'Most wallets take the OP_RETURN as hex data; give them the licence hash. Then run',
-        '  sov licence verify --txid <your txid>',
-        'once it has confirmed (or set "licence.txid" in config.json for the daemon to check it).'
+        '  sov licence verify --txid <your txid> --height <its block height>',
+        'once it has confirmed (or set "licence.txid" and "licence.height" in config.json for the daemon',
+        'to check it). Record the block height your wallet shows for the payment: with it, no server',
+        'needs the vendor\'s whole history (without it, verify finds and prints it once).'
       ].join('\n'))
     })
 
@@ -48,12 +52,26 @@ export function registerLicenceCommands (program: Command): void {
     .option('--electrum-ca <pem>', 'trust this PEM for ssl:// servers (a self-signed server certificate works)')
     .option('--min-conf <n>', 'confirmations required (default: config, else 1)', toInt)
     .option('--machine-id <id>', 'the machine id the payment commits to (default: config, else the OS one)')
-    .action(async (o: { txid?: string, vendor?: string, sats?: string, network?: string, electrum?: string[], electrumCa?: string, minConf?: number, machineId?: string }, cmd: Command) => {
+    .option('--height <n>', 'the payment\'s block height (default: config licence.height; without it the vendor\'s history is searched once)', toInt)
+    .action(async (o: { txid?: string, vendor?: string, sats?: string, network?: string, electrum?: string[], electrumCa?: string, minConf?: number, machineId?: string, height?: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { resolveLicence, verifyLicence } = await import('../../finance/index.js')
       const r = resolveLicence(o, readConfig(g.home))
-      const report = await verifyLicence(r.terms, r.servers, { ca: r.ca })
+      // The linkage to keep is the daemon's business (licence-headers.json), not this report's.
+      // Progress on a terminal only: a long first verification against slow servers.
+      const tty = process.stderr.isTTY && g.json !== true
+      let shown = 0
+      const onProgress = (fetched: number, total: number): void => {
+        if (total < PROGRESS_MIN_HEADERS || Date.now() - shown < 200) return
+        shown = Date.now()
+        process.stderr.write(`\rFetching block headers: ${fetched} of ${total}`)
+      }
+      const { link: _kept, ...report } = await verifyLicence(r.terms, r.servers, { ca: r.ca, ...(tty ? { onProgress } : {}) })
+      if (shown > 0) process.stderr.write('\r\x1b[K')
       emit(g, report, v => renderVerdict(v))
+      if (report.heightFound !== undefined && g.json !== true) {
+        process.stderr.write(`The payment is in block ${report.heightFound}. Save it so later checks need not search the vendor's history: pass --height ${report.heightFound}, or set "licence.height": ${report.heightFound} in config.json.\n`)
+      }
       if (report.status === 'error' && g.json !== true && report.error !== undefined) {
         process.stderr.write(`error[${report.error.code}]: ${report.error.message}\n`)
       }
@@ -61,10 +79,11 @@ export function registerLicenceCommands (program: Command): void {
     })
 
   licence.command('status')
-    .description('the daemon\'s last licence verdict')
-    .action(async (_o: unknown, cmd: Command) => {
+    .description('the daemon\'s last licence verdict (stale: kept valid through an outage)')
+    .option('--recheck', 'ask the daemon to check now, and show that verdict')
+    .action(async (o: { recheck?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const v = await withDaemon(g.home, async c => await c.request('licence.status', {})) as any
+      const v = await withDaemon(g.home, async c => await c.request(o.recheck === true ? 'licence.verify' : 'licence.status', {})) as any
       emit(g, v, v => v.checks === undefined
         ? `Licence: ${v.status}${v.detail !== undefined ? ` — ${v.detail}` : ''}`
         : renderVerdict(v))
@@ -75,7 +94,9 @@ export function registerLicenceCommands (program: Command): void {
 /** Human form of a verdict: the status, then every check with ✓ or ✗. */
 function renderVerdict (v: any): string {
   const head = v.status === 'valid'
-    ? `Licence VALID: ${v.txid} (${v.confirmations} confirmations)`
+    ? v.stale === true
+      ? `Licence VALID (stale): ${v.txid} — no Electrum server reachable; last verified ${v.lastVerifiedAt}, kept valid until ${v.graceUntil}`
+      : `Licence VALID: ${v.txid} (${v.confirmations} confirmations)`
     : v.status === 'pending'
       ? `Licence PENDING: ${v.txid} (${v.confirmations} of ${v.minConf} confirmations)`
       : v.status === 'invalid'
@@ -84,6 +105,8 @@ function renderVerdict (v: any): string {
   const lines = [head]
   for (const c of v.checks ?? []) lines.push(`  ${c.ok === true ? '✓' : '✗'} ${c.name}: ${c.detail}`)
   if (v.checkedAt !== undefined) lines.push(`Checked ${v.checkedAt}${v.servers !== undefined ? ` against ${v.servers.join(', ')}` : ''}`)
+  if (v.stale === true && v.error?.message !== undefined) lines.push(`Last check: ${v.error.message}`)
+  if (v.chainNote !== undefined) lines.push(`Chain: ${v.chainNote}`)
   return lines.join('\n')
 }
 

@@ -105,6 +105,31 @@ export class RegtestChain {
     return { txid, height: this.confirmed.get(txid)?.height ?? null }
   }
 
+  /**
+   * `count` payments of `sats` to `to`, mined in one block: a vendor's busy history, built
+   * cheaply. One signed fan-out to a P2WSH `OP_TRUE` script, then one spend of each of its
+   * outputs (valid without a signature); returns their txids.
+   */
+  payMany (opts: { to: string, sats: bigint, count: number }): string[] {
+    const anyone = payments.p2wsh({ redeem: { output: bscript.compile([opcodes.OP_TRUE]) } })
+    const each = opts.sats + DEVNET_FEE_SATS
+    const fan = this.send(Array.from({ length: opts.count }, () => ({ script: anyone.output!, sats: each })))
+    const fanHash = fan.getHash()
+    const to = outputScriptFor(opts.to, 'regtest')
+    const ids: string[] = []
+    for (let i = 0; i < opts.count; i++) {
+      const tx = new Transaction()
+      tx.version = 2
+      tx.addInput(fanHash, i, 0xfffffffd)
+      tx.addOutput(to, opts.sats)
+      tx.setWitness(0, [anyone.redeem!.output!])
+      this.mempool.push(tx)
+      ids.push(tx.getId())
+    }
+    this.mine(1)
+    return ids
+  }
+
   /** Mines `n` blocks, the first one taking the whole mempool. */
   mine (n = 1): Block[] {
     const out: Block[] = []
@@ -115,6 +140,39 @@ export class RegtestChain {
       out.push(block)
     }
     return out
+  }
+
+  /**
+   * A reorganisation: the blocks from `height` up are replaced by `blocks` new ones (default one
+   * more than removed, so the new chain is longer). Their transactions go back to the mempool
+   * and into the first new block, except those in `leaveOut`, which stay in the mempool.
+   */
+  reorg (height: number, opts: { blocks?: number, leaveOut?: string[] } = {}): void {
+    if (height < 1 || height > this.height) throw new Error(`cannot reorganise from height ${height}: the tip is ${this.height}`)
+    const removed = this.blocks.splice(height)
+    const leaveOut = new Set(opts.leaveOut ?? [])
+    const gone = new Set<string>()
+    const waiting: Transaction[] = []
+    for (const b of removed) {
+      for (const tx of b.transactions!) {
+        const id = tx.getId()
+        this.confirmed.delete(id)
+        if (tx.isCoinbase()) gone.add(id)
+        else if (leaveOut.has(id)) waiting.push(tx)
+        else this.mempool.push(tx)
+      }
+    }
+    for (const [sh, list] of this.byScript) this.byScript.set(sh, list.filter(e => e.height < height))
+    this.utxos = this.utxos.filter(u => !gone.has(u.txid))
+    this.mine(opts.blocks ?? removed.length + 1)
+    this.mempool.push(...waiting)
+  }
+
+  /** This chain's checkpoints as the Electrum wallet ships them: the last hash of every complete period. */
+  checkpoints (interval = 2016): { interval: number, hashes: string[] } {
+    const hashes: string[] = []
+    for (let h = interval - 1; h <= this.height; h += interval) hashes.push(hashToDisplay(this.blocks[h].getHash()))
+    return { interval, hashes }
   }
 
   // ---- lookups for the Electrum server ----

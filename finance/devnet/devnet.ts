@@ -1,7 +1,7 @@
 // `sov devnet`: the regtest chain and its Electrum server as a background process, so a person
 // can try licensing offline. State lives in one directory: `devnet.json` (URLs, CA file, vendor
 // addresses, pid), `ca.pem` (the server's self-signed certificate), and `control.sock`, a Unix
-// socket taking one JSON request a line: {"cmd":"status"|"pay"|"mine"|"stop", …}.
+// socket taking one JSON request a line: {"cmd":"status"|"pay"|"mine"|"checkpoints"|"stop", …}.
 import { createServer, connect, type Server } from 'node:net'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -43,7 +43,13 @@ export interface RunningDevnet {
   stopped: Promise<void>
 }
 
-export interface DevnetOptions { tcpPort?: number, sslPort?: number }
+export interface DevnetOptions {
+  tcpPort?: number
+  sslPort?: number
+  /** Behave like servers a buyer may meet (issue 13): see `DevElectrumServerOptions`. */
+  historyLimit?: number
+  noBatch?: 'drop' | 'silent' | 'error'
+}
 
 /** Starts the chain, the Electrum server (TCP + TLS) and the control socket in `dir`. */
 export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promise<RunningDevnet> {
@@ -52,7 +58,7 @@ export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promi
   const cert = await makeCertificate()
   const caFile = join(dir, DEVNET_CA_FILE)
   writeFileSync(caFile, cert.cert, { mode: 0o644 })
-  const server = new DevElectrumServer({ chain, tcpPort: opts.tcpPort, tls: { cert: cert.cert, key: cert.key, port: opts.sslPort } })
+  const server = new DevElectrumServer({ chain, tcpPort: opts.tcpPort, tls: { cert: cert.cert, key: cert.key, port: opts.sslPort }, historyLimit: opts.historyLimit, noBatch: opts.noBatch })
   await server.start()
   const vendorAddresses = Object.fromEntries(ADDRESS_TYPES.map(t => [t, newAddress(t).address])) as Record<AddressType, string>
   const controlPath = join(dir, DEVNET_CONTROL_SOCKET)
@@ -126,11 +132,13 @@ export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promi
         chain.mine(blocks(req.blocks ?? 1, 'blocks', 1))
         return { height: chain.height }
       }
+      case 'checkpoints':
+        return chain.checkpoints()
       case 'stop':
         setImmediate(() => { void stop() })
         return { stopping: true, pid: process.pid }
       default:
-        throw badRequest(`Cannot run devnet command "${String(req?.cmd)}": use status, pay, mine or stop`)
+        throw badRequest(`Cannot run devnet command "${String(req?.cmd)}": use status, pay, mine, checkpoints or stop`)
     }
   }
 

@@ -33,6 +33,15 @@ export interface DevElectrumServerOptions {
   /** Highest protocol offered; '1.4' makes `blockchain.block.headers` answer in the `hex` form. @default '1.6' */
   protocolMax?: string
   lie?: Lie | null
+  /**
+   * Behave as a server without JSON-RPC batches (Electrum Personal Server, esplora-electrs,
+   * older electrs): `drop` closes the connection on a batch, `silent` never answers it, `error`
+   * answers one error without an id. @default null (batches answered)
+   */
+  noBatch?: 'drop' | 'silent' | 'error' | null
+  /** Refuse `blockchain.scripthash.get_history` above this many entries, as electrs
+   *  (`--electrum-txs-limit`, default 500) and Fulcrum do. @default unlimited */
+  historyLimit?: number
 }
 
 class RpcError extends Error {
@@ -51,6 +60,12 @@ export class DevElectrumServer {
   readonly seen = new Map<string, number>()
   /** Connections accepted since start. */
   accepted = 0
+  /** Headers sent by `blockchain.block.headers` and bytes written, since start (tests and benches read them). */
+  headersServed = 0
+  bytesOut = 0
+  /** See `DevElectrumServerOptions`; may be changed at any time. */
+  noBatch: DevElectrumServerOptions['noBatch']
+  historyLimit: number
   private readonly opts: DevElectrumServerOptions
   private readonly servers: Server[] = []
   private readonly sockets = new Set<Socket>()
@@ -59,6 +74,8 @@ export class DevElectrumServer {
     this.opts = opts
     this.chain = opts.chain
     this.lie = opts.lie ?? null
+    this.noBatch = opts.noBatch ?? null
+    this.historyLimit = opts.historyLimit ?? Infinity
   }
 
   get connections (): number { return this.sockets.size }
@@ -124,6 +141,11 @@ export class DevElectrumServer {
       this.write(session, { jsonrpc: '2.0', error: { code: -32600, message: 'empty batch' }, id: null })
       return
     }
+    if (batch && this.noBatch != null) {
+      if (this.noBatch === 'drop') session.socket.destroy()
+      if (this.noBatch === 'error') this.write(session, { jsonrpc: '2.0', error: { code: -32600, message: 'batch requests are not supported' }, id: null })
+      return
+    }
     const lie = this.lie
     if (lie !== null && isTransportLie(lie) && calls.some(c => c?.method === (lie.method ?? 'blockchain.transaction.get'))) {
       this.transportLie(session, lie, batch, calls)
@@ -186,6 +208,7 @@ export class DevElectrumServer {
         const count = Math.min(nonNegative(p[1]), MAX_HEADERS)
         const headers: string[] = []
         for (let h = start; h < start + count && h <= chain.height; h++) headers.push(chain.headerHex(h))
+        this.headersServed += headers.length
         return compareVersions(session.protocol, '1.6') >= 0
           ? { headers, count: headers.length, max: MAX_HEADERS }
           : { hex: headers.join(''), count: headers.length, max: MAX_HEADERS }
@@ -208,7 +231,10 @@ export class DevElectrumServer {
       case 'blockchain.scripthash.get_history': {
         const sh = p[0]
         if (!isHex(sh) || sh.length !== 64) throw new RpcError(BAD_REQUEST, `${String(sh)} is not a valid script hash`)
-        return chain.history(sh.toLowerCase())
+        const history = chain.history(sh.toLowerCase())
+        // electrs words it so; the code is ElectrumX's for a refused request.
+        if (history.length > this.historyLimit) throw new RpcError(BAD_REQUEST, `too many txs in history: ${history.length} > ${this.historyLimit} (--electrum-txs-limit)`)
+        return history
       }
       default:
         throw new RpcError(-32601, `unknown method "${method}"`)
@@ -254,7 +280,10 @@ export class DevElectrumServer {
   }
 
   private write (session: Session, msg: object): void {
-    if (!session.socket.destroyed) session.socket.write(JSON.stringify(msg) + '\n')
+    if (session.socket.destroyed) return
+    const line = JSON.stringify(msg) + '\n'
+    this.bytesOut += Buffer.byteLength(line)
+    session.socket.write(line)
   }
 }
 

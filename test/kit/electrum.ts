@@ -3,7 +3,7 @@
  * (port 0) serving a regtest chain built with bitcoinjs-lib. `startElectrum(ctx, chain)`
  * registers the server's stop with `ctx.defer` before it returns.
  */
-import { DevElectrumServer, RegtestChain, makeCertificate, type DevCertificate, type Lie } from '../../finance/index.js'
+import { DevElectrumServer, RegtestChain, makeCertificate, type DevCertificate, type DevElectrumServerOptions, type Lie } from '../../finance/index.js'
 import type { KitContext } from './index.js'
 
 export interface ElectrumHandle {
@@ -21,6 +21,12 @@ export interface StartElectrumOptions {
   protocolMax?: string
   /** Reuse a certificate (another server's, to share one CA). */
   cert?: DevCertificate
+  /** Behave as a server without batches (see DevElectrumServerOptions). */
+  noBatch?: DevElectrumServerOptions['noBatch']
+  /** Refuse histories longer than this, as electrs does. */
+  historyLimit?: number
+  /** Listen on this TCP port (to bring a stopped server back at the same URL). */
+  tcpPort?: number
 }
 
 let shared: Promise<DevCertificate> | undefined
@@ -33,7 +39,7 @@ export async function testCertificate (): Promise<DevCertificate> {
 
 export async function startElectrum (ctx: KitContext, chain: RegtestChain = new RegtestChain(), opts: StartElectrumOptions = {}): Promise<ElectrumHandle> {
   const cert = opts.cert ?? await testCertificate()
-  const server = new DevElectrumServer({ chain, tls: { cert: cert.cert, key: cert.key }, protocolMax: opts.protocolMax, lie: opts.lie ?? null })
+  const server = new DevElectrumServer({ chain, tls: { cert: cert.cert, key: cert.key }, protocolMax: opts.protocolMax, lie: opts.lie ?? null, noBatch: opts.noBatch, historyLimit: opts.historyLimit, tcpPort: opts.tcpPort })
   ctx.defer(async () => { await server.stop() })
   await server.start()
   return { server, chain, tcp: server.tcpUrl, ssl: server.sslUrl!, ca: cert.cert }

@@ -1,0 +1,118 @@
+// Headers verified once (issue 13): checkpoints link an old payment by one period of headers
+// plus those since the last checkpoint; the verified linkage kept in the home makes a recheck
+// fetch only the new headers; a reorganisation is re-verified from the fork point, and one that
+// removes the payment's block is not valid. Counted at a real devnet server on 127.0.0.1.
+import * as assert from 'uvu/assert'
+import { execFile } from 'node:child_process'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  RegtestChain, newAddress, readLinkState, shippedCheckpoints, verifyLicence, writeLinkState, CHECKPOINT_INTERVAL, type LicenceTerms
+} from '../finance/index.js'
+import { kitSuite } from './kit/index.js'
+import { SOV } from './kit/daemon.js'
+import { startElectrum } from './kit/electrum.js'
+
+const test = kitSuite('licence-headers')
+const MACHINE = 'old-box'
+
+function counters (server: { headersServed: number, bytesOut: number, seen: Map<string, number> }): () => { headers: number, bytes: number, requests: number } {
+  const start = { headers: server.headersServed, bytes: server.bytesOut, requests: server.seen.get('blockchain.block.headers') ?? 0 }
+  return () => ({ headers: server.headersServed - start.headers, bytes: server.bytesOut - start.bytes, requests: (server.seen.get('blockchain.block.headers') ?? 0) - start.requests })
+}
+
+test('a payment 20,000 blocks deep: checkpoints link it with one period plus the headers since; a recheck after 3 blocks fetches exactly those 3', async ctx => {
+  const chain = new RegtestChain()
+  const vendor = newAddress('p2wpkh')
+  const { txid, height } = chain.payLicence({ to: vendor.address, sats: 10_000n, machineId: MACHINE, confirmations: 1 })
+  chain.mine(20_000)
+  const checkpoints = chain.checkpoints()
+  const lastCheckpoint = checkpoints.hashes.length * CHECKPOINT_INTERVAL - 1
+  const e = await startElectrum(ctx, chain)
+  const terms: LicenceTerms = { txid, vendorAddress: vendor.address, requiredSats: 10_000n, network: 'regtest', minConf: 6, machineId: MACHINE, height: height! }
+
+  let count = counters(e.server)
+  const first = await verifyLicence(terms, [e.tcp], { checkpoints })
+  assert.is(first.status, 'valid', JSON.stringify(first.checks.filter(c => !c.ok)))
+  assert.is(first.confirmations, chain.height - height! + 1)
+  const since = chain.height - lastCheckpoint
+  const period = CHECKPOINT_INTERVAL - (height! % CHECKPOINT_INTERVAL)
+  assert.is(count().headers, period + since, 'the payment\'s period up to its checkpoint, then the headers since the last one')
+  assert.is(first.headersFetched, period + since)
+  assert.match(first.checks.find(c => c.name === 'headerChain')!.detail, /with checkpoints \d+→\d+/)
+
+  // Kept in the home, 0600, and read back.
+  const file = join(ctx.tmp(), 'licence-headers.json')
+  writeLinkState(file, first.link!)
+  assert.is(statSync(file).mode & 0o777, 0o600)
+  const kept = readLinkState(file)
+  assert.is(kept?.tipHeight, chain.height)
+
+  chain.mine(3)
+  count = counters(e.server)
+  const recheck = await verifyLicence(terms, [e.tcp], { checkpoints, linkState: kept })
+  assert.is(recheck.status, 'valid')
+  assert.equal(count().headers, 3, 'exactly the 3 new headers')
+  assert.is(count().requests, 1)
+  assert.match(recheck.checks.find(c => c.name === 'headerChain')!.detail, /^4 headers link block \d+ to the tip \d+ \(with verified /)
+  assert.ok(count().bytes < 4096, `a recheck downloads ${count().bytes} bytes`)
+
+  // No new block: no header at all.
+  count = counters(e.server)
+  assert.is((await verifyLicence(terms, [e.tcp], { checkpoints, linkState: recheck.link })).status, 'valid')
+  assert.is(count().headers, 0)
+
+  // Without checkpoints or a kept state the whole 20,000 headers are fetched: there is no cap.
+  count = counters(e.server)
+  const progress: Array<[number, number]> = []
+  assert.is((await verifyLicence(terms, [e.tcp], { checkpoints: null, onProgress: (n, of) => progress.push([n, of]) })).status, 'valid')
+  assert.is(count().headers, chain.height - height! + 1)
+  // What `sov licence verify` prints on a terminal: one report per reply, up to the whole.
+  assert.is(progress.length, Math.ceil(count().headers / 2016))
+  assert.equal(progress[progress.length - 1], [count().headers, count().headers])
+
+  // On a terminal (a pty from util-linux `script`), the CLI shows that progress on stderr.
+  const cli = ['licence', 'verify', '--home', ctx.tmp(), '--txid', txid, '--vendor', vendor.address, '--sats', '10000', '--network', 'regtest', '--machine-id', MACHINE, '--electrum', e.tcp]
+  const shown = await new Promise<string>((resolve, reject) => {
+    execFile('script', ['-qec', [process.execPath, SOV, ...cli].join(' '), '/dev/null'], { timeout: 30_000 }, (err, stdout) => { err !== null ? reject(err) : resolve(stdout) })
+  })
+  assert.match(shown, /Fetching block headers: \d+ of 20\d{3}/)
+  assert.match(shown, /Licence VALID/)
+})
+
+test('the shipped checkpoints are Electrum\'s: main block 2015, then one hash per 2016 blocks for main, test and signet', () => {
+  const main = shippedCheckpoints('main')!
+  assert.is(main.hashes[0], '00000000693067b0e6b440bc51450b9f3850561b07f6d3c021c54fbd6abb9763')
+  assert.ok(main.hashes.length >= 473)
+  for (const n of ['main', 'test', 'signet'] as const) assert.ok(shippedCheckpoints(n)!.hashes.every(h => /^0{8}[0-9a-f]{56}$/.test(h) || n === 'signet'), n)
+  assert.is(shippedCheckpoints('regtest'), null)
+})
+
+test('a reorganisation above the payment is re-verified from the fork point; one that removes the payment\'s block is not valid', async ctx => {
+  const e = await startElectrum(ctx)
+  const chain = e.chain
+  const vendor = newAddress('p2wpkh')
+  const { txid, height } = chain.payLicence({ to: vendor.address, sats: 10_000n, machineId: MACHINE, confirmations: 10 })
+  const terms: LicenceTerms = { txid, vendorAddress: vendor.address, requiredSats: 10_000n, network: 'regtest', minConf: 1, machineId: MACHINE, height: height! }
+  const first = await verifyLicence(terms, [e.tcp])
+  assert.is(first.status, 'valid')
+
+  const fork = chain.height - 2
+  chain.reorg(fork + 1)
+  let count = counters(e.server)
+  const after = await verifyLicence(terms, [e.tcp], { linkState: first.link })
+  assert.is(after.status, 'valid', JSON.stringify(after.checks.filter(c => !c.ok)))
+  assert.match(after.chainNote!, new RegExp(`reorganised above height ${fork}`))
+  assert.match(after.checks.find(c => c.name === 'headerChain')!.detail, new RegExp(`with verified .* ${height}→${fork}\\)`))
+  // The new headers tried first, then the kept window from the payment up, compared hash by hash.
+  assert.is(count().headers, (chain.height - first.tip!.height) + (chain.height - height! + 1))
+
+  chain.reorg(height!, { leaveOut: [txid] })
+  count = counters(e.server)
+  const gone = await verifyLicence(terms, [e.tcp], { linkState: after.link })
+  assert.is(gone.status, 'invalid')
+  assert.match(gone.checks.find(c => c.name === 'merkleBranch')!.detail, /was replaced by [0-9a-f]{64} \(a reorganisation\); the payment is no longer confirmed there/)
+  assert.is(gone.link, undefined, 'nothing new to keep')
+})
+
+test.run()
