@@ -12,8 +12,8 @@ import { median, row, type BenchResult } from './kit.js'
 
 const SOV = new URL('../cli/main.js', import.meta.url).pathname
 const DAEMONS = 10
-/** Long enough for V8's memory reducer to run its first idle GC (about 8 s after start). */
-const IDLE_MS = 15_000
+/** Long enough for V8's memory reducer to run its first idle GC (8 s after start on a quiet machine, 25 s on a busy one). */
+const IDLE_MS = 30_000
 const TARGET_MIB = 90
 const BARE = "require('node:net').createServer().listen(0, '127.0.0.1', () => process.stdout.write('ready\\n'))"
 
