@@ -227,6 +227,9 @@ export class Sender {
     try {
       try {
         stream = await this.init.node.dialProtocol(peerIdFromString(peer), A2A_PROTOCOL, {
+          // A relay with configured limits makes its connections "limited"; envelopes are
+          // acknowledged one by one, so a cut-off stream loses nothing (issue 12).
+          runOnLimitedConnection: true,
           signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
         })
       } catch (err) {
