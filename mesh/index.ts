@@ -15,3 +15,5 @@ export { createMeshNode, dhtRoutingTableSize, DHT_PROTOCOL, type MeshNode, type 
 export { planRelay, relayReservations, relayOf, RELAY_MAX_RESERVATIONS, type Reachability, type ReachabilityMode, type RelayServeOptions, type RelayReservationInfo } from './relay.js'
 export { assertPskOnly, forcePnet, FORCE_PNET_ENV, PSK_TRANSPORTS } from './pnet-guard.js'
 export { connectionInfo, bestConnection, reachability, type ConnectionInfo } from './connection-info.js'
+export { dialProtocolFinding, PRUNE_AFTER_FAILURES } from './peer-finder.js'
+export { announceSettings, type AnnounceOptions } from './announce.js'

@@ -23,6 +23,7 @@ import { startBootstrapper } from './bootstrapper.js'
 import { planRelay, type ReachabilityMode, type RelayServeOptions } from './relay.js'
 import { assertPskOnly } from './pnet-guard.js'
 import { walkPacer } from './walk-pacer.js'
+import { announceSettings } from './announce.js'
 
 /** Our DHT protocol: a private DHT that never mixes with the public Amino DHT. */
 export const DHT_PROTOCOL = '/sov/kad/1.0.0'
@@ -60,6 +61,12 @@ export interface MeshNodeOptions {
   relayUse?: 'auto' | string[]
   /** `private` reserves relay slots and announces `/p2p-circuit` addresses. @default 'auto' */
   reachability?: ReachabilityMode
+  /** Kubo's `Addresses.Announce`: announce exactly these instead of the listen addresses. */
+  announce?: string[]
+  /** Kubo's `Addresses.AppendAnnounce`: announce these too (e.g. a forwarded public port). */
+  appendAnnounce?: string[]
+  /** Kubo's `Addresses.NoAnnounce`: never announce these (exact, or `/ip4/NET/ipcidr/BITS`). */
+  noAnnounce?: string[]
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {
@@ -78,7 +85,8 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   const bootstrap = parseAddrs([...opts.bootstrap ?? [], ...relay.keep.filter(a => !(opts.bootstrap ?? []).includes(a))], 'bootstrap or relay address')
   parseAddrs(opts.listen, 'listen address')
   const transports = { tcp: tcp(), circuitRelay: relay.transport }
-  assertPskOnly({ transports: Object.keys(transports), listen: opts.listen, swarmKey: opts.swarmKey })
+  assertPskOnly({ transports: Object.keys(transports), listen: [...opts.listen, ...opts.announce ?? [], ...opts.appendAnnounce ?? []], swarmKey: opts.swarmKey })
+  const announce = announceSettings(opts)
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
   const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath) : undefined
   await datastore?.open()
@@ -87,7 +95,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
     node = await createLibp2p({
       privateKey: opts.privateKey,
       datastore,
-      addresses: { listen: [...opts.listen, ...relay.listen] },
+      addresses: { listen: [...opts.listen, ...relay.listen], ...announce },
       transports: Object.values(transports),
       connectionProtector: pskProtector(opts.swarmKey),
       connectionEncrypters: [noise()],

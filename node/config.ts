@@ -54,6 +54,10 @@ export const ConfigSchema = v.object({
   }), {}),
   relay: v.optional(RelaySchema, {}),
   reachability: v.optional(v.picklist(['auto', 'public', 'private']), 'auto'),
+  /** Kubo semantics (issue 12): replace / add to / remove from the announced addresses. */
+  announce: v.optional(v.array(v.string()), []),
+  appendAnnounce: v.optional(v.array(v.string()), []),
+  noAnnounce: v.optional(v.array(v.string()), []),
   audit: v.optional(v.object({
     checkpointEvery: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), AUDIT_CHECKPOINT_EVERY)
   }), {})

@@ -97,7 +97,10 @@ export class Daemon {
             isRevoked: (id: string) => this.revoked.has(id),
             relayServe: this.config.relay.serve ? this.config.relay : false,
             relayUse: this.config.relay.use,
-            reachability: this.config.reachability
+            reachability: this.config.reachability,
+            announce: this.config.announce,
+            appendAnnounce: this.config.appendAnnounce,
+            noAnnounce: this.config.noAnnounce
           })
         },
         stop: async () => { await this.mesh?.stop() }
@@ -219,7 +222,7 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   log(`Sovereign ${info.version} running in ${info.home}`)
   log(`PeerId: ${info.peerId}`)
   for (const a of info.addrs) log(`Listening on ${withPeer(a, info.peerId)}`)
-  if (info.addrs.length === 0) log('Not listening on any address: this node only dials out (and is reached through relays)')
+  if (info.addrs.length === 0) log('Announcing no address: this node only dials out (others reach it through a relay, if it holds a slot)')
   log(`Swarm key fingerprint: ${info.fingerprint}`)
   const onSignal = (sig: string): void => {
     log(`Received ${sig}; stopping`)
