@@ -85,7 +85,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   const bootstrap = parseAddrs([...opts.bootstrap ?? [], ...relay.keep.filter(a => !(opts.bootstrap ?? []).includes(a))], 'bootstrap or relay address')
   parseAddrs(opts.listen, 'listen address')
   const transports = { tcp: tcp(), circuitRelay: relay.transport }
-  assertPskOnly({ transports: Object.keys(transports), listen: [...opts.listen, ...opts.announce ?? [], ...opts.appendAnnounce ?? []], swarmKey: opts.swarmKey })
+  assertPskOnly({ transports: Object.keys(transports), listen: opts.listen, announce: [...opts.announce ?? [], ...opts.appendAnnounce ?? []], swarmKey: opts.swarmKey })
   const announce = announceSettings(opts)
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
   const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath) : undefined

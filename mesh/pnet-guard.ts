@@ -31,7 +31,7 @@ export function forcePnet (env: NodeJS.ProcessEnv = process.env): boolean {
  * Throws unless every transport and listen address is PSK-protected and the key is present.
  * @throws BAD_REQUEST naming the transport or address; SWARM_KEY_INVALID without a usable key
  */
-export function assertPskOnly (opts: { transports: string[], listen: string[], swarmKey?: Uint8Array }): void {
+export function assertPskOnly (opts: { transports: string[], listen: string[], announce?: string[], swarmKey?: Uint8Array }): void {
   if (opts.swarmKey?.length !== SWARM_KEY_BYTES) {
     const why = forcePnet() ? `${FORCE_PNET_ENV}=1 enforces a private network` : 'there is no public mode'
     throw swarmKeyInvalid(`Cannot start the mesh: no ${SWARM_KEY_BYTES}-byte swarm key; ${why}; give the node its mesh's swarm.key`)
@@ -41,11 +41,14 @@ export function assertPskOnly (opts: { transports: string[], listen: string[], s
       throw badRequest(`Cannot start the mesh: transport "${t}" would not be PSK-protected; only ${PSK_TRANSPORTS.join(', ')} are`)
     }
   }
-  for (const a of opts.listen) {
+  const check = (a: string, verb: string): void => {
     const names = multiaddr(a).getComponents().map(c => c.name)
-    const bad = names.find(n => UNPROTECTED.includes(n))
+    // The innermost unprotected protocol names the transport (quic-v1 rather than its udp).
+    const bad = names.findLast(n => UNPROTECTED.includes(n))
     if (bad !== undefined) {
-      throw badRequest(`Cannot listen on "${a}": ${bad} connections would not be PSK-protected; listen on /tcp addresses (relayed /p2p-circuit ones are protected too)`)
+      throw badRequest(`Cannot ${verb} "${a}": ${bad} connections would not be PSK-protected; use /tcp addresses (relayed /p2p-circuit ones are protected too)`)
     }
   }
+  for (const a of opts.listen) check(a, 'listen on')
+  for (const a of opts.announce ?? []) check(a, 'announce')
 }
