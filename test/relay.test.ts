@@ -104,4 +104,25 @@ test('a relayed connection between members is not "limited" by default: 2 MiB in
   assert.ok(pb.connection.bytesOut > 3 * 1024 * 1024, `more than 3 MiB went out over the relayed connection (${pb.connection.bytesOut})`)
 })
 
+test('relay limits are configurable: a data cap makes the connection "limited", A2A still runs on it, an envelope over the cap is cut and stays queued; maxReservations holds', async ctx => {
+  const { r, a, b } = await relayedTrio(ctx, { dataLimitBytes: 256 * 1024, maxReservations: 2 })
+  await Promise.all([reserved(a.home), reserved(b.home)])
+  await grantSend(b.home, a.peerId, 'inbox')
+  const ca = await ipc(ctx, a.home)
+  const small = Array.from({ length: 5 }, (_, i) => textMessage(`small ${i}`))
+  for (const m of small) await ca.request('a2a.send', { peer: b.peerId, mailbox: 'inbox', message: m })
+  await waitFor(async () => (await ca.request('a2a.outbox', { status: 'delivered' })).length === 5, 15_000, 'small messages over the limited relayed connection')
+  const big = { ...textMessage('big'), parts: [{ raw: Buffer.alloc(400 * 1024, 1).toString('base64'), mediaType: 'application/octet-stream' }] }
+  const id = (await ca.request('a2a.send', { peer: b.peerId, mailbox: 'inbox', message: big })).id
+  const row = await waitFor(async () => (await ca.request('a2a.outbox', {})).find((x: any) => x.id === id && x.attempts >= 2), 15_000, 'the big envelope cut and retried')
+  assert.is(row.status, 'queued', 'cut by the relay, never lost: still queued for a later (direct or roomier) path')
+  // A third private member finds no slot: R holds 2.
+  const c = await startA2ADaemon(ctx, { swarmKeyFile: join(r.home, 'swarm.key'), config: { listen: [], reachability: 'private', relay: { use: [r.addr] } } })
+  await new Promise(resolve => setTimeout(resolve, 3000))
+  const sc = (await sov(c.home, ['status', '--json'])).json
+  assert.equal(sc.relay.reservations, [], 'no slot beyond maxReservations')
+  const sr = (await sov(r.home, ['status', '--json'])).json
+  assert.is(sr.relay.reservations.filter((x: any) => x.role === 'server').length, 2)
+})
+
 test.run()
