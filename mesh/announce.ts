@@ -2,7 +2,8 @@
  * What this node tells others about its addresses (issue 12 §3), with Kubo's three settings:
  * `announce` replaces the announced set (port-forwarded hosts name their public address),
  * `appendAnnounce` adds to it, `noAnnounce` removes from it — an exact multiaddr or a whole
- * range as `/ip4/10.0.0.0/ipcidr/8` (Kubo `Addresses.NoAnnounce`). A node listening on an
+ * range as `/ip4/10.0.0.0/ipcidr/8` (Kubo `Addresses.NoAnnounce`; a range never removes a
+ * relayed `/p2p-circuit` address, whose IP is the relay's). A node listening on an
  * unspecified address (0.0.0.0, ::) announces only what other machines can use: no loopback
  * or link-local address, unless it also listens on loopback explicitly.
  */
@@ -28,8 +29,9 @@ export function announceSettings (opts: AnnounceOptions): { announce: string[], 
     announce: opts.announce ?? [],
     appendAnnounce: opts.appendAnnounce ?? [],
     announceFilter: addrs => addrs.filter(ma => {
+      // A relayed address carries the relay's IP, not ours: only an exact entry removes it.
+      if (ma.toString().includes('/p2p-circuit')) return !rules.some(r => r.exact && r(ma))
       if (rules.some(r => r(ma))) return false
-      if (ma.toString().includes('/p2p-circuit')) return true
       if (isLinkLocal(ma)) return false
       if (wildcard && !loopbackAsked && isLoopback(ma)) return false
       return true
@@ -46,19 +48,19 @@ function parse (a: string): Multiaddr {
 }
 
 /** One `noAnnounce` entry as a predicate: an `/ipcidr/N` range or an exact address (without /p2p). */
-function rule (entry: string): (ma: Multiaddr) => boolean {
+function rule (entry: string): ((ma: Multiaddr) => boolean) & { exact: boolean } {
   const parts = parse(entry).getComponents()
   const cidr = parts.find(c => c.name === 'ipcidr')
   const ip = parts.find(c => c.name === 'ip4' || c.name === 'ip6')
   if (cidr !== undefined && ip !== undefined) {
     const bits = Number(cidr.value)
-    return ma => {
+    return Object.assign((ma: Multiaddr) => {
       const host = ma.getComponents().find(c => c.name === ip.name)?.value
       return host !== undefined && inRange(host, ip.value ?? '', bits, ip.name === 'ip4')
-    }
+    }, { exact: false })
   }
   const exact = withoutPeer(entry)
-  return ma => withoutPeer(ma.toString()) === exact
+  return Object.assign((ma: Multiaddr) => withoutPeer(ma.toString()) === exact, { exact: true })
 }
 
 function withoutPeer (a: string): string {

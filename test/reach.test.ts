@@ -89,6 +89,10 @@ test('announce replaces, appendAnnounce adds, noAnnounce removes (exact or ipcid
   assert.equal(wild, ['/ip4/192.168.1.5/tcp/4001', '/ip6/2001:db8::5/tcp/4001'])
   const withLo = announceSettings({ listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/127.0.0.1/tcp/4002'] }).announceFilter(expanded).map(String)
   assert.ok(withLo.includes('/ip4/127.0.0.1/tcp/4001'), 'an explicit loopback listener keeps loopback announced')
+  // A range never removes a relayed address (its IP is the relay's); an exact entry does.
+  const circuit = '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWBWUNEkdkR3JrhYLeVe6meKxLp6X6aaKU8gXjUUznaURG/p2p-circuit'
+  assert.equal(announceSettings({ listen: [], noAnnounce: ['/ip4/127.0.0.0/ipcidr/8'] }).announceFilter([multiaddr(circuit)]).map(String), [circuit])
+  assert.equal(announceSettings({ listen: [], noAnnounce: [circuit] }).announceFilter([multiaddr(circuit)]).map(String), [])
 })
 
 test.run()
