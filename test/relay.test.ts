@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
+import { startNode } from './kit/mesh.js'
+import { connectionInfo, generateSwarmKey } from '../mesh/index.js'
 
 const test = kitSuite('relay')
 
@@ -123,6 +125,22 @@ test('relay limits are configurable: a data cap makes the connection "limited", 
   assert.equal(sc.relay.reservations, [], 'no slot beyond maxReservations')
   const sr = (await sov(r.home, ['status', '--json'])).json
   assert.is(sr.relay.reservations.filter((x: any) => x.role === 'server').length, 2)
+})
+
+test('a peer with both a direct and a relayed address is reached directly', async ctx => {
+  const key = generateSwarmKey()
+  const r = await startNode(ctx, key, { relayServe: {} })
+  const rAddr = r.getMultiaddrs()[0].toString()
+  const b = await startNode(ctx, key, { reachability: 'private', relayUse: [rAddr] })
+  await waitFor(() => b.getMultiaddrs().some(m => m.toString().includes('/p2p-circuit')), 15_000, 'B\'s relay slot')
+  const addrs = b.getMultiaddrs()
+  assert.ok(addrs.some(m => !m.toString().includes('/p2p-circuit')), 'B also announces its direct address')
+  const a = await startNode(ctx, key)
+  await a.peerStore.merge(b.peerId, { multiaddrs: addrs })
+  await a.services.ping.ping(b.peerId)
+  const conns = a.getConnections(b.peerId)
+  assert.ok(conns.length > 0 && conns.every(c => !c.remoteAddr.toString().includes('/p2p-circuit')), conns.map(c => c.remoteAddr.toString()).join(' '))
+  assert.is(connectionInfo(conns[0]).type, 'direct')
 })
 
 test.run()
