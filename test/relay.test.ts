@@ -8,7 +8,7 @@ import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
 import { startNode } from './kit/mesh.js'
-import { connectionInfo, generateSwarmKey } from '../mesh/index.js'
+import { connectionInfo, generateSwarmKey, reachability } from '../mesh/index.js'
 
 const test = kitSuite('relay')
 
@@ -37,6 +37,7 @@ test('A and B behind no address exchange A2A both ways through member relay R; p
   assert.equal(sb.relay.reservations.filter((x: any) => x.role === 'client').map((x: any) => x.peerId), [r.peerId])
   const sr = (await sov(r.home, ['status', '--json'])).json
   assert.equal(sr.relay.serving, true)
+  assert.is(sr.reachability, 'unknown', 'auto on loopback: AutoNAT cannot judge it')
   assert.equal(sr.relay.reservations.filter((x: any) => x.role === 'server').map((x: any) => x.peerId).sort(), [a.peerId, b.peerId].sort())
 
   await grantSend(b.home, a.peerId, 'inbox')
@@ -141,6 +142,16 @@ test('a peer with both a direct and a relayed address is reached directly', asyn
   const conns = a.getConnections(b.peerId)
   assert.ok(conns.length > 0 && conns.every(c => !c.remoteAddr.toString().includes('/p2p-circuit')), conns.map(c => c.remoteAddr.toString()).join(' '))
   assert.is(connectionInfo(conns[0]).type, 'direct')
+})
+
+test('relay.use auto: a private node reserves on whichever connected member serves', async ctx => {
+  const key = generateSwarmKey()
+  const r = await startNode(ctx, key, { relayServe: {} })
+  const plain = await startNode(ctx, key)
+  const b = await startNode(ctx, key, { reachability: 'private', relayUse: 'auto', bootstrap: [plain.getMultiaddrs()[0].toString(), r.getMultiaddrs()[0].toString()] })
+  await waitFor(() => b.getMultiaddrs().some(m => m.toString().includes(`/p2p/${r.peerId.toString()}/p2p-circuit`)), 15_000, 'a slot on the serving member')
+  assert.is(reachability(b, 'auto'), 'private')
+  assert.is(reachability(b, 'public'), 'public', 'a configured value stands')
 })
 
 test.run()
