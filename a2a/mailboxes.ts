@@ -101,7 +101,7 @@ export class Mailboxes {
         maxEnvelopeBytes: this.init.maxEnvelopeBytes,
         onAccepted: mailboxes => { for (const m of mailboxes) this.notify(m) }
       })
-      this.unhandle = await this.init.handleProtocol(A2A_PROTOCOL, this.receiver.handle, { maxInboundStreams: MAX_INBOUND_STREAMS })
+      this.unhandle = await this.init.handleProtocol(A2A_PROTOCOL, this.receiver.handle, { maxInboundStreams: MAX_INBOUND_STREAMS, runOnLimitedConnection: true })
       this.sender = new Sender({
         node: this.init.node,
         store,

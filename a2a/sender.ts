@@ -17,6 +17,7 @@ import {
   A2A_ENVELOPE_VERSION, A2A_PERMANENT_CODES, A2A_PROTOCOL, DEFAULT_TTL_MS, MAX_TTL_MS, MailboxNameSchema,
   badRequest, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
 } from '../protocol/index.js'
+import { dialProtocolFinding } from '../mesh/index.js'
 import type { MailboxStore, OutboxInput, Settlement } from './store.js'
 import { report, type AuditSink } from './types.js'
 
@@ -226,7 +227,11 @@ export class Sender {
     this.shutdown.signal.addEventListener('abort', onShutdown)
     try {
       try {
-        stream = await this.init.node.dialProtocol(peerIdFromString(peer), A2A_PROTOCOL, {
+        // Looks the peer up afresh when all its stored addresses fail (issue 12 §3).
+        stream = await dialProtocolFinding(this.init.node, peerIdFromString(peer), A2A_PROTOCOL, {
+          // A relay with configured limits makes its connections "limited"; envelopes are
+          // acknowledged one by one, so a cut-off stream loses nothing (issue 12).
+          runOnLimitedConnection: true,
           signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
         })
       } catch (err) {

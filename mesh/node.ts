@@ -1,21 +1,29 @@
 /**
  * The libp2p node of the dark mesh (DESIGN §7): TCP → our PSK protector → Noise → Yamux, with
- * identify, ping and a private Kad-DHT. Only TCP: PSK cannot protect QUIC/WebRTC/WebTransport,
- * and there is no mDNS (it would broadcast the PeerId in clear).
+ * identify, ping, a private Kad-DHT, AutoNAT among members and circuit relay v2 between members
+ * (issue 12). Only TCP and relayed TCP: PSK cannot protect QUIC/WebRTC/WebTransport, and there
+ * is no mDNS (it would broadcast the PeerId in clear).
  */
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify, type Identify } from '@libp2p/identify'
+import { identify, identifyPush, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { autoNAT } from '@libp2p/autonat'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { isPrivate } from '@libp2p/utils'
 import { LevelDatastore } from 'datastore-level'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { badRequest } from '../protocol/index.js'
 import { pskProtector } from './psk-protector.js'
 import { startBootstrapper } from './bootstrapper.js'
+import { planRelay, type ReachabilityMode, type RelayServeOptions } from './relay.js'
+import { assertPskOnly } from './pnet-guard.js'
+import { walkPacer } from './walk-pacer.js'
+import { announceSettings } from './announce.js'
 
 /** Our DHT protocol: a private DHT that never mixes with the public Amino DHT. */
 export const DHT_PROTOCOL = '/sov/kad/1.0.0'
@@ -29,7 +37,10 @@ export const MAX_CONNECTIONS = 1_000
 /** Concurrent ping streams per connection and direction (libp2p's default of 1 collides with its monitor). */
 export const PING_STREAMS = 8
 
-export type MeshServices = { identify: Identify, ping: Ping, dht: KadDHT }
+/** The AutoNAT protocol among members: our prefix keeps it apart from public libp2p networks. */
+export const AUTONAT_PROTOCOL_PREFIX = 'sov'
+
+export type MeshServices = { identify: Identify, ping: Ping, dht: KadDHT, identifyPush: unknown, autoNAT?: unknown, walkPacer: unknown, relay?: CircuitRelayService }
 export type MeshNode = Libp2p<MeshServices>
 
 export interface MeshNodeOptions {
@@ -44,6 +55,18 @@ export interface MeshNodeOptions {
   datastorePath?: string
   /** PeerIds refused at the connection gater, checked on every dial and inbound connection. */
   isRevoked?: (peerId: string) => boolean
+  /** Serve as a circuit relay for members (issue 12); absent or `false`: do not serve. */
+  relayServe?: false | RelayServeOptions
+  /** Relays to reserve on: multiaddrs, or `auto` (members that serve). @default 'auto' */
+  relayUse?: 'auto' | string[]
+  /** `private` reserves relay slots and announces `/p2p-circuit` addresses. @default 'auto' */
+  reachability?: ReachabilityMode
+  /** Kubo's `Addresses.Announce`: announce exactly these instead of the listen addresses. */
+  announce?: string[]
+  /** Kubo's `Addresses.AppendAnnounce`: announce these too (e.g. a forwarded public port). */
+  appendAnnounce?: string[]
+  /** Kubo's `Addresses.NoAnnounce`: never announce these (exact, or `/ip4/NET/ipcidr/BITS`). */
+  noAnnounce?: string[]
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {
@@ -65,8 +88,12 @@ const PEER_STORE_LEVEL_OPTIONS = { cacheSize: 1024 * 1024, writeBufferSize: 1024
 
 /** Creates and starts a mesh node. Stopping it also closes its datastore and bootstrap loop. */
 export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> {
-  const bootstrap = parseAddrs(opts.bootstrap ?? [], 'bootstrap address')
+  const relay = planRelay({ serve: opts.relayServe, use: opts.relayUse, reachability: opts.reachability })
+  const bootstrap = parseAddrs([...opts.bootstrap ?? [], ...relay.keep.filter(a => !(opts.bootstrap ?? []).includes(a))], 'bootstrap or relay address')
   parseAddrs(opts.listen, 'listen address')
+  const transports = { tcp: tcp(), circuitRelay: relay.transport }
+  assertPskOnly({ transports: Object.keys(transports), listen: opts.listen, announce: [...opts.announce ?? [], ...opts.appendAnnounce ?? []], swarmKey: opts.swarmKey })
+  const announce = announceSettings(opts)
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
   const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath, PEER_STORE_LEVEL_OPTIONS) : undefined
   await datastore?.open()
@@ -75,15 +102,19 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
     node = await createLibp2p({
       privateKey: opts.privateKey,
       datastore,
-      addresses: { listen: opts.listen },
-      transports: [tcp()],
+      addresses: { listen: [...opts.listen, ...relay.listen], ...announce },
+      transports: Object.values(transports),
       connectionProtector: pskProtector(opts.swarmKey),
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: {
         denyDialPeer: revoked,
         denyInboundEncryptedConnection: revoked,
-        denyOutboundEncryptedConnection: revoked
+        denyOutboundEncryptedConnection: revoked,
+        // A revoked peer neither holds a slot on our relay nor reaches anyone through it.
+        denyInboundRelayReservation: revoked,
+        denyOutboundRelayedConnection: (src, dst) => revoked(src) || revoked(dst),
+        denyInboundRelayedConnection: (_relay, remote) => revoked(remote)
       },
       connectionManager: {
         inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_S,
@@ -92,12 +123,19 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
       },
       services: {
         identify: identify(),
+        // Tells connected members when our addresses change (a new relay slot, a new port):
+        // without it a relay never learns its clients' /p2p-circuit addresses (issue 12).
+        identifyPush: identifyPush(),
         // libp2p's connection monitor pings on this protocol too: room for it and for operators.
         ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: PING_STREAMS }),
         // The defaults would leave every node a DHT client on private addresses: the DHT would never form.
         // allowQueryWithZeroPeers: by default every lookup first waits for the node's initial
         // self-query (0.7-6 s on a small mesh); callers here retry on their own schedule instead.
-        dht: kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: true })
+        dht: kadDHT({ protocol: DHT_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper, allowQueryWithZeroPeers: true }),
+        // Members confirm each other's public addresses (`reachability` in `sov status`).
+        ...(runsAutoNat(opts) ? { autoNAT: autoNAT({ protocolPrefix: AUTONAT_PROTOCOL_PREFIX }) } : {}),
+        walkPacer: walkPacer(),
+        ...(relay.serverService !== undefined ? { relay: relay.serverService } : {})
       }
     })
   } catch (err) {
@@ -110,6 +148,21 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
     void datastore?.close()
   }, { once: true })
   return node
+}
+
+/**
+ * AutoNAT runs where it can learn something: `reachability: auto` and a listen address that is
+ * public or unspecified (0.0.0.0, ::). AutoNAT v1 never judges private or loopback addresses, and
+ * its client walks the DHT dialing random members while any address is unverified, so a
+ * loopback- or LAN-only node would only churn connections for nothing.
+ */
+function runsAutoNat (opts: MeshNodeOptions): boolean {
+  if ((opts.reachability ?? 'auto') !== 'auto') return false
+  return opts.listen.some(a => {
+    const ma = multiaddr(a)
+    const host = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+    return host === '0.0.0.0' || host === '::' || (host !== undefined && isPrivate(ma) === false)
+  })
 }
 
 /** Peers in the DHT routing table (kad-dht keeps it off its public interface). */

@@ -34,6 +34,20 @@ export function isSwarmKeyMismatch (err: unknown, depth = 0): boolean {
   return isSwarmKeyMismatch(e.cause, depth + 1)
 }
 
+/** Bytes one protected connection carried on the wire (nonces included). */
+export interface PskTraffic { bytesIn: number, bytesOut: number }
+
+/**
+ * Traffic per connection, keyed by the transport connection's `timeline` object: libp2p's
+ * `Connection.timeline` is that same object, so `sov peers` can find it without internals.
+ */
+const traffic = new WeakMap<object, PskTraffic>()
+
+/** Bytes a connection carried through the PSK layer; undefined for one we did not protect. */
+export function pskTraffic (timeline: object): PskTraffic | undefined {
+  return traffic.get(timeline)
+}
+
 class XSalsa20 {
   private readonly state = Buffer.alloc(sodium.crypto_stream_xor_STATEBYTES)
   private done = false
@@ -67,6 +81,7 @@ interface PskConnectionInit {
   key: Buffer
   localNonce: Uint8Array
   log: Logger
+  traffic: PskTraffic
 }
 
 class PskConnection extends AbstractMultiaddrConnection {
@@ -81,10 +96,12 @@ class PskConnection extends AbstractMultiaddrConnection {
   private sentAny = false
   private mismatched = false
   private linger?: ReturnType<typeof setTimeout>
+  private readonly traffic: PskTraffic
 
   constructor (init: PskConnectionInit) {
     super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
     this.maConn = init.maConn
+    this.traffic = init.traffic
     this.key = init.key
     this.outbound = new XSalsa20(init.localNonce, init.key)
 
@@ -128,6 +145,7 @@ class PskConnection extends AbstractMultiaddrConnection {
 
   private receive (data: Uint8Array): void {
     if (this.mismatched) return
+    this.traffic.bytesIn += data.byteLength
     let cipher = data
     if (this.inbound === undefined) {
       const need = NONCE_BYTES - this.nonce.length
@@ -198,6 +216,7 @@ class PskConnection extends AbstractMultiaddrConnection {
     // write (libsodium here: 2.3 GiB/s allocating, 2.7 GiB/s in place). A layer that reused a
     // frame would corrupt the next connection's handshake; the interop and churn tests would fail.
     for (const buf of data) this.outbound.updateInPlace(buf)
+    this.traffic.bytesOut += data.byteLength
     return { sentBytes: data.byteLength, canSendMore: this.maConn.send(data) }
   }
 
@@ -231,7 +250,9 @@ class PskProtector implements ConnectionProtector {
     const localNonce = Buffer.alloc(NONCE_BYTES)
     sodium.randombytes_buf(localNonce)
     connection.send(localNonce)
-    return new PskConnection({ maConn: connection, key: this.key, localNonce, log: connection.log.newScope('psk') })
+    const counted: PskTraffic = { bytesIn: 0, bytesOut: NONCE_BYTES }
+    traffic.set(connection.timeline, counted)
+    return new PskConnection({ maConn: connection, key: this.key, localNonce, log: connection.log.newScope('psk'), traffic: counted })
   }
 }
 

@@ -32,6 +32,18 @@ const LicenceSchema = v.strictObject({
   graceS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), LICENCE_GRACE_S)
 })
 
+const Int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min))
+
+/** Circuit relay between members (issue 12): serving is off by default. */
+const RelaySchema = v.strictObject({
+  serve: v.optional(v.boolean(), false),
+  use: v.optional(v.union([v.literal('auto'), v.array(v.string())]), 'auto'),
+  maxReservations: v.optional(Int(1)),
+  /** Per relayed connection; absent = unlimited (members are already gated by the swarm key). */
+  durationLimitS: v.optional(Int(1)),
+  dataLimitBytes: v.optional(Int(1024))
+})
+
 export const ConfigSchema = v.object({
   listen: v.optional(v.array(v.string()), DEFAULT_LISTEN),
   bootstrap: v.optional(v.array(v.string()), []),
@@ -47,6 +59,12 @@ export const ConfigSchema = v.object({
     retryMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     sweepIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)))
   }), {}),
+  relay: v.optional(RelaySchema, {}),
+  reachability: v.optional(v.picklist(['auto', 'public', 'private']), 'auto'),
+  /** Kubo semantics (issue 12): replace / add to / remove from the announced addresses. */
+  announce: v.optional(v.array(v.string()), []),
+  appendAnnounce: v.optional(v.array(v.string()), []),
+  noAnnounce: v.optional(v.array(v.string()), []),
   audit: v.optional(v.object({
     checkpointEvery: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), AUDIT_CHECKPOINT_EVERY)
   }), {})

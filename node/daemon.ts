@@ -2,11 +2,11 @@
  * The daemon: wires the parts of a node together and runs them under one supervisor
  * (audit → store → mesh → a2a → finance → IPC; stopped in reverse).
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { VERSION, unavailable } from '../protocol/index.js'
-import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
+import { VERSION, swarmKeyInvalid, unavailable } from '../protocol/index.js'
+import { FORCE_PNET_ENV, createMeshNode, forcePnet, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
 import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
 import { assertPrivate, homePaths, type HomePaths } from './home.js'
@@ -92,7 +92,13 @@ export class Daemon implements IpcComponents {
             listen: this.listen,
             bootstrap: this.config.bootstrap,
             datastorePath: this.paths.peerStore,
-            isRevoked: (id: string) => this.revoked.has(id)
+            isRevoked: (id: string) => this.revoked.has(id),
+            relayServe: this.config.relay.serve ? this.config.relay : false,
+            relayUse: this.config.relay.use,
+            reachability: this.config.reachability,
+            announce: this.config.announce,
+            appendAnnounce: this.config.appendAnnounce,
+            noAnnounce: this.config.noAnnounce
           })
         },
         stop: async () => { await this.mesh?.stop() }
@@ -130,6 +136,10 @@ export class Daemon implements IpcComponents {
     ensureDir(paths.root)
     const release = acquirePidLock(paths.lock, paths.root)
     try {
+      // go-libp2p's LIBP2P_FORCE_PNET=1: never run without a PSK, so never invent a new mesh here.
+      if (forcePnet() && !existsSync(paths.swarmKey)) {
+        throw swarmKeyInvalid(`Cannot start: "${paths.swarmKey}" is missing and ${FORCE_PNET_ENV}=1 enforces a private network; copy your mesh's swarm key there or join with \`sov join INVITE\``)
+      }
       const init = await initHome({ home: paths.root })
       if (init.created.swarmKey) {
         log(`Created a new swarm key (fingerprint ${init.fingerprint}) in ${paths.swarmKey}.`)
@@ -215,6 +225,7 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   log(`Sovereign ${info.version} running in ${info.home}`)
   log(`PeerId: ${info.peerId}`)
   for (const a of info.addrs) log(`Listening on ${withPeer(a, info.peerId)}`)
+  if (info.addrs.length === 0) log('Announcing no address: this node only dials out (others reach it through a relay, if it holds a slot)')
   log(`Swarm key fingerprint: ${info.fingerprint}`)
   const onSignal = (sig: string): void => {
     log(`Received ${sig}; stopping`)

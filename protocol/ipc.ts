@@ -128,9 +128,27 @@ export interface StatusResult {
   uptimeS: number
   version: string
   pid: number
+  /** How others reach this node (issue 12): `auto` config resolves to what is known so far. */
+  reachability?: 'public' | 'private' | 'unknown'
+  /** Relay slots: `client` ones this node holds on relays, `server` ones members hold on it. */
+  relay?: { serving: boolean, reservations: Array<{ role: 'client' | 'server', peerId: string, addr: string, expires: string }> }
 }
 
-export interface PeerInfo { peerId: string, addrs: string[], connected: boolean }
+/** How a connected peer is reached (issue 12; DESIGN §13). */
+export interface PeerConnection {
+  type: 'direct' | 'relayed'
+  /** The relay's PeerId, for a relayed connection. */
+  via?: string
+  addr: string
+  /** ms; null before the first measurement */
+  rttMs: number | null
+  bytesIn: number
+  bytesOut: number
+  /** ISO time */
+  since: string
+}
+
+export interface PeerInfo { peerId: string, addrs: string[], connected: boolean, connection?: PeerConnection }
 export interface PingResult { peerId: string, rttMs: number }
 export interface AgentTokenIssued { name: string, token: string, scopes: string[], expires: number | null, grants: string[] }
 export interface AgentTokenInfo { name: string, scopes: string[], expires: number | null, tokenPrefix: string }

@@ -76,6 +76,8 @@ export function registerNodeCommands (program: Command): void {
         `Addresses:   ${s.addrs.join(', ') || '(none)'}`,
         `Peers:       ${s.peers} connected, ${s.connections} connections`,
         `DHT:         ${s.dht.routingTable} in routing table`,
+        ...(s.reachability !== undefined ? [`Reachable:   ${s.reachability}`] : []),
+        ...(s.relay !== undefined ? [`Relay:       ${s.relay.serving ? 'serving members; ' : ''}${s.relay.reservations.map(r => `${r.role === 'client' ? 'slot on' : 'slot for'} ${r.peerId}`).join(', ') || 'no reservations'}`] : []),
         ...(s.mailboxes !== undefined ? [`Mailboxes:   ${s.mailboxes.map(m => `${m.mailbox} (${m.ready} ready, ${m.leased} leased, ${m.dead} dead)`).join(', ') || '(none)'}`] : []),
         `Licence:     ${s.licence.status}${(s.licence as { stale?: boolean }).stale === true ? ' (stale: no Electrum server reachable; kept through the grace)' : ''}`,
         `Audit head:  ${s.audit === null ? 'unknown' : `#${s.audit.seq} ${s.audit.hash.slice(0, 16)}…`}`,

@@ -9,7 +9,7 @@ export function registerPeersCommands (program: Command): void {
   const list = async (_o: unknown, cmd: Command): Promise<void> => {
     const g = cmd.optsWithGlobals<GlobalOptions>()
     const r = await withDaemon(g.home, async c => await c.request('peers.list', {})) as PeerInfo[]
-    emit(g, r, r => r.length === 0 ? 'No known peers' : r.map(p => `${p.connected ? '●' : '○'} ${p.peerId}  ${p.addrs.join(' ')}`).join('\n'))
+    emit(g, r, r => r.length === 0 ? 'No known peers' : r.map(describePeer).join('\n'))
   }
   peers.action(list)
   peers.command('list').description('known peers and whether they are connected').action(list)
@@ -31,4 +31,13 @@ export function registerPeersCommands (program: Command): void {
       const r = await withDaemon(g.home, async c => await c.request('peers.revoke', { peer }))
       emit(g, r, r => `Revoked ${r.peer}${r.alreadyRevoked ? ' (it was already revoked)' : ''}`)
     })
+}
+
+/** One line per peer; a connected one says how it is reached (direct, or relayed via whom). */
+function describePeer (p: PeerInfo): string {
+  const c = p.connection
+  if (c === undefined) return `${p.connected ? '●' : '○'} ${p.peerId}  ${p.addrs.join(' ')}`
+  const how = c.type === 'relayed' ? `relayed via ${c.via ?? '?'}` : 'direct'
+  const rtt = c.rttMs === null ? '' : `  ${c.rttMs} ms`
+  return `● ${p.peerId}  ${how}  ${c.addr}${rtt}  in ${c.bytesIn} B  out ${c.bytesOut} B  since ${c.since}`
 }

@@ -4,7 +4,7 @@
  * Parts started after construction (`mesh`, `a2a`) are read when a request runs, not before.
  */
 import type { StatusResult } from '../../protocol/index.js'
-import type { MeshNode } from '../../mesh/index.js'
+import type { MeshNode, ReachabilityMode } from '../../mesh/index.js'
 import type { Mailboxes } from '../../a2a/index.js'
 import type { AuditEvent, AuditLog } from '../audit/index.js'
 import type { AgentTokens, Capabilities, RevokedPeers } from '../caps/index.js'
@@ -47,6 +47,8 @@ export interface NodeComponents {
   peerId: string
   startedAt: number
   mesh: MeshNode
+  /** The configured reachability and whether this node serves as a relay (issue 12). */
+  config: { reachability: ReachabilityMode, relay: { serve: boolean } }
   /** Undefined until the a2a part has started. */
   a2a?: Mailboxes
   revoked: RevokedPeers

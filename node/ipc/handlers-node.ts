@@ -7,7 +7,7 @@ import {
   SovError, VERSION, badRequest, forbidden, swarmKeyMismatch, timeout, unavailable,
   type PeerInfo, type RequestType, type StatusResult
 } from '../../protocol/index.js'
-import { dhtRoutingTableSize, isSwarmKeyMismatch } from '../../mesh/index.js'
+import { bestConnection, connectionInfo, dhtRoutingTableSize, isSwarmKeyMismatch, reachability, relayReservations } from '../../mesh/index.js'
 import type { NodeComponents } from './components.js'
 import { actorOf, type Handler } from './handler.js'
 
@@ -62,7 +62,9 @@ function status (d: NodeComponents): StatusResult {
     audit: d.auditLog.head,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
     version: VERSION,
-    pid: process.pid
+    pid: process.pid,
+    reachability: reachability(m, d.config.reachability),
+    relay: { serving: d.config.relay.serve, reservations: relayReservations(m) }
   }
 }
 
@@ -75,6 +77,10 @@ async function listPeers (d: NodeComponents): Promise<PeerInfo[]> {
     out.push({ peerId: id, addrs: peer.addresses.map(a => a.multiaddr.toString()), connected: connected.has(id) })
   }
   for (const id of connected) if (!out.some(p => p.peerId === id)) out.push({ peerId: id, addrs: [], connected: true })
+  for (const p of out) {
+    const conn = p.connected ? bestConnection(d.mesh.getConnections(peerIdFromString(p.peerId))) : undefined
+    if (conn !== undefined) p.connection = connectionInfo(conn)
+  }
   return out.sort((a, b) => Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId))
 }
 

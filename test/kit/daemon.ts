@@ -84,7 +84,7 @@ export async function runDaemonIn (ctx: KitContext, home: string, env?: Record<s
   ctx.defer(stop)
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}): ${out}`)
-    return /PeerId: /.test(out) && /Listening on /.test(out)
+    return /PeerId: /.test(out) && /Swarm key fingerprint: /.test(out)
   }, 30_000, `daemon in ${home} to start: ${out}`)
   const peerId = /PeerId: (\S+)/.exec(out)![1]
   const addrs = [...out.matchAll(/Listening on (\S+)/g)].map(m => m[1])
