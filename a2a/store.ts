@@ -97,6 +97,9 @@ export class MailboxStore {
     if (this.db.open) this.db.close()
   }
 
+  /** The open database, for the operator verbs in `dead-letters.ts`. */
+  get database (): Database.Database { return this.db }
+
   get schemaVersion (): number { return this.db.pragma('user_version', { simple: true }) as number }
 
   // ---- sender side ----
@@ -346,7 +349,8 @@ function prepare (db: Database.Database) {
     queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
     outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
     outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
-    outboxSettle: db.prepare("UPDATE outbox SET status = ?, code = ?, reason = ?, settled_at = ?, frame = NULL, attempts = attempts + 1 WHERE id = ? AND status = 'queued'"),
+    // A failed row keeps its frame for `sov a2a retry` (issue 14); pruned with the row.
+    outboxSettle: db.prepare("UPDATE outbox SET status = ?1, code = ?2, reason = ?3, settled_at = ?4, frame = CASE WHEN ?1 = 'failed' THEN frame END, attempts = attempts + 1 WHERE id = ?5 AND status = 'queued'"),
     outboxExpire: db.prepare("UPDATE outbox SET status = 'expired', code = 'TIMEOUT', reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
     outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
     outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),

@@ -26,6 +26,8 @@ export interface DaemonOptions {
   listen?: string[]
   /** Where progress lines go. @default stdout */
   log?: (line: string) => void
+  /** Called once the daemon serves (`node start --foreground --json` prints it; issue 14). */
+  onReady?: (info: DaemonInfo & { pid: number }) => void
 }
 
 export interface DaemonInfo { peerId: string, addrs: string[], fingerprint: string, home: string, version: string }
@@ -216,6 +218,7 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   log(`PeerId: ${info.peerId}`)
   for (const a of info.addrs) log(`Listening on ${withPeer(a, info.peerId)}`)
   log(`Swarm key fingerprint: ${info.fingerprint}`)
+  opts.onReady?.({ ...info, pid: process.pid })
   const onSignal = (sig: string): void => {
     log(`Received ${sig}; stopping`)
     void daemon.stop()

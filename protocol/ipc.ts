@@ -64,7 +64,20 @@ export const REQUEST_PARAMS = {
   }),
   'a2a.ack': v.object({ mailbox: mailboxName, ids }),
   'a2a.nack': v.object({ mailbox: mailboxName, ids }),
-  'a2a.outbox': v.object({ status: v.optional(v.picklist(['queued', 'delivered', 'failed', 'expired'])) }),
+  'a2a.outbox': v.object({
+    status: v.optional(v.picklist(['queued', 'delivered', 'failed', 'expired'])),
+    /** Only messages to this PeerId. */
+    peer: v.optional(nonEmpty),
+    /** Only the newest `limit` rows (issue 14). */
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))),
+    /** Only this outbox id (`send --wait` polls it). */
+    outboxId: v.optional(nonEmpty)
+  }),
+  // Dead letters and mailbox upkeep (issue 14, DESIGN §13).
+  'a2a.dead': v.object({ mailbox: mailboxName, limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))) }),
+  'a2a.redrive': v.object({ mailbox: mailboxName, ids: v.optional(ids), all: v.optional(v.boolean()) }),
+  'a2a.purge': v.object({ mailbox: mailboxName, which: v.picklist(['dead', 'ready', 'all']) }),
+  'a2a.retry': v.object({ outboxId: nonEmpty }),
   'a2a.mailboxes': v.object({}),
   'licence.status': v.object({}),
   'licence.verify': v.object({})
@@ -97,6 +110,10 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'a2a.ack': '/a2a/read',
   'a2a.nack': '/a2a/read',
   'a2a.outbox': '/a2a/post',
+  'a2a.dead': '/a2a/read',
+  'a2a.redrive': null,
+  'a2a.purge': null,
+  'a2a.retry': '/a2a/post',
   'a2a.mailboxes': '/a2a/read',
   'licence.status': '/licence/verify',
   'licence.verify': '/licence/verify'

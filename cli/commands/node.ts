@@ -40,7 +40,13 @@ export function registerNodeCommands (program: Command): void {
       if (o.foreground === true) {
         const { runDaemon } = await import('../../node/index.js')
         try {
-          await runDaemon({ home: g.home, listen: o.listen })
+          // With --json, progress lines go to stderr and stdout gets one document once it serves.
+          const json = g.json === true
+          await runDaemon({
+            home: g.home,
+            listen: o.listen,
+            ...(json ? { log: (line: string) => { process.stderr.write(line + '\n') }, onReady: info => { emit(g, info, () => '') } } : {})
+          })
         } catch (err) {
           process.exit(reportError(g, err))
         }

@@ -35,6 +35,8 @@ export interface CapsComponents {
 export interface A2aComponents {
   a2a: Mailboxes
   caps: Capabilities
+  /** Redrive and purge are audited (issue 14). */
+  audit: AuditWriter
 }
 
 /** `licence …`. */
