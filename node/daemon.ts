@@ -153,6 +153,8 @@ export class Daemon implements IpcComponents {
     }
   }
 
+  get home (): string { return this.paths.root }
+
   info (): DaemonInfo {
     return {
       peerId: this.peerId,

@@ -13,6 +13,9 @@ const count = v.pipe(v.number(), v.integer(), v.minValue(0))
 const positiveMs = v.pipe(v.number(), v.integer(), v.minValue(1))
 const mailboxName = MailboxNameSchema
 const ids = v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(1000))
+/** Lifetime of a grant or agent token: 1 s to MAX_EXPIRES_S (a date far beyond breaks nothing later). */
+export const MAX_EXPIRES_S = 3650 * 86_400
+const expiresS = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_EXPIRES_S))
 
 export const HelloSchema = v.strictObject({
   type: v.literal('hello'),
@@ -29,11 +32,12 @@ export const REQUEST_PARAMS = {
   'peers.connect': v.object({ addr: nonEmpty }),
   'peers.ping': v.object({ peer: nonEmpty }),
   'peers.revoke': v.object({ peer: nonEmpty }),
+  'peers.unrevoke': v.object({ peer: nonEmpty }),
   'token.rotate': v.object({}),
   'agentToken.issue': v.object({
     name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'agent names are 1-64 of A-Z a-z 0-9 . _ -')),
     scopes: v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(64)),
-    expiresS: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))))
+    expiresS: v.optional(v.nullable(expiresS))
   }),
   'agentToken.revoke': v.object({ name: nonEmpty }),
   'agentToken.list': v.object({}),
@@ -41,10 +45,11 @@ export const REQUEST_PARAMS = {
     aud: nonEmpty,
     cmd: nonEmpty,
     mailbox: v.optional(v.union([mailboxName, v.literal('*')])),
-    expiresS: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))))
+    expiresS: v.optional(v.nullable(expiresS))
   }),
   // Not `id`: that member of a request frame is the request's own id.
-  'cap.revoke': v.object({ grantId: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'a grant id is 64 lowercase hex digits')) }),
+  // A full id or a unique prefix of at least 8 hex digits, as git takes (issue 14).
+  'cap.revoke': v.object({ grantId: v.pipe(v.string(), v.regex(/^[0-9a-f]{8,64}$/, 'a grant id is 8 to 64 lowercase hex digits (a unique prefix)')) }),
   'cap.list': v.object({}),
   'audit.tail': v.object({ n: v.optional(v.pipe(count, v.maxValue(10_000))), afterSeq: v.optional(count) }),
   'audit.verify': v.object({}),
@@ -94,6 +99,7 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'peers.connect': null,
   'peers.ping': null,
   'peers.revoke': null,
+  'peers.unrevoke': null,
   'token.rotate': null,
   'agentToken.issue': '/cap/admin',
   'agentToken.revoke': '/cap/admin',
@@ -141,13 +147,16 @@ export interface StatusResult {
   mailboxes?: Array<{ mailbox: string, ready: number, leased: number, dead: number }>
   outbox?: { queued: number, delivered: number, failed: number, expired: number }
   licence: { status: string, checkedAt?: string | null, txid?: string | null }
+  /** The home directory and the swarm key's Kubo fingerprint (DESIGN §13). */
+  home?: string
+  fingerprint?: string
   audit: { seq: number, hash: string } | null
   uptimeS: number
   version: string
   pid: number
 }
 
-export interface PeerInfo { peerId: string, addrs: string[], connected: boolean }
+export interface PeerInfo { peerId: string, addrs: string[], connected: boolean, revoked?: boolean }
 export interface PingResult { peerId: string, rttMs: number }
 export interface AgentTokenIssued { name: string, token: string, scopes: string[], expires: number | null, grants: string[] }
 export interface AgentTokenInfo { name: string, scopes: string[], expires: number | null, tokenPrefix: string }

@@ -22,6 +22,7 @@ export function registerLicenceCommands (program: Command): void {
     .action(async (o: { machineId?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { licencePayload } = await import('../../finance/index.js')
+      if (o.machineId !== undefined && o.machineId.trim() === '') throw badRequest('Cannot use --machine-id "": it is empty; give the id to commit to, or leave the flag out to use this machine\'s')
       const config = readConfig(g.home)
       const p = licencePayload({ machineId: o.machineId ?? config.machineId })
       emit(g, p, p => [

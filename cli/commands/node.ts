@@ -25,8 +25,8 @@ export function registerNodeCommands (program: Command): void {
       emit(g, r, r => [
         `Home: ${r.home}`,
         `PeerId: ${r.peerId}`,
-        `Swarm key fingerprint: ${r.fingerprint}${r.created.swarmKey ? ' (new key)' : ''}`,
-        r.created.swarmKey ? 'Share the key with your other machines using `sov swarm-key invite`.' : ''
+        `Swarm key fingerprint: ${r.fingerprint}${r.created.swarmKey && o.swarmKey === undefined ? ' (new key)' : o.swarmKey !== undefined ? ` (from ${o.swarmKey})` : ''}`,
+        r.created.swarmKey && o.swarmKey === undefined ? 'Share the key with your other machines using `sov swarm-key invite`.' : ''
       ].filter(Boolean).join('\n'))
     })
 
@@ -78,7 +78,9 @@ export function registerNodeCommands (program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const s = await withDaemon(g.home, async c => await c.request('status', {})) as StatusResult
       emit(g, s, s => [
+        `Home:        ${s.home ?? '?'}`,
         `PeerId:      ${s.peerId}`,
+        `Swarm key:   fingerprint ${s.fingerprint ?? '?'}`,
         `Addresses:   ${s.addrs.join(', ') || '(none)'}`,
         `Peers:       ${s.peers} connected, ${s.connections} connections`,
         `DHT:         ${s.dht.routingTable} in routing table`,

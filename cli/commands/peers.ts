@@ -9,10 +9,10 @@ export function registerPeersCommands (program: Command): void {
   const list = async (_o: unknown, cmd: Command): Promise<void> => {
     const g = cmd.optsWithGlobals<GlobalOptions>()
     const r = await withDaemon(g.home, async c => await c.request('peers.list', {})) as PeerInfo[]
-    emit(g, r, r => r.length === 0 ? 'No known peers' : r.map(p => `${p.connected ? '●' : '○'} ${p.peerId}  ${p.addrs.join(' ')}`).join('\n'))
+    emit(g, r, r => r.length === 0 ? 'No known peers' : r.map(p => `${p.revoked === true ? '✗' : p.connected ? '●' : '○'} ${p.peerId}${p.revoked === true ? '  REVOKED' : ''}  ${p.addrs.join(' ')}`).join('\n'))
   }
   peers.action(list)
-  peers.command('list').description('known peers and whether they are connected').action(list)
+  peers.command('list').description('known peers: ● connected, ○ not, ✗ revoked').action(list)
   peers.command('connect').argument('<multiaddr>').description('dial a peer by address')
     .action(async (addr: string, _o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
@@ -30,5 +30,11 @@ export function registerPeersCommands (program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const r = await withDaemon(g.home, async c => await c.request('peers.revoke', { peer }))
       emit(g, r, r => `Revoked ${r.peer}${r.alreadyRevoked ? ' (it was already revoked)' : ''}`)
+    })
+  peers.command('unrevoke').argument('<peer>', 'PeerId').description('allow a revoked peer again (audited)')
+    .action(async (peer: string, _o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const r = await withDaemon(g.home, async c => await c.request('peers.unrevoke', { peer }))
+      emit(g, r, r => r.wasRevoked === true ? `Allowed ${String(r.peer)} again` : `${String(r.peer)} was not revoked`)
     })
 }

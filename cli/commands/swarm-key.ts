@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { badRequest, conflict, swarmKeyInvalid, type StatusResult } from '../../protocol/index.js'
-import { emit, parseDuration, type GlobalOptions } from '../output.js'
+import { durationFlag, emit, type GlobalOptions } from '../output.js'
 import { homeDir, withDaemon } from '../ipc-client.js'
 import { readPassphrase } from '../passphrase.js'
 
@@ -60,8 +60,7 @@ function registerInviteCommand (sk: Command): void {
     .action(async (o: { expires: string, passphraseFile?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const home = homeDir(g.home)
-      const expiresMs = parseDuration(o.expires)
-      if (expiresMs < 60_000) throw badRequest(`Cannot make an invite that expires in "${o.expires}": use at least 1m`)
+      const expiresMs = durationFlag('--expires', o.expires, { min: 60_000, max: 30 * 86_400_000 })
       const mesh = await import('../../mesh/index.js')
       let keyBytes: Buffer
       try {

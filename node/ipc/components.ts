@@ -47,6 +47,9 @@ export interface LicenceComponents {
 /** `status`, `peers …`, `token rotate`, `node stop`. */
 export interface NodeComponents {
   peerId: string
+  /** The home directory and swarm key fingerprint, for `status` (issue 14). */
+  home: string
+  fingerprint: string
   startedAt: number
   mesh: MeshNode
   /** Undefined until the a2a part has started. */
