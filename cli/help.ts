@@ -52,9 +52,8 @@ export function commandName (cmd: Command): string {
   return parts.join(' ')
 }
 
-/** Shows the global flags on every command's help and adds its example. */
+/** Adds each command's example (call `configureHelp({ showGlobalOptions: true })` before adding commands). */
 export function addGlobalHelp (program: Command): void {
-  program.configureHelp({ showGlobalOptions: true })
   const visit = (cmd: Command): void => {
     const example = EXAMPLES[commandName(cmd)]
     if (example !== undefined) cmd.addHelpText('after', `\nExample:\n  ${example}`)

@@ -31,6 +31,8 @@ const program = new Command('sov')
     writeErr: text => { if (!jsonMode) process.stderr.write(text) }
   })
 
+// Before the commands are added: they share the program's help settings object.
+program.configureHelp({ showGlobalOptions: true })
 registerCommands(program)
 addGlobalHelp(program)
 

@@ -11,13 +11,14 @@ const FOLLOW_POLL_MS = 500
 
 export function registerCapAuditCommands (program: Command): void {
   const cap = program.command('cap').description('capability grants this node signs')
-  cap.command('grant').argument('<audience>', 'PeerId, or agent:NAME').argument('<cmd>', 'e.g. /a2a/send')
+  cap.command('grant').argument('<audience>', 'PeerId, or agent:NAME')
+    .argument('<cmd>', 'one of: /a2a/send (a peer may deliver to a mailbox), /a2a/read, /a2a/post (agents: receive, send), /licence/verify, /audit/read, /cap/admin')
     .description('sign a grant, e.g. `sov cap grant 12D3KooW… /a2a/send --mailbox builder`')
     .option('--mailbox <name>', 'mailbox the grant covers (default: all, for a2a commands)')
-    .option('--expires <duration>', 'lifetime, 1m to 3650d (e.g. 7d), or "never"', '7d')
+    .option('--expires <duration>', 'lifetime, 1s to 3650d (e.g. 7d), or "never"', '7d')
     .action(async (aud: string, capCmd: string, o: { mailbox?: string, expires: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const expiresS = o.expires === 'never' ? null : Math.round(durationFlag('--expires', o.expires, { min: 60_000, max: MAX_EXPIRES_MS }) / 1000)
+      const expiresS = o.expires === 'never' ? null : Math.round(durationFlag('--expires', o.expires, { min: 1000, max: MAX_EXPIRES_MS }) / 1000)
       const r = await withDaemon(g.home, async c => await c.request('cap.grant', { aud, cmd: capCmd, mailbox: o.mailbox, expiresS }))
       emit(g, r, r => `Granted ${r.grant.cmd} on ${r.grant.with} to ${r.grant.aud}${r.grant.exp === null ? '' : ` until ${new Date(r.grant.exp * 1000).toISOString()}`}\nid ${r.id}`)
     })

@@ -20,10 +20,10 @@ export function registerTokenCommands (program: Command): void {
   agent.command('issue').argument('<name>')
     .description('issue a token; scopes are CMD[:mailbox], e.g. /a2a/read:builder')
     .requiredOption('--scope <scope>', 'capability the agent gets (repeatable)', collect)
-    .option('--expires <duration>', 'lifetime, 1m to 3650d (e.g. 30d)', '30d')
+    .option('--expires <duration>', 'lifetime, 1s to 3650d (e.g. 30d)', '30d')
     .action(async (name: string, o: { scope: string[], expires: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const expiresS = Math.round(durationFlag('--expires', o.expires, { min: 60_000, max: MAX_EXPIRES_MS }) / 1000)
+      const expiresS = Math.round(durationFlag('--expires', o.expires, { min: 1000, max: MAX_EXPIRES_MS }) / 1000)
       const r = await withDaemon(g.home, async c => await c.request('agentToken.issue', { name, scopes: o.scope, expiresS })) as AgentTokenIssued
       emit(g, r, r => [`Agent token for "${r.name}" (scopes ${r.scopes.join(', ')}; ${r.expires === null ? 'no expiry' : `expires ${new Date(r.expires * 1000).toISOString()}`}):`, r.token, 'Give it to the agent as $SOV_TOKEN; it is not shown again.'].join('\n'))
     })
