@@ -28,7 +28,8 @@ const program = new Command('sov')
     outputError: () => {},
     // With --json, help and version text are wrapped into the one JSON document below.
     writeOut: text => { if (jsonMode) captured += text; else process.stdout.write(text) },
-    writeErr: text => { if (!jsonMode) process.stderr.write(text) }
+    // Only a group's help on a missing subcommand comes here: the usage error below lists them.
+    writeErr: () => {}
   })
 
 // Before the commands are added: they share the program's help settings object.
