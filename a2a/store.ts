@@ -147,7 +147,7 @@ export class MailboxStore {
     this.relaxed(() => {
       for (const r of results) {
         if (r.status === 'retry') this.q.outboxAttempt.run(r.id)
-        else this.q.outboxSettle.run(r.status, r.code ?? null, r.reason ?? null, now, r.id)
+        else this.q.outboxSettle.run({ status: r.status, code: r.code ?? null, reason: r.reason ?? null, now, id: r.id })
       }
     })
   }
@@ -350,7 +350,7 @@ function prepare (db: Database.Database) {
     outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
     outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
     // A failed row keeps its frame for `sov a2a retry` (issue 14); pruned with the row.
-    outboxSettle: db.prepare("UPDATE outbox SET status = ?1, code = ?2, reason = ?3, settled_at = ?4, frame = CASE WHEN ?1 = 'failed' THEN frame END, attempts = attempts + 1 WHERE id = ?5 AND status = 'queued'"),
+    outboxSettle: db.prepare("UPDATE outbox SET status = @status, code = @code, reason = @reason, settled_at = @now, frame = CASE WHEN @status = 'failed' THEN frame END, attempts = attempts + 1 WHERE id = @id AND status = 'queued'"),
     outboxExpire: db.prepare("UPDATE outbox SET status = 'expired', code = 'TIMEOUT', reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
     outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
     outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),

@@ -104,10 +104,9 @@ export class IpcClient {
     this.socket.destroy()
   }
 
+  /** Closes the connection; pending requests fail at once (their timers must not hold the process). */
   close (): void {
-    this.closedError ??= unavailable('Connection closed')
-    this.socket.end()
-    this.socket.destroy()
+    this.fail(unavailable('Connection closed'))
   }
 }
 

@@ -123,12 +123,14 @@ async function follow (g: GlobalOptions, mailbox: string, opts: { leaseMs: numbe
         for (const m of r) held.delete(m.id)
       }
     }
-    if (held.size > 0) await c.request('a2a.nack', { mailbox, ids: [...held] }).catch(() => {})
   } finally {
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
+    // Closing ends the pending poll on the daemon; the release goes over a fresh connection,
+    // since this one may still be answering that poll.
     c.close()
   }
+  if (held.size > 0) await withDaemon(g.home, async r => await r.request('a2a.nack', { mailbox, ids: [...held] }))
 }
 
 function saveRaw (dir: string, m: any): void {
