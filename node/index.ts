@@ -5,3 +5,4 @@
  */
 export { runDaemon, type DaemonOptions, type DaemonInfo } from './daemon.js'
 export { initHome, type InitOptions, type InitResult } from './init.js'
+export { loadConfig, parseConfig, configKeys, updateConfig, type Config } from './config.js'

@@ -23,7 +23,7 @@ export function registerLicenceCommands (program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { licencePayload } = await import('../../finance/index.js')
       if (o.machineId !== undefined && o.machineId.trim() === '') throw badRequest('Cannot use --machine-id "": it is empty; give the id to commit to, or leave the flag out to use this machine\'s')
-      const config = readConfig(g.home)
+      const config = await readConfig(g.home)
       const p = licencePayload({ machineId: o.machineId ?? config.machineId })
       emit(g, p, p => [
         `Machine id:      ${p.machineId} (from ${p.source})`,
@@ -52,7 +52,7 @@ export function registerLicenceCommands (program: Command): void {
     .action(async (o: { txid?: string, vendor?: string, sats?: string, network?: string, electrum?: string[], electrumCa?: string, minConf?: number, machineId?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { resolveLicence, verifyLicence } = await import('../../finance/index.js')
-      const r = resolveLicence(o, readConfig(g.home))
+      const r = resolveLicence(o, await readConfig(g.home))
       const report = await verifyLicence(r.terms, r.servers, { ca: r.ca })
       emit(g, report, v => renderVerdict(v))
       if (report.status === 'error' && g.json !== true && report.error !== undefined) {
@@ -94,14 +94,20 @@ function toInt (text: string): number {
   return n
 }
 
-/** config.json of the home as plain JSON (the CLI does not load node/); {} when absent. */
-function readConfig (home: string | undefined): { licence?: any, machineId?: string } {
+/**
+ * config.json of the home as written, {} when absent; checked with the daemon's schema first, so
+ * a mistyped key is an error here too (issue 14).
+ */
+async function readConfig (home: string | undefined): Promise<{ licence?: any, machineId?: string }> {
   const path = join(homeDir(home), 'config.json')
   if (!existsSync(path)) return {}
+  let raw: any
   try {
-    const raw = JSON.parse(readFileSync(path, 'utf8'))
-    return raw !== null && typeof raw === 'object' ? raw : {}
+    raw = JSON.parse(readFileSync(path, 'utf8'))
   } catch (cause) {
     throw badRequest(`Cannot read config "${path}": not valid JSON`, { cause })
   }
+  const { parseConfig } = await import('../../node/index.js')
+  parseConfig(raw, path)
+  return raw
 }
