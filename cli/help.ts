@@ -42,7 +42,19 @@ const EXAMPLES: Record<string, string> = {
   'sov licence status': 'sov licence status',
   'sov devnet start': 'sov devnet start',
   'sov devnet pay': 'sov devnet pay --to bcrt1q… --sats 50000 --machine-id demo',
-  'sov devnet stop': 'sov devnet stop'
+  'sov devnet stop': 'sov devnet stop',
+  'sov devnet status': 'sov devnet status --json',
+  'sov devnet mine': 'sov devnet mine 6',
+  'sov config show': 'sov config show --json',
+  'sov config get': 'sov config get limits.maxDeliveries',
+  'sov config set': 'sov config set limits.maxDeliveries 10',
+  'sov bootstrap list': 'sov bootstrap list',
+  'sov bootstrap add': 'sov bootstrap add /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…',
+  'sov bootstrap rm': 'sov bootstrap rm /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…',
+  'sov a2a dead': 'sov a2a dead builder --json',
+  'sov a2a redrive': 'sov a2a redrive builder --all',
+  'sov a2a purge': 'sov a2a purge builder --dead --yes',
+  'sov a2a retry': 'sov a2a retry 0192f…'
 }
 
 /** `sov a2a send` for a command. */

@@ -1,5 +1,5 @@
 /** `sov swarm-key generate|inspect`: offline tools; they print a key only to stdout on request. */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { badRequest, conflict, swarmKeyInvalid, type StatusResult } from '../../protocol/index.js'
@@ -74,6 +74,8 @@ function registerInviteCommand (sk: Command): void {
       const expires = Math.floor((Date.now() + expiresMs) / 1000)
       const fingerprint = mesh.swarmKeyFingerprint(key)
       const invite = await mesh.sealInvite({ key, bootstrap, expires, fingerprint }, passphrase)
+      // Shared now: `sov join` must no longer replace this key (see node/init.ts).
+      rmSync(join(home, 'swarm.key.unshared'), { force: true })
       const loopbackOnly = bootstrap.every(a => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a))
       emit(g, { invite, fingerprint, bootstrap, expires: new Date(expires * 1000).toISOString(), loopbackOnly }, r => [
         r.invite,
