@@ -21,7 +21,7 @@ export function reportError (opts: GlobalOptions, err: unknown): number {
   const e: SovError = toSovError(err)
   // DESIGN §4: with --json the failure is the one document on stdout, with the same exit status.
   if (opts.json === true) process.stdout.write(JSON.stringify({ error: e.toJSON() }) + '\n')
-  else process.stderr.write(`error[${e.code}]: ${e.message}\n`)
+  else process.stderr.write(`${process.env.SOV_LOG_TIMESTAMPS === '1' ? new Date().toISOString() + ' ' : ''}error[${e.code}]: ${e.message}\n`)
   if (process.env.SOV_DEBUG === '1' && e.cause !== undefined) console.error(e.cause)
   const code = exitCodeFor(e.code)
   process.exitCode = code

@@ -49,6 +49,17 @@ test('config get/set/show use the daemon schema; unknown keys and [] are refused
     const licence = await sov(home, ['licence', 'payload'])
     assert.is(licence.code, 2, 'offline commands read config with the same schema')
   }
+  // In the background: the same exit status and this run's error only, from a timestamped log.
+  writeFileSync(join(home, 'daemon.log'), 'error[INTERNAL]: an old failure from an earlier run\n')
+  writeFileSync(path, JSON.stringify({ ...JSON.parse(good), lisen: [] }))
+  const bg = await sov(home, ['node', 'start'], { timeoutMs: 40_000 })
+  assert.is(bg.code, 2, bg.stderr)
+  assert.match(bg.stderr, /^error\[BAD_REQUEST\]: Cannot start the daemon: Cannot read config ".*": unknown key "lisen"/)
+  assert.not.match(bg.stderr, /old failure/)
+  assert.match(readFileSync(join(home, 'daemon.log'), 'utf8'), /\n\d{4}-\d\d-\d\dT[\d:.]+Z error\[BAD_REQUEST\]/)
+  writeFileSync(path, good)
+  const init = await sov(home, ['init', '--swarm-key', join(home, 'swarm.key')])
+  assert.not.match(init.stdout, /new key/, 'init --swarm-key FILE does not call it a new key')
 })
 
 test('init then join, and join then init, both work; join takes --listen; a shared key is never replaced', async ctx => {

@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 import { conflict, timeout, type StatusResult } from '../../protocol/index.js'
 import { emit, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, homeDir, withDaemon } from '../ipc-client.js'
-import { startInBackground } from '../background.js'
+import { LOG_TIMESTAMPS_ENV, startInBackground } from '../background.js'
 
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value]
 /** How long `node start` waits for a background daemon to answer. */
@@ -42,10 +42,13 @@ export function registerNodeCommands (program: Command): void {
         try {
           // With --json, progress lines go to stderr and stdout gets one document once it serves.
           const json = g.json === true
+          // In the background the log is an append-only file: each line says when (issue 14).
+          const stamp = process.env[LOG_TIMESTAMPS_ENV] === '1' ? (l: string) => `${new Date().toISOString()} ${l}` : (l: string) => l
           await runDaemon({
             home: g.home,
             listen: o.listen,
-            ...(json ? { log: (line: string) => { process.stderr.write(line + '\n') }, onReady: info => { emit(g, info, () => '') } } : {})
+            log: line => { (json ? process.stderr : process.stdout).write(stamp(line) + '\n') },
+            ...(json ? { onReady: info => { emit(g, info, () => '') } } : {})
           })
         } catch (err) {
           process.exit(reportError(g, err))
