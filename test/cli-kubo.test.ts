@@ -93,6 +93,22 @@ test('init then join, and join then init, both work; join takes --listen; a shar
   assert.match(refused.stderr, /already belongs to mesh/)
 })
 
+test('devnet status and mine N: the height moves and status shows it', async ctx => {
+  const home = ctx.tmp()
+  ctx.defer(async () => { if (existsSync(join(home, 'devnet', 'devnet.json'))) await sov(home, ['devnet', 'stop']) })
+  const none = await sov(home, ['devnet', 'status'])
+  assert.is(none.code, 1)
+  assert.match(none.stderr, /no devnet is running \(start one with `sov devnet start`\)/)
+  assert.is((await sov(home, ['devnet', 'start'])).code, 0)
+  const before = await sov(home, ['devnet', 'status', '--json'])
+  assert.is(before.code, 0, before.stderr)
+  const mined = await sov(home, ['devnet', 'mine', '3', '--json'])
+  assert.equal(mined.json, { mined: 3, height: before.json.height + 3 })
+  assert.match((await sov(home, ['devnet', 'status'])).stdout, new RegExp(`height ${String(before.json.height + 3)}, 0 in the mempool`))
+  assert.is((await sov(home, ['devnet', 'mine', '0'])).code, 2)
+  assert.is((await sov(home, ['devnet', 'stop'])).code, 0)
+})
+
 test('--help on every command lists the global flags and an example', async ctx => {
   const home = ctx.tmp()
   const groups = ['a2a', 'cap', 'audit', 'peers', 'agent-token', 'swarm-key', 'node', 'licence', 'devnet', 'config', 'bootstrap', 'token']
