@@ -30,6 +30,7 @@ const EXAMPLES: Record<string, string> = {
   'sov audit tail': 'sov audit tail -n 50 --follow --json   # NDJSON: one row a line',
   'sov audit verify': 'sov audit verify --json',
   'sov audit checkpoint': 'sov audit checkpoint',
+  'sov audit acknowledge': 'sov audit acknowledge --seq 42 --reason "disk error on 2026-03-01, see ticket 7"',
   'sov audit purge': 'sov audit purge --before 2026-01-01 --yes',
   'sov a2a send': 'sov a2a send 12D3KooW… builder "build #42" --wait 30s',
   'sov a2a receive': 'sov a2a receive builder --wait 30s --json',

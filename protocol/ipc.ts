@@ -55,6 +55,8 @@ export const REQUEST_PARAMS = {
   'audit.verify': v.object({}),
   'audit.checkpoint': v.object({}),
   'audit.purge': v.object({ before: nonEmpty }),
+  /** Forgives the break at `seq` with a signed, audited reason (issue 14). */
+  'audit.acknowledge': v.object({ seq: v.pipe(count, v.minValue(1)), reason: v.pipe(v.string(), v.minLength(3), v.maxLength(1000)) }),
   'a2a.send': v.object({
     peer: nonEmpty,
     mailbox: mailboxName,
@@ -111,6 +113,7 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'audit.verify': '/audit/read',
   'audit.checkpoint': '/cap/admin',
   'audit.purge': '/cap/admin',
+  'audit.acknowledge': null,
   'a2a.send': '/a2a/post',
   'a2a.receive': '/a2a/read',
   'a2a.ack': '/a2a/read',

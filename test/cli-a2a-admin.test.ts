@@ -38,6 +38,34 @@ test('cap list shows full ids that cap revoke takes (or an 8-digit prefix); expi
   assert.is((await sov(a.home, ['status', '--json'])).json.audit.seq, before)
 })
 
+test('audit acknowledge: a damaged row fails verify until acknowledged (signed, audited); then it is listed, not hidden', async ctx => {
+  const a = await startA2ADaemon(ctx)
+  for (let i = 0; i < 3; i++) await sov(a.home, ['cap', 'grant', a.peerId, '/a2a/send', '--mailbox', `m${i}`])
+  const path = join(a.home, 'audit', 'events.jsonl')
+  const bytes = readFileSync(path)
+  let nl = -1
+  for (let i = 0; i < 2; i++) nl = bytes.indexOf(0x0a, nl + 1)
+  bytes[nl + 20] ^= 0x01
+  writeFileSync(path, bytes)
+  const broken = await sov(a.home, ['audit', 'verify', '--json'])
+  assert.is(broken.code, 3)
+  assert.is(broken.json.firstBadSeq, 3)
+  assert.is((await sov(a.home, ['audit', 'verify', '--json'])).json.firstBadSeq, 3, 'still broken: verify alone never forgives')
+  const wrong = await sov(a.home, ['audit', 'acknowledge', '--seq', '4', '--reason', 'not this one'])
+  assert.is(wrong.code, 2)
+  assert.match(wrong.stderr, /the first break is at seq 3/)
+  const ack = await sov(a.home, ['audit', 'acknowledge', '--seq', '3', '--reason', 'bit flip on a bad disk, ticket 7', '--json'])
+  assert.is(ack.code, 0, ack.stdout + ack.stderr)
+  assert.is(ack.json.verify.ok, true, JSON.stringify(ack.json.verify))
+  const ok = await sov(a.home, ['audit', 'verify', '--json'])
+  assert.is(ok.code, 0, ok.stdout)
+  assert.equal(ok.json.acknowledged.map((x: any) => [x.seq, x.note]), [[3, 'bit flip on a bad disk, ticket 7']])
+  assert.match((await sov(a.home, ['audit', 'verify'])).stdout, /Audit log OK: .*\n {2}acknowledged break at seq 3 \(row \d+\): bit flip/)
+  const rows = (await sov(a.home, ['audit', 'tail', '-n', '5', '--json'])).json
+  assert.ok(rows.some((r: any) => r.type === 'AUDIT_ACKNOWLEDGED' && r.detail.seq === 3 && /damaged/.test(r.detail.breakReason)))
+  assert.is((await sov(a.home, ['audit', 'acknowledge', '--seq', '3', '--reason', 'again'])).code, 2, 'nothing left to acknowledge')
+})
+
 test('send --wait: exit 0 once accepted, exit 3 with the code when refused; retry re-queues it after a grant', async ctx => {
   const b = await startA2ADaemon(ctx)
   const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr] })

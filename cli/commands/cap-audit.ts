@@ -1,7 +1,7 @@
 /** `sov cap grant|revoke|list` and `sov audit tail|verify|checkpoint|purge`. */
 import type { Command } from 'commander'
 import { auditBroken, badRequest } from '../../protocol/index.js'
-import { durationFlag, emit, type GlobalOptions } from '../output.js'
+import { durationFlag, emit, intFlag, type GlobalOptions } from '../output.js'
 import { confirm } from '../confirm.js'
 import { MAX_EXPIRES_MS, expiryMark } from './expiry.js'
 import { withDaemon } from '../ipc-client.js'
@@ -68,11 +68,22 @@ export function registerCapAuditCommands (program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const r = await withDaemon(g.home, async c => await c.request('audit.verify', {}))
-      emit(g, r, r => r.ok === true ? `Audit log OK: ${r.rows} rows` : `Audit log BROKEN at seq ${r.firstBadSeq}: ${r.reason}`)
+      const acked = (r: any): string => (r.acknowledged ?? []).map((a: any) => `\n  acknowledged break at seq ${String(a.seq)} (row ${String(a.ackSeq)}): ${String(a.note)} — ${String(a.reason)}`).join('')
+      emit(g, r, r => r.ok === true ? `Audit log OK: ${r.rows} rows${acked(r)}` : `Audit log BROKEN at seq ${r.firstBadSeq}: ${r.reason}${acked(r)}`)
       if (r.ok !== true) {
         if (g.json !== true) throw auditBroken(`Cannot verify the audit log: broken at seq ${r.firstBadSeq}: ${r.reason}`)
         process.exitCode = 3
       }
+    })
+  audit.command('acknowledge').description('accept the first break of the chain with a reason (signed and audited); verify then lists it instead of failing')
+    .requiredOption('--seq <n>', 'the seq `sov audit verify` reports as broken')
+    .requiredOption('--reason <text>', 'why it is accepted (kept in the log)')
+    .action(async (o: { seq: string, reason: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const seq = intFlag('--seq', o.seq, { min: 1, max: Number.MAX_SAFE_INTEGER })
+      if (o.reason.trim().length < 3) throw badRequest('Cannot use --reason: say why in at least 3 characters')
+      const r = await withDaemon(g.home, async c => await c.request('audit.acknowledge', { seq, reason: o.reason }))
+      emit(g, r, r => `Acknowledged the break at seq ${String(r.acknowledged)} (sealed by the checkpoint at seq ${String(r.checkpoint)}); verify: ${r.verify.ok === true ? 'OK' : `BROKEN at seq ${String(r.verify.firstBadSeq)}`}`)
     })
   audit.command('checkpoint').description('write a signed checkpoint now')
     .action(async (_o: unknown, cmd: Command) => {

@@ -8,6 +8,7 @@
  */
 import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, type RequestType } from '../../protocol/index.js'
 import { newAgentToken, parseScope, tokenHint } from '../caps/index.js'
+import { ACK_TYPE } from '../audit/index.js'
 import type { CapsComponents } from './components.js'
 import { actorOf, type Handler } from './handler.js'
 
@@ -68,6 +69,17 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       return await d.auditLog.verify()
     },
     'audit.checkpoint': async () => await d.auditLog.checkpoint(),
+    // Only the first break can be acknowledged, with a reason; the row is then sealed by a
+    // signed checkpoint, which is what makes verify honour it (node/audit/verify.ts rule 6).
+    'audit.acknowledge': async ({ seq, reason }, { principal }) => {
+      const before = await d.auditLog.verify()
+      if (before.ok) throw badRequest(`Cannot acknowledge seq ${seq}: the audit log verifies; there is no break to acknowledge`)
+      if (before.firstBadSeq !== seq) throw badRequest(`Cannot acknowledge seq ${seq}: the first break is at seq ${String(before.firstBadSeq)} (${before.reason ?? ''}); acknowledge that one`)
+      await d.audit({ type: ACK_TYPE, actor: actorOf(principal), outcome: 'ok', detail: { seq, reason, breakReason: before.reason ?? null } }, true)
+      const checkpoint = await d.auditLog.checkpoint()
+      const after = await d.auditLog.verify()
+      return { acknowledged: seq, checkpoint: checkpoint.seq, verify: after }
+    },
     'audit.purge': async ({ before }, { principal }) => {
       const at = new Date(before)
       if (Number.isNaN(at.getTime())) throw badRequest(`Cannot purge the audit log: "${before}" is not an RFC 3339 date`)
