@@ -79,6 +79,26 @@ test('licence verify of a txid the server does not know says so, not DaemonError
   assert.not.match(r.stdout + r.stderr, /DaemonError/)
 })
 
+test('a trusted self-signed certificate for another name: the message says which names it has', async ctx => {
+  const home = ctx.tmp()
+  const { generate } = await import('selfsigned')
+  const pems = await generate([{ name: 'commonName', value: 'electrum.example' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(Date.now() - 3_600_000),
+    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'electrum.example' }] }]
+  } as any)
+  const e = await startElectrum(ctx, undefined, { cert: { cert: pems.cert, key: pems.private, fingerprint: '' } })
+  const ca = join(home, 'ca.pem')
+  writeFileSync(ca, pems.cert)
+  const vendor = newAddress('p2wpkh')
+  const r = await sov(home, ['licence', 'verify', '--txid', 'ab'.repeat(32), '--vendor', vendor.address, '--sats', '1000', '--network', 'regtest', '--electrum', e.ssl, '--electrum-ca', ca, '--machine-id', 'm'])
+  assert.is(r.code, 1)
+  assert.match(r.stdout + r.stderr, /its TLS certificate is for electrum\.example, not "127\.0\.0\.1"; connect by a name it lists/)
+  assert.not.match(r.stderr, /pass that certificate with --electrum-ca/)
+})
+
 test('peers ping: a peer we revoked, and a peer that revoked us, are both named with the fix', async ctx => {
   const a = await startDaemon(ctx)
   const b = await startDaemon(ctx, { bootstrap: [a.addr], swarmKeyFile: join(a.home, 'swarm.key') })
