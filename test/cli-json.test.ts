@@ -70,6 +70,13 @@ test('every command with --json prints exactly one JSON document on stdout, succ
     [['licence', 'payload', '--machine-id', 'box'], 0],
     [['licence', 'status'], 3],
     [['licence', 'verify', '--txid', '00'.repeat(32)], 2],
+    [['audit', 'acknowledge', '--seq', '1', '--reason', 'nothing broken'], 2],
+    [['config', 'show'], 0],
+    [['config', 'get', 'listen'], 0],
+    [['config', 'set', 'limits.maxDeliveries', '7'], 0],
+    [['bootstrap', 'list'], 0],
+    [['devnet', 'status'], 1],
+    [['devnet', 'mine', '2'], 1],
     [['token', 'rotate'], 0],
     [['--home', fresh, 'init', '--listen', '/ip4/127.0.0.1/tcp/0'], 0],
     [['--home', join(ctx.tmp(), 'joined'), 'join', invite.json.invite, '--passphrase-file', pf], 0],
@@ -102,6 +109,27 @@ test('every command with --json prints exactly one JSON document on stdout, succ
   const stopped = await sov(fresh, ['node', 'stop', '--json'])
   assertOneDocument(['node', 'stop'], stopped)
   assert.is(stopped.code, 0)
+})
+
+test('node start --foreground --json: one document on stdout once it serves; progress on stderr', async ctx => {
+  const home = ctx.tmp()
+  assert.is((await sov(home, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])).code, 0)
+  const { spawn } = await import('node:child_process')
+  const { SOV } = await import('./kit/daemon.js')
+  const { waitFor } = await import('./kit/index.js')
+  const child = spawn(process.execPath, [SOV, '--home', home, 'node', 'start', '--foreground', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  ctx.defer(() => { child.kill('SIGKILL') })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', d => { out += d })
+  child.stderr.on('data', d => { err += d })
+  await waitFor(() => { try { return JSON.parse(out).peerId } catch { return undefined } }, 30_000, 'the ready document')
+  child.kill('SIGTERM')
+  const code = await new Promise(resolve => child.once('exit', resolve))
+  assert.is(code, 0)
+  const doc = JSON.parse(out)
+  assert.equal(Object.keys(doc).sort(), ['addrs', 'fingerprint', 'home', 'peerId', 'pid', 'version'])
+  assert.match(err, /Listening on /)
 })
 
 test('audit tail --follow --json is NDJSON: one row a line', async ctx => {
