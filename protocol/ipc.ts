@@ -34,6 +34,7 @@ export const REQUEST_PARAMS = {
   'peers.revoke': v.object({ peer: nonEmpty }),
   'peers.unrevoke': v.object({ peer: nonEmpty }),
   'token.rotate': v.object({}),
+  'config.reload': v.object({}),
   'agentToken.issue': v.object({
     name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'agent names are 1-64 of A-Z a-z 0-9 . _ -')),
     scopes: v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(64)),
@@ -103,6 +104,7 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'peers.revoke': null,
   'peers.unrevoke': null,
   'token.rotate': null,
+  'config.reload': null,
   'agentToken.issue': '/cap/admin',
   'agentToken.revoke': '/cap/admin',
   'agentToken.list': '/cap/admin',

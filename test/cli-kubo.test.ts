@@ -4,7 +4,7 @@
 import * as assert from 'uvu/assert'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { kitSuite } from './kit/index.js'
+import { kitSuite, waitFor } from './kit/index.js'
 import { sov, startDaemon } from './kit/daemon.js'
 
 const test = kitSuite('cli-kubo')
@@ -60,6 +60,21 @@ test('config get/set/show use the daemon schema; unknown keys and [] are refused
   writeFileSync(path, good)
   const init = await sov(home, ['init', '--swarm-key', join(home, 'swarm.key')])
   assert.not.match(init.stdout, /new key/, 'init --swarm-key FILE does not call it a new key')
+})
+
+test('a running daemon applies what it can of a config change (bootstrap add dials now) and names what needs a restart; SIGHUP too', async ctx => {
+  const a = await startDaemon(ctx)
+  const b = await startDaemon(ctx, { swarmKeyFile: join(a.home, 'swarm.key') })
+  const added = await sov(a.home, ['bootstrap', 'add', b.addr, '--json'])
+  assert.is(added.code, 0, added.stderr)
+  assert.equal(added.json.dialled, [{ addr: b.addr, ok: true }])
+  assert.equal(added.json.applied, ['bootstrap'])
+  assert.ok((await sov(a.home, ['peers', '--json'])).json.some((p: any) => p.peerId === b.peerId && p.connected))
+  const set = await sov(a.home, ['config', 'set', 'limits.maxDeliveries', '9'])
+  assert.is(set.code, 0)
+  assert.match(set.stdout, /The daemon runs: restart it to apply .*limits/)
+  process.kill(a.pid, 'SIGHUP')
+  await waitFor(() => /Config reloaded: applied bootstrap; restart needed for limits/.test(a.output()), 10_000, 'the SIGHUP reload line')
 })
 
 test('init then join, and join then init, both work; join takes --listen; a shared key is never replaced', async ctx => {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { badRequest, type StatusResult } from '../../protocol/index.js'
+import { badRequest } from '../../protocol/index.js'
 import { emit, type GlobalOptions } from '../output.js'
 import { assertHomeExists, homeDir, withDaemon } from '../ipc-client.js'
 
@@ -50,7 +50,7 @@ export function registerConfigCommands (program: Command): void {
         }
         at[parts[parts.length - 1]] = value
       })
-      emit(g, { key, value, ...r }, r => `Set ${key} = ${JSON.stringify(r.value)} in ${path}${r.restart ? '\nThe daemon runs: restart it to apply (`sov node stop && sov node start`).' : ''}`)
+      emit(g, { key, value, ...r }, r => `Set ${key} = ${JSON.stringify(r.value)} in ${path}${r.restart ? `\nThe daemon runs: restart it to apply ${(r.restartNeeded ?? []).join(', ')} (\`sov node stop && sov node start\`).` : r.applied !== undefined ? '\nThe running daemon applied it.' : ''}`)
     })
 
   const bootstrap = program.command('bootstrap').description('the peers this node dials at start (config.json "bootstrap")')
@@ -68,7 +68,7 @@ export function registerConfigCommands (program: Command): void {
       await checkMultiaddr(addr)
       const { node, path } = await open(g.home)
       const r = await change(g.home, node, path, raw => { raw.bootstrap = [...new Set([...(raw.bootstrap ?? []), addr])] })
-      emit(g, { added: addr, ...r }, r => `Added ${addr}${r.restart ? '\nThe daemon runs: it dials it at the next start (or now: `sov peers connect ' + addr + '`).' : ''}`)
+      emit(g, { added: addr, ...r }, r => `Added ${addr}${(r.dialled ?? []).map((d: any) => d.ok === true ? '\nThe running daemon dialled it: connected.' : `\nThe running daemon could not dial it yet: ${String(d.error)}`).join('')}`)
     })
   bootstrap.command('rm').argument('<multiaddr>', 'exactly as `sov bootstrap list` shows it')
     .description('remove a bootstrap peer')
@@ -97,7 +97,7 @@ function assertKnown (node: Node, parts: string[], key: string): void {
 }
 
 /** Applies `edit` to the raw file, checks the result with the daemon's schema, then writes it. */
-async function change (home: string | undefined, node: Node, path: string, edit: (raw: Record<string, any>) => void): Promise<{ restart: boolean }> {
+async function change (home: string | undefined, node: Node, path: string, edit: (raw: Record<string, any>) => void): Promise<{ restart: boolean, applied?: string[], restartNeeded?: string[], dialled?: any[] }> {
   let raw: Record<string, any> = {}
   if (existsSync(path)) {
     try { raw = JSON.parse(readFileSync(path, 'utf8')) } catch (cause) { throw badRequest(`Cannot read config "${path}": not valid JSON; fix it by hand first`, { cause }) }
@@ -105,8 +105,9 @@ async function change (home: string | undefined, node: Node, path: string, edit:
   edit(raw)
   node.parseConfig(raw, path)
   node.updateConfig(path, r => { for (const k of Object.keys(r)) delete r[k]; Object.assign(r, raw) })
-  const running = await withDaemon(home, async c => await c.request('status', {}) as StatusResult).then(() => true, () => false)
-  return { restart: running }
+  // A running daemon applies what it can now and names what needs a restart.
+  const reload = await withDaemon(home, async c => await c.request('config.reload', {})).catch(() => undefined)
+  return reload === undefined ? { restart: false } : { restart: reload.restartNeeded.length > 0, ...reload }
 }
 
 async function checkMultiaddr (addr: string): Promise<void> {

@@ -60,6 +60,8 @@ export interface NodeComponents {
   audit: AuditWriter
   /** Replaces the operator token; sessions opened with the old one end. Returns the file's path. */
   rotateOperatorToken: () => string
+  /** Re-reads config.json: applies what it can, names what needs a restart (issue 14). */
+  reloadConfig: () => Promise<{ applied: string[], restartNeeded: string[], dialled: Array<{ addr: string, ok: boolean, error?: string }> }>
   stop: () => Promise<void>
 }
 

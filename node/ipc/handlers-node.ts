@@ -49,6 +49,7 @@ export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Ha
       d.revoked.remove(id)
       return { peer: id, revoked: false, wasRevoked: true }
     },
+    'config.reload': async () => await d.reloadConfig(),
     'token.rotate': async ({}, { principal }) => {
       await d.audit({ type: 'OPERATOR_TOKEN_ROTATED', actor: actorOf(principal), outcome: 'ok', detail: {} }, true)
       return { rotated: true, path: d.rotateOperatorToken() }
