@@ -25,6 +25,7 @@ export {
   MailboxStore, DEDUPE_GRACE_MS, OUTBOX_RETENTION_MS,
   type OutboxStatus, type OutboxItem, type InboxItem, type DeadLetter, type MailboxStats, type AcceptOutcome
 } from './store.js'
+export type { DeadLetterItem, PurgeWhich } from './dead-letters.js'
 export type { AuthResult, Authorize, A2AAuditEvent, AuditSink } from './types.js'
 
 /** Creates the mailbox service (not started). */

@@ -10,6 +10,7 @@ import { Receiver } from './receiver.js'
 import { RETRY_BASE_MS, RETRY_MAX_MS, Sender } from './sender.js'
 import { MailboxStore, type DeadLetter, type InboxItem, type MailboxStats, type OutboxItem, type OutboxStatus } from './store.js'
 import { report, type AuditSink, type Authorize } from './types.js'
+import { listDead, purge, redrive, retryOutbox, type DeadLetterItem, type PurgeWhich } from './dead-letters.js'
 
 /** Lease given by `receive` when none is asked for. @default 30 s */
 export const DEFAULT_LEASE_MS = 30_000
@@ -178,8 +179,37 @@ export class Mailboxes {
     return { count: r.nacked.length, nacked: r.nacked, missing: r.missing, dead: r.dead.map(d => d.id) }
   }
 
-  outbox (status?: OutboxStatus): OutboxItem[] {
-    return this.running().store!.outbox(status)
+  /** Outbox rows, oldest first; queued ones carry the last delivery error to their peer. */
+  outbox (status?: OutboxStatus): Array<OutboxItem & { lastError?: string }> {
+    const sender = this.running().sender!
+    return this.store!.outbox(status).map(r => {
+      const lastError = r.status === 'queued' ? sender.lastError(r.to) : undefined
+      return lastError === undefined ? r : { ...r, lastError }
+    })
+  }
+
+  /** Dead letters of `mailbox` (issue 14: `sov a2a dead`). */
+  dead (mailbox: string, limit?: number): DeadLetterItem[] {
+    return listDead(this.running().store!.database, mailbox, limit)
+  }
+
+  /** Dead letters back to ready, deliveries reset; all of them when `ids` is undefined. */
+  redrive (mailbox: string, ids?: string[]): { redriven: string[], missing: string[] } {
+    const r = redrive(this.running().store!.database, mailbox, ids)
+    if (r.redriven.length > 0) this.notify(mailbox)
+    return r
+  }
+
+  /** Empties the dead letters and/or ready messages of `mailbox`; leased ones stay. */
+  purge (mailbox: string, which: PurgeWhich): { dead: number, ready: number } {
+    return purge(this.running().store!.database, mailbox, which)
+  }
+
+  /** Re-queues a failed outbox message and delivers it at once. */
+  retry (id: string): { id: string, peer: string } {
+    const r = retryOutbox(this.running().store!.database, id)
+    this.sender!.retryNow(r.peer)
+    return r
   }
 
   /** Outbox rows by status (cheap; for status and progress checks). */

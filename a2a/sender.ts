@@ -54,7 +54,7 @@ export interface SenderInit {
   retryMaxMs: number
 }
 
-interface PeerState { active?: Promise<void>, failures: number, retryAt: number, timer?: NodeJS.Timeout, notify?: () => void }
+interface PeerState { active?: Promise<void>, failures: number, retryAt: number, timer?: NodeJS.Timeout, notify?: () => void, lastError?: string }
 interface PendingSend { row: OutboxInput, resolve: (r: { id: string, duplicate: boolean }) => void, reject: (e: unknown) => void }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -149,6 +149,12 @@ export class Sender {
     }
     return id
   }
+
+  /** Why the last delivery session to `peer` failed (for `sov a2a outbox`), if it did. */
+  lastError (peer: string): string | undefined { return this.peers.get(peer)?.lastError }
+
+  /** Delivers to `peer` now (after `sov a2a retry`), skipping its backoff. */
+  retryNow (peer: string): void { this.wake(peer, true) }
 
   /** Ids written and not yet answered. */
   get inFlight (): ReadonlySet<string> { return this.inflight }
@@ -259,6 +265,7 @@ export class Sender {
             void report(this.init.audit, { type: 'A2A_SEND_FAILED', actor: 'node', outcome: 'denied', detail: { id: head.id, peer, code: reply.code, reason: reply.reason ?? null } })
           } else {
             transient = true
+            st.lastError = `refused: ${reply.code ?? 'error'} ${reply.reason ?? ''}`.trim()
             settlements.push({ id: head.id, status: 'retry' })
           }
           if (!settleScheduled) { settleScheduled = true; setImmediate(settle) }
@@ -301,9 +308,11 @@ export class Sender {
       }
       await stream.close({ signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }).catch(() => { stream?.abort(new Error('a2a: close timed out')) })
       st.failures = transient ? st.failures + 1 : 0
+      if (!transient) st.lastError = undefined
     } catch (err) {
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
       st.failures++
+      if (!this.shutdown.signal.aborted) st.lastError = describeFailure(err)
     } finally {
       this.shutdown.signal.removeEventListener('abort', onShutdown)
       settle()
@@ -337,4 +346,12 @@ export class Sender {
       this.scheduleExpiry(true)
     }
   }
+}
+
+/** A delivery failure in words an operator can act on (libp2p errors by name). */
+function describeFailure (err: unknown): string {
+  const e = err as Error
+  if (e?.name === 'NoValidAddressesError' || /no valid addresses|no addresses/i.test(e?.message ?? '')) return 'no address for peer (connect it with `sov peers connect MULTIADDR` or add a bootstrap)'
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${DIAL_TIMEOUT_MS / 1000} s`
+  return `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`
 }

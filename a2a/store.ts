@@ -97,6 +97,9 @@ export class MailboxStore {
     if (this.db.open) this.db.close()
   }
 
+  /** The open database, for the operator verbs in `dead-letters.ts`. */
+  get database (): Database.Database { return this.db }
+
   get schemaVersion (): number { return this.db.pragma('user_version', { simple: true }) as number }
 
   // ---- sender side ----
@@ -144,7 +147,7 @@ export class MailboxStore {
     this.relaxed(() => {
       for (const r of results) {
         if (r.status === 'retry') this.q.outboxAttempt.run(r.id)
-        else this.q.outboxSettle.run(r.status, r.code ?? null, r.reason ?? null, now, r.id)
+        else this.q.outboxSettle.run({ status: r.status, code: r.code ?? null, reason: r.reason ?? null, now, id: r.id })
       }
     })
   }
@@ -346,7 +349,8 @@ function prepare (db: Database.Database) {
     queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
     outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
     outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
-    outboxSettle: db.prepare("UPDATE outbox SET status = ?, code = ?, reason = ?, settled_at = ?, frame = NULL, attempts = attempts + 1 WHERE id = ? AND status = 'queued'"),
+    // A failed row keeps its frame for `sov a2a retry` (issue 14); pruned with the row.
+    outboxSettle: db.prepare("UPDATE outbox SET status = @status, code = @code, reason = @reason, settled_at = @now, frame = CASE WHEN @status = 'failed' THEN frame END, attempts = attempts + 1 WHERE id = @id AND status = 'queued'"),
     outboxExpire: db.prepare("UPDATE outbox SET status = 'expired', code = 'TIMEOUT', reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
     outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
     outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),

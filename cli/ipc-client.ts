@@ -3,11 +3,11 @@
  * `$SOV_TOKEN`, an agent token), then sends id-matched requests.
  */
 import { connect, type Socket } from 'node:net'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import {
-  FrameDecoder, IPC_VERSION, SovError, encodeFrame, isErrorCode, timeout, unauthenticated, unavailable,
+  FrameDecoder, IPC_VERSION, SovError, badRequest, encodeFrame, isErrorCode, timeout, unauthenticated, unavailable,
   type HelloReply, type IpcResponse, type RequestParams, type RequestType
 } from '../protocol/index.js'
 
@@ -45,6 +45,7 @@ export class IpcClient {
   /** Connects and authenticates. `token` defaults to `$SOV_TOKEN`, else the home's operator token. */
   static async open (home?: string, token?: string): Promise<IpcClient> {
     const root = homeDir(home)
+    assertHomeExists(root)
     const sock = join(root, 'sov.sock')
     const secret = token ?? process.env.SOV_TOKEN ?? readToken(root)
     const socket = await new Promise<Socket>((res, rej) => {
@@ -103,11 +104,20 @@ export class IpcClient {
     this.socket.destroy()
   }
 
+  /** Closes the connection; pending requests fail at once (their timers must not hold the process). */
   close (): void {
-    this.closedError ??= unavailable('Connection closed')
-    this.socket.end()
-    this.socket.destroy()
+    this.fail(unavailable('Connection closed'))
   }
+}
+
+/**
+ * A mistyped `--home` must not invite `sov init` at the typo (issue 14): say the home does not
+ * exist and where the default one is. A usage error (exit 2).
+ */
+export function assertHomeExists (root: string): void {
+  if (existsSync(root)) return
+  const from = process.argv.includes('--home') ? '--home' : process.env.SOV_HOME !== undefined ? '$SOV_HOME' : 'the default home'
+  throw badRequest(`Cannot use home "${root}" (from ${from}): it does not exist; check the path (only \`sov init\` and \`sov node start\` make a new home)`)
 }
 
 function readToken (root: string): string {

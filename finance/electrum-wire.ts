@@ -30,6 +30,12 @@ const TLS_TRUST_CODES = new Set([
 /** A socket error as a SovError; an untrusted certificate is marked `permanent`. */
 export function translateSocketError (url: string, err: NodeJS.ErrnoException): SovError {
   const code = err.code ?? ''
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    // Trusted (--electrum-ca worked) but issued for another name: say which names it has (issue 14).
+    const e = err as NodeJS.ErrnoException & { host?: string, cert?: { subjectaltname?: string, subject?: { CN?: string } } }
+    const names = e.cert?.subjectaltname?.replace(/(DNS|IP Address):/g, '') ?? e.cert?.subject?.CN ?? 'other names'
+    return Object.assign(electrumError(`Cannot connect to ${url}: its TLS certificate is for ${names}, not "${e.host ?? '?'}"; connect by a name it lists (ssl://NAME:port; add it to /etc/hosts if needed), or give the server a certificate that lists this address`, { cause: err }), { permanent: true })
+  }
   if (TLS_TRUST_CODES.has(code)) {
     return Object.assign(electrumError(`Cannot connect to ${url}: its TLS certificate is not trusted (${code}: ${err.message}); if the server uses a self-signed certificate, pass that certificate with --electrum-ca FILE (config "electrumCa")`, { cause: err }), { permanent: true })
   }

@@ -44,17 +44,18 @@ const RelaySchema = v.strictObject({
   dataLimitBytes: v.optional(Int(1024))
 })
 
-export const ConfigSchema = v.object({
+// Strict everywhere: an unknown or mistyped key (`lisen`) is an error naming it (issue 14).
+export const ConfigSchema = v.strictObject({
   listen: v.optional(v.array(v.string()), DEFAULT_LISTEN),
   bootstrap: v.optional(v.array(v.string()), []),
   machineId: v.optional(v.string()),
   licence: v.optional(LicenceSchema),
-  limits: v.optional(v.object({
+  limits: v.optional(v.strictObject({
     maxEnvelopeBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
     maxDeliveries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)))
   }), {}),
   /** Delivery tuning (tests shorten it); limits of what peers may send are under `limits`. */
-  a2a: v.optional(v.object({
+  a2a: v.optional(v.strictObject({
     retryBaseMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     retryMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     sweepIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)))
@@ -65,7 +66,7 @@ export const ConfigSchema = v.object({
   announce: v.optional(v.array(v.string()), []),
   appendAnnounce: v.optional(v.array(v.string()), []),
   noAnnounce: v.optional(v.array(v.string()), []),
-  audit: v.optional(v.object({
+  audit: v.optional(v.strictObject({
     checkpointEvery: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), AUDIT_CHECKPOINT_EVERY)
   }), {})
 })
@@ -82,13 +83,54 @@ export function loadConfig (path: string): Config {
       throw badRequest(`Cannot read config "${path}": not valid JSON`, { cause })
     }
   }
+  return parseConfig(raw, path)
+}
+
+/**
+ * Checks a config value against the schema the daemon uses; `path` names the file in messages.
+ * An unknown key is named with the keys allowed there.
+ */
+export function parseConfig (raw: unknown, path: string): Config {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw badRequest(`Cannot read config "${path}": it must be a JSON object like {"listen": [...]}, not ${Array.isArray(raw) ? 'an array' : String(raw)}`)
+  }
   const parsed = v.safeParse(ConfigSchema, raw)
   if (!parsed.success) {
     const issue = parsed.issues[0]
     const field = v.getDotPath(issue) ?? '(root)'
-    throw badRequest(`Cannot read config "${path}": field "${field}": ${issue.message}`)
+    if (issue.type === 'strict_object' && issue.received === 'undefined') {
+      throw badRequest(`Cannot read config "${path}": key "${field}" is missing; it is required there`)
+    }
+    if (issue.type === 'strict_object') {
+      const parent = field.split('.').slice(0, -1)
+      throw badRequest(`Cannot read config "${path}": unknown key "${field}"; allowed ${parent.length === 0 ? 'at the top' : `in "${parent.join('.')}"`}: ${configKeys(parent).join(', ')}`)
+    }
+    throw badRequest(`Cannot read config "${path}": field "${field}": ${plain(issue)}`)
   }
   return parsed.output
+}
+
+/** A schema issue in words (not `Invalid value: Expected >=1 but received 0`). */
+function plain (issue: v.BaseIssue<unknown>): string {
+  const got = `got ${issue.received}`
+  switch (issue.type) {
+    case 'min_value': return `must be at least ${String(issue.requirement)} (${got})`
+    case 'max_value': return `must be at most ${String(issue.requirement)} (${got})`
+    case 'integer': return `must be a whole number (${got})`
+    case 'min_length': return `must have at least ${String(issue.requirement)} entries (${got})`
+    case 'picklist': return `must be one of ${issue.expected ?? '?'} (${got})`
+    default: return issue.kind === 'schema' ? `must be ${issue.expected ?? 'another type'} (${got})` : issue.message
+  }
+}
+
+/** The keys the schema allows under `parent` (a dotted path split), for messages and `config get`. */
+export function configKeys (parent: string[] = []): string[] {
+  let schema: any = ConfigSchema
+  for (const key of parent) {
+    schema = schema?.entries?.[key]
+    while (schema !== undefined && schema.entries === undefined && schema.wrapped !== undefined) schema = schema.wrapped
+  }
+  return Object.keys(schema?.entries ?? {})
 }
 
 /** Reads the file as plain JSON (keeping fields this version does not know), merges, writes. */

@@ -9,6 +9,7 @@ import { VERSION, swarmKeyInvalid, unavailable } from '../protocol/index.js'
 import { FORCE_PNET_ENV, createMeshNode, forcePnet, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
 import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
+import { reloadConfig, type ReloadResult } from './config-reload.js'
 import { assertPrivate, homePaths, type HomePaths } from './home.js'
 import { ensureDir } from './files/index.js'
 import { initHome } from './init.js'
@@ -26,6 +27,8 @@ export interface DaemonOptions {
   listen?: string[]
   /** Where progress lines go. @default stdout */
   log?: (line: string) => void
+  /** Called once the daemon serves (`node start --foreground --json` prints it; issue 14). */
+  onReady?: (info: DaemonInfo & { pid: number }) => void
 }
 
 export interface DaemonInfo { peerId: string, addrs: string[], fingerprint: string, home: string, version: string }
@@ -161,6 +164,13 @@ export class Daemon implements IpcComponents {
     }
   }
 
+  get home (): string { return this.paths.root }
+
+  /** Applies what it can of a changed config.json (`sov config set`, SIGHUP); names the rest. */
+  async reloadConfig (): Promise<ReloadResult> {
+    return await reloadConfig(this.paths.config, this.config, this.mesh)
+  }
+
   info (): DaemonInfo {
     return {
       peerId: this.peerId,
@@ -227,13 +237,22 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   for (const a of info.addrs) log(`Listening on ${withPeer(a, info.peerId)}`)
   if (info.addrs.length === 0) log('Announcing no address: this node only dials out (others reach it through a relay, if it holds a slot)')
   log(`Swarm key fingerprint: ${info.fingerprint}`)
+  opts.onReady?.({ ...info, pid: process.pid })
   const onSignal = (sig: string): void => {
     log(`Received ${sig}; stopping`)
     void daemon.stop()
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  // SIGHUP: re-read config.json, as Kubo-style operators expect (node/config-reload.ts).
+  const onHup = (): void => {
+    daemon.reloadConfig().then(
+      r => { log(`Config reloaded: applied ${r.applied.join(', ') || 'nothing'}; restart needed for ${r.restartNeeded.join(', ') || 'nothing'}`) },
+      err => { log(`Config not reloaded: ${(err as Error).message}`) })
+  }
+  process.on('SIGHUP', onHup)
   await daemon.stopped
+  process.removeListener('SIGHUP', onHup)
   log('Stopped')
   // libp2p leaves a ~1 s timer after stop(); exit explicitly once everything is closed.
   process.exit(0)

@@ -4,4 +4,5 @@
  * `ipc/`, `files/`) are reached only through their own `index.ts`.
  */
 export { runDaemon, type DaemonOptions, type DaemonInfo } from './daemon.js'
-export { initHome, type InitOptions, type InitResult } from './init.js'
+export { initHome, UNSHARED_SUFFIX, type InitOptions, type InitResult } from './init.js'
+export { loadConfig, parseConfig, configKeys, updateConfig, type Config } from './config.js'

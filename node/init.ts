@@ -11,6 +11,9 @@ import { homePaths } from './home.js'
 import { ensureDir, writeFileAtomic } from './files/index.js'
 import { newOperatorToken } from './caps/index.js'
 
+/** Beside `swarm.key` while the key was generated here and never shared by invite. */
+export const UNSHARED_SUFFIX = '.unshared'
+
 export interface InitOptions {
   home?: string
   /** A swarm key file to copy in; without it a new key is generated when the home has none. */
@@ -47,6 +50,9 @@ export async function initHome (opts: InitOptions = {}): Promise<InitResult> {
     }
   } else if (!existsSync(paths.swarmKey)) {
     writeFileAtomic(paths.swarmKey, formatSwarmKey(generateSwarmKey()), 0o600)
+    // Marks a key nobody else has yet: `sov join` may replace it (init then join, issue 14);
+    // `sov swarm-key invite` removes the mark.
+    writeFileAtomic(`${paths.swarmKey}${UNSHARED_SUFFIX}`, '', 0o600)
     created.swarmKey = true
   }
 

@@ -13,6 +13,9 @@ const count = v.pipe(v.number(), v.integer(), v.minValue(0))
 const positiveMs = v.pipe(v.number(), v.integer(), v.minValue(1))
 const mailboxName = MailboxNameSchema
 const ids = v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(1000))
+/** Lifetime of a grant or agent token: 1 s to MAX_EXPIRES_S (a date far beyond breaks nothing later). */
+export const MAX_EXPIRES_S = 3650 * 86_400
+const expiresS = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_EXPIRES_S))
 
 export const HelloSchema = v.strictObject({
   type: v.literal('hello'),
@@ -29,11 +32,13 @@ export const REQUEST_PARAMS = {
   'peers.connect': v.object({ addr: nonEmpty }),
   'peers.ping': v.object({ peer: nonEmpty }),
   'peers.revoke': v.object({ peer: nonEmpty }),
+  'peers.unrevoke': v.object({ peer: nonEmpty }),
   'token.rotate': v.object({}),
+  'config.reload': v.object({}),
   'agentToken.issue': v.object({
     name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'agent names are 1-64 of A-Z a-z 0-9 . _ -')),
     scopes: v.pipe(v.array(nonEmpty), v.minLength(1), v.maxLength(64)),
-    expiresS: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))))
+    expiresS: v.optional(v.nullable(expiresS))
   }),
   'agentToken.revoke': v.object({ name: nonEmpty }),
   'agentToken.list': v.object({}),
@@ -41,15 +46,18 @@ export const REQUEST_PARAMS = {
     aud: nonEmpty,
     cmd: nonEmpty,
     mailbox: v.optional(v.union([mailboxName, v.literal('*')])),
-    expiresS: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))))
+    expiresS: v.optional(v.nullable(expiresS))
   }),
   // Not `id`: that member of a request frame is the request's own id.
-  'cap.revoke': v.object({ grantId: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'a grant id is 64 lowercase hex digits')) }),
+  // A full id or a unique prefix of at least 8 hex digits, as git takes (issue 14).
+  'cap.revoke': v.object({ grantId: v.pipe(v.string(), v.regex(/^[0-9a-f]{8,64}$/, 'a grant id is 8 to 64 lowercase hex digits (a unique prefix)')) }),
   'cap.list': v.object({}),
   'audit.tail': v.object({ n: v.optional(v.pipe(count, v.maxValue(10_000))), afterSeq: v.optional(count) }),
   'audit.verify': v.object({}),
   'audit.checkpoint': v.object({}),
   'audit.purge': v.object({ before: nonEmpty }),
+  /** Forgives the break at `seq` with a signed, audited reason (issue 14). */
+  'audit.acknowledge': v.object({ seq: v.pipe(count, v.minValue(1)), reason: v.pipe(v.string(), v.minLength(3), v.maxLength(1000)) }),
   'a2a.send': v.object({
     peer: nonEmpty,
     mailbox: mailboxName,
@@ -64,7 +72,20 @@ export const REQUEST_PARAMS = {
   }),
   'a2a.ack': v.object({ mailbox: mailboxName, ids }),
   'a2a.nack': v.object({ mailbox: mailboxName, ids }),
-  'a2a.outbox': v.object({ status: v.optional(v.picklist(['queued', 'delivered', 'failed', 'expired'])) }),
+  'a2a.outbox': v.object({
+    status: v.optional(v.picklist(['queued', 'delivered', 'failed', 'expired'])),
+    /** Only messages to this PeerId. */
+    peer: v.optional(nonEmpty),
+    /** Only the newest `limit` rows (issue 14). */
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))),
+    /** Only this outbox id (`send --wait` polls it). */
+    outboxId: v.optional(nonEmpty)
+  }),
+  // Dead letters and mailbox upkeep (issue 14, DESIGN §13).
+  'a2a.dead': v.object({ mailbox: mailboxName, limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))) }),
+  'a2a.redrive': v.object({ mailbox: mailboxName, ids: v.optional(ids), all: v.optional(v.boolean()) }),
+  'a2a.purge': v.object({ mailbox: mailboxName, which: v.picklist(['dead', 'ready', 'all']) }),
+  'a2a.retry': v.object({ outboxId: nonEmpty }),
   'a2a.mailboxes': v.object({}),
   'licence.status': v.object({}),
   'licence.verify': v.object({})
@@ -81,7 +102,9 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'peers.connect': null,
   'peers.ping': null,
   'peers.revoke': null,
+  'peers.unrevoke': null,
   'token.rotate': null,
+  'config.reload': null,
   'agentToken.issue': '/cap/admin',
   'agentToken.revoke': '/cap/admin',
   'agentToken.list': '/cap/admin',
@@ -92,11 +115,16 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'audit.verify': '/audit/read',
   'audit.checkpoint': '/cap/admin',
   'audit.purge': '/cap/admin',
+  'audit.acknowledge': null,
   'a2a.send': '/a2a/post',
   'a2a.receive': '/a2a/read',
   'a2a.ack': '/a2a/read',
   'a2a.nack': '/a2a/read',
   'a2a.outbox': '/a2a/post',
+  'a2a.dead': '/a2a/read',
+  'a2a.redrive': null,
+  'a2a.purge': null,
+  'a2a.retry': '/a2a/post',
   'a2a.mailboxes': '/a2a/read',
   'licence.status': '/licence/verify',
   'licence.verify': '/licence/verify'
@@ -124,6 +152,9 @@ export interface StatusResult {
   mailboxes?: Array<{ mailbox: string, ready: number, leased: number, dead: number }>
   outbox?: { queued: number, delivered: number, failed: number, expired: number }
   licence: { status: string, checkedAt?: string | null, txid?: string | null }
+  /** The home directory and the swarm key's Kubo fingerprint (DESIGN §13). */
+  home?: string
+  fingerprint?: string
   audit: { seq: number, hash: string } | null
   uptimeS: number
   version: string
@@ -148,7 +179,7 @@ export interface PeerConnection {
   since: string
 }
 
-export interface PeerInfo { peerId: string, addrs: string[], connected: boolean, connection?: PeerConnection }
+export interface PeerInfo { peerId: string, addrs: string[], connected: boolean, revoked?: boolean, connection?: PeerConnection }
 export interface PingResult { peerId: string, rttMs: number }
 export interface AgentTokenIssued { name: string, token: string, scopes: string[], expires: number | null, grants: string[] }
 export interface AgentTokenInfo { name: string, scopes: string[], expires: number | null, tokenPrefix: string }

@@ -12,7 +12,7 @@ import { kitSuite } from './kit/index.js'
 import { runDaemonIn, sov, startDaemon, type SovResult } from './kit/daemon.js'
 
 const test = kitSuite('caps-audit-daemon')
-const errorCode = (r: SovResult): string | undefined => { try { return JSON.parse(r.stderr).error.code } catch { return undefined } }
+const errorCode = (r: SovResult): string | undefined => r.json?.error?.code
 
 async function auditRows (home: string, n = 200): Promise<any[]> {
   const r = await sov(home, ['audit', 'tail', '-n', String(n), '--json'])
@@ -54,7 +54,7 @@ test('cap grant, list and revoke through the CLI: documented shapes, audited, st
   const unknown = await sov(a.home, ['cap', 'grant', peer, '/a2a/delete', '--json'])
   assert.is(unknown.code, 2)
   assert.is(errorCode(unknown), 'BAD_REQUEST')
-  assert.match(unknown.stderr, /unknown command/)
+  assert.match(unknown.stdout, /unknown command/)
 
   const list = await sov(a.home, ['cap', 'list', '--json'])
   assert.equal(list.json.map((x: any) => [x.id, x.aud, x.cmd, x.with, x.exp, x.revoked]), [[g.json.id, peer, '/a2a/send', 'mailbox:builder', g.json.grant.exp, false]])
@@ -85,7 +85,7 @@ test('an agent token with /a2a/read on one mailbox cannot touch another; refusal
 
   const other = await sov(a.home, ['a2a', 'ack', 'payroll', 'some-id', '--json'], asAgent)
   assert.is(errorCode(other), 'FORBIDDEN')
-  assert.match(other.stderr, /no grant of \/a2a\/read to agent:reader covers mailbox \\"payroll\\"/)
+  assert.match(other.stdout, /no grant of \/a2a\/read to agent:reader covers mailbox \\"payroll\\"/)
   const own = await sov(a.home, ['a2a', 'ack', 'builder', 'some-id', '--json'], asAgent)
   assert.is.not(errorCode(own), 'FORBIDDEN', 'its own mailbox passes the capability check')
   const operatorOnly = await sov(a.home, ['peers', 'list', '--json'], asAgent)
@@ -134,7 +134,7 @@ test('forged, tampered, not-yet-valid, expired and revoked grants are refused, e
   for (const [what, args, reason] of cases) {
     const r = await sov(a.home, [...args, '--json'], asBot)
     assert.is(errorCode(r), 'FORBIDDEN', `${what}: ${r.stderr}`)
-    assert.match(r.stderr, reason, what)
+    assert.match(r.stdout, reason, what)
   }
   const rows = await auditRows(a.home)
   const refusals = rows.filter(r => r.type === 'IPC_FORBIDDEN').slice(-5)
@@ -167,7 +167,7 @@ test('audit verify, checkpoint and purge through the CLI; a tampered row makes v
   // Purge the rows up to the agent token issue: the chain still verifies and the purge row anchors the cut.
   const issuedRow = rows.find(r => r.type === 'AGENT_TOKEN_ISSUED')
   const before = new Date(Date.parse(issuedRow.ts) + 1).toISOString()
-  const purge = await sov(a.home, ['audit', 'purge', '--before', before, '--json'])
+  const purge = await sov(a.home, ['audit', 'purge', '--before', before, '--yes', '--json'])
   assert.is(purge.code, 0, purge.stderr)
   assert.is(purge.json.throughSeq, issuedRow.seq)
   const after = await auditRows(a.home)

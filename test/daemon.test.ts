@@ -63,7 +63,7 @@ test('a daemon with another swarm key cannot join: SWARM_KEY_MISMATCH, fast, eve
   const r = await sov(x.home, ['peers', 'connect', a.addr, '--json'])
   const took = Date.now() - started
   assert.is(r.code, 1)
-  assert.is(JSON.parse(r.stderr).error.code, 'SWARM_KEY_MISMATCH')
+  assert.is(r.json.error.code, 'SWARM_KEY_MISMATCH')
   assert.ok(took < 5000, `failed in ${took} ms, well under the 6 s dial timeout`)
   // The reason must survive every race between the two sides' closes (once, 1 dial in 15 came
   // back as a bare "Encryption failed" or "write EPIPE").
@@ -80,7 +80,7 @@ test('tokens: bad token refused, agent scopes enforced, revoked agent refused, o
   const a = await startDaemon(ctx)
   const bad = await sov(a.home, ['status', '--json'], { env: { SOV_TOKEN: 'f'.repeat(64) } })
   assert.is(bad.code, 1)
-  assert.is(JSON.parse(bad.stderr).error.code, 'UNAUTHENTICATED')
+  assert.is(bad.json.error.code, 'UNAUTHENTICATED')
 
   const issued = await sov(a.home, ['agent-token', 'issue', 'builder', '--scope', '/a2a/read:builder', '--json'])
   assert.is(issued.code, 0, issued.stderr)
@@ -90,14 +90,14 @@ test('tokens: bad token refused, agent scopes enforced, revoked agent refused, o
   const st = await sov(a.home, ['status', '--json'], asAgent)
   assert.is(st.code, 0, 'status needs only authentication')
   const forbidden = await sov(a.home, ['peers', 'list', '--json'], asAgent)
-  assert.is(JSON.parse(forbidden.stderr).error.code, 'FORBIDDEN')
+  assert.is(forbidden.json.error.code, 'FORBIDDEN')
   const list = await sov(a.home, ['agent-token', 'list', '--json'])
   assert.is(list.json[0].name, 'builder')
   assert.not.ok(list.stdout.includes(token), 'list never shows the secret')
 
   assert.is((await sov(a.home, ['agent-token', 'revoke', 'builder'])).code, 0)
   const revoked = await sov(a.home, ['status', '--json'], asAgent)
-  assert.is(JSON.parse(revoked.stderr).error.code, 'UNAUTHENTICATED')
+  assert.is(revoked.json.error.code, 'UNAUTHENTICATED')
 
   const { readFileSync } = await import('node:fs')
   const old = readFileSync(join(a.home, 'operator.token'), 'utf8').trim()
@@ -105,7 +105,7 @@ test('tokens: bad token refused, agent scopes enforced, revoked agent refused, o
   const fresh = readFileSync(join(a.home, 'operator.token'), 'utf8').trim()
   assert.is.not(fresh, old)
   const withOld = await sov(a.home, ['status', '--json'], { env: { SOV_TOKEN: old } })
-  assert.is(JSON.parse(withOld.stderr).error.code, 'UNAUTHENTICATED')
+  assert.is(withOld.json.error.code, 'UNAUTHENTICATED')
   assert.is((await sov(a.home, ['status', '--json'])).code, 0, 'the new token works')
 })
 
@@ -113,7 +113,7 @@ test('a group-readable node key is refused with the fix named; a second daemon o
   const a = await startDaemon(ctx)
   const second = await sov(a.home, ['node', 'start', '--foreground', '--json'])
   assert.is(second.code, 1)
-  assert.is(JSON.parse(second.stderr).error.code, 'CONFLICT')
+  assert.is(second.json.error.code, 'CONFLICT')
   const bg = await sov(a.home, ['node', 'start'])
   assert.is(bg.code, 1)
   assert.match(bg.stderr, /already runs/)
@@ -164,7 +164,7 @@ test('node start in the background returns once the socket answers; node stop wa
   assert.is(stopped.code, 0, stopped.stderr)
   const after = await sov(home, ['status', '--json'])
   assert.is(after.code, 1)
-  assert.is(JSON.parse(after.stderr).error.code, 'UNAVAILABLE')
+  assert.is(after.json.error.code, 'UNAVAILABLE')
 })
 
 test.run()

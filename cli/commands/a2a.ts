@@ -1,51 +1,56 @@
-/** `sov a2a send|receive|ack|nack|outbox|mailboxes` and `sov licence status`. */
-import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { basename } from 'node:path'
+/** `sov a2a send|receive|ack|nack`; the mailbox and outbox admin verbs are in `a2a-admin.ts`. */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command } from 'commander'
-import { badRequest } from '../../protocol/index.js'
-import { emit, parseDuration, type GlobalOptions } from '../output.js'
-import { withDaemon } from '../ipc-client.js'
+import { MAX_TTL_MS, SovError, badRequest, timeout } from '../../protocol/index.js'
+import { durationFlag, emit, formatDuration, intFlag, reportError, type GlobalOptions } from '../output.js'
+import { IpcClient, withDaemon } from '../ipc-client.js'
+import { buildMessage, orderedParts, partCollector, type MessageFlags } from './a2a-message.js'
+import { registerA2AAdminCommands } from './a2a-admin.js'
+
+/** Longest `send --wait` and `receive --wait` (the daemon's long-poll limit). */
+const MAX_WAIT_MS = 300_000
+/** Longest lease `receive` asks for (the daemon's limit, MAX_LEASE_MS). */
+const MAX_LEASE_MS = 24 * 3600_000
+/** How often `send --wait` looks at the outbox row. */
+const SEND_POLL_MS = 100
+/** One long-poll of `receive --follow`; it loops until Ctrl-C. */
+const FOLLOW_POLL_MS = 30_000
 
 export function registerA2ACommands (program: Command): void {
   const a2a = program.command('a2a').description('durable agent-to-agent mailboxes')
-  a2a.command('send').argument('<peer>', 'PeerId of the receiving node').argument('<mailbox>').argument('[text]')
-    .description('queue an A2A message; prints its id')
-    .option('--data <json>', 'a JSON object as a data part')
-    .option('--file <path>', 'a file as a raw part')
-    .option('--ttl <duration>', 'give up delivering after this long', '24h')
-    .action(async (peer: string, mailbox: string, text: string | undefined, o: { data?: string, file?: string, ttl: string }, cmd: Command) => {
+  a2a.command('send').argument('<peer>', 'PeerId of the receiving node').argument('<mailbox>', 'mailbox name on that node').argument('[text]', 'a text part (same as --text)')
+    .description('queue an A2A message; prints its id (with --wait: once the receiver answered)')
+    .option('--text <text>', 'a text part (repeatable)', partCollector('text'))
+    .option('--data <json>', 'a data part: any JSON value (repeatable)', partCollector('data'))
+    .option('--file <path>', 'a file as a raw part; - reads stdin (repeatable)', partCollector('file'))
+    .option('--media-type <type>', 'media type of the --file parts', 'application/octet-stream')
+    .option('--context-id <id>', 'A2A contextId of the message')
+    .option('--task-id <id>', 'A2A taskId of the message')
+    .option('--metadata <json>', 'A2A metadata: a JSON object')
+    .option('--ttl <duration>', 'give up delivering after this long (1s to 30d)', '24h')
+    .option('--wait [duration]', 'wait until the receiver accepted (exit 0) or refused (exit 3); default 30s, at most 5m')
+    .action(async (peer: string, mailbox: string, text: string | undefined, o: MessageFlags & { ttl: string, wait?: string | true }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const given = [text !== undefined, o.data !== undefined, o.file !== undefined].filter(Boolean).length
-      if (given !== 1) throw badRequest('Cannot send: give exactly one of TEXT, --data JSON or --file F')
-      let part: Record<string, unknown>
-      if (text !== undefined) part = { text }
-      else if (o.data !== undefined) {
-        let data: unknown
-        try { data = JSON.parse(o.data) } catch (cause) { throw badRequest('Cannot parse --data: not valid JSON', { cause }) }
-        if (typeof data !== 'object' || data === null || Array.isArray(data)) throw badRequest('Cannot send --data: it must be a JSON object')
-        part = { data }
-      } else {
-        part = { raw: readFileSync(o.file!).toString('base64'), filename: basename(o.file!), mediaType: 'application/octet-stream' }
+      const ttlMs = durationFlag('--ttl', o.ttl, { min: 1000, max: MAX_TTL_MS })
+      const waitMs = o.wait === undefined ? undefined : durationFlag('--wait', o.wait === true ? '30s' : o.wait, { min: 1000, max: MAX_WAIT_MS })
+      const specs = text !== undefined ? [{ kind: 'text' as const, value: text }, ...orderedParts] : orderedParts
+      const message = buildMessage(specs, o, () => readFileSync(0))
+      const r = await withDaemon(g.home, async c => {
+        const sent = await c.request('a2a.send', { peer, mailbox, message, ttlMs })
+        return waitMs === undefined ? sent : { ...sent, ...await waitForAnswer(c, sent.id, waitMs) }
+      })
+      emit(g, r, r => waitMs === undefined ? r.id : r.status === 'delivered' ? `${r.id} delivered (accepted by ${peer})` : `${r.id} ${r.status}`)
+      if (r.status === 'failed' || r.status === 'expired') {
+        // A refusal is a verdict, not an error of ours: exit 3 with the receiver's code.
+        const e = new SovError(r.code ?? 'INTERNAL', `Cannot deliver "${r.id}" to ${peer}/${mailbox}: ${r.status}: ${r.reason ?? 'no reason given'}`)
+        if (g.json !== true) reportError(g, e)
+        process.exitCode = 3
       }
-      const message = { messageId: randomUUID(), role: 'ROLE_USER', parts: [part] }
-      const r = await withDaemon(g.home, async c => await c.request('a2a.send', { peer, mailbox, message, ttlMs: parseDuration(o.ttl) }))
-      emit(g, r, r => r.id)
     })
-  a2a.command('receive').argument('<mailbox>').description('lease messages from a mailbox')
-    .option('--lease <duration>', 'how long the messages are yours before they return to the queue', '30s')
-    .option('--max <n>', 'at most this many messages', '10')
-    .option('--wait <duration>', 'wait this long for a message when none is ready', '0s')
-    .action(async (mailbox: string, o: { lease: string, max: string, wait: string }, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>()
-      const waitMs = parseDuration(o.wait)
-      const max = Number.parseInt(o.max, 10)
-      if (!Number.isInteger(max) || max < 1) throw badRequest(`Cannot parse --max "${o.max}": use a whole number ≥ 1`)
-      const r = await withDaemon(g.home, async c => await c.request('a2a.receive', { mailbox, leaseMs: parseDuration(o.lease), max, waitMs }, waitMs + 30_000)) as any[]
-      emit(g, r, r => r.length === 0 ? 'No messages' : r.map(m => `${m.id} from ${m.from} (delivery ${m.deliveries})\n${summarise(m.message)}`).join('\n'))
-    })
+  registerReceive(a2a)
   for (const verb of ['ack', 'nack'] as const) {
-    a2a.command(verb).argument('<mailbox>').argument('<ids...>')
+    a2a.command(verb).argument('<mailbox>').argument('<ids...>', 'message ids from `sov a2a receive`')
       .description(verb === 'ack' ? 'acknowledge (delete) leased messages' : 'return leased messages to the queue')
       .action(async (mailbox: string, ids: string[], _o: unknown, cmd: Command) => {
         const g = cmd.optsWithGlobals<GlobalOptions>()
@@ -53,19 +58,91 @@ export function registerA2ACommands (program: Command): void {
         emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? ids.length}`)
       })
   }
-  a2a.command('outbox').description('messages this node sends, with their delivery state')
-    .option('--status <status>', 'queued | delivered | failed | expired')
-    .action(async (o: { status?: 'queued' }, cmd: Command) => {
+  registerA2AAdminCommands(a2a)
+}
+
+/** Polls the outbox row until it is settled or `waitMs` ran out (then TIMEOUT, exit 1). */
+async function waitForAnswer (c: IpcClient, id: string, waitMs: number): Promise<Record<string, any>> {
+  const until = Date.now() + waitMs
+  for (;;) {
+    const [row] = await c.request('a2a.outbox', { outboxId: id }) as any[]
+    if (row !== undefined && row.status !== 'queued') return row
+    if (Date.now() >= until) {
+      throw timeout(`Cannot confirm "${id}": still queued after ${formatDuration(waitMs)}${row?.lastError !== undefined ? ` (last error: ${row.lastError as string})` : ''}; it stays queued — see \`sov a2a outbox\``)
+    }
+    await new Promise(resolve => setTimeout(resolve, SEND_POLL_MS))
+  }
+}
+
+function registerReceive (a2a: Command): void {
+  a2a.command('receive').argument('<mailbox>').description('lease messages from a mailbox; --follow keeps printing them (NDJSON with --json)')
+    .option('--lease <duration>', 'how long the messages are yours before they return to the queue (1s to 24h)', '30s')
+    .option('--max <n>', 'at most this many messages (1 to 1000)', '10')
+    .option('--wait <duration>', 'wait this long for a message when none is ready (0s to 5m)', '0s')
+    .option('--follow', 'keep receiving until Ctrl-C, one message a line; leases still held are released on exit')
+    .option('--ack', 'with --follow: acknowledge each message once printed')
+    .option('--out <dir>', 'save raw parts to files in this directory (named <id>-<n>[-filename])')
+    .action(async (mailbox: string, opt: { lease: string, max: string, wait: string, follow?: boolean, ack?: boolean, out?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const r = await withDaemon(g.home, async c => await c.request('a2a.outbox', { status: o.status })) as any[]
-      emit(g, r, r => r.length === 0 ? 'Outbox empty' : r.map(m => `${m.id} → ${m.to} ${m.mailbox}  ${m.status} (${m.attempts} attempts)${m.reason !== undefined && m.reason !== null ? `  ${m.reason}` : ''}`).join('\n'))
+      const leaseMs = durationFlag('--lease', opt.lease, { min: 1000, max: MAX_LEASE_MS })
+      const waitMs = durationFlag('--wait', opt.wait, { min: 0, max: MAX_WAIT_MS })
+      const max = intFlag('--max', opt.max, { min: 1, max: 1000 })
+      if (opt.ack === true && opt.follow !== true) throw badRequest('Cannot use --ack without --follow; acknowledge with `sov a2a ack MAILBOX ID…`')
+      if (opt.out !== undefined) mkdirSync(opt.out, { recursive: true })
+      if (opt.follow !== true) {
+        const r = await withDaemon(g.home, async c => await c.request('a2a.receive', { mailbox, leaseMs, max, waitMs }, waitMs + 30_000)) as any[]
+        if (opt.out !== undefined) for (const m of r) saveRaw(opt.out, m)
+        emit(g, r, r => r.length === 0 ? 'No messages' : r.map(human).join('\n'))
+        return
+      }
+      await follow(g, mailbox, { leaseMs, max, ack: opt.ack === true, out: opt.out })
     })
-  a2a.command('mailboxes').description('mailboxes with messages ready, leased and dead')
-    .action(async (_o: unknown, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>()
-      const r = await withDaemon(g.home, async c => await c.request('a2a.mailboxes', {})) as any[]
-      emit(g, r, r => r.length === 0 ? 'No mailboxes' : r.map(m => `${m.mailbox}  ${m.ready} ready  ${m.leased} leased  ${m.dead} dead`).join('\n'))
-    })
+}
+
+/** `receive --follow`: a consumer loop until SIGINT/SIGTERM; unacknowledged leases go back on exit. */
+async function follow (g: GlobalOptions, mailbox: string, opts: { leaseMs: number, max: number, ack: boolean, out?: string }): Promise<void> {
+  const c = await IpcClient.open(g.home)
+  const held = new Set<string>()
+  const stop = new AbortController()
+  const onSignal = (): void => { stop.abort() }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    while (!stop.signal.aborted) {
+      const got = c.request('a2a.receive', { mailbox, leaseMs: opts.leaseMs, max: opts.max, waitMs: FOLLOW_POLL_MS }, FOLLOW_POLL_MS + 30_000) as Promise<any[]>
+      const r = await Promise.race([got, new Promise<null>(resolve => stop.signal.addEventListener('abort', () => { resolve(null) }, { once: true }))])
+      // Interrupted mid-poll: the daemon ends that poll when the connection closes.
+      if (r === null) break
+      for (const m of r) {
+        held.add(m.id)
+        if (opts.out !== undefined) saveRaw(opts.out, m)
+        process.stdout.write((g.json === true ? JSON.stringify(m) : human(m)) + '\n')
+      }
+      if (opts.ack && r.length > 0) {
+        await c.request('a2a.ack', { mailbox, ids: r.map(m => m.id) })
+        for (const m of r) held.delete(m.id)
+      }
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+    // Closing ends the pending poll on the daemon; the release goes over a fresh connection,
+    // since this one may still be answering that poll.
+    c.close()
+  }
+  if (held.size > 0) await withDaemon(g.home, async r => await r.request('a2a.nack', { mailbox, ids: [...held] }))
+}
+
+function saveRaw (dir: string, m: any): void {
+  ;(m.message?.parts ?? []).forEach((p: any, i: number) => {
+    if (p.raw === undefined) return
+    const name = `${String(m.id)}-${i}${typeof p.filename === 'string' ? '-' + p.filename.replace(/[/\\]/g, '_') : ''}`
+    writeFileSync(join(dir, name), Buffer.from(p.raw, 'base64'), { mode: 0o600 })
+  })
+}
+
+function human (m: any): string {
+  return `${String(m.id)} from ${String(m.from)} (delivery ${String(m.deliveries)})\n${summarise(m.message)}`
 }
 
 function summarise (message: any): string {

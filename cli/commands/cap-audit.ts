@@ -1,7 +1,9 @@
 /** `sov cap grant|revoke|list` and `sov audit tail|verify|checkpoint|purge`. */
 import type { Command } from 'commander'
 import { auditBroken, badRequest } from '../../protocol/index.js'
-import { emit, parseDuration, type GlobalOptions } from '../output.js'
+import { durationFlag, emit, intFlag, type GlobalOptions } from '../output.js'
+import { confirm } from '../confirm.js'
+import { MAX_EXPIRES_MS, expiryMark } from './expiry.js'
 import { withDaemon } from '../ipc-client.js'
 
 /** How often `audit tail --follow` asks for new rows. */
@@ -9,27 +11,28 @@ const FOLLOW_POLL_MS = 500
 
 export function registerCapAuditCommands (program: Command): void {
   const cap = program.command('cap').description('capability grants this node signs')
-  cap.command('grant').argument('<audience>', 'PeerId, or agent:NAME').argument('<cmd>', 'e.g. /a2a/send')
+  cap.command('grant').argument('<audience>', 'PeerId, or agent:NAME')
+    .argument('<cmd>', 'one of: /a2a/send (a peer may deliver to a mailbox), /a2a/read, /a2a/post (agents: receive, send), /licence/verify, /audit/read, /cap/admin')
     .description('sign a grant, e.g. `sov cap grant 12D3KooW… /a2a/send --mailbox builder`')
     .option('--mailbox <name>', 'mailbox the grant covers (default: all, for a2a commands)')
-    .option('--expires <duration>', 'lifetime, e.g. 7d; "never" for none', '7d')
+    .option('--expires <duration>', 'lifetime, 1s to 3650d (e.g. 7d), or "never"', '7d')
     .action(async (aud: string, capCmd: string, o: { mailbox?: string, expires: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const expiresS = o.expires === 'never' ? null : Math.max(1, Math.round(parseDuration(o.expires) / 1000))
+      const expiresS = o.expires === 'never' ? null : Math.round(durationFlag('--expires', o.expires, { min: 1000, max: MAX_EXPIRES_MS }) / 1000)
       const r = await withDaemon(g.home, async c => await c.request('cap.grant', { aud, cmd: capCmd, mailbox: o.mailbox, expiresS }))
       emit(g, r, r => `Granted ${r.grant.cmd} on ${r.grant.with} to ${r.grant.aud}${r.grant.exp === null ? '' : ` until ${new Date(r.grant.exp * 1000).toISOString()}`}\nid ${r.id}`)
     })
-  cap.command('revoke').argument('<grant-id>').description('revoke a grant by id')
+  cap.command('revoke').argument('<grant-id>', 'the id from `sov cap list`, or a unique prefix of it (≥ 8 hex digits)').description('revoke a grant by id')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const r = await withDaemon(g.home, async c => await c.request('cap.revoke', { grantId: id }))
-      emit(g, r, r => r.alreadyRevoked === true ? `Grant ${id} was already revoked` : `Revoked ${id}`)
+      emit(g, r, r => r.alreadyRevoked === true ? `Grant ${String(r.id)} was already revoked` : `Revoked ${String(r.id)}`)
     })
-  cap.command('list').description('grants with their state')
+  cap.command('list').description('grants: ✓ valid, ✗ revoked, ⌛ expired; the full id is what `cap revoke` takes')
     .action(async (_o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const r = await withDaemon(g.home, async c => await c.request('cap.list', {})) as any[]
-      emit(g, r, r => r.length === 0 ? 'No grants' : r.map(x => `${x.revoked === true ? '✗' : '✓'} ${x.id.slice(0, 16)}  ${x.aud}  ${x.cmd}  ${x.with}  ${x.exp === null ? 'no expiry' : new Date(x.exp * 1000).toISOString()}`).join('\n'))
+      emit(g, r, r => r.length === 0 ? 'No grants' : r.map(x => `${x.revoked === true ? '✗' : x.expired === true ? '⌛' : '✓'} ${String(x.id)}  ${String(x.aud)}  ${String(x.cmd)}  ${String(x.with)}  ${expiryMark(x.exp)}${x.revoked === true ? '  REVOKED' : ''}`).join('\n'))
     })
 
   const audit = program.command('audit').description('the hash-chained audit log')
@@ -65,11 +68,22 @@ export function registerCapAuditCommands (program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const r = await withDaemon(g.home, async c => await c.request('audit.verify', {}))
-      emit(g, r, r => r.ok === true ? `Audit log OK: ${r.rows} rows` : `Audit log BROKEN at seq ${r.firstBadSeq}: ${r.reason}`)
+      const acked = (r: any): string => (r.acknowledged ?? []).map((a: any) => `\n  acknowledged break at seq ${String(a.seq)} (row ${String(a.ackSeq)}): ${String(a.note)} — ${String(a.reason)}`).join('')
+      emit(g, r, r => r.ok === true ? `Audit log OK: ${r.rows} rows${acked(r)}` : `Audit log BROKEN at seq ${r.firstBadSeq}: ${r.reason}${acked(r)}`)
       if (r.ok !== true) {
         if (g.json !== true) throw auditBroken(`Cannot verify the audit log: broken at seq ${r.firstBadSeq}: ${r.reason}`)
         process.exitCode = 3
       }
+    })
+  audit.command('acknowledge').description('accept the first break of the chain with a reason (signed and audited); verify then lists it instead of failing')
+    .requiredOption('--seq <n>', 'the seq `sov audit verify` reports as broken')
+    .requiredOption('--reason <text>', 'why it is accepted (kept in the log)')
+    .action(async (o: { seq: string, reason: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const seq = intFlag('--seq', o.seq, { min: 1, max: Number.MAX_SAFE_INTEGER })
+      if (o.reason.trim().length < 3) throw badRequest('Cannot use --reason: say why in at least 3 characters')
+      const r = await withDaemon(g.home, async c => await c.request('audit.acknowledge', { seq, reason: o.reason }))
+      emit(g, r, r => `Acknowledged the break at seq ${String(r.acknowledged)} (sealed by the checkpoint at seq ${String(r.checkpoint)}); verify: ${r.verify.ok === true ? 'OK' : `BROKEN at seq ${String(r.verify.firstBadSeq)}`}`)
     })
   audit.command('checkpoint').description('write a signed checkpoint now')
     .action(async (_o: unknown, cmd: Command) => {
@@ -78,10 +92,14 @@ export function registerCapAuditCommands (program: Command): void {
       emit(g, r, r => `Checkpoint at seq ${r.seq} (${String(r.hash).slice(0, 16)}…)`)
     })
   audit.command('purge').description('drop rows older than DATE, keeping the chain verifiable')
-    .requiredOption('--before <date>', 'RFC 3339 date or time')
-    .action(async (o: { before: string }, cmd: Command) => {
+    .requiredOption('--before <date>', 'RFC 3339 date or time in the past, e.g. 2026-01-01')
+    .option('--yes', 'do not ask')
+    .action(async (o: { before: string, yes?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      if (Number.isNaN(Date.parse(o.before))) throw badRequest(`Cannot parse --before "${o.before}": use an RFC 3339 date`)
+      const at = Date.parse(o.before)
+      if (!/^\d{4}-\d{2}-\d{2}/.test(o.before) || Number.isNaN(at)) throw badRequest(`Cannot use --before "${o.before}": not an RFC 3339 date; use e.g. 2026-01-01 or 2026-01-01T12:00:00Z`)
+      if (at > Date.now()) throw badRequest(`Cannot use --before "${o.before}": it is in the future; purging up to it would drop rows not yet written`)
+      await confirm(`Drop every audit row before ${new Date(at).toISOString()}?`, o.yes, 'purge the audit log')
       const r = await withDaemon(g.home, async c => await c.request('audit.purge', { before: o.before }))
       emit(g, r, r => `Purged ${r.purged ?? 0} rows`)
     })

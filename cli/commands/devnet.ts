@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { badRequest, conflict, timeout } from '../../protocol/index.js'
-import { emit, reportError, type GlobalOptions } from '../output.js'
+import { emit, intFlag, reportError, type GlobalOptions } from '../output.js'
 import { homeDir } from '../ipc-client.js'
 import { startInBackground } from '../background.js'
 
@@ -102,6 +102,31 @@ export function registerDevnetCommands (program: Command): void {
       const { devnetRequest } = await import('../../finance/index.js')
       const r = await devnetRequest(stateDir(g.home), { cmd: 'pay', to: o.to, sats: o.sats, machineId: o.machineId, confirmations: o.confirmations })
       emit(g, r, r => String(r.txid))
+    })
+
+  devnet.command('status')
+    .description('the running devnet: height, mempool, Electrum URLs, CA file, vendor address')
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const { devnetRequest } = await import('../../finance/index.js')
+      const s = await devnetRequest(stateDir(g.home), { cmd: 'status' })
+      emit(g, s, s => [
+        `Devnet running (pid ${s.pid as number}) since ${s.startedAt as string}: height ${s.height as number}, ${s.mempool as number} in the mempool`,
+        `Electrum (TCP):  ${s.tcp as string}`,
+        `Electrum (TLS):  ${s.ssl as string}`,
+        `TLS CA file:     ${s.caFile as string}`,
+        `Vendor address:  ${s.vendorAddress as string}`
+      ].join('\n'))
+    })
+
+  devnet.command('mine').argument('[blocks]', 'how many blocks (1 to 1000)', '1')
+    .description('mine blocks on the running devnet (confirms what is in the mempool)')
+    .action(async (n: string, _o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const blocks = intFlag('BLOCKS', n, { min: 1, max: 1000 })
+      const { devnetRequest } = await import('../../finance/index.js')
+      const r = await devnetRequest(stateDir(g.home), { cmd: 'mine', blocks })
+      emit(g, { mined: blocks, height: r.height }, r => `Mined ${r.mined} block${r.mined === 1 ? '' : 's'}; height ${r.height}`)
     })
 
   devnet.command('stop')

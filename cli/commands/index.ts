@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { registerA2ACommands } from './a2a.js'
 import { registerCapAuditCommands } from './cap-audit.js'
+import { registerConfigCommands } from './config.js'
 import { registerDevnetCommands } from './devnet.js'
 import { registerDemoCommand } from './demo.js'
 import { registerJoinCommand } from './join.js'
@@ -16,6 +17,7 @@ export function registerCommands (program: Command): void {
   registerNodeCommands(program)
   registerSwarmKeyCommands(program)
   registerJoinCommand(program)
+  registerConfigCommands(program)
   registerPeersCommands(program)
   registerTokenCommands(program)
   registerCapAuditCommands(program)

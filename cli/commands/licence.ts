@@ -24,7 +24,8 @@ export function registerLicenceCommands (program: Command): void {
     .action(async (o: { machineId?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { licencePayload } = await import('../../finance/index.js')
-      const config = readConfig(g.home)
+      if (o.machineId !== undefined && o.machineId.trim() === '') throw badRequest('Cannot use --machine-id "": it is empty; give the id to commit to, or leave the flag out to use this machine\'s')
+      const config = await readConfig(g.home)
       const p = licencePayload({ machineId: o.machineId ?? config.machineId })
       emit(g, p, p => [
         `Machine id:      ${p.machineId} (from ${p.source})`,
@@ -56,7 +57,7 @@ export function registerLicenceCommands (program: Command): void {
     .action(async (o: { txid?: string, vendor?: string, sats?: string, network?: string, electrum?: string[], electrumCa?: string, minConf?: number, machineId?: string, height?: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { resolveLicence, verifyLicence } = await import('../../finance/index.js')
-      const r = resolveLicence(o, readConfig(g.home))
+      const r = resolveLicence(o, await readConfig(g.home))
       // The linkage to keep is the daemon's business (licence-headers.json), not this report's.
       // Progress on a terminal only: a long first verification against slow servers.
       const tty = process.stderr.isTTY && g.json !== true
@@ -116,14 +117,20 @@ function toInt (text: string): number {
   return n
 }
 
-/** config.json of the home as plain JSON (the CLI does not load node/); {} when absent. */
-function readConfig (home: string | undefined): { licence?: any, machineId?: string } {
+/**
+ * config.json of the home as written, {} when absent; checked with the daemon's schema first, so
+ * a mistyped key is an error here too (issue 14).
+ */
+async function readConfig (home: string | undefined): Promise<{ licence?: any, machineId?: string }> {
   const path = join(homeDir(home), 'config.json')
   if (!existsSync(path)) return {}
+  let raw: any
   try {
-    const raw = JSON.parse(readFileSync(path, 'utf8'))
-    return raw !== null && typeof raw === 'object' ? raw : {}
+    raw = JSON.parse(readFileSync(path, 'utf8'))
   } catch (cause) {
     throw badRequest(`Cannot read config "${path}": not valid JSON`, { cause })
   }
+  const { parseConfig } = await import('../../node/index.js')
+  parseConfig(raw, path)
+  return raw
 }

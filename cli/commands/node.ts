@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 import { conflict, timeout, type StatusResult } from '../../protocol/index.js'
 import { emit, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, homeDir, withDaemon } from '../ipc-client.js'
-import { startInBackground } from '../background.js'
+import { LOG_TIMESTAMPS_ENV, startInBackground } from '../background.js'
 
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value]
 /** How long `node start` waits for a background daemon to answer. */
@@ -25,8 +25,8 @@ export function registerNodeCommands (program: Command): void {
       emit(g, r, r => [
         `Home: ${r.home}`,
         `PeerId: ${r.peerId}`,
-        `Swarm key fingerprint: ${r.fingerprint}${r.created.swarmKey ? ' (new key)' : ''}`,
-        r.created.swarmKey ? 'Share the key with your other machines using `sov swarm-key invite`.' : ''
+        `Swarm key fingerprint: ${r.fingerprint}${r.created.swarmKey && o.swarmKey === undefined ? ' (new key)' : o.swarmKey !== undefined ? ` (from ${o.swarmKey})` : ''}`,
+        r.created.swarmKey && o.swarmKey === undefined ? 'Share the key with your other machines using `sov swarm-key invite`.' : ''
       ].filter(Boolean).join('\n'))
     })
 
@@ -40,7 +40,16 @@ export function registerNodeCommands (program: Command): void {
       if (o.foreground === true) {
         const { runDaemon } = await import('../../node/index.js')
         try {
-          await runDaemon({ home: g.home, listen: o.listen })
+          // With --json, progress lines go to stderr and stdout gets one document once it serves.
+          const json = g.json === true
+          // In the background the log is an append-only file: each line says when (issue 14).
+          const stamp = process.env[LOG_TIMESTAMPS_ENV] === '1' ? (l: string) => `${new Date().toISOString()} ${l}` : (l: string) => l
+          await runDaemon({
+            home: g.home,
+            listen: o.listen,
+            log: line => { (json ? process.stderr : process.stdout).write(stamp(line) + '\n') },
+            ...(json ? { onReady: info => { emit(g, info, () => '') } } : {})
+          })
         } catch (err) {
           process.exit(reportError(g, err))
         }
@@ -72,7 +81,9 @@ export function registerNodeCommands (program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const s = await withDaemon(g.home, async c => await c.request('status', {})) as StatusResult
       emit(g, s, s => [
+        `Home:        ${s.home ?? '?'}`,
         `PeerId:      ${s.peerId}`,
+        `Swarm key:   fingerprint ${s.fingerprint ?? '?'}`,
         `Addresses:   ${s.addrs.join(', ') || '(none)'}`,
         `Peers:       ${s.peers} connected, ${s.connections} connections`,
         `DHT:         ${s.dht.routingTable} in routing table`,

@@ -12,7 +12,7 @@ export function registerPeersCommands (program: Command): void {
     emit(g, r, r => r.length === 0 ? 'No known peers' : r.map(describePeer).join('\n'))
   }
   peers.action(list)
-  peers.command('list').description('known peers and whether they are connected').action(list)
+  peers.command('list').description('known peers: ● connected, ○ not, ✗ revoked').action(list)
   peers.command('connect').argument('<multiaddr>').description('dial a peer by address')
     .action(async (addr: string, _o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
@@ -31,10 +31,17 @@ export function registerPeersCommands (program: Command): void {
       const r = await withDaemon(g.home, async c => await c.request('peers.revoke', { peer }))
       emit(g, r, r => `Revoked ${r.peer}${r.alreadyRevoked ? ' (it was already revoked)' : ''}`)
     })
+  peers.command('unrevoke').argument('<peer>', 'PeerId').description('allow a revoked peer again (audited)')
+    .action(async (peer: string, _o: unknown, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const r = await withDaemon(g.home, async c => await c.request('peers.unrevoke', { peer }))
+      emit(g, r, r => r.wasRevoked === true ? `Allowed ${String(r.peer)} again` : `${String(r.peer)} was not revoked`)
+    })
 }
 
 /** One line per peer; a connected one says how it is reached (direct, or relayed via whom). */
 function describePeer (p: PeerInfo): string {
+  if (p.revoked === true) return `✗ ${p.peerId}  REVOKED  ${p.addrs.join(' ')}`
   const c = p.connection
   if (c === undefined) return `${p.connected ? '●' : '○'} ${p.peerId}  ${p.addrs.join(' ')}`
   const how = c.type === 'relayed' ? `relayed via ${c.via ?? '?'}` : 'direct'

@@ -1,9 +1,9 @@
 /** `sov swarm-key generate|inspect`: offline tools; they print a key only to stdout on request. */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { badRequest, conflict, swarmKeyInvalid, type StatusResult } from '../../protocol/index.js'
-import { emit, parseDuration, type GlobalOptions } from '../output.js'
+import { durationFlag, emit, type GlobalOptions } from '../output.js'
 import { homeDir, withDaemon } from '../ipc-client.js'
 import { readPassphrase } from '../passphrase.js'
 
@@ -60,8 +60,7 @@ function registerInviteCommand (sk: Command): void {
     .action(async (o: { expires: string, passphraseFile?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const home = homeDir(g.home)
-      const expiresMs = parseDuration(o.expires)
-      if (expiresMs < 60_000) throw badRequest(`Cannot make an invite that expires in "${o.expires}": use at least 1m`)
+      const expiresMs = durationFlag('--expires', o.expires, { min: 60_000, max: 30 * 86_400_000 })
       const mesh = await import('../../mesh/index.js')
       let keyBytes: Buffer
       try {
@@ -75,6 +74,8 @@ function registerInviteCommand (sk: Command): void {
       const expires = Math.floor((Date.now() + expiresMs) / 1000)
       const fingerprint = mesh.swarmKeyFingerprint(key)
       const invite = await mesh.sealInvite({ key, bootstrap, expires, fingerprint }, passphrase)
+      // Shared now: `sov join` must no longer replace this key (see node/init.ts).
+      rmSync(join(home, 'swarm.key.unshared'), { force: true })
       const loopbackOnly = bootstrap.every(a => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a))
       emit(g, { invite, fingerprint, bootstrap, expires: new Date(expires * 1000).toISOString(), loopbackOnly }, r => [
         r.invite,

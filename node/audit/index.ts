@@ -9,4 +9,4 @@ export {
 } from './log.js'
 export { GENESIS_HASH, PURGE_TYPE, checkLine, sealRow, prepareEvent, type AuditEvent, type AuditRow, type AuditOutcome } from './row.js'
 export { signCheckpoint, checkpointLine, type Checkpoint } from './checkpoint.js'
-export { verifyAudit, verifyAuditFiles, type VerifyResult, type AuditHead } from './verify.js'
+export { ACK_TYPE, verifyAudit, verifyAuditFiles, type VerifyResult, type AuditHead } from './verify.js'

@@ -10,7 +10,11 @@
  * 3. every checkpoint's signature verifies, and the row at its seq has its hash; a checkpoint
  *    below the first row is allowed only behind a valid purge anchor (at K it must equal the anchor);
  * 4. no checkpoint names a seq beyond the last row: that is a log cut short or rolled back;
- * 5. (live daemon) the last row is the head the daemon holds in memory.
+ * 5. (live daemon) the last row is the head the daemon holds in memory;
+ * 6. a damaged row whose stored seq, prev and hash still fit the chain is a *break*; the chain is
+ *    followed past it on its stored hash. A break is forgiven only by a later `AUDIT_ACKNOWLEDGED`
+ *    row naming its seq that a signed checkpoint names exactly (`sov audit acknowledge`, issue 14):
+ *    then the log verifies and the break is listed as acknowledged, never hidden.
  *
  * The first failure by seq is reported. Lines are checked one at a time, so memory stays flat.
  */
@@ -32,7 +36,12 @@ export interface VerifyResult {
   head: AuditHead | null
   /** Valid checkpoints read. */
   checkpoints: number
+  /** Breaks forgiven by a signed acknowledgement (rule 6), oldest first. */
+  acknowledged?: Array<{ seq: number, reason: string, ackSeq: number, note: string }>
 }
+
+/** The row type of `sov audit acknowledge`; detail `{seq, reason, breakReason}`. */
+export const ACK_TYPE = 'AUDIT_ACKNOWLEDGED'
 
 interface Bad { seq: number | null, reason: string }
 interface PurgeMark { seq: number, hash: string, throughSeq: number, anchor: string }
@@ -48,6 +57,8 @@ class ChainVerifier {
   private first?: { seq: number, prev: string }
   private bad?: Bad
   private readonly purges: PurgeMark[] = []
+  private readonly breaks: Bad[] = []
+  private readonly acks: Array<{ seq: number, hash: string, target: number, note: string }> = []
   private readonly cps: Checkpoint[]
   private cpi = 0
   private rest = ''
@@ -82,6 +93,13 @@ class ChainVerifier {
         fails.push({ seq: from, reason: `the log starts at seq ${seq} and no signed purge row anchors it: rows ${from}..${seq - 1} are missing` })
       }
     }
+    const signed = this.acks.filter(a => this.cps.some(c => c.seq === a.seq && c.hash === a.hash))
+    const acknowledged: NonNullable<VerifyResult['acknowledged']> = []
+    for (const b of this.breaks) {
+      const ack = signed.find(a => a.target === b.seq)
+      if (ack === undefined) fails.push(b)
+      else acknowledged.push({ seq: b.seq as number, reason: b.reason, ackSeq: ack.seq, note: ack.note })
+    }
     if (this.bad !== undefined) {
       if (this.bad.seq === null && this.first === undefined) {
         this.bad.seq = honoured.length > 0 ? Math.max(...honoured.map(p => p.throughSeq)) + 1 : 1
@@ -100,9 +118,10 @@ class ChainVerifier {
       }
     }
     const head = this.last === undefined ? null : { seq: this.last.seq, hash: this.last.hash }
-    if (fails.length === 0) return { ok: true, rows: this.lines, firstBadSeq: null, head, checkpoints: this.cps.length }
+    const acks = acknowledged.length > 0 ? { acknowledged } : {}
+    if (fails.length === 0) return { ok: true, rows: this.lines, firstBadSeq: null, head, checkpoints: this.cps.length, ...acks }
     fails.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity))
-    return { ok: false, rows: this.lines, firstBadSeq: fails[0].seq, reason: fails[0].reason, head, checkpoints: this.cps.length }
+    return { ok: false, rows: this.lines, firstBadSeq: fails[0].seq, reason: fails[0].reason, head, checkpoints: this.cps.length, ...acks }
   }
 
   private line (text: string): void {
@@ -133,7 +152,11 @@ class ChainVerifier {
       }
     } else {
       const expected = last.seq + 1
-      if ('reason' in r) { this.bad = { seq: expected, reason: `row ${expected} is damaged: ${r.reason}` }; return }
+      if ('reason' in r) {
+        if (this.stepOver(text, expected, last.hash, r.reason)) return
+        this.bad = { seq: expected, reason: `row ${expected} is damaged: ${r.reason}` }
+        return
+      }
       const { seq, prev } = r.row
       if (seq !== expected) {
         this.bad = {
@@ -156,7 +179,33 @@ class ChainVerifier {
       }
     }
     if (row.type === PURGE_TYPE) this.notePurge(row)
+    if (row.type === ACK_TYPE) this.noteAck(row)
     this.last = row
+  }
+
+  /**
+   * Rule 6: a damaged row whose stored seq, prev and hash still fit is recorded as a break and
+   * the chain goes on from its stored hash (the rows after it were chained to that hash).
+   */
+  private stepOver (text: string, seq: number, prev: string, reason: string): boolean {
+    // A flipped byte may break the JSON itself: the chain fields come last in a canonical row
+    // (keys sorted, after `detail`), so their last occurrences are the row's own.
+    const last = (re: RegExp): string | undefined => [...text.matchAll(re)].pop()?.[1]
+    const stored = { seq: Number(last(/"seq":(\d+)[,}]/g)), prev: last(/"prev":"([0-9a-f]{64})"/g), hash: last(/"hash":"([0-9a-f]{64})"/g) }
+    if (stored?.seq !== seq || stored?.prev !== prev || typeof stored?.hash !== 'string' || !HEX64.test(stored.hash)) return false
+    while (this.cpi < this.cps.length && this.cps[this.cpi].seq === seq) {
+      if (this.cps[this.cpi++].hash !== stored.hash) return false
+    }
+    this.breaks.push({ seq, reason: `row ${seq} is damaged: ${reason}` })
+    this.last = { seq, hash: stored.hash } as AuditRow
+    return true
+  }
+
+  private noteAck (row: AuditRow): void {
+    const { seq, reason } = row.detail as { seq?: unknown, reason?: unknown }
+    if (Number.isSafeInteger(seq) && (seq as number) < row.seq && typeof reason === 'string') {
+      this.acks.push({ seq: row.seq, hash: row.hash, target: seq as number, note: reason })
+    }
   }
 
   private notePurge (row: AuditRow): void {

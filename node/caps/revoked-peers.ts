@@ -1,6 +1,5 @@
 /** PeerIds this node refuses at the connection gater, persisted in `peers/revoked.json`. */
-import { existsSync, readFileSync } from 'node:fs'
-import { writeFileAtomic } from '../files/index.js'
+import { readJsonFile, writeFileAtomic } from '../files/index.js'
 
 export class RevokedPeers {
   private readonly path: string
@@ -8,7 +7,8 @@ export class RevokedPeers {
 
   constructor (path: string) {
     this.path = path
-    this.set = new Set(existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { revoked: string[] }).revoked : [])
+    const data = readJsonFile(path, 'revoked peers', { revoked: [] as string[] }, x => Array.isArray(x?.revoked) && x.revoked.every((p: unknown) => typeof p === 'string'))
+    this.set = new Set(data.revoked)
   }
 
   has (peerId: string): boolean {
@@ -18,8 +18,19 @@ export class RevokedPeers {
   add (peerId: string): boolean {
     if (this.set.has(peerId)) return false
     this.set.add(peerId)
-    writeFileAtomic(this.path, JSON.stringify({ revoked: [...this.set].sort() }, null, 2) + '\n')
+    this.save()
     return true
+  }
+
+  /** Allows a revoked peer again (`sov peers unrevoke`); false when it was not revoked. */
+  remove (peerId: string): boolean {
+    if (!this.set.delete(peerId)) return false
+    this.save()
+    return true
+  }
+
+  private save (): void {
+    writeFileAtomic(this.path, JSON.stringify({ revoked: [...this.set].sort() }, null, 2) + '\n')
   }
 
   list (): string[] {

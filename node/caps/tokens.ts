@@ -6,7 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { badRequest, conflict, notFound } from '../../protocol/index.js'
-import { writeFileAtomic } from '../files/index.js'
+import { readJsonFile, writeFileAtomic } from '../files/index.js'
 
 const TOKEN_BYTES = 32
 const AGENT_PREFIX = 'sova_'
@@ -61,8 +61,8 @@ export class AgentTokens {
   constructor (path: string) {
     this.path = path
     if (existsSync(path)) {
-      const data = JSON.parse(readFileSync(path, 'utf8')) as { agents: AgentRecord[] }
-      for (const rec of data.agents ?? []) this.index(rec)
+      const data = readJsonFile(path, 'agent tokens', { agents: [] as AgentRecord[] }, x => Array.isArray(x?.agents))
+      for (const rec of data.agents) this.index(rec)
     }
   }
 

@@ -5,3 +5,4 @@
 export { ensureDir, writeFileAtomic } from './atomic-write.js'
 export { fsyncDir, openRw, readLastLines, recoverTornTail, writeAll, type TornTail } from './jsonl-files.js'
 export { jcs } from './jcs.js'
+export { readJsonFile } from './read-json.js'

@@ -35,6 +35,8 @@ export interface CapsComponents {
 export interface A2aComponents {
   a2a: Mailboxes
   caps: Capabilities
+  /** Redrive and purge are audited (issue 14). */
+  audit: AuditWriter
 }
 
 /** `licence …`. */
@@ -45,6 +47,9 @@ export interface LicenceComponents {
 /** `status`, `peers …`, `token rotate`, `node stop`. */
 export interface NodeComponents {
   peerId: string
+  /** The home directory and swarm key fingerprint, for `status` (issue 14). */
+  home: string
+  fingerprint: string
   startedAt: number
   mesh: MeshNode
   /** The configured reachability and whether this node serves as a relay (issue 12). */
@@ -57,6 +62,8 @@ export interface NodeComponents {
   audit: AuditWriter
   /** Replaces the operator token; sessions opened with the old one end. Returns the file's path. */
   rotateOperatorToken: () => string
+  /** Re-reads config.json: applies what it can, names what needs a restart (issue 14). */
+  reloadConfig: () => Promise<{ applied: string[], restartNeeded: string[], dialled: Array<{ addr: string, ok: boolean, error?: string }> }>
   stop: () => Promise<void>
 }
 

@@ -2,7 +2,7 @@
  * IPC handlers of `sov a2a …` (DESIGN §4 `--json` shapes). The dispatcher has already checked an
  * agent token's scope (`/a2a/post` to send, `/a2a/read` on the mailbox to receive/ack/nack).
  */
-import type { RequestType } from '../../protocol/index.js'
+import { badRequest, type RequestType } from '../../protocol/index.js'
 import type { InboxItem, OutboxItem } from '../../a2a/index.js'
 import type { A2aComponents } from './components.js'
 import type { Handler } from './handler.js'
@@ -15,7 +15,24 @@ export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Hand
       (await d.a2a.receive(mailbox, { leaseMs, max, waitMs }, { signal })).map(received),
     'a2a.ack': async ({ mailbox, ids }) => d.a2a.ack(mailbox, ids),
     'a2a.nack': async ({ mailbox, ids }) => d.a2a.nack(mailbox, ids),
-    'a2a.outbox': async ({ status }) => d.a2a.outbox(status).map(outboxRow),
+    'a2a.outbox': async ({ status, peer, limit, outboxId }) => {
+      const rows = d.a2a.outbox(status).filter(r => (peer === undefined || r.to === peer) && (outboxId === undefined || r.id === outboxId))
+      return rows.slice(limit === undefined ? 0 : Math.max(0, rows.length - limit)).map(outboxRow)
+    },
+    'a2a.dead': async ({ mailbox, limit }) => d.a2a.dead(mailbox, limit),
+    // Redrive and purge change what consumers will see: audited, durably, before the answer.
+    'a2a.redrive': async ({ mailbox, ids, all }) => {
+      if ((ids === undefined) === (all !== true)) throw badRequest('Cannot redrive: give message ids or --all (not both)')
+      const r = d.a2a.redrive(mailbox, all === true ? undefined : ids)
+      await d.audit({ type: 'A2A_REDRIVE', actor: 'operator', outcome: 'ok', detail: { mailbox, count: r.redriven.length, ids: r.redriven.slice(0, 100), missing: r.missing.length } }, true)
+      return r
+    },
+    'a2a.purge': async ({ mailbox, which }) => {
+      const r = d.a2a.purge(mailbox, which)
+      await d.audit({ type: 'A2A_PURGE', actor: 'operator', outcome: 'ok', detail: { mailbox, which, ...r } }, true)
+      return r
+    },
+    'a2a.retry': async ({ outboxId }) => d.a2a.retry(outboxId),
     // An agent sees only the mailboxes it may read.
     'a2a.mailboxes': async (_params, { principal }) => d.a2a.mailboxes().filter(m => mayRead(d, principal, m.mailbox))
   }
@@ -27,7 +44,7 @@ function received (m: InboxItem): Record<string, unknown> {
 }
 
 /** `a2a outbox --json` → `[{"id","to","mailbox","status","attempts","reason"?}]` (+ code, times). */
-function outboxRow (r: OutboxItem): Record<string, unknown> {
+function outboxRow (r: OutboxItem & { lastError?: string }): Record<string, unknown> {
   return {
     id: r.id,
     to: r.to,
@@ -35,6 +52,7 @@ function outboxRow (r: OutboxItem): Record<string, unknown> {
     status: r.status,
     attempts: r.attempts,
     ...(r.reason !== undefined ? { reason: r.reason, code: r.code } : {}),
+    ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
     messageId: r.messageId,
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,

@@ -8,6 +8,7 @@
  */
 import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, type RequestType } from '../../protocol/index.js'
 import { newAgentToken, parseScope, tokenHint } from '../caps/index.js'
+import { ACK_TYPE } from '../audit/index.js'
 import type { CapsComponents } from './components.js'
 import { actorOf, type Handler } from './handler.js'
 
@@ -22,7 +23,8 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       await d.caps.add(id, grant)
       return { id, grant }
     },
-    'cap.revoke': async ({ grantId: id }, { principal }) => {
+    'cap.revoke': async ({ grantId }, { principal }) => {
+      const id = resolveGrantId(d, grantId)
       const { rev, already } = await d.caps.prepareRevocation(id)
       if (!already) {
         await d.audit({ type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } }, true)
@@ -47,7 +49,7 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       d.agents.issue(name, scopes, expires, grants, token)
       return { name, token, scopes, expires, grants }
     },
-    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, tokenPrefix: r.prefix })),
+    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, expired: r.expires !== null && r.expires * 1000 <= Date.now(), tokenPrefix: r.prefix })),
     'agentToken.revoke': async ({ name }, { principal }) => {
       const rec = d.agents.get(name)
       if (rec === undefined) throw notFound(`Cannot revoke agent token "${name}": no such agent`)
@@ -62,20 +64,37 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
     },
 
     'audit.tail': async ({ n, afterSeq }) => await d.auditLog.tail(n ?? AUDIT_TAIL_DEFAULT_ROWS, afterSeq),
-    'audit.verify': async ({}, { principal }) => {
-      const result = await d.auditLog.verify()
-      // Durable, so the row is in the file before the caller reads it again.
-      await d.audit({ type: 'AUDIT_VERIFIED', actor: actorOf(principal), outcome: result.ok ? 'ok' : 'error', detail: { ok: result.ok, rows: result.rows, firstBadSeq: result.firstBadSeq } }, true)
-        .catch(() => { /* the verdict stands */ })
-      return result
+    'audit.verify': async () => {
+      // A read: it appends no row (issue 14), so verifying twice gives the same head.
+      return await d.auditLog.verify()
     },
     'audit.checkpoint': async () => await d.auditLog.checkpoint(),
+    // Only the first break can be acknowledged, with a reason; the row is then sealed by a
+    // signed checkpoint, which is what makes verify honour it (node/audit/verify.ts rule 6).
+    'audit.acknowledge': async ({ seq, reason }, { principal }) => {
+      const before = await d.auditLog.verify()
+      if (before.ok) throw badRequest(`Cannot acknowledge seq ${seq}: the audit log verifies; there is no break to acknowledge`)
+      if (before.firstBadSeq !== seq) throw badRequest(`Cannot acknowledge seq ${seq}: the first break is at seq ${String(before.firstBadSeq)} (${before.reason ?? ''}); acknowledge that one`)
+      await d.audit({ type: ACK_TYPE, actor: actorOf(principal), outcome: 'ok', detail: { seq, reason, breakReason: before.reason ?? null } }, true)
+      const checkpoint = await d.auditLog.checkpoint()
+      const after = await d.auditLog.verify()
+      return { acknowledged: seq, checkpoint: checkpoint.seq, verify: after }
+    },
     'audit.purge': async ({ before }, { principal }) => {
       const at = new Date(before)
       if (Number.isNaN(at.getTime())) throw badRequest(`Cannot purge the audit log: "${before}" is not an RFC 3339 date`)
       return await d.auditLog.purge(at, actorOf(principal))
     }
   }
+}
+
+/** A full grant id, or the one grant whose id starts with `prefix` (≥ 8 hex, as git takes). */
+function resolveGrantId (d: CapsComponents, prefix: string): string {
+  if (prefix.length === 64) return prefix
+  const hits = d.caps.list().filter(g => g.id.startsWith(prefix))
+  if (hits.length === 0) throw notFound(`Cannot revoke grant "${prefix}": no grant id starts with it; list them with \`sov cap list\``)
+  if (hits.length > 1) throw badRequest(`Cannot revoke grant "${prefix}": ${hits.length} grant ids start with it; give more digits`)
+  return hits[0].id
 }
 
 /**

@@ -21,7 +21,7 @@ export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Ha
     'peers.list': async () => await listPeers(d),
     'peers.connect': async ({ addr }) => {
       const ma = parseAddr(addr)
-      const conn = await d.mesh.dial(ma, { signal: AbortSignal.timeout(10_000) }).catch(translateDialError)
+      const conn = await d.mesh.dial(ma, { signal: AbortSignal.timeout(10_000) }).catch(err => translateDialError(err, d.peerId))
       // A peer that refuses us (its gater, after Noise) lets our side of the dial succeed and then
       // drops the connection: only a round trip over it shows that it really works.
       const rttMs = await d.mesh.services.ping.ping(conn.remotePeer, { signal: AbortSignal.timeout(5_000) }).catch(cause => {
@@ -31,7 +31,8 @@ export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Ha
     },
     'peers.ping': async ({ peer }) => {
       const target = peer.startsWith('/') ? parseAddr(peer) : parsePeer(peer)
-      const rttMs = await d.mesh.services.ping.ping(target as any, { signal: AbortSignal.timeout(10_000) }).catch(translateDialError)
+      if (!peer.startsWith('/') && d.revoked.has(peer)) throw forbidden(`Cannot ping ${peer}: this node has revoked it; allow it again with \`sov peers unrevoke ${peer}\``)
+      const rttMs = await d.mesh.services.ping.ping(target as any, { signal: AbortSignal.timeout(10_000) }).catch(err => translateDialError(err, d.peerId))
       return { peer, rttMs }
     },
     'peers.revoke': async ({ peer }, { principal }) => {
@@ -41,6 +42,14 @@ export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Ha
       await d.mesh.hangUp(id).catch(() => {})
       return { peer: id.toString(), revoked: true, alreadyRevoked: !added }
     },
+    'peers.unrevoke': async ({ peer }, { principal }) => {
+      const id = parsePeer(peer).toString()
+      if (!d.revoked.has(id)) return { peer: id, revoked: false, wasRevoked: false }
+      await d.audit({ type: 'PEER_UNREVOKED', actor: actorOf(principal), outcome: 'ok', detail: { peer: id } }, true)
+      d.revoked.remove(id)
+      return { peer: id, revoked: false, wasRevoked: true }
+    },
+    'config.reload': async () => await d.reloadConfig(),
     'token.rotate': async ({}, { principal }) => {
       await d.audit({ type: 'OPERATOR_TOKEN_ROTATED', actor: actorOf(principal), outcome: 'ok', detail: {} }, true)
       return { rotated: true, path: d.rotateOperatorToken() }
@@ -64,7 +73,9 @@ function status (d: NodeComponents): StatusResult {
     version: VERSION,
     pid: process.pid,
     reachability: reachability(m, d.config.reachability),
-    relay: { serving: d.config.relay.serve, reservations: relayReservations(m) }
+    relay: { serving: d.config.relay.serve, reservations: relayReservations(m) },
+    home: d.home,
+    fingerprint: d.fingerprint
   }
 }
 
@@ -74,9 +85,11 @@ async function listPeers (d: NodeComponents): Promise<PeerInfo[]> {
   for (const peer of await d.mesh.peerStore.all()) {
     const id = peer.id.toString()
     if (id === d.peerId) continue
-    out.push({ peerId: id, addrs: peer.addresses.map(a => a.multiaddr.toString()), connected: connected.has(id) })
+    out.push({ peerId: id, addrs: peer.addresses.map(a => a.multiaddr.toString()), connected: connected.has(id), revoked: d.revoked.has(id) })
   }
-  for (const id of connected) if (!out.some(p => p.peerId === id)) out.push({ peerId: id, addrs: [], connected: true })
+  for (const id of connected) if (!out.some(p => p.peerId === id)) out.push({ peerId: id, addrs: [], connected: true, revoked: d.revoked.has(id) })
+  // Revoked peers stay listed (marked) even once the peer store forgot them (issue 14).
+  for (const id of d.revoked.list()) if (!out.some(p => p.peerId === id)) out.push({ peerId: id, addrs: [], connected: false, revoked: true })
   for (const p of out) {
     const conn = p.connected ? bestConnection(d.mesh.getConnections(peerIdFromString(p.peerId))) : undefined
     if (conn !== undefined) p.connection = connectionInfo(conn)
@@ -101,10 +114,16 @@ function parsePeer (peer: string) {
 }
 
 /** libp2p errors → our codes; a PSK mismatch keeps its own code wherever it surfaces. */
-function translateDialError (err: any): never {
+function translateDialError (err: any, self: string): never {
   if (err instanceof SovError) throw err
   if (isSwarmKeyMismatch(err)) throw swarmKeyMismatch('Cannot connect: the peer uses a different swarm key', { cause: err })
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') throw timeout(`Cannot connect: ${err.message}`, { cause: err })
-  if (err?.name === 'DialDeniedError' || err?.name === 'ConnectionDeniedError') throw forbidden(`Cannot connect: ${err.message}`, { cause: err })
-  throw unavailable(`Cannot connect: ${err?.message ?? String(err)}`, { cause: err })
+  if (err?.name === 'DialDeniedError' || err?.name === 'ConnectionDeniedError') throw forbidden('Cannot connect: this node has revoked that peer; allow it again with `sov peers unrevoke PEER`', { cause: err })
+  if (err?.name === 'NoValidAddressesError') throw unavailable('Cannot connect: no address is known for that peer; dial it once with `sov peers connect MULTIADDR`', { cause: err })
+  // The remote gater drops us right after the handshake; libp2p then reports a bare Event.
+  const message = typeof err?.message === 'string' && !err.message.startsWith('[object') ? err.message : undefined
+  if (message === undefined || /closed|reset/i.test(message)) {
+    throw unavailable(`Cannot connect: the peer closed the connection right after the handshake; it may have revoked this node (${self}): its operator can run \`sov peers unrevoke ${self}\``, { cause: err })
+  }
+  throw unavailable(`Cannot connect: ${message}`, { cause: err })
 }

@@ -20,6 +20,8 @@ export async function sov (home: string, args: string[], opts: { env?: Record<st
   let stderr = ''
   child.stdout.on('data', d => { stdout += d })
   child.stderr.on('data', d => { stderr += d })
+  // A command that exits before reading stdin closes the pipe: EPIPE here is not a failure.
+  child.stdin.on('error', () => {})
   child.stdin.end(opts.input ?? '')
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
   const [code] = await once(child, 'close') as [number | null]

@@ -1,0 +1,71 @@
+/**
+ * Building the A2A `Message` that `sov a2a send` queues (issue 14): parts in the order given
+ * (`--text`, `--data`, `--file` repeatable; `--file -` reads stdin), plus `--context-id`,
+ * `--task-id`, `--metadata JSON` and `--media-type` (of the `--file` parts). Every input is read
+ * and checked here, before anything reaches the daemon; a wrong one is a usage error naming it.
+ */
+import { randomUUID } from 'node:crypto'
+import { readFileSync, statSync } from 'node:fs'
+import { basename } from 'node:path'
+import { badRequest } from '../../protocol/index.js'
+
+/** A part as typed, in command-line order. */
+export type PartSpec = { kind: 'text' | 'data' | 'file', value: string }
+
+/** A commander option parser that appends to one ordered list for all three part flags. */
+export function partCollector (kind: PartSpec['kind']) {
+  return (value: string): PartSpec[] => { orderedParts.push({ kind, value }); return orderedParts }
+}
+/** Shared across the three flags so `--text a --file f --text b` keeps its order (one command a process). */
+export const orderedParts: PartSpec[] = []
+
+export interface MessageFlags { contextId?: string, taskId?: string, metadata?: string, mediaType?: string }
+
+export function buildMessage (specs: PartSpec[], flags: MessageFlags, readStdin: () => Buffer): Record<string, unknown> {
+  if (specs.length === 0) throw badRequest('Cannot send: give the content as TEXT, --text T, --data JSON or --file F (each repeatable)')
+  if (specs.filter(s => s.kind === 'file' && s.value === '-').length > 1) throw badRequest('Cannot send: --file - (stdin) can be given once')
+  const parts = specs.map(s => {
+    if (s.kind === 'text') return { text: s.value }
+    if (s.kind === 'data') return { data: parseJson('--data', s.value) }
+    return fileRawPart(s.value, flags.mediaType, readStdin)
+  })
+  const message: Record<string, unknown> = { messageId: randomUUID(), role: 'ROLE_USER', parts }
+  if (flags.contextId !== undefined) message.contextId = nonEmpty('--context-id', flags.contextId)
+  if (flags.taskId !== undefined) message.taskId = nonEmpty('--task-id', flags.taskId)
+  if (flags.metadata !== undefined) {
+    const m = parseJson('--metadata', flags.metadata)
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`Cannot use --metadata "${flags.metadata}": it must be a JSON object, e.g. '{"priority":"high"}'`)
+    message.metadata = m
+  }
+  return message
+}
+
+function fileRawPart (path: string, mediaType: string | undefined, readStdin: () => Buffer): Record<string, unknown> {
+  let bytes: Buffer
+  if (path === '-') bytes = readStdin()
+  else {
+    let isDir = false
+    try { isDir = statSync(path).isDirectory() } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code
+      throw badRequest(`Cannot read --file "${path}": ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (cause as Error).message}; check the path`, { cause })
+    }
+    if (isDir) throw badRequest(`Cannot read --file "${path}": it is a directory; give a file (or pack the directory, e.g. with tar)`)
+    try { bytes = readFileSync(path) } catch (cause) {
+      throw badRequest(`Cannot read --file "${path}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}; check its permissions`, { cause })
+    }
+  }
+  const part: Record<string, unknown> = { raw: bytes.toString('base64'), mediaType: mediaType ?? 'application/octet-stream' }
+  if (path !== '-') part.filename = basename(path)
+  return part
+}
+
+function parseJson (flag: string, text: string): unknown {
+  try { return JSON.parse(text) } catch (cause) {
+    throw badRequest(`Cannot use ${flag} "${text.length > 60 ? text.slice(0, 60) + '…' : text}": not valid JSON (${(cause as Error).message}); quote it for the shell, e.g. '{"n":1}'`, { cause })
+  }
+}
+
+function nonEmpty (flag: string, text: string): string {
+  if (text.length === 0 || text.length > 256) throw badRequest(`Cannot use ${flag} "${text}": use 1 to 256 characters`)
+  return text
+}
