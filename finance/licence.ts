@@ -132,12 +132,8 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
         if (best === undefined || RANK[verdict.status] > RANK[best.status]) best = verdict
         if (!worthAnotherServer(verdict)) break
       } catch (err) {
-        let e = toSovError(err, 'ELECTRUM_ERROR')
+        const e = toSovError(err, 'ELECTRUM_ERROR')
         if (e.code === 'BAD_REQUEST') throw e
-        // Electrum relays bitcoind's RPC -5 as a raw `DaemonError({'code': -5…})` (issue 14).
-        if (/transaction\.get\b.*(No such mempool or blockchain transaction|'code': -5\b)/.test(e.message)) {
-          e = electrumError(`Cannot find transaction ${txid} on ${server}: the server does not know it (not broadcast yet, a typo, or another network than --network ${terms.network}); check the txid, or wait until it is broadcast`, { cause: err })
-        }
         lastError = e
         // A refusal is an answer; a dead, silent or garbling server is not (the outage grace).
         const answered = serverRefusal(err) !== undefined || serverRefusal((err as { cause?: unknown }).cause) !== undefined

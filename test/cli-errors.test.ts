@@ -75,7 +75,7 @@ test('licence verify of a txid the server does not know says so, not DaemonError
   const vendor = newAddress('p2wpkh')
   const r = await sov(home, ['licence', 'verify', '--txid', 'ab'.repeat(32), '--vendor', vendor.address, '--sats', '1000', '--network', 'regtest', '--electrum', e.tcp, '--machine-id', 'm'])
   assert.is(r.code, 1)
-  assert.match(r.stdout + r.stderr, /the server does not know it \(not broadcast yet, a typo, or another network/)
+  assert.match(r.stdout + r.stderr, /the server does not know it \(not broadcast yet, or a transaction of another network/)
   assert.not.match(r.stdout + r.stderr, /DaemonError/)
 })
 

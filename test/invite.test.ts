@@ -76,8 +76,12 @@ test('join refuses a wrong passphrase, an altered invite, an expired invite and 
     assert.equal(readdirSync(home), [], `${c.name}: nothing written`)
   }
 
+  // A home that already belongs to another mesh (its key came from elsewhere, so it may be
+  // shared); a key that `init` made and nobody has yet is replaced instead (cli-kubo test).
   const other = ctx.tmp('sov-home-')
-  assert.is((await sov(other, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])).code, 0)
+  const otherKey = join(ctx.tmp(), 'other.key')
+  assert.is((await sov(other, ['swarm-key', 'generate', '--out', otherKey])).code, 0)
+  assert.is((await sov(other, ['init', '--listen', '/ip4/127.0.0.1/tcp/0', '--swarm-key', otherKey])).code, 0)
   const before = readFileSync(join(other, 'swarm.key'))
   const configBefore = readFileSync(join(other, 'config.json'))
   const r = await sov(other, ['join', invite, '--passphrase-file', pf])

@@ -54,7 +54,7 @@ test('licence config keys are checked by the schema: height and graceS are taken
   const bad = await homeWithLicence(ctx, { ...terms, heigth: 5 })
   const r = await sov(bad, ['node', 'start', '--foreground'], { timeoutMs: 20_000 })
   assert.is.not(r.code, 0)
-  assert.match(r.stderr, /field "licence\.heigth"/)
+  assert.match(r.stderr, /unknown key "licence\.heigth"/)
   const wrongType = await homeWithLicence(ctx, { ...terms, graceS: -1 })
   assert.match((await sov(wrongType, ['node', 'start', '--foreground'], { timeoutMs: 20_000 })).stderr, /field "licence\.graceS"/)
   const good = await homeWithLicence(ctx, { ...terms, height: 5, graceS: 60 })
