@@ -36,7 +36,7 @@ async function consume (c: IpcClient, mailbox: string, n: number): Promise<Map<s
       got.set(m.message.messageId, m)
     }
     if (msgs.length > 0) {
-      const r = await c.request('a2a.ack', { mailbox, ids: msgs.map(m => m.id) })
+      const r = await c.request('a2a.ack', { mailbox, leases: msgs.map(m => m.lease) })
       assert.is(r.count, msgs.length)
     }
   }

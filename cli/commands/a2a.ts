@@ -42,15 +42,15 @@ export function registerA2ACommands (program: Command): void {
       const max = Number.parseInt(o.max, 10)
       if (!Number.isInteger(max) || max < 1) throw badRequest(`Cannot parse --max "${o.max}": use a whole number ≥ 1`)
       const r = await withDaemon(g.home, async c => await c.request('a2a.receive', { mailbox, leaseMs: parseDuration(o.lease), max, waitMs }, waitMs + 30_000)) as any[]
-      emit(g, r, r => r.length === 0 ? 'No messages' : r.map(m => `${m.id} from ${m.from} (delivery ${m.deliveries})\n${summarise(m.message)}`).join('\n'))
+      emit(g, r, r => r.length === 0 ? 'No messages' : r.map(m => `${m.id} from ${m.from} (delivery ${m.deliveries}, lease ${m.lease})\n${summarise(m.message)}`).join('\n'))
     })
   for (const verb of ['ack', 'nack'] as const) {
-    a2a.command(verb).argument('<mailbox>').argument('<ids...>')
+    a2a.command(verb).argument('<mailbox>').argument('<leases...>', 'the "lease" of each message, as `a2a receive` printed it')
       .description(verb === 'ack' ? 'acknowledge (delete) leased messages' : 'return leased messages to the queue')
-      .action(async (mailbox: string, ids: string[], _o: unknown, cmd: Command) => {
+      .action(async (mailbox: string, leases: string[], _o: unknown, cmd: Command) => {
         const g = cmd.optsWithGlobals<GlobalOptions>()
-        const r = await withDaemon(g.home, async c => await c.request(verb === 'ack' ? 'a2a.ack' : 'a2a.nack', { mailbox, ids }))
-        emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? ids.length}`)
+        const r = await withDaemon(g.home, async c => await c.request(verb === 'ack' ? 'a2a.ack' : 'a2a.nack', { mailbox, leases }))
+        emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? leases.length}`)
       })
   }
   a2a.command('outbox').description('messages this node sends, with their delivery state')

@@ -18,8 +18,12 @@ export interface IpcServerOptions {
   path: string
   /** Maps a bearer token to a principal; `undefined` refuses it. */
   authenticate: (token: string) => Principal | undefined
-  /** Runs one validated request; throw a `SovError` to answer with its code. */
-  dispatch: (principal: Principal, type: RequestType, params: any, signal: AbortSignal) => Promise<unknown>
+  /**
+   * Runs one validated request; throw a `SovError` to answer with its code. `onUnsent` registers
+   * an undo that runs when the reply cannot be written (too large, client gone, write failed):
+   * whatever the request handed out (leases) must not count as seen (issue 10).
+   */
+  dispatch: (principal: Principal, type: RequestType, params: any, signal: AbortSignal, onUnsent: (undo: () => void) => void) => Promise<unknown>
   /** Called (and awaited) for every refused `hello`, before the refusal is sent. */
   onAuthFailure: (reason: string, tokenHint: string) => Promise<void>
   node: () => { peerId: string, version: string }
@@ -156,9 +160,28 @@ export class IpcServer {
         return
       }
       inFlight++
+      const undos: Array<() => void> = []
+      const unsent = (): void => {
+        for (const undo of undos.splice(0)) {
+          try { undo() } catch (err) { console.error(`ipc: cannot undo unsent ${type}:`, err) }
+        }
+      }
       try {
-        const result = await this.opts.dispatch(who, type, params.output, abort.signal)
-        send({ id: reqId, ok: true, result: result ?? null })
+        const result = await this.opts.dispatch(who, type, params.output, abort.signal, undo => { undos.push(undo) })
+        if (undos.length === 0) {
+          send({ id: reqId, ok: true, result: result ?? null })
+          return
+        }
+        let frame: Buffer
+        try {
+          frame = encodeFrame({ id: reqId, ok: true, result: result ?? null })
+        } catch (err) {
+          unsent()
+          throw err
+        }
+        if (closed || socket.destroyed) { unsent(); return }
+        socket.write(frame, err => { if (err != null) unsent() })
+        if (socket.writableLength > this.opts.maxBufferedBytes) socket.destroy()
       } catch (err) {
         const e = toSovError(err)
         if (e.code === 'INTERNAL') console.error(`ipc: ${type} failed:`, err)
