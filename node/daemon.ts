@@ -52,6 +52,7 @@ export class Daemon implements IpcComponents {
   private readonly listen: string[]
   private readonly stopWaiters = Promise.withResolvers<void>()
   private releaseLock?: () => void
+  private readonly ipc: IpcServer
 
   private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[], private readonly log: (line: string) => void) {
     this.paths = paths
@@ -65,7 +66,7 @@ export class Daemon implements IpcComponents {
     this.revoked = new RevokedPeers(paths.revokedPeers)
     this.operatorToken = readOperatorToken(paths.operatorToken)
 
-    const ipc = new IpcServer({
+    const ipc = this.ipc = new IpcServer({
       path: paths.socket,
       authenticate: token => {
         if (secretEquals(token, this.operatorToken)) return { kind: 'operator' }
@@ -189,9 +190,16 @@ export class Daemon implements IpcComponents {
     this.auditLog.append(event).catch(err => { this.log(`audit: cannot record ${event.type}: ${(err as Error).message}`) })
   }
 
+  /** Writes a new operator token; every session opened with the old one ends (issue 10 §2). */
   rotateOperatorToken (): string {
     this.operatorToken = newOperatorToken(this.paths.operatorToken)
+    this.endStaleSessions()
     return this.paths.operatorToken
+  }
+
+  /** After the current reply is written (sessions end gracefully, so the caller still gets it). */
+  endStaleSessions (): void {
+    setImmediate(() => { this.ipc.endStaleSessions() })
   }
 
   /** Resolves once the daemon has stopped (by `stop()`, a signal or `node stop`). */

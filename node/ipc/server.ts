@@ -41,6 +41,8 @@ export class IpcServer {
   private readonly opts: Required<IpcServerOptions>
   private server?: Server
   private readonly sockets = new Set<Socket>()
+  /** The secret each authenticated connection said hello with, and how to end it. */
+  private readonly sessions = new Map<Socket, { token: string, end: (err: SovError) => void }>()
   private readonly shutdown = new AbortController()
 
   constructor (opts: IpcServerOptions) {
@@ -58,6 +60,22 @@ export class IpcServer {
     chmodSync(this.opts.path, 0o600)
     server.on('error', err => { console.error('ipc: server error:', err.message) })
     this.server = server
+  }
+
+  /**
+   * Ends every session whose hello secret no longer authenticates (operator token rotated, agent
+   * token revoked or expired): each gets an `UNAUTHENTICATED` frame and a close (issue 10 §2).
+   * Requests on such a session are refused anyway; this also ends idle ones and long polls.
+   */
+  endStaleSessions (): number {
+    let ended = 0
+    for (const [socket, s] of [...this.sessions]) {
+      if (this.opts.authenticate(s.token) !== undefined) continue
+      this.sessions.delete(socket)
+      s.end(unauthenticated('Cannot continue this session: its token was rotated or revoked; connect again with the current token'))
+      ended++
+    }
+    return ended
   }
 
   async stop (): Promise<void> {
@@ -112,6 +130,7 @@ export class IpcServer {
       clearTimeout(helloTimer)
       this.shutdown.signal.removeEventListener('abort', onShutdown)
       this.sockets.delete(socket)
+      this.sessions.delete(socket)
     })
 
     const onHello = async (frame: unknown): Promise<void> => {
@@ -135,6 +154,7 @@ export class IpcServer {
         return
       }
       principal = who
+      this.sessions.set(socket, { token: hello.output.token, end: err => { fail(null, err, true) } })
       send({ ok: true, node: this.opts.node() })
     }
 
@@ -148,6 +168,12 @@ export class IpcServer {
         return
       }
       const { id: reqId, type } = env.output
+      // The secret is checked again on every request: a rotated or revoked one stops at once.
+      const session = this.sessions.get(socket)
+      if (session === undefined || this.opts.authenticate(session.token) === undefined) {
+        fail(reqId, unauthenticated(`Cannot run ${type}: this session's token was rotated or revoked; connect again with the current token`), true)
+        return
+      }
       const { id: _i, type: _t, ...rest } = frame as Record<string, unknown>
       const params = v.safeParse(REQUEST_PARAMS[type], rest)
       if (!params.success) {
