@@ -25,6 +25,7 @@ export {
   MailboxStore, parseLease, DEDUPE_GRACE_MS, OUTBOX_RETENTION_MS,
   type OutboxStatus, type OutboxItem, type InboxItem, type DeadLetter, type MailboxStats, type AcceptOutcome
 } from './store.js'
+export { streamRefusal } from './receiver.js'
 export type { AuthResult, Authorize, A2AAuditEvent, AuditSink } from './types.js'
 
 /** Creates the mailbox service (not started). */

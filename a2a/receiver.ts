@@ -204,3 +204,13 @@ function conflictReply (id: string): A2AReply {
 function conflictVerdict (id: string, bytes: number): Verdict {
   return { reply: conflictReply(id), bytes }
 }
+
+/**
+ * The one reply a guard in front of `/sov/a2a/1.0.0` sends on a stream it refuses (the peer holds
+ * no `/a2a/send` grant at all): `{"id":null,"status":"rejected","code":"FORBIDDEN","reason"}`,
+ * UTF-8 JSON without its length prefix. The sender fails every envelope it wrote on that stream
+ * with the reason, and backs the peer off (issue 10 §3).
+ */
+export function streamRefusal (reason: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ id: null, status: 'rejected', code: 'FORBIDDEN', reason: reason.slice(0, 1024) }))
+}

@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION, unavailable } from '../protocol/index.js'
 import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
-import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
+import { createMailboxes, streamRefusal, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
 import { assertPrivate, homePaths, type HomePaths } from './home.js'
 import { ensureDir } from './files/index.js'
@@ -16,8 +16,8 @@ import { LicenceWatcher } from './licence.js'
 import { acquirePidLock } from './lock.js'
 import { Supervisor } from './supervisor.js'
 import { capsAuditParts, secretForms } from './parts.js'
-import type { AuditEvent, AuditLog } from './audit/index.js'
-import { AgentTokens, RevokedPeers, newOperatorToken, readOperatorToken, secretEquals, type Capabilities } from './caps/index.js'
+import { RefusalAudit, type AuditEvent, type AuditLog } from './audit/index.js'
+import { AgentTokens, RevokedPeers, guardMeshProtocol, newOperatorToken, readOperatorToken, secretEquals, type Capabilities } from './caps/index.js'
 import { IpcServer, createDispatcher, type IpcComponents } from './ipc/index.js'
 
 export interface DaemonOptions {
@@ -53,6 +53,8 @@ export class Daemon implements IpcComponents {
   private readonly stopWaiters = Promise.withResolvers<void>()
   private releaseLock?: () => void
   private readonly ipc: IpcServer
+  /** Refusals of remote peers, aggregated so no peer can grow the log fast (issue 10 §3). */
+  private readonly refusals = new RefusalAudit({ write: async e => { await this.audit(e, true) } })
 
   private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[], private readonly log: (line: string) => void) {
     this.paths = paths
@@ -110,12 +112,23 @@ export class Daemon implements IpcComponents {
             retryMaxMs: this.config.a2a.retryMaxMs,
             sweepIntervalMs: this.config.a2a.sweepIntervalMs,
             authorize: (peerId, mailbox) => this.authorizeA2A(peerId, mailbox),
-            // Refusals are durable before the refusal is answered; accepts ride the group commit.
-            audit: async event => { await this.audit(event, event.outcome !== 'ok') }
+            // A peer's refusals are aggregated; other refusals are durable before they are
+            // answered; accepts ride the group commit.
+            audit: async event => {
+              if (event.type === 'A2A_REJECTED') await this.refusals.record(event)
+              else await this.audit(event, event.outcome !== 'ok')
+            },
+            // A peer without any /a2a/send grant is refused before the handler reads a byte.
+            handleProtocol: async (protocol, handler, handleOptions) => await guardMeshProtocol(this.mesh, {
+              protocol, cmd: '/a2a/send', caps: this.caps, handler, handleOptions, answer: streamRefusal, audit: async e => { await this.refusals.record(e) }
+            })
           })
           await this.a2a.start()
         },
-        stop: async () => { await this.a2a?.stop() }
+        stop: async () => {
+          await this.a2a?.stop()
+          await this.refusals.flush()
+        }
       },
       // Licence checks run in the background: a slow Electrum server never delays the start.
       { name: 'finance', start: async () => { this.licence.start() }, stop: async () => { await this.licence.stop() } },
