@@ -16,6 +16,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { badRequest } from '../protocol/index.js'
 import { pskProtector } from './psk-protector.js'
 import { startBootstrapper } from './bootstrapper.js'
+import { PendingPerAddress } from './pending-per-address.js'
 
 /** Our DHT protocol: a private DHT that never mixes with the public Amino DHT. */
 export const DHT_PROTOCOL = '/sov/kad/1.0.0'
@@ -61,6 +62,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   const bootstrap = parseAddrs(opts.bootstrap ?? [], 'bootstrap address')
   parseAddrs(opts.listen, 'listen address')
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
+  const pending = new PendingPerAddress()
   const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath) : undefined
   await datastore?.open()
   let node: MeshNode
@@ -75,7 +77,11 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
       streamMuxers: [yamux()],
       connectionGater: {
         denyDialPeer: revoked,
-        denyInboundEncryptedConnection: revoked,
+        denyInboundConnection: maConn => pending.deny(maConn),
+        denyInboundEncryptedConnection: (peer, maConn) => {
+          pending.release(maConn)
+          return revoked(peer)
+        },
         denyOutboundEncryptedConnection: revoked
       },
       connectionManager: {

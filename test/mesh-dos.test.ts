@@ -5,13 +5,14 @@
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { v7 as uuidv7 } from 'uuid'
 import { parseSwarmKey, type MeshNode } from '../mesh/index.js'
-import { kitSuite, waitFor } from './kit/index.js'
+import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
 import { startNode } from './kit/mesh.js'
@@ -96,6 +97,58 @@ test('a peer without a grant: the sender fails the message FORBIDDEN with the re
   assert.is(r.status, 'queued')
   // Back-off 100 ms doubling to 3 s: at most ~8 tries in 6 s; a reset at every reconnect made 20+.
   assert.ok(r.attempts <= 10, `${r.attempts} attempts in 6 s`)
+})
+
+/**
+ * Holds `n` silent TCP sockets against `port` from `hosts` (loopback addresses), opening again
+ * those the node closes once a second; returns the stopper and the count of closes seen.
+ */
+export function holdSilentSockets (port: number, n: number, hosts: string[]): { stop: () => void, closed: () => number } {
+  const live = new Set<Socket>()
+  let closed = 0
+  let stopped = false
+  const open = (host: string): void => {
+    const s = connect({ host: '127.0.0.1', port, localAddress: host })
+    live.add(s)
+    s.on('error', () => {})
+    s.on('close', () => { live.delete(s); if (!stopped) closed++ })
+  }
+  for (let i = 0; i < n; i++) open(hosts[i % hosts.length])
+  const refill = setInterval(() => { for (let i = live.size; i < n; i++) open(hosts[i % hosts.length]) }, 1000)
+  return { stop: () => { stopped = true; clearInterval(refill); for (const s of live) s.destroy() }, closed: () => closed }
+}
+
+test('1,000 silent sockets (no swarm key) cannot keep a member out: it connects within 3 s; silent ones are dropped after ~2 s', async ctx => {
+  const b = await startA2ADaemon(ctx)
+  const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
+  const attack = holdSilentSockets(b.port, 1000, hosts)
+  ctx.defer(() => { attack.stop() })
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const { key } = parseSwarmKey(readFileSync(join(b.home, 'swarm.key')))
+  const node = await startNode(ctx, key)
+  const started = Date.now()
+  let connected = false
+  let lastError: unknown
+  while (!connected && Date.now() - started < 3000) {
+    try {
+      await node.dial(multiaddr(b.addr), { signal: AbortSignal.timeout(3000 - (Date.now() - started)) })
+      connected = true
+    } catch (err) { lastError = err; await new Promise(resolve => setTimeout(resolve, 100)) }
+  }
+  const ms = Date.now() - started
+  console.log(`member connected in ${ms} ms with 1000 silent sockets held`)
+  assert.ok(connected, `the member could not connect within 3 s: ${String(lastError)}`)
+  // Beyond 16 pending per address, sockets are refused at once; a pending one is dropped at the
+  // PSK deadline (~2 s), not after libp2p's 10 s upgrade timeout.
+  await waitFor(() => attack.closed() >= 900, 5000, 'the node to refuse the sockets beyond the per-address slots')
+  attack.stop()
+  const lone = connect({ host: '127.0.0.1', port: b.port, localAddress: '127.0.0.9' })
+  lone.on('error', () => {})
+  const opened = Date.now()
+  await withDeadline(new Promise(resolve => lone.once('close', resolve)), 6000, 'a silent socket to be dropped')
+  const held = Date.now() - opened
+  console.log(`a silent socket was dropped after ${held} ms`)
+  assert.ok(held >= 1500 && held <= 3500, `dropped after ${held} ms`)
 })
 
 test.run()
