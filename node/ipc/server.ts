@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
 import {
-  FrameDecoder, HelloSchema, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
+  FrameDecoder, HelloSchema, findLoneSurrogate, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
   toSovError, unauthenticated, unavailable, type RequestType
 } from '../../protocol/index.js'
 
@@ -162,6 +162,12 @@ export class IpcServer {
       const env = v.safeParse(RequestEnvelopeSchema, frame)
       const rawId = typeof frame === 'object' && frame !== null ? (frame as any).id : undefined
       const id = Number.isSafeInteger(rawId) && rawId >= 0 ? rawId as number : null
+      // The edge for everything a local client sends (grants, messages, names): no lone surrogates.
+      const bad = findLoneSurrogate(frame)
+      if (bad !== null) {
+        fail(id, badRequest(`Cannot parse request: the string at ${bad.slice(0, 200)} holds a lone UTF-16 surrogate, which RFC 8785 and UTF-8 forbid`), id === null)
+        return
+      }
       if (!env.success) {
         const path = v.getDotPath(env.issues[0]) ?? 'frame'
         fail(id, badRequest(`Cannot parse request: ${path}: ${env.issues[0].message}`), id === null)
