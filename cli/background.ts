@@ -4,9 +4,9 @@
  * dies — a death reports the log's last lines instead of a bare timeout.
  */
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { timeout, unavailable } from '../protocol/index.js'
+import { SovError, isErrorCode, timeout, unavailable, type ErrorCode } from '../protocol/index.js'
 
 const POLL_MS = 100
 
@@ -23,7 +23,16 @@ export interface BackgroundOptions<T> {
 
 export async function startInBackground<T> (opts: BackgroundOptions<T>): Promise<T> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url))
-  const log = openSync(opts.logPath, 'a', 0o600)
+  let log: number
+  try {
+    log = openSync(opts.logPath, 'a', 0o600)
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error'
+    const fix = code === 'EROFS' ? 'the file system is read-only; the home must be writable' : code === 'ENOSPC' ? 'the disk is full; free some space' : 'check the home\'s owner and mode'
+    throw unavailable(`Cannot start ${opts.what}: cannot write its log "${opts.logPath}" (${code}); ${fix}`, { cause })
+  }
+  // Only what this child writes is reported (the log keeps earlier runs).
+  const from = fstatSync(log).size
   const child = spawn(process.execPath, [main, ...opts.args], { detached: true, stdio: ['ignore', log, log] })
   closeSync(log)
   let exited: number | null | undefined
@@ -32,8 +41,11 @@ export async function startInBackground<T> (opts: BackgroundOptions<T>): Promise
   const until = Date.now() + opts.timeoutMs
   for (;;) {
     if (exited !== undefined) {
-      const tail = readFileSync(opts.logPath, 'utf8').trim().split('\n').slice(-5).join('\n')
-      throw unavailable(`Cannot start ${opts.what}: it exited with code ${String(exited)}; see ${opts.logPath}:\n${tail}`)
+      const lines = readFileSync(opts.logPath).subarray(from).toString('utf8').trim().split('\n')
+      // The child's own `error[CODE]: …` line is the answer: same code, same words.
+      const said = lines.map(l => /^error\[([A-Z_]+)\]: (.*)$/.exec(l)).findLast(m => m !== null && isErrorCode(m[1]))
+      if (said != null) throw new SovError(said[1] as ErrorCode, `${said[2]} (${opts.what} exited with code ${String(exited)}; log: ${opts.logPath})`)
+      throw unavailable(`Cannot start ${opts.what}: it exited with code ${String(exited)}; see ${opts.logPath}:\n${lines.slice(-5).join('\n')}`)
     }
     const answer = await opts.probe(child.pid!).catch(() => undefined)
     if (answer !== undefined) return answer

@@ -13,7 +13,7 @@ import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { LevelDatastore } from 'datastore-level'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { badRequest } from '../protocol/index.js'
+import { SovError, badRequest, type ErrorCode } from '../protocol/index.js'
 import { pskProtector } from './psk-protector.js'
 import { startBootstrapper } from './bootstrapper.js'
 import { PendingPerAddress } from './pending-per-address.js'
@@ -101,7 +101,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
     })
   } catch (err) {
     await datastore?.close()
-    throw err
+    throw explainListenError(err)
   }
   const stopBootstrap = startBootstrapper(node, bootstrap)
   node.addEventListener('stop', () => {
@@ -109,6 +109,24 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
     void datastore?.close()
   }, { once: true })
   return node
+}
+
+const LISTEN_FIXES: Record<string, [ErrorCode, string]> = {
+  EADDRINUSE: ['CONFLICT', 'the port is already in use (EADDRINUSE); stop what uses it (another sov home?) or choose another port with `--listen` or `listen` in config.json'],
+  EADDRNOTAVAIL: ['BAD_REQUEST', 'this host has no such address (EADDRNOTAVAIL); use one of its own addresses, or 0.0.0.0'],
+  EACCES: ['FORBIDDEN', 'the port is privileged (EACCES); use a port above 1023']
+}
+
+/**
+ * libp2p's "Some configured addresses failed to be listened on …" (with Node's stack traces) in
+ * our words: the address and the fix (issue 10 §4). Other errors pass through.
+ */
+function explainListenError (err: unknown): unknown {
+  const text = String((err as Error)?.message ?? '')
+  const m = /(\/ip[46]\/\S+?):\s+Error: listen (E[A-Z]+)/.exec(text)
+  const fix = m === null ? undefined : LISTEN_FIXES[m[2]]
+  if (m === null || fix === undefined) return err
+  return new SovError(fix[0], `Cannot listen on "${m[1]}": ${fix[1]}`, { cause: err })
 }
 
 /** Peers in the DHT routing table (kad-dht keeps it off its public interface). */

@@ -2,7 +2,7 @@
  * The daemon: wires the parts of a node together and runs them under one supervisor
  * (audit → store → mesh → a2a → finance → IPC; stopped in reverse).
  */
-import { readFileSync } from 'node:fs'
+import { fstatSync, readFileSync, writeSync } from 'node:fs'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION, unavailable } from '../protocol/index.js'
@@ -10,10 +10,10 @@ import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprin
 import { createMailboxes, streamRefusal, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
 import { assertPrivate, homePaths, type HomePaths } from './home.js'
-import { ensureDir } from './files/index.js'
+import { ensureDir, explainFsError } from './files/index.js'
 import { initHome } from './init.js'
 import { LicenceWatcher } from './licence.js'
-import { acquirePidLock } from './lock.js'
+import { acquireLock } from './lock.js'
 import { Supervisor } from './supervisor.js'
 import { capsAuditParts, secretForms } from './parts.js'
 import { RefusalAudit, type AuditEvent, type AuditLog } from './audit/index.js'
@@ -140,9 +140,14 @@ export class Daemon implements IpcComponents {
   static async start (opts: DaemonOptions = {}): Promise<Daemon> {
     const paths = homePaths(opts.home)
     process.umask(0o077)
-    const log = opts.log ?? ((line: string) => { process.stdout.write(line + '\n') })
-    ensureDir(paths.root)
-    const release = acquirePidLock(paths.lock, paths.root)
+    const log = opts.log ?? resilientLog
+    let release: () => void
+    try {
+      ensureDir(paths.root)
+      release = await acquireLock(paths.lock, paths.root)
+    } catch (err) {
+      throw explainFsError(err)
+    }
     try {
       const init = await initHome({ home: paths.root })
       if (init.created.swarmKey) {
@@ -161,7 +166,7 @@ export class Daemon implements IpcComponents {
       return daemon
     } catch (err) {
       release()
-      throw err
+      throw explainFsError(err)
     }
   }
 
@@ -230,7 +235,10 @@ export class Daemon implements IpcComponents {
  * SIGTERM (or `sov node stop`), stops cleanly and exits 0.
  */
 export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
-  const log = opts.log ?? ((line: string) => { process.stdout.write(line + '\n') })
+  // stdout/stderr are daemon.log in the background: a failed write there (disk full, EPIPE) must
+  // never stop the daemon (issue 10 §4). Lines that cannot be written are dropped.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => {})
+  const log = opts.log ?? resilientLog
   const daemon = await Daemon.start({ ...opts, log })
   const info = daemon.info()
   log(`Sovereign ${info.version} running in ${info.home}`)
@@ -247,6 +255,23 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   log('Stopped')
   // libp2p leaves a ~1 s timer after stop(); exit explicitly once everything is closed.
   process.exit(0)
+}
+
+/**
+ * One progress line to stdout, never thrown: a full disk or a closed pipe loses the line, not
+ * the daemon. Into a file (daemon.log) it is written on fd 1 directly, so later lines go out once
+ * there is space again (Node's file stream gives up for good after its first error).
+ */
+function resilientLog (line: string): void {
+  try {
+    if (stdoutIsFile ??= isFile(1)) writeSync(1, line + '\n')
+    else process.stdout.write(line + '\n')
+  } catch { /* dropped: the log is best effort */ }
+}
+let stdoutIsFile: boolean | undefined
+
+function isFile (fd: number): boolean {
+  try { return fstatSync(fd).isFile() } catch { return false }
 }
 
 /** libp2p reports addresses with `/p2p/<id>` already; add it where missing. */

@@ -5,3 +5,4 @@
 export { ensureDir, writeFileAtomic } from './atomic-write.js'
 export { fsyncDir, openRw, readLastLines, recoverTornTail, writeAll, type TornTail } from './jsonl-files.js'
 export { jcs } from './jcs.js'
+export { explainFsError, assertSocketPath, MAX_SOCKET_PATH_BYTES } from './environment-errors.js'

@@ -6,6 +6,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
+import { assertSocketPath, explainFsError } from '../files/index.js'
 import {
   FrameDecoder, HelloSchema, findLoneSurrogate, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
   toSovError, unauthenticated, unavailable, type RequestType
@@ -51,10 +52,11 @@ export class IpcServer {
 
   async start (): Promise<void> {
     if (this.server !== undefined) return
+    assertSocketPath(this.opts.path)
     rmSync(this.opts.path, { force: true })
     const server = createServer(socket => { this.accept(socket) })
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      server.once('error', err => { reject(explainFsError(err, `listen on the IPC socket "${this.opts.path}"`)) })
       server.listen(this.opts.path, () => { server.off('error', reject); resolve() })
     })
     chmodSync(this.opts.path, 0o600)
