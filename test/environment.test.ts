@@ -6,7 +6,7 @@
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { spawn, execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { kitSuite, waitFor } from './kit/index.js'
 import { SOV, sov } from './kit/daemon.js'
@@ -129,16 +129,33 @@ test(`disk full under the daemon: its log write fails, it keeps running, refuses
   try { for (let i = 0; i < 64; i++) writeSync(fd, chunk) } catch { /* full */ }
   try { for (let i = 0; i < 4096; i++) writeSync(fd, chunk.subarray(0, 1024)) } catch { /* full to the byte */ }
   closeSync(fd)
+  // tmpfs keeps the slack of a file's last page: fill daemon.log's too, so the next log line fails.
+  try { for (let i = 0; i < 8; i++) appendFileSync(join(home, 'daemon.log'), Buffer.alloc(1024, 0x2e)) } catch { /* full */ }
   const ids: string[] = []
-  for (let i = 0; i < 10; i++) ids.push((await ca.request('a2a.send', { peer: bPeer, mailbox: 'inbox', message: textMessage(`full ${i} ${'x'.repeat(20_000)}`), ttlMs: 120_000 })).id)
+  for (let i = 0; i < 30; i++) ids.push((await ca.request('a2a.send', { peer: bPeer, mailbox: 'inbox', message: textMessage(`full ${i} ${'x'.repeat(20_000)}`), ttlMs: 120_000 })).id)
   await new Promise(resolve => setTimeout(resolve, 4000))
   assert.ok((await ca.request('a2a.outbox', { status: 'queued' })).length > 0, 'deliveries were refused while the disk was full')
   assert.is((await sov(home, ['status', '--json'])).code, 0, 'the daemon still runs')
   rmSync(filler)
-  await waitFor(async () => (await ca.request('a2a.outbox', { status: 'delivered' })).length === 10, 30_000, 'every message to be delivered once space is back')
+  await waitFor(async () => (await ca.request('a2a.outbox', { status: 'delivered' })).length === 30, 30_000, 'every message to be delivered once space is back')
   const mb = await sov(home, ['a2a', 'mailboxes', '--json'])
-  assert.equal(mb.json, [{ mailbox: 'inbox', ready: 10, leased: 0, dead: 0 }])
-  assert.match(readFileSync(join(home, 'daemon.log'), 'utf8'), /Sovereign .* running/, 'the log is still written to after space is back (or at least was before)')
+  assert.equal(mb.json, [{ mailbox: 'inbox', ready: 30, leased: 0, dead: 0 }])
+  assert.is((await sov(home, ['node', 'stop'], { timeoutMs: 30_000 })).code, 0)
+  assert.match(readFileSync(join(home, 'daemon.log'), 'utf8'), /Stopped\n$/, 'the log is written again once there is space')
+})
+
+test('a log that can no longer be written (its reader hung up: EPIPE) does not stop the daemon from stopping cleanly', async ctx => {
+  const d = await startA2ADaemon(ctx)
+  // Hang up on the daemon's stdout and stderr: every later log line fails with EPIPE.
+  d.child.stdout!.destroy()
+  d.child.stderr!.destroy()
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const c = await ipc(ctx, d.home)
+  assert.ok((await c.request('status', {})).peerId, 'still serving')
+  const code = await d.stop()
+  assert.is(code, 0, 'SIGTERM ends in a clean stop (its "Received SIGTERM" line could not be written)')
+  const rows = readFileSync(join(d.home, 'audit', 'events.jsonl'), 'utf8')
+  assert.match(rows.trim().split('\n').at(-1)!, /"type":"NODE_STOPPED"/)
 })
 
 test.run()
