@@ -22,7 +22,8 @@ export function explainFsError (err: unknown, action = 'start'): unknown {
   const e = err as NodeJS.ErrnoException
   const reason = typeof e?.code === 'string' ? FS_REASONS[e.code] : undefined
   if (reason === undefined) return err
-  return unavailable(`Cannot ${action}: cannot write "${e.path ?? 'a file in the home'}": ${reason}`, { cause: err })
+  const verb = e.code === 'EACCES' || e.code === 'EPERM' ? 'cannot access' : 'cannot write'
+  return unavailable(`Cannot ${action}: ${verb} "${e.path ?? 'a file in the home'}": ${reason}`, { cause: err })
 }
 
 /** Refuses an IPC socket path the OS cannot bind (Node would silently truncate it). */
