@@ -8,9 +8,14 @@
  * than one per message.
  */
 import Database from 'better-sqlite3'
-import { chmodSync, closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
-import { badRequest, conflict, internal, type SovError } from '../protocol/index.js'
-import { MIGRATIONS, SCHEMA_VERSION } from './schema.js'
+import { chmodSync, closeSync, openSync } from 'node:fs'
+import { conflict } from '../protocol/index.js'
+import { checkHeader, damaged } from './store-file.js'
+import { parseLease } from './lease.js'
+import { prepare, type InboxRow } from './store-statements.js'
+
+export { parseLease }
+import { migrate } from './schema.js'
 
 /** How long an accepted id is remembered after its TTL ran out. @default 1 hour, in ms */
 export const DEDUPE_GRACE_MS = 3600_000
@@ -67,7 +72,6 @@ export interface DeadLetter { id: string, mailbox: string, from: string, deliver
 
 export interface MailboxStats { mailbox: string, ready: number, leased: number, dead: number }
 
-interface InboxRow { seq: number, id: string, mailbox: string, sender: string, ts: number, received_at: number, message: string, deliveries: number, visible_at: number, bytes: number }
 
 export class MailboxStore {
   private readonly db: Database.Database
@@ -383,101 +387,4 @@ export class MailboxStore {
 
 function toItem (r: InboxRow, deliveries: number, leaseUntil: number): InboxItem {
   return { id: r.id, from: r.sender, mailbox: r.mailbox, ts: r.ts, receivedAt: r.received_at, deliveries, leaseUntil, lease: `${r.id}.${deliveries}`, message: JSON.parse(r.message) }
-}
-
-/** `<id>.<delivery>` → its parts; `BAD_REQUEST` for anything else (a bare id names no lease). */
-export function parseLease (lease: string): { id: string, delivery: number } {
-  const dot = lease.lastIndexOf('.')
-  const delivery = Number(lease.slice(dot + 1))
-  if (dot < 1 || !/^[1-9][0-9]{0,8}$/.test(lease.slice(dot + 1))) {
-    throw badRequest(`Cannot parse lease "${lease.slice(0, 80)}": a lease is "<id>.<delivery>" as \`a2a receive\` returns it`)
-  }
-  return { id: lease.slice(0, dot), delivery }
-}
-
-const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
-
-/** Refuses a file that cannot be a whole mailbox database, before SQLite touches it. */
-function checkHeader (path: string): void {
-  const size = statSync(path).size
-  if (size === 0) throw damagedFile(path, 'it is empty (0 bytes)')
-  const head = Buffer.alloc(100)
-  const fd = openSync(path, 'r')
-  try { readSync(fd, head, 0, 100, 0) } finally { closeSync(fd) }
-  if (size < 100 || !head.subarray(0, 16).equals(SQLITE_MAGIC)) throw damagedFile(path, `it is not an SQLite database (${size} bytes, no SQLite header)`)
-  // Header: page size at 16 (1 means 65536), page count at 28, valid when 24 == 92 (SQLite file format §1.3).
-  const pageSize = head.readUInt16BE(16) === 1 ? 65536 : head.readUInt16BE(16)
-  const pages = head.readUInt32BE(28)
-  const walPath = `${path}-wal`
-  const walBytes = existsSync(walPath) ? statSync(walPath).size : 0
-  // With a WAL to replay, the main file may legitimately lag its header until the checkpoint.
-  if (walBytes === 0 && head.readUInt32BE(24) === head.readUInt32BE(92) && size < pages * pageSize) {
-    throw damagedFile(path, `it is truncated (${size} bytes; its header says ${pages * pageSize})`)
-  }
-}
-
-function damagedFile (path: string, why: string, cause?: unknown): SovError {
-  return internal(`Cannot open mailbox database "${path}": ${why}; the file was left untouched. ` +
-    'Restore it from a backup (docs/operations.md "Backups"), or move it aside to start with empty mailboxes (its queued and unread messages are then lost)', { cause })
-}
-
-/** SQLite's own verdict on a damaged file, in the same words; other errors pass unchanged. */
-function damaged (path: string, err: unknown): unknown {
-  const code = (err as { code?: unknown }).code
-  if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) {
-    return damagedFile(path, `SQLite finds it damaged ("${(err as Error).message}")`, err)
-  }
-  return err
-}
-
-function migrate (db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number
-  if (current > SCHEMA_VERSION) {
-    throw internal(`Cannot open mailbox database: its schema version ${current} is newer than this node's ${SCHEMA_VERSION}`)
-  }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v])
-      db.pragma(`user_version = ${v + 1}`)
-    })()
-  }
-}
-
-const INBOX_COLS = 'seq, id, mailbox, sender, ts, received_at, message, deliveries, visible_at, length(CAST(message AS BLOB)) AS bytes'
-
-function prepare (db: Database.Database) {
-  return {
-    outboxByMessage: db.prepare('SELECT id FROM outbox WHERE peer = ? AND mailbox = ? AND message_id = ?'),
-    outboxInsert: db.prepare(`INSERT INTO outbox (id, peer, mailbox, message_id, frame, created_at, expires_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')`),
-    queuedPeers: db.prepare("SELECT DISTINCT peer FROM outbox WHERE status = 'queued' AND expires_at > ?"),
-    queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
-    outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
-    outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
-    outboxSettle: db.prepare("UPDATE outbox SET status = ?, code = ?, reason = ?, settled_at = ?, frame = NULL, attempts = attempts + 1 WHERE id = ? AND status = 'queued'"),
-    outboxExpire: db.prepare("UPDATE outbox SET status = 'expired', code = 'TIMEOUT', reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
-    outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
-    outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),
-    outboxAll: db.prepare('SELECT * FROM outbox ORDER BY seq'),
-    outboxCounts: db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status'),
-    outboxByStatus: db.prepare('SELECT * FROM outbox WHERE status = ? ORDER BY seq'),
-    outboxPrune: db.prepare("DELETE FROM outbox WHERE status != 'queued' AND settled_at < ?"),
-    dedupeGet: db.prepare('SELECT sender FROM dedupe WHERE id = ?'),
-    dedupeInsert: db.prepare('INSERT INTO dedupe (id, sender, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-    dedupePrune: db.prepare('DELETE FROM dedupe WHERE expires_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.id = dedupe.id)'),
-    inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message) VALUES (?, ?, ?, ?, ?, ?)'),
-    inboxReady: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE mailbox = ? AND visible_at <= ? ORDER BY seq LIMIT ?`),
-    inboxLease: db.prepare('UPDATE inbox SET deliveries = deliveries + 1, visible_at = ? WHERE seq = ?'),
-    inboxById: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE mailbox = ? AND id = ?`),
-    inboxUnlease: db.prepare('UPDATE inbox SET deliveries = deliveries - 1, visible_at = 0 WHERE mailbox = ? AND id = ? AND deliveries = ? AND visible_at = ?'),
-    inboxRelease: db.prepare('UPDATE inbox SET visible_at = 0 WHERE seq = ?'),
-    inboxExhausted: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE visible_at > 0 AND visible_at <= ? AND deliveries >= ?`),
-    inboxDelete: db.prepare('DELETE FROM inbox WHERE seq = ?'),
-    nextLease: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE mailbox = ? AND visible_at > ?'),
-    nextLeaseAny: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE visible_at > ?'),
-    inboxStats: db.prepare(`SELECT mailbox, sum(visible_at <= @now) AS ready, sum(visible_at > @now) AS leased FROM inbox GROUP BY mailbox`),
-    deadStats: db.prepare('SELECT mailbox, count(*) AS dead FROM dead_letters GROUP BY mailbox'),
-    deadInsert: db.prepare(`INSERT OR IGNORE INTO dead_letters (id, mailbox, sender, ts, received_at, message, deliveries, died_at, reason)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-  }
 }

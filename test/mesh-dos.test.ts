@@ -148,7 +148,7 @@ test('1,000 silent sockets (no swarm key) cannot keep a member out: it connects 
   await withDeadline(new Promise(resolve => lone.once('close', resolve)), 6000, 'a silent socket to be dropped')
   const held = Date.now() - opened
   console.log(`a silent socket was dropped after ${held} ms`)
-  assert.ok(held >= 1500 && held <= 3500, `dropped after ${held} ms`)
+  assert.ok(held >= 1500 && held <= 5000, `dropped after ${held} ms (libp2p alone: 10 s)`)
 })
 
 test.run()

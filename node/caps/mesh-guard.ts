@@ -66,6 +66,7 @@ export async function guardMeshProtocol (mesh: MeshLike, opts: GuardOptions): Pr
           await stream.closeRead()
           await stream.close({ signal: AbortSignal.timeout(REFUSED_STREAM_LINGER_MS) })
         } catch {
+          clearTimeout(linger)
           stream.abort(forbidden(`Cannot open ${protocol}: refused`))
         }
         return
