@@ -103,6 +103,9 @@ test(`a read-only home: error[UNAVAILABLE] naming the file, foreground and backg
   const bg = await sov(ro, ['node', 'start'], { timeoutMs: 30_000 })
   assert.is.not(bg.code, 0)
   assert.match(bg.stderr, /^error\[UNAVAILABLE\]: Cannot start the daemon: cannot write its log ".*daemon\.log" \(EROFS\)/)
+  const fresh = join(ro, 'new-home')
+  const init = await sov(fresh, ['init'])
+  assert.match(init.stderr, /^error\[UNAVAILABLE\]: Cannot init the home: cannot write ".*new-home": the file system is read-only \(EROFS\)/)
 })
 
 test(`disk full under the daemon: its log write fails, it keeps running, refuses deliveries as transient and takes them all once space is back${isRoot ? '' : ' (SKIPPED: needs root for tmpfs)'}`, async ctx => {
