@@ -97,7 +97,7 @@ class PskConnection extends AbstractMultiaddrConnection {
     this.key = init.key
     this.outbound = new XSalsa20(init.localNonce, init.key)
     this.deadline = setTimeout(() => {
-      if (this.verified >= MSS_HEADER.length || this.mismatched) return
+      if (this.verified >= MSS_HEADER.length || this.mismatched || this.status !== 'open') return
       this.log('no PSK exchange from %a within %d ms: dropping', this.remoteAddr, PSK_HANDSHAKE_TIMEOUT_MS)
       this.abort(timeout(`Cannot protect the connection: the peer did not complete the PSK exchange within ${PSK_HANDSHAKE_TIMEOUT_MS} ms`))
     }, init.handshakeTimeoutMs ?? PSK_HANDSHAKE_TIMEOUT_MS)
