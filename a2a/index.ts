@@ -8,24 +8,25 @@
  * await a2a.start()
  * const { id } = await a2a.send(peerId, 'builder', { messageId, role: 'ROLE_USER', parts: [{ text: 'hi' }] })
  * const msgs = await a2a.receive('builder', { leaseMs: 30_000, max: 10, waitMs: 10_000 })
- * a2a.ack('builder', msgs.map(m => m.id))
+ * a2a.ack('builder', msgs.map(m => m.lease))
  * ```
  */
 import { Mailboxes, type MailboxesInit } from './mailboxes.js'
 
 export {
   Mailboxes, DEFAULT_LEASE_MS, MAX_LEASE_MS, DEFAULT_RECEIVE_MAX, MAX_WAIT_MS, SWEEP_INTERVAL_MS, PRUNE_INTERVAL_MS,
-  MAX_INBOUND_STREAMS, type MailboxesInit, type ReceiveOptions, type MailboxesStatus
+  MAX_INBOUND_STREAMS, RECEIVE_MAX_BYTES, type MailboxesInit, type ReceiveOptions, type MailboxesStatus
 } from './mailboxes.js'
 export {
   RETRY_BASE_MS, RETRY_MAX_MS, DIAL_TIMEOUT_MS, REPLY_TIMEOUT_MS, STREAM_IDLE_MS, PIPELINE_MAX_ENVELOPES,
   PIPELINE_MAX_BYTES, PIPELINE_REFILL_MIN, backoffMs
 } from './sender.js'
 export {
-  MailboxStore, DEDUPE_GRACE_MS, OUTBOX_RETENTION_MS,
+  MailboxStore, parseLease, DEDUPE_GRACE_MS, OUTBOX_RETENTION_MS,
   type OutboxStatus, type OutboxItem, type InboxItem, type DeadLetter, type MailboxStats, type AcceptOutcome
 } from './store.js'
 export type { DeadLetterItem, PurgeWhich } from './dead-letters.js'
+export { streamRefusal } from './receiver.js'
 export type { AuthResult, Authorize, A2AAuditEvent, AuditSink } from './types.js'
 
 /** Creates the mailbox service (not started). */

@@ -18,6 +18,12 @@ export const DEFAULT_LEASE_MS = 30_000
 export const MAX_LEASE_MS = 24 * 3600_000
 /** Messages `receive` returns when no `max` is given. @default 10 */
 export const DEFAULT_RECEIVE_MAX = 10
+/**
+ * Stored message bytes one `receive` hands out at most (the first message always goes, and an
+ * envelope is at most 1 MiB): the reply, with its per-item fields and JSON escaping, stays under
+ * the 4 MiB IPC frame (issue 10). @default 2 MiB
+ */
+export const RECEIVE_MAX_BYTES = 2 * 1024 * 1024
 /** Longest long-poll of `receive`. @default 5 min */
 export const MAX_WAIT_MS = 300_000
 /** How often exhausted leases are moved to the dead letters. @default 1 s */
@@ -58,6 +64,8 @@ export interface ReceiveOptions {
   max?: number
   /** Wait this long for a message when none is ready. @default 0 */
   waitMs?: number
+  /** Stored message bytes per call (at least one message is always leased). @default RECEIVE_MAX_BYTES */
+  maxBytes?: number
 }
 
 export type MailboxesStatus = 'stopped' | 'starting' | 'started' | 'stopping'
@@ -156,24 +164,40 @@ export class Mailboxes {
     const deadline = Date.now() + waitMs
     for (;;) {
       const store = this.running().store!
+      // A caller that is gone would never see what we lease.
+      if (options.signal?.aborted === true) return []
       const now = Date.now()
-      const { leased, dead } = store.lease(mailbox, { leaseMs, max, maxDeliveries: this.init.maxDeliveries }, now)
+      const { leased, dead } = store.lease(mailbox, { leaseMs, max, maxDeliveries: this.init.maxDeliveries, maxBytes: opts.maxBytes ?? RECEIVE_MAX_BYTES }, now)
       this.auditDead(dead)
-      if (leased.length > 0 || now >= deadline || options.signal?.aborted === true) return leased
+      if (leased.length > 0 || now >= deadline) return leased
       const nextLease = store.nextLeaseExpiry(now, mailbox) ?? Infinity
       await this.waitFor(mailbox, Math.min(deadline, nextLease) - now, options.signal)
     }
   }
 
-  /** Deletes leased messages; ids not leased in `mailbox` are listed as missing. */
-  ack (mailbox: string, ids: string[]): { count: number, acked: string[], missing: string[] } {
-    const r = this.running().store!.ack(mailbox, ids)
+  /**
+   * Gives back leases whose messages never reached the consumer (the reply could not be
+   * written): not counted as a delivery, ready at once. Safe after `stop()` (does nothing).
+   */
+  release (items: InboxItem[]): void {
+    const store = this.status === 'started' ? this.store : undefined
+    if (store === undefined || items.length === 0) return
+    if (store.unlease(items) > 0) for (const m of new Set(items.map(i => i.mailbox))) this.notify(m)
+  }
+
+  /**
+   * Deletes leased messages, each named by its lease (`InboxItem.lease`). Leases of messages no
+   * longer in `mailbox` are listed as missing; a stale lease (the message was leased again or
+   * nacked since) throws `CONFLICT` and nothing changes.
+   */
+  ack (mailbox: string, leases: string[]): { count: number, acked: string[], missing: string[] } {
+    const r = this.running().store!.ack(mailbox, leases)
     return { count: r.acked.length, ...r }
   }
 
-  /** Returns leased messages to the queue at once (or to the dead letters when exhausted). */
-  nack (mailbox: string, ids: string[]): { count: number, nacked: string[], missing: string[], dead: string[] } {
-    const r = this.running().store!.nack(mailbox, ids, this.init.maxDeliveries)
+  /** Returns leased messages to the queue at once (or to the dead letters when exhausted); leases as for `ack`. */
+  nack (mailbox: string, leases: string[]): { count: number, nacked: string[], missing: string[], dead: string[] } {
+    const r = this.running().store!.nack(mailbox, leases, this.init.maxDeliveries)
     this.auditDead(r.dead)
     if (r.nacked.length > r.dead.length) this.notify(mailbox)
     return { count: r.nacked.length, nacked: r.nacked, missing: r.missing, dead: r.dead.map(d => d.id) }

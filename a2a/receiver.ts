@@ -156,12 +156,14 @@ export class Receiver {
     } catch {
       return reject(null, 'BAD_REQUEST', 'Cannot parse envelope: not valid UTF-8 JSON', bytes)
     }
-    const echoId = typeof raw?.id === 'string' && raw.id.length <= 64 ? raw.id as string : null
+    // Echoed into the reply and the audit row: only well-formed text (a lone surrogate would make
+    // the row unverifiable outside, RFC 8785 §3.2.2.2).
+    const echoId = typeof raw?.id === 'string' && raw.id.length <= 64 && raw.id.isWellFormed() ? raw.id as string : null
     let env
     try {
       env = parseEnvelope(raw)
     } catch (err) {
-      return reject(echoId, 'BAD_REQUEST', (err as Error).message, bytes, typeof raw?.mailbox === 'string' ? raw.mailbox.slice(0, 64) : undefined)
+      return reject(echoId, 'BAD_REQUEST', (err as Error).message, bytes, typeof raw?.mailbox === 'string' && raw.mailbox.isWellFormed() ? raw.mailbox.slice(0, 64).toWellFormed() : undefined)
     }
     // An id we already hold from this sender is answered "duplicate" even if its grant has
     // since gone: the envelope was delivered while the grant was valid.
@@ -194,7 +196,8 @@ export class Receiver {
 }
 
 function reject (id: string | null, code: ErrorCode, reason: string, bytes: number, mailbox?: string): Verdict {
-  return { reply: { id, status: 'rejected', code, reason: reason.slice(0, 1024) }, bytes, mailbox }
+  // A cut may split a surrogate pair: keep the text well-formed (it goes into an audit row).
+  return { reply: { id, status: 'rejected', code, reason: reason.slice(0, 1024).toWellFormed() }, bytes, mailbox }
 }
 
 function conflictReply (id: string): A2AReply {
@@ -203,4 +206,14 @@ function conflictReply (id: string): A2AReply {
 
 function conflictVerdict (id: string, bytes: number): Verdict {
   return { reply: conflictReply(id), bytes }
+}
+
+/**
+ * The one reply a guard in front of `/sov/a2a/1.0.0` sends on a stream it refuses (the peer holds
+ * no `/a2a/send` grant at all): `{"id":null,"status":"rejected","code":"FORBIDDEN","reason"}`,
+ * UTF-8 JSON without its length prefix. The sender fails every envelope it wrote on that stream
+ * with the reason, and backs the peer off (issue 10 §3).
+ */
+export function streamRefusal (reason: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ id: null, status: 'rejected', code: 'FORBIDDEN', reason: reason.slice(0, 1024).toWellFormed() }))
 }

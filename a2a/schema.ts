@@ -3,6 +3,9 @@
  * version N to N+1, each in its own transaction, so a crash mid-upgrade leaves the old version.
  * Never edit a released migration; append a new one.
  */
+import type Database from 'better-sqlite3'
+import { internal } from '../protocol/index.js'
+
 export const MIGRATIONS: readonly string[] = [
   // 0 → 1: the four tables of DESIGN §3.
   `
@@ -69,3 +72,17 @@ export const MIGRATIONS: readonly string[] = [
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** Brings `db` to `SCHEMA_VERSION`, one transaction per step; refuses a newer file. */
+export function migrate (db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  if (current > SCHEMA_VERSION) {
+    throw internal(`Cannot open mailbox database: its schema version ${current} is newer than this node's ${SCHEMA_VERSION}`)
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v])
+      db.pragma(`user_version = ${v + 1}`)
+    })()
+  }
+}

@@ -3,8 +3,11 @@
  * tick share one commit) and returns the id; a delivery session per peer then pipelines the
  * queued envelopes over one stream and settles them from the replies, which come back in order.
  *
- * Retry: a failed session (dial error, stream reset, reply timeout, transient refusal) backs the
- * peer off exponentially with jitter, capped; a peer connecting resets its back-off. Every
+ * Retry: a failed session (dial error, stream reset, reply timeout, transient refusal, a stream
+ * refused after the handshake) backs the peer off exponentially with jitter, capped. A peer
+ * connecting is tried at once but keeps its failure count: only a session that ends well clears
+ * it, so a peer that accepts connections and then refuses us is backed off to the maximum
+ * (issue 10 §3; before, every reconnect reset it: ~2.6 tries/s for a message's lifetime). Every
  * envelope stays queued until accepted/duplicate (delivered), refused with a permanent code
  * (failed) or past its TTL (expired) — never sent after its TTL.
  */
@@ -15,7 +18,7 @@ import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
 import {
   A2A_ENVELOPE_VERSION, A2A_PERMANENT_CODES, A2A_PROTOCOL, DEFAULT_TTL_MS, MAX_TTL_MS, MailboxNameSchema,
-  badRequest, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
+  badRequest, forbidden, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
 } from '../protocol/index.js'
 import { dialProtocolFinding } from '../mesh/index.js'
 import type { MailboxStore, OutboxInput, Settlement } from './store.js'
@@ -191,7 +194,8 @@ export class Sender {
     if (!this.running) return
     let st = this.peers.get(peer)
     if (st === undefined) { st = { failures: 0, retryAt: 0 }; this.peers.set(peer, st) }
-    if (reset) { st.failures = 0; st.retryAt = 0; clearTimeout(st.timer); st.timer = undefined }
+    // A (re)connected peer is tried now; its failure count stays until a session ends well.
+    if (reset && st.active === undefined) { st.retryAt = 0; clearTimeout(st.timer); st.timer = undefined }
     if (st.active !== undefined) { st.notify?.(); return }
     const wait = st.retryAt - Date.now()
     if (wait > 0) {
@@ -252,6 +256,17 @@ export class Sender {
       const reader = (async () => {
         for (;;) {
           const reply = parseReply(JSON.parse(utf8.decode((await lp.read()).subarray())))
+          // FORBIDDEN without an id refuses the stream (the receiver's guard: no grant at all):
+          // every envelope written is refused, permanently, and the session has failed.
+          if (reply.id === null && reply.status === 'rejected' && reply.code === 'FORBIDDEN') {
+            for (const w of window.splice(0)) {
+              this.inflight.delete(w.id)
+              settlements.push({ id: w.id, status: 'failed', code: reply.code, reason: reply.reason ?? 'refused' })
+              void report(this.init.audit, { type: 'A2A_SEND_FAILED', actor: 'node', outcome: 'denied', detail: { id: w.id, peer, code: reply.code, reason: reply.reason ?? null } })
+            }
+            settle()
+            throw forbidden(`Cannot deliver to ${peer}: ${reply.reason ?? 'the stream was refused'}`)
+          }
           const head = window.shift()
           if (head === undefined || (reply.id !== null && reply.id !== head.id)) {
             throw new Error(`a2a: reply for "${reply.id}" does not match the envelope in flight "${head?.id}"`)

@@ -9,8 +9,13 @@
  */
 import Database from 'better-sqlite3'
 import { chmodSync, closeSync, openSync } from 'node:fs'
-import { conflict, internal } from '../protocol/index.js'
-import { MIGRATIONS, SCHEMA_VERSION } from './schema.js'
+import { conflict } from '../protocol/index.js'
+import { checkHeader, damaged } from './store-file.js'
+import { parseLease } from './lease.js'
+import { prepare, type InboxRow } from './store-statements.js'
+
+export { parseLease }
+import { migrate } from './schema.js'
 
 /** How long an accepted id is remembered after its TTL ran out. @default 1 hour, in ms */
 export const DEDUPE_GRACE_MS = 3600_000
@@ -58,6 +63,8 @@ export interface InboxItem {
   receivedAt: number
   deliveries: number
   leaseUntil: number
+  /** The lease this hand-out is (`<id>.<delivery>`): what `ack` and `nack` name (DESIGN §13, issue 10). */
+  lease: string
   message: unknown
 }
 
@@ -65,7 +72,6 @@ export interface DeadLetter { id: string, mailbox: string, from: string, deliver
 
 export interface MailboxStats { mailbox: string, ready: number, leased: number, dead: number }
 
-interface InboxRow { seq: number, id: string, mailbox: string, sender: string, ts: number, received_at: number, message: string, deliveries: number, visible_at: number }
 
 export class MailboxStore {
   private readonly db: Database.Database
@@ -76,10 +82,28 @@ export class MailboxStore {
     this.q = prepare(db)
   }
 
-  /** Opens (creating it 0600 if needed) and migrates the database at `path`. */
+  /**
+   * Opens and migrates the database at `path`, creating it 0600 only when no file is there. A
+   * file that is empty, not SQLite or shorter than its header says (truncated), or that SQLite
+   * finds damaged, throws `INTERNAL` naming the file and the recovery step, and is left exactly
+   * as it was: a fresh database in its place would drop every queued message and the dedupe
+   * table without a word (issue 10).
+   */
   static open (path: string): MailboxStore {
-    if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600))
-    const db = new Database(path)
+    if (path !== ':memory:') {
+      try {
+        closeSync(openSync(path, 'wx', 0o600))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        checkHeader(path)
+      }
+    }
+    let db: Database.Database
+    try {
+      db = new Database(path, { fileMustExist: path !== ':memory:' })
+    } catch (err) {
+      throw damaged(path, err)
+    }
     try {
       if (path !== ':memory:') chmodSync(path, 0o600)
       db.pragma('journal_mode = WAL')
@@ -89,7 +113,7 @@ export class MailboxStore {
       return new MailboxStore(db)
     } catch (err) {
       db.close()
-      throw err
+      throw damaged(path, err)
     }
   }
 
@@ -227,22 +251,29 @@ export class MailboxStore {
   // ---- consumers ----
 
   /**
-   * Leases up to `max` ready messages of `mailbox` for `leaseMs`, oldest first. A ready message
-   * already leased `maxDeliveries` times moves to the dead letters instead (returned in `dead`).
+   * Leases up to `max` ready messages of `mailbox` for `leaseMs`, oldest first, stopping before
+   * the stored messages would pass `maxBytes` (the first one is always leased, whatever its size:
+   * a reply must be able to carry every message that was accepted). A ready message already
+   * leased `maxDeliveries` times moves to the dead letters instead (returned in `dead`).
    */
-  lease (mailbox: string, opts: { leaseMs: number, max: number, maxDeliveries: number }, now = Date.now()): { leased: InboxItem[], dead: DeadLetter[] } {
+  lease (mailbox: string, opts: { leaseMs: number, max: number, maxDeliveries: number, maxBytes?: number }, now = Date.now()): { leased: InboxItem[], dead: DeadLetter[] } {
+    const maxBytes = opts.maxBytes ?? Infinity
     return this.relaxed(() => {
       const leased: InboxItem[] = []
       const dead: DeadLetter[] = []
       const until = now + opts.leaseMs
-      // Each round either leases or buries every row it reads, so it ends.
-      for (;;) {
+      let bytes = 0
+      let full = false
+      // Each round either leases or buries every row it reads (or stops on the byte budget), so it ends.
+      while (!full) {
         const rows = this.q.inboxReady.all(mailbox, now, opts.max - leased.length) as InboxRow[]
         for (const r of rows) {
           if (r.deliveries >= opts.maxDeliveries) {
             dead.push(this.bury(r, `leased ${r.deliveries} times without an ack`, now))
             continue
           }
+          if (leased.length > 0 && bytes + r.bytes > maxBytes) { full = true; break }
+          bytes += r.bytes
           this.q.inboxLease.run(until, r.seq)
           leased.push(toItem(r, r.deliveries + 1, until))
         }
@@ -252,31 +283,67 @@ export class MailboxStore {
     })
   }
 
-  /** Deletes leased messages (a lease that ran out still counts until someone else takes it). */
-  ack (mailbox: string, ids: string[]): { acked: string[], missing: string[] } {
+  /**
+   * Undoes leases whose reply never reached the consumer: the delivery is not counted and the
+   * message is ready at once. Only a lease still exactly as handed out (same delivery, same end)
+   * is undone. Returns how many were.
+   */
+  unlease (items: Array<Pick<InboxItem, 'id' | 'mailbox' | 'deliveries' | 'leaseUntil'>>): number {
+    if (items.length === 0) return 0
+    return this.relaxed(() => items.reduce((n, m) => n + this.q.inboxUnlease.run(m.mailbox, m.id, m.deliveries, m.leaseUntil).changes, 0))
+  }
+
+  /**
+   * Deletes leased messages, each named by the lease `receive` returned. A lease that ran out
+   * still counts until the message is leased again. Throws `CONFLICT` (and changes nothing) when
+   * a lease is stale: the message was leased again since, or returned by `nack`. Messages no
+   * longer in the mailbox (acked, dead) are listed as missing. Throws `BAD_REQUEST` for a string
+   * that is not a lease.
+   */
+  ack (mailbox: string, leases: string[]): { acked: string[], missing: string[] } {
     return this.relaxed(() => {
       const acked: string[] = []
       const missing: string[] = []
-      for (const id of ids) (this.q.inboxAck.run(mailbox, id).changes === 1 ? acked : missing).push(id)
+      for (const lease of leases) {
+        const r = this.current(mailbox, lease, 'acknowledge')
+        if (r === undefined) { missing.push(lease); continue }
+        this.q.inboxDelete.run(r.seq)
+        acked.push(lease)
+      }
       return { acked, missing }
     })
   }
 
-  /** Returns messages under a live lease to the queue, or to the dead letters when exhausted. */
-  nack (mailbox: string, ids: string[], maxDeliveries: number, now = Date.now()): { nacked: string[], missing: string[], dead: DeadLetter[] } {
+  /**
+   * Returns leased messages to the queue, or to the dead letters when exhausted; leases as for
+   * `ack` (`CONFLICT` for a stale one, nothing changed).
+   */
+  nack (mailbox: string, leases: string[], maxDeliveries: number, now = Date.now()): { nacked: string[], missing: string[], dead: DeadLetter[] } {
     return this.relaxed(() => {
       const nacked: string[] = []
       const missing: string[] = []
       const dead: DeadLetter[] = []
-      for (const id of ids) {
-        const r = this.q.inboxLeased.get(mailbox, id, now) as InboxRow | undefined
-        if (r === undefined) { missing.push(id); continue }
-        nacked.push(id)
+      for (const lease of leases) {
+        const r = this.current(mailbox, lease, 'return')
+        if (r === undefined) { missing.push(lease); continue }
+        nacked.push(lease)
         if (r.deliveries >= maxDeliveries) dead.push(this.bury(r, `nacked after ${r.deliveries} deliveries`, now))
         else this.q.inboxRelease.run(r.seq)
       }
       return { nacked, missing, dead }
     })
+  }
+
+  /** The row a lease still holds; undefined when the message is gone; `CONFLICT` when stale. */
+  private current (mailbox: string, lease: string, verb: string): InboxRow | undefined {
+    const { id, delivery } = parseLease(lease)
+    const r = this.q.inboxById.get(mailbox, id) as InboxRow | undefined
+    if (r === undefined) return undefined
+    if (r.visible_at === 0 || r.deliveries !== delivery) {
+      const now = r.visible_at === 0 ? 'it is back in the queue' : `it was leased again (delivery ${r.deliveries})`
+      throw conflict(`Cannot ${verb} lease "${lease}": ${now}; nothing was changed — receive it again`)
+    }
+    return r
   }
 
   /** Moves messages whose lease ran out after their last allowed delivery to the dead letters. */
@@ -322,58 +389,5 @@ export class MailboxStore {
 }
 
 function toItem (r: InboxRow, deliveries: number, leaseUntil: number): InboxItem {
-  return { id: r.id, from: r.sender, mailbox: r.mailbox, ts: r.ts, receivedAt: r.received_at, deliveries, leaseUntil, message: JSON.parse(r.message) }
-}
-
-function migrate (db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number
-  if (current > SCHEMA_VERSION) {
-    throw internal(`Cannot open mailbox database: its schema version ${current} is newer than this node's ${SCHEMA_VERSION}`)
-  }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v])
-      db.pragma(`user_version = ${v + 1}`)
-    })()
-  }
-}
-
-const INBOX_COLS = 'seq, id, mailbox, sender, ts, received_at, message, deliveries, visible_at'
-
-function prepare (db: Database.Database) {
-  return {
-    outboxByMessage: db.prepare('SELECT id FROM outbox WHERE peer = ? AND mailbox = ? AND message_id = ?'),
-    outboxInsert: db.prepare(`INSERT INTO outbox (id, peer, mailbox, message_id, frame, created_at, expires_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')`),
-    queuedPeers: db.prepare("SELECT DISTINCT peer FROM outbox WHERE status = 'queued' AND expires_at > ?"),
-    queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
-    outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
-    outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
-    // A failed row keeps its frame for `sov a2a retry` (issue 14); pruned with the row.
-    outboxSettle: db.prepare("UPDATE outbox SET status = @status, code = @code, reason = @reason, settled_at = @now, frame = CASE WHEN @status = 'failed' THEN frame END, attempts = attempts + 1 WHERE id = @id AND status = 'queued'"),
-    outboxExpire: db.prepare("UPDATE outbox SET status = 'expired', code = 'TIMEOUT', reason = ?, settled_at = ?, frame = NULL WHERE id = ? AND status = 'queued'"),
-    outboxDue: db.prepare("SELECT id, peer, mailbox, attempts FROM outbox WHERE status = 'queued' AND expires_at <= ?"),
-    outboxNextExpiry: db.prepare("SELECT min(expires_at) AS t FROM outbox WHERE status = 'queued'"),
-    outboxAll: db.prepare('SELECT * FROM outbox ORDER BY seq'),
-    outboxCounts: db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status'),
-    outboxByStatus: db.prepare('SELECT * FROM outbox WHERE status = ? ORDER BY seq'),
-    outboxPrune: db.prepare("DELETE FROM outbox WHERE status != 'queued' AND settled_at < ?"),
-    dedupeGet: db.prepare('SELECT sender FROM dedupe WHERE id = ?'),
-    dedupeInsert: db.prepare('INSERT INTO dedupe (id, sender, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-    dedupePrune: db.prepare('DELETE FROM dedupe WHERE expires_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.id = dedupe.id)'),
-    inboxInsert: db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message) VALUES (?, ?, ?, ?, ?, ?)'),
-    inboxReady: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE mailbox = ? AND visible_at <= ? ORDER BY seq LIMIT ?`),
-    inboxLease: db.prepare('UPDATE inbox SET deliveries = deliveries + 1, visible_at = ? WHERE seq = ?'),
-    inboxAck: db.prepare('DELETE FROM inbox WHERE mailbox = ? AND id = ? AND visible_at > 0'),
-    inboxLeased: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE mailbox = ? AND id = ? AND visible_at > ?`),
-    inboxRelease: db.prepare('UPDATE inbox SET visible_at = 0 WHERE seq = ?'),
-    inboxExhausted: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE visible_at > 0 AND visible_at <= ? AND deliveries >= ?`),
-    inboxDelete: db.prepare('DELETE FROM inbox WHERE seq = ?'),
-    nextLease: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE mailbox = ? AND visible_at > ?'),
-    nextLeaseAny: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE visible_at > ?'),
-    inboxStats: db.prepare(`SELECT mailbox, sum(visible_at <= @now) AS ready, sum(visible_at > @now) AS leased FROM inbox GROUP BY mailbox`),
-    deadStats: db.prepare('SELECT mailbox, count(*) AS dead FROM dead_letters GROUP BY mailbox'),
-    deadInsert: db.prepare(`INSERT OR IGNORE INTO dead_letters (id, mailbox, sender, ts, received_at, message, deliveries, died_at, reason)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-  }
+  return { id: r.id, from: r.sender, mailbox: r.mailbox, ts: r.ts, receivedAt: r.received_at, deliveries, leaseUntil, lease: `${r.id}.${deliveries}`, message: JSON.parse(r.message) }
 }

@@ -161,7 +161,7 @@ export async function run (): Promise<BenchResult[]> {
       const got = await waiting as any[]
       const ms = performance.now() - t
       if (got.length !== 1) throw new Error('latency message did not arrive')
-      await consumer.request('a2a.ack', { mailbox: 'lat', ids: [got[0].id] })
+      await consumer.request('a2a.ack', { mailbox: 'lat', leases: [got[0].lease] })
       const tb = performance.now()
       await lp.write(frame)
       await lp.read()

@@ -118,7 +118,7 @@ export async function run (): Promise<BenchResult[]> {
     const lines: string[] = []
     for (let i = 0; i < GRANTS; i++) {
       const aud = i % 2 === 0 ? peers[i % peers.length] : `agent:a${i % 500}`
-      const { grant } = await signGrant(key, { iss: self, aud, cmd: i % 3 === 0 ? '/a2a/read' : '/a2a/send', mailbox: `m${i % 200}`, expiresS: 86_400 })
+      const { grant } = await signGrant(key, { iss: self, aud, cmd: aud.startsWith('agent:') ? '/a2a/read' : '/a2a/send', mailbox: `m${i % 200}`, expiresS: 86_400 })
       lines.push(JSON.stringify(grant))
     }
     const { mkdirSync } = await import('node:fs')

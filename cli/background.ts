@@ -28,7 +28,14 @@ export interface BackgroundOptions<T> {
 
 export async function startInBackground<T> (opts: BackgroundOptions<T>): Promise<T> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url))
-  const log = openSync(opts.logPath, 'a', 0o600)
+  let log: number
+  try {
+    log = openSync(opts.logPath, 'a', 0o600)
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error'
+    const fix = code === 'EROFS' ? 'the file system is read-only; the home must be writable' : code === 'ENOSPC' ? 'the disk is full; free some space' : 'check the home\'s owner and mode'
+    throw unavailable(`Cannot start ${opts.what}: cannot write its log "${opts.logPath}" (${code}); ${fix}`, { cause })
+  }
   // Only this run's lines explain this run's failure: remember where it starts (issue 14).
   const runStart = statSync(opts.logPath).size
   const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), main, ...opts.args], {
@@ -63,6 +70,6 @@ function startFailure (opts: BackgroundOptions<unknown>, exited: number | null, 
   } finally { closeSync(fd) }
   const lines = text.trim().split('\n').filter(Boolean)
   const err = [...lines].reverse().map(l => /error\[([A-Z_]+)\]: (.*)$/.exec(l)).find(m => m !== null)
-  if (err != null && isErrorCode(err[1])) return new SovError(err[1], `Cannot start ${opts.what}: ${err[2]} (log: ${opts.logPath})`)
+  if (err != null && isErrorCode(err[1])) return new SovError(err[1], `Cannot start ${opts.what}: ${err[2]} (${opts.what} exited with code ${String(exited)}; log: ${opts.logPath})`)
   return unavailable(`Cannot start ${opts.what}: it exited with code ${String(exited)}; this run's log (${opts.logPath}):\n${lines.slice(-5).join('\n')}`)
 }

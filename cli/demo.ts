@@ -159,9 +159,10 @@ async function runSteps (demo: Demo, interrupted: () => boolean): Promise<void> 
     const sent1 = (await demo.sov(ha, ['a2a', 'send', b.peerId, 'inbox', 'hello B, this is A', '--json'])).json.id as string
     const sent2 = (await demo.sov(hb, ['a2a', 'send', c.peerId, 'inbox', '--data', '{"task":"build","ref":"main"}', '--json'])).json.id as string
     for (const [home, id] of [[hb, sent1], [hc, sent2]] as const) {
-      const got = (await demo.sov(home, ['a2a', 'receive', 'inbox', '--wait', '15s', '--json'])).json as Array<{ id: string }>
-      if (!got.some(m => m.id === id)) throw unavailable(`Cannot finish the demo: message ${id} did not arrive`)
-      await demo.sov(home, ['a2a', 'ack', 'inbox', id])
+      const got = (await demo.sov(home, ['a2a', 'receive', 'inbox', '--wait', '15s', '--json'])).json as Array<{ id: string, lease: string }>
+      const mine = got.find(m => m.id === id)
+      if (mine === undefined) throw unavailable(`Cannot finish the demo: message ${id} did not arrive`)
+      await demo.sov(home, ['a2a', 'ack', 'inbox', mine.lease])
     }
     await waitUntil(async () => ((await demo.sov(ha, ['a2a', 'outbox', '--json'])).json as any[]).every(m => m.status === 'delivered'), 10_000, 'A\'s outbox to show delivered')
     return { detail: 'both delivered, received and acknowledged' }

@@ -14,7 +14,8 @@ export async function readPassphrase (file: string | undefined, confirm: boolean
       throw badRequest(`Cannot read --passphrase-file "${file}": ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause })
     }
     const line = text.split(/\r?\n/)[0]
-    if (line === '') throw badRequest(`Cannot use --passphrase-file "${file}": its first line is empty`)
+    // A blank passphrase would seal the swarm key under nothing (issue 10 §2: fail closed).
+    if (line.trim() === '') throw badRequest(`Cannot use --passphrase-file "${file}": its first line is ${line === '' ? 'empty' : 'only whitespace'}`)
     return line
   }
   if (process.stdin.isTTY !== true || process.stderr.isTTY !== true) {

@@ -7,7 +7,8 @@ export {
   parseSwarmKey, formatSwarmKey, generateSwarmKey, swarmKeyFingerprint,
   SWARM_KEY_BYTES, SWARM_KEY_ENCODINGS, type SwarmKey, type SwarmKeyEncoding
 } from './swarm-key.js'
-export { pskProtector, isSwarmKeyMismatch, NONCE_BYTES } from './psk-protector.js'
+export { pskProtector, isSwarmKeyMismatch, NONCE_BYTES, PSK_HANDSHAKE_TIMEOUT_MS } from './psk-protector.js'
+export { MAX_PENDING_PER_ADDRESS } from './pending-per-address.js'
 export { loadOrCreateIdentity, readPeerId } from './identity.js'
 export { sealInvite, openInvite, assertSameMesh, weakPassphraseReason, INVITE_PREFIX, type InvitePayload, type SealOptions } from './invite.js'
 export { writeSecretFile } from './secret-file.js'

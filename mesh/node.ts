@@ -17,13 +17,14 @@ import { isPrivate } from '@libp2p/utils'
 import { LevelDatastore } from 'datastore-level'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { badRequest } from '../protocol/index.js'
+import { SovError, badRequest, type ErrorCode } from '../protocol/index.js'
 import { pskProtector } from './psk-protector.js'
 import { startBootstrapper } from './bootstrapper.js'
 import { planRelay, type ReachabilityMode, type RelayServeOptions } from './relay.js'
 import { assertPskOnly } from './pnet-guard.js'
 import { walkPacer } from './walk-pacer.js'
 import { announceSettings } from './announce.js'
+import { PendingPerAddress } from './pending-per-address.js'
 
 /** Our DHT protocol: a private DHT that never mixes with the public Amino DHT. */
 export const DHT_PROTOCOL = '/sov/kad/1.0.0'
@@ -95,6 +96,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   assertPskOnly({ transports: Object.keys(transports), listen: opts.listen, announce: [...opts.announce ?? [], ...opts.appendAnnounce ?? []], swarmKey: opts.swarmKey })
   const announce = announceSettings(opts)
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
+  const pending = new PendingPerAddress()
   const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath, PEER_STORE_LEVEL_OPTIONS) : undefined
   await datastore?.open()
   let node: MeshNode
@@ -109,7 +111,11 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
       streamMuxers: [yamux()],
       connectionGater: {
         denyDialPeer: revoked,
-        denyInboundEncryptedConnection: revoked,
+        denyInboundConnection: maConn => pending.deny(maConn),
+        denyInboundEncryptedConnection: (peer, maConn) => {
+          pending.release(maConn)
+          return revoked(peer)
+        },
         denyOutboundEncryptedConnection: revoked,
         // A revoked peer neither holds a slot on our relay nor reaches anyone through it.
         denyInboundRelayReservation: revoked,
@@ -143,7 +149,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
     })
   } catch (err) {
     await datastore?.close()
-    throw err
+    throw explainListenError(err)
   }
   const stopBootstrap = startBootstrapper(node, bootstrap)
   node.addEventListener('stop', () => {
@@ -166,6 +172,24 @@ function runsAutoNat (opts: MeshNodeOptions): boolean {
     const host = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
     return host === '0.0.0.0' || host === '::' || (host !== undefined && isPrivate(ma) === false)
   })
+}
+
+const LISTEN_FIXES: Record<string, [ErrorCode, string]> = {
+  EADDRINUSE: ['CONFLICT', 'the port is already in use (EADDRINUSE); stop what uses it (another sov home?) or choose another port with `--listen` or `listen` in config.json'],
+  EADDRNOTAVAIL: ['BAD_REQUEST', 'this host has no such address (EADDRNOTAVAIL); use one of its own addresses, or 0.0.0.0'],
+  EACCES: ['FORBIDDEN', 'the port is privileged (EACCES); use a port above 1023']
+}
+
+/**
+ * libp2p's "Some configured addresses failed to be listened on …" (with Node's stack traces) in
+ * our words: the address and the fix (issue 10 §4). Other errors pass through.
+ */
+function explainListenError (err: unknown): unknown {
+  const text = String((err as Error)?.message ?? '')
+  const m = /(\/ip[46]\/\S+?):\s+Error: listen (E[A-Z]+)/.exec(text)
+  const fix = m === null ? undefined : LISTEN_FIXES[m[2]]
+  if (m === null || fix === undefined) return err
+  return new SovError(fix[0], `Cannot listen on "${m[1]}": ${fix[1]}`, { cause: err })
 }
 
 /** Peers in the DHT routing table (kad-dht keeps it off its public interface). */

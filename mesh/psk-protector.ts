@@ -12,7 +12,7 @@
 import sodium from 'sodium-native'
 import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import type { AbortOptions, ConnectionProtector, Logger, MultiaddrConnection } from '@libp2p/interface'
-import { swarmKeyMismatch } from '../protocol/index.js'
+import { swarmKeyMismatch, timeout } from '../protocol/index.js'
 import { SWARM_KEY_BYTES } from './swarm-key.js'
 
 export const NONCE_BYTES = 24
@@ -21,6 +21,13 @@ const MSS_HEADER = Buffer.from('\x13/multistream/1.0.0\n', 'latin1')
 
 /** After a mismatch, how long to wait for the peer to hang up before failing the upgrade anyway. */
 export const MISMATCH_LINGER_MS = 250
+
+/**
+ * How long a connection may take to complete the PSK exchange: the peer's nonce and the first
+ * bytes it encrypts with our key (its multistream header). A socket that stays silent, or sends
+ * only a nonce, is dropped after this, freeing its handshake slot (issue 10 §3). @default 2 s
+ */
+export const PSK_HANDSHAKE_TIMEOUT_MS = 2000
 
 export const SWARM_KEY_MISMATCH_MESSAGE = 'Cannot protect the connection: the peer uses a different swarm key (SWARM_KEY_MISMATCH)'
 
@@ -82,6 +89,7 @@ interface PskConnectionInit {
   localNonce: Uint8Array
   log: Logger
   traffic: PskTraffic
+  handshakeTimeoutMs?: number
 }
 
 class PskConnection extends AbstractMultiaddrConnection {
@@ -97,6 +105,7 @@ class PskConnection extends AbstractMultiaddrConnection {
   private mismatched = false
   private linger?: ReturnType<typeof setTimeout>
   private readonly traffic: PskTraffic
+  private readonly deadline: ReturnType<typeof setTimeout>
 
   constructor (init: PskConnectionInit) {
     super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
@@ -104,6 +113,12 @@ class PskConnection extends AbstractMultiaddrConnection {
     this.traffic = init.traffic
     this.key = init.key
     this.outbound = new XSalsa20(init.localNonce, init.key)
+    this.deadline = setTimeout(() => {
+      if (this.verified >= MSS_HEADER.length || this.mismatched || this.status !== 'open') return
+      this.log('no PSK exchange from %a within %d ms: dropping', this.remoteAddr, PSK_HANDSHAKE_TIMEOUT_MS)
+      this.abort(timeout(`Cannot protect the connection: the peer did not complete the PSK exchange within ${PSK_HANDSHAKE_TIMEOUT_MS} ms`))
+    }, init.handshakeTimeoutMs ?? PSK_HANDSHAKE_TIMEOUT_MS)
+    this.deadline.unref()
 
     this.maConn.addEventListener('message', evt => {
       if (this.mismatched) return
@@ -113,6 +128,7 @@ class PskConnection extends AbstractMultiaddrConnection {
     })
     this.maConn.addEventListener('drain', () => { this.onMuxerDrain() })
     this.maConn.addEventListener('close', evt => {
+      clearTimeout(this.deadline)
       this.inbound?.final()
       this.outbound.final()
       if (this.mismatched || this.hungUpOnUs()) {
@@ -163,6 +179,7 @@ class PskConnection extends AbstractMultiaddrConnection {
         if (plain[i] !== MSS_HEADER[this.verified + i]) { this.mismatch(); return }
       }
       this.verified += n
+      if (this.verified === MSS_HEADER.length) clearTimeout(this.deadline)
     }
     this.onData(plain)
   }

@@ -28,10 +28,19 @@ function takeLine (bytes: Buffer, lineNo: number): { line: string, rest: Buffer 
   return { line, rest: bytes.subarray(nl + 1) }
 }
 
-/** A header line as it may appear in an error message: short, printable, never key material. */
+/**
+ * A header line as an error may show it. Only a short line shaped like a header (`/base32/`,
+ * `/key/swarm/psk/2.0.0/`, `base16`) is quoted; any other line is described by its length and
+ * its alphabet and never quoted, not even in part: it may hold the key (issue 10 §5 — a bare
+ * `openssl rand -hex 32` file used to show 20 of its 32 bytes on stderr and in daemon.log).
+ */
 function shown (line: string): string {
-  const printable = line.replace(/[^\x20-\x7e]/g, '?')
-  return JSON.stringify(printable.length > 40 ? `${printable.slice(0, 40)}…` : printable)
+  if (/^\/?[a-z][a-z0-9./]{0,23}$/i.test(line) && !/^[0-9a-f]{16,}$/i.test(line)) return JSON.stringify(line)
+  const n = `${line.length} characters, not shown`
+  if (/^[0-9a-fA-F]{64}$/.test(line)) return `a bare hex key (${n}); add the two header lines "${SWARM_KEY_HEADER}" and "/base16/" above it`
+  if (/^[A-Za-z0-9+/]{43}=$/.test(line)) return `a bare base64 key (${n}); add the two header lines "${SWARM_KEY_HEADER}" and "/base64/" above it`
+  if (/^[0-9a-fA-F]+$/.test(line)) return `hex digits (${n}): it looks like key material, not a header`
+  return `not a header (${n}: it may hold key material)`
 }
 
 /** Parses a swarm key file's bytes. Throws `SWARM_KEY_INVALID` with the line and the problem. */
@@ -40,6 +49,10 @@ export function parseSwarmKey (input: Uint8Array | string): SwarmKey {
   if (bytes.length === 0) fail('the file is empty')
   const first = takeLine(bytes, 1)
   if (first.line !== SWARM_KEY_HEADER) fail(`line 1 is ${shown(first.line)}; expected "${SWARM_KEY_HEADER}"`)
+  if (!first.rest.includes(0x0a) && first.rest.length > 0 && !/^\/(base16|base64|bin)\/[\r\t ]*$/.test(first.rest.toString('latin1'))) {
+    // The header is there but the encoding line is not: the next line is the key itself.
+    fail(`line 2 is ${shown(first.rest.toString('latin1').replace(/[\r\t ]+$/, ''))}; expected an encoding: "/base16/", "/base64/" or "/bin/"`)
+  }
   const second = takeLine(first.rest, 2)
   const m = /^\/(base16|base64|bin)\/$/.exec(second.line)
   if (m === null) fail(`line 2 is ${shown(second.line)}; expected an encoding: "/base16/", "/base64/" or "/bin/"`)

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { badRequest } from '../protocol/index.js'
+import { RECEIVE_MAX_BYTES } from '../a2a/index.js'
 import { writeFileAtomic } from './files/index.js'
 
 /** Where a fresh node listens: loopback only; `--listen /ip4/0.0.0.0/tcp/4001` opens it to the LAN. */
@@ -51,7 +52,8 @@ export const ConfigSchema = v.strictObject({
   machineId: v.optional(v.string()),
   licence: v.optional(LicenceSchema),
   limits: v.optional(v.strictObject({
-    maxEnvelopeBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024))),
+    // Above one receive reply's budget an accepted envelope could never be handed out (issue 10).
+    maxEnvelopeBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024), v.maxValue(RECEIVE_MAX_BYTES, `must be at most ${RECEIVE_MAX_BYTES} (what one receive can hand out)`))),
     maxDeliveries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)))
   }), {}),
   /** Delivery tuning (tests shorten it); limits of what peers may send are under `limits`. */

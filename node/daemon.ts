@@ -2,23 +2,23 @@
  * The daemon: wires the parts of a node together and runs them under one supervisor
  * (audit → store → mesh → a2a → finance → IPC; stopped in reverse).
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, fstatSync, readFileSync, writeSync } from 'node:fs'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION, swarmKeyInvalid, unavailable } from '../protocol/index.js'
 import { FORCE_PNET_ENV, createMeshNode, forcePnet, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
-import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
+import { createMailboxes, streamRefusal, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
 import { reloadConfig, type ReloadResult } from './config-reload.js'
 import { assertPrivate, homePaths, type HomePaths } from './home.js'
-import { ensureDir } from './files/index.js'
+import { ensureDir, explainFsError } from './files/index.js'
 import { initHome } from './init.js'
 import { LicenceWatcher } from './licence.js'
-import { acquirePidLock } from './lock.js'
+import { acquireLock } from './lock.js'
 import { Supervisor } from './supervisor.js'
 import { capsAuditParts, secretForms } from './parts.js'
-import type { AuditEvent, AuditLog } from './audit/index.js'
-import { AgentTokens, RevokedPeers, newOperatorToken, readOperatorToken, secretEquals, type Capabilities } from './caps/index.js'
+import { RefusalAudit, type AuditEvent, type AuditLog } from './audit/index.js'
+import { AgentTokens, RevokedPeers, guardMeshProtocol, newOperatorToken, readOperatorToken, secretEquals, type Capabilities } from './caps/index.js'
 import { IpcServer, createDispatcher, type IpcComponents } from './ipc/index.js'
 
 export interface DaemonOptions {
@@ -55,6 +55,9 @@ export class Daemon implements IpcComponents {
   private readonly listen: string[]
   private readonly stopWaiters = Promise.withResolvers<void>()
   private releaseLock?: () => void
+  private readonly ipc: IpcServer
+  /** Refusals of remote peers, aggregated so no peer can grow the log fast (issue 10 §3). */
+  private readonly refusals = new RefusalAudit({ write: async e => { await this.audit(e, true) } })
 
   private constructor (paths: HomePaths, config: Config, privateKey: PrivateKey, swarmKey: Uint8Array, listen: string[], private readonly log: (line: string) => void) {
     this.paths = paths
@@ -68,7 +71,7 @@ export class Daemon implements IpcComponents {
     this.revoked = new RevokedPeers(paths.revokedPeers)
     this.operatorToken = readOperatorToken(paths.operatorToken)
 
-    const ipc = new IpcServer({
+    const ipc = this.ipc = new IpcServer({
       path: paths.socket,
       authenticate: token => {
         if (secretEquals(token, this.operatorToken)) return { kind: 'operator' }
@@ -118,12 +121,23 @@ export class Daemon implements IpcComponents {
             retryMaxMs: this.config.a2a.retryMaxMs,
             sweepIntervalMs: this.config.a2a.sweepIntervalMs,
             authorize: (peerId, mailbox) => this.authorizeA2A(peerId, mailbox),
-            // Refusals are durable before the refusal is answered; accepts ride the group commit.
-            audit: async event => { await this.audit(event, event.outcome !== 'ok') }
+            // A peer's refusals are aggregated; other refusals are durable before they are
+            // answered; accepts ride the group commit.
+            audit: async event => {
+              if (event.type === 'A2A_REJECTED') await this.refusals.record(event)
+              else await this.audit(event, event.outcome !== 'ok')
+            },
+            // A peer without any /a2a/send grant is refused before the handler reads a byte.
+            handleProtocol: async (protocol, handler, handleOptions) => await guardMeshProtocol(this.mesh, {
+              protocol, cmd: '/a2a/send', caps: this.caps, handler, handleOptions, answer: streamRefusal, audit: async e => { await this.refusals.record(e) }
+            })
           })
           await this.a2a.start()
         },
-        stop: async () => { await this.a2a?.stop() }
+        stop: async () => {
+          await this.a2a?.stop()
+          await this.refusals.flush()
+        }
       },
       // Licence checks run in the background: a slow Electrum server never delays the start.
       { name: 'finance', start: async () => { this.licence.start() }, stop: async () => { await this.licence.stop() } },
@@ -135,9 +149,14 @@ export class Daemon implements IpcComponents {
   static async start (opts: DaemonOptions = {}): Promise<Daemon> {
     const paths = homePaths(opts.home)
     process.umask(0o077)
-    const log = opts.log ?? ((line: string) => { process.stdout.write(line + '\n') })
-    ensureDir(paths.root)
-    const release = acquirePidLock(paths.lock, paths.root)
+    const log = opts.log ?? resilientLog
+    let release: () => void
+    try {
+      ensureDir(paths.root)
+      release = await acquireLock(paths.lock, paths.root)
+    } catch (err) {
+      throw explainFsError(err)
+    }
     try {
       // go-libp2p's LIBP2P_FORCE_PNET=1: never run without a PSK, so never invent a new mesh here.
       if (forcePnet() && !existsSync(paths.swarmKey)) {
@@ -160,7 +179,7 @@ export class Daemon implements IpcComponents {
       return daemon
     } catch (err) {
       release()
-      throw err
+      throw explainFsError(err)
     }
   }
 
@@ -209,9 +228,16 @@ export class Daemon implements IpcComponents {
     this.auditLog.append(event).catch(err => { this.log(`audit: cannot record ${event.type}: ${(err as Error).message}`) })
   }
 
+  /** Writes a new operator token; every session opened with the old one ends (issue 10 §2). */
   rotateOperatorToken (): string {
     this.operatorToken = newOperatorToken(this.paths.operatorToken)
+    this.endStaleSessions()
     return this.paths.operatorToken
+  }
+
+  /** After the current reply is written (sessions end gracefully, so the caller still gets it). */
+  endStaleSessions (): void {
+    setImmediate(() => { this.ipc.endStaleSessions() })
   }
 
   /** Resolves once the daemon has stopped (by `stop()`, a signal or `node stop`). */
@@ -229,7 +255,10 @@ export class Daemon implements IpcComponents {
  * SIGTERM (or `sov node stop`), stops cleanly and exits 0.
  */
 export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
-  const log = opts.log ?? ((line: string) => { process.stdout.write(line + '\n') })
+  // stdout/stderr are daemon.log in the background: a failed write there (disk full, EPIPE) must
+  // never stop the daemon (issue 10 §4). Lines that cannot be written are dropped.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => {})
+  const log = opts.log ?? resilientLog
   const daemon = await Daemon.start({ ...opts, log })
   const info = daemon.info()
   log(`Sovereign ${info.version} running in ${info.home}`)
@@ -256,6 +285,23 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   log('Stopped')
   // libp2p leaves a ~1 s timer after stop(); exit explicitly once everything is closed.
   process.exit(0)
+}
+
+/**
+ * One progress line to stdout, never thrown: a full disk or a closed pipe loses the line, not
+ * the daemon. Into a file (daemon.log) it is written on fd 1 directly, so later lines go out once
+ * there is space again (Node's file stream gives up for good after its first error).
+ */
+function resilientLog (line: string): void {
+  try {
+    if (stdoutIsFile ??= isFile(1)) writeSync(1, line + '\n')
+    else process.stdout.write(line + '\n')
+  } catch { /* dropped: the log is best effort */ }
+}
+let stdoutIsFile: boolean | undefined
+
+function isFile (fd: number): boolean {
+  try { return fstatSync(fd).isFile() } catch { return false }
 }
 
 /** libp2p reports addresses with `/p2p/<id>` already; add it where missing. */

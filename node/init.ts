@@ -8,7 +8,7 @@ import { formatSwarmKey, generateSwarmKey, loadOrCreateIdentity, parseSwarmKey, 
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { DEFAULT_LISTEN, updateConfig } from './config.js'
 import { homePaths } from './home.js'
-import { ensureDir, writeFileAtomic } from './files/index.js'
+import { ensureDir, explainFsError, writeFileAtomic } from './files/index.js'
 import { newOperatorToken } from './caps/index.js'
 
 /** Beside `swarm.key` while the key was generated here and never shared by invite. */
@@ -32,6 +32,15 @@ export interface InitResult {
 }
 
 export async function initHome (opts: InitOptions = {}): Promise<InitResult> {
+  try {
+    return await init(opts)
+  } catch (err) {
+    // A read-only, full or foreign-owned home, said with the file and the fix (issue 10 §4).
+    throw explainFsError(err, 'init the home')
+  }
+}
+
+async function init (opts: InitOptions): Promise<InitResult> {
   const paths = homePaths(opts.home)
   ensureDir(paths.root)
   ensureDir(paths.identityDir)

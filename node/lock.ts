@@ -1,46 +1,45 @@
 /**
- * One daemon per home: a pid file created exclusively. A file left by a dead process (SIGKILL,
- * power loss) is taken over; one held by a live process is a `CONFLICT`.
+ * One daemon per home (issue 10 §4): the lock is a listening Unix socket
+ * (`daemonLockAddress`, protocol/daemon-lock.ts) that the kernel releases when the process
+ * dies, so a zombie, a reused pid or a stale `daemon.pid` never counts as a running daemon.
+ * `daemon.pid` is still written, for people and tools, but nothing trusts it.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { conflict } from '../protocol/index.js'
+import { createServer, type Server } from 'node:net'
+import { rmSync, writeFileSync } from 'node:fs'
+import { conflict, daemonLockAddress, daemonLockHolder } from '../protocol/index.js'
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-export function acquirePidLock (path: string, home: string): () => void {
+/**
+ * Takes the lock of `home` (absolute); `CONFLICT` naming the running daemon's pid when another
+ * process holds it. Returns the release function.
+ */
+export async function acquireLock (pidPath: string, home: string): Promise<() => void> {
+  const address = daemonLockAddress(home)
+  const answer = JSON.stringify({ pid: process.pid, home }) + '\n'
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
-      return () => {
-        try {
-          if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true })
-        } catch { /* already gone */ }
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw conflict(`Cannot start: a daemon (pid ${pid}) already runs on home "${home}"; stop it with \`sov node stop\``)
-      }
-      rmSync(path, { force: true })
+    const server = createServer(socket => { socket.on('error', () => {}); socket.end(answer) })
+    const err = await new Promise<NodeJS.ErrnoException | undefined>(resolve => {
+      server.once('error', e => { resolve(e) })
+      server.listen(address, () => { resolve(undefined) })
+    })
+    if (err === undefined) {
+      server.unref()
+      server.on('error', () => {})
+      writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 })
+      return () => { release(server, pidPath, address) }
     }
+    if (err.code !== 'EADDRINUSE') throw err
+    const holder = await daemonLockHolder(home)
+    if (holder !== undefined) {
+      throw conflict(`Cannot start: a daemon (pid ${holder.pid}) already runs on home "${home}"; stop it with \`sov node stop\``)
+    }
+    // A socket file left by a dead process (non-Linux): nobody answers on it.
+    if (!address.startsWith('\0')) rmSync(address, { force: true })
   }
-  throw conflict(`Cannot start: could not take the lock "${path}"`)
+  throw conflict(`Cannot start: could not take the lock of home "${home}"`)
 }
 
-/** Pid of the daemon holding the lock, if it is alive. */
-export function lockHolder (path: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined
-  } catch {
-    return undefined
-  }
+function release (server: Server, pidPath: string, address: string): void {
+  server.close()
+  rmSync(pidPath, { force: true })
+  if (!address.startsWith('\0')) rmSync(address, { force: true })
 }

@@ -70,8 +70,9 @@ export const REQUEST_PARAMS = {
     max: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))),
     waitMs: v.optional(v.pipe(count, v.maxValue(300_000)))
   }),
-  'a2a.ack': v.object({ mailbox: mailboxName, ids }),
-  'a2a.nack': v.object({ mailbox: mailboxName, ids }),
+  // Each names the lease `a2a.receive` returned ("<id>.<delivery>"), never a bare id (issue 10).
+  'a2a.ack': v.object({ mailbox: mailboxName, leases: ids }),
+  'a2a.nack': v.object({ mailbox: mailboxName, leases: ids }),
   'a2a.outbox': v.object({
     status: v.optional(v.picklist(['queued', 'delivered', 'failed', 'expired'])),
     /** Only messages to this PeerId. */

@@ -104,9 +104,9 @@ test('2,000 messages, receiver and sender SIGKILLed 5 times each: all delivered,
         leaseUntil.set(m.id, m.leaseUntil)
       }
       if (msgs.length === 0) continue
-      const ids = msgs.map(m => m.id)
-      const byId = new Map(msgs.map(m => [m.id, m.message.messageId as string]))
-      const { acked, missing } = await consumer.call('a2a.ack', { mailbox: 'crash', ids }, 5000) as { acked: string[], missing: string[] }
+      const leases = msgs.map(m => m.lease as string)
+      const byId = new Map(msgs.map(m => [m.lease, m.message.messageId as string]))
+      const { acked, missing } = await consumer.call('a2a.ack', { mailbox: 'crash', leases }, 5000) as { acked: string[], missing: string[] }
       const firstTry = !consumer.retried
       const leaseLeft = Math.min(...msgs.map(m => m.leaseUntil)) - Date.now()
       for (const id of acked) confirmed.set(byId.get(id)!, (confirmed.get(byId.get(id)!) ?? 0) + 1)

@@ -36,7 +36,7 @@ async function consume (c: IpcClient, mailbox: string, n: number): Promise<Map<s
       got.set(m.message.messageId, m)
     }
     if (msgs.length > 0) {
-      const r = await c.request('a2a.ack', { mailbox, ids: msgs.map(m => m.id) })
+      const r = await c.request('a2a.ack', { mailbox, leases: msgs.map(m => m.lease) })
       assert.is(r.count, msgs.length)
     }
   }
@@ -63,7 +63,7 @@ test('three daemons: 500 A→B and 500 B→C at once, text/data/raw parts, each 
   assert.equal(new Set(gotC.keys()), new Set(toC.map(m => m.messageId)))
   for (const m of toB) assert.equal(gotB.get(m.messageId).message, m, 'content arrives unchanged')
   const sample = gotC.get(toC[0].messageId)
-  assert.equal(Object.keys(sample).sort(), ['deliveries', 'from', 'id', 'leaseUntil', 'mailbox', 'message', 'ts'])
+  assert.equal(Object.keys(sample).sort(), ['deliveries', 'from', 'id', 'lease', 'leaseUntil', 'mailbox', 'message', 'ts'])
   assert.equal([sample.from, sample.mailbox, sample.deliveries], [b.peerId, 'builder', 1])
   await waitFor(async () => (await ca.request('a2a.outbox', { status: 'delivered' })).length === 500, 10_000, 'A outbox all delivered')
   await waitFor(async () => (await cb.request('a2a.outbox', { status: 'delivered' })).length === 500, 10_000, 'B outbox all delivered')
@@ -99,13 +99,13 @@ test('CLI and agent tokens: send, receive, nack, ack with --json; /a2a/read and 
   const sendAsReader = await sov(b.home, ['a2a', 'send', a.peerId, 'builder', 'x', '--json'], asReader)
   assert.is(sendAsReader.json.error.code, 'FORBIDDEN')
 
-  assert.is((await sov(b.home, ['a2a', 'nack', 'builder', sent.json.id, '--json'], asReader)).json.count, 1)
+  assert.is((await sov(b.home, ['a2a', 'nack', 'builder', r1.json[0].lease, '--json'], asReader)).json.count, 1)
   const r2 = await sov(b.home, ['a2a', 'receive', 'builder', '--json'], asReader)
   assert.equal([r2.json[0].id, r2.json[0].deliveries], [sent.json.id, 2], 'nack re-queues at once')
   const mb = await sov(b.home, ['a2a', 'mailboxes', '--json'], asReader)
   assert.equal(mb.json, [{ mailbox: 'builder', ready: 0, leased: 1, dead: 0 }])
-  assert.is((await sov(b.home, ['a2a', 'ack', 'builder', sent.json.id, '--json'], asReader)).json.count, 1)
-  assert.equal((await sov(b.home, ['a2a', 'ack', 'builder', sent.json.id, '--json'])).json.count, 0, 'an acked message is gone')
+  assert.is((await sov(b.home, ['a2a', 'ack', 'builder', r2.json[0].lease, '--json'], asReader)).json.count, 1)
+  assert.equal((await sov(b.home, ['a2a', 'ack', 'builder', r2.json[0].lease, '--json'])).json.count, 0, 'an acked message is gone')
 
   const data = await sov(a.home, ['a2a', 'send', b.peerId, 'builder', '--data', '{"job":42}', '--json'])
   assert.is(data.code, 0, data.stderr)

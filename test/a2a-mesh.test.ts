@@ -22,7 +22,7 @@ async function drain (node: A2ANode, mailbox: string, n: number, ms: number): Pr
         assert.not.ok(got.has(m.id), `id ${m.id} handed out twice`)
         got.set(m.id, (m.message as any).messageId)
       }
-      assert.is(node.a2a.ack(mailbox, msgs.map(m => m.id)).count, msgs.length)
+      assert.is(node.a2a.ack(mailbox, msgs.map(m => m.lease)).count, msgs.length)
     }
   })(), ms, `${n} messages in ${mailbox}`)
   return got
@@ -141,8 +141,8 @@ test('leases: expiry re-queues, nack re-queues at once, maxDeliveries moves to t
   const [m2] = await b.a2a.receive('jobs', { leaseMs: 10_000, waitMs: 2000 })
   assert.ok(Date.now() - started >= 150, 'handed out again only after the lease ran out')
   assert.equal([m2.id, m2.deliveries], [id, 2])
-  assert.equal(b.a2a.ack('jobs', ['nope']), { count: 0, acked: [], missing: ['nope'] })
-  const n = b.a2a.nack('jobs', [id])
+  assert.equal(b.a2a.ack('jobs', ['nope.1']), { count: 0, acked: [], missing: ['nope.1'] })
+  const n = b.a2a.nack('jobs', [m2.lease])
   assert.equal(n.dead, [id], 'the second delivery was the last allowed')
   assert.equal(b.a2a.mailboxes(), [{ mailbox: 'jobs', ready: 0, leased: 0, dead: 1 }])
   assert.ok(b.audit.some(e => e.type === 'A2A_DEAD_LETTER' && e.detail.id === id))
@@ -150,7 +150,7 @@ test('leases: expiry re-queues, nack re-queues at once, maxDeliveries moves to t
   const other = await a.a2a.send(b.peerId, 'jobs', textMessage('again'))
   const [o1] = await b.a2a.receive('jobs', { leaseMs: 10_000, waitMs: 5000 })
   assert.is(o1.id, other.id)
-  assert.equal(b.a2a.nack('jobs', [other.id]).count, 1)
+  assert.equal(b.a2a.nack('jobs', [o1.lease]).count, 1)
   const [o2] = await b.a2a.receive('jobs', { leaseMs: 100 })
   assert.equal([o2.id, o2.deliveries], [other.id, 2], 'nack makes it ready at once')
   // The sweeper buries it when its last lease runs out, without anyone calling receive.
@@ -193,7 +193,7 @@ test('both sides restart cleanly: queued messages are delivered, leases and dedu
   const more = await a2.a2a.send(b2.peerId, 'inbox', textMessage('after restart'))
   const rest = await drain(b2, 'inbox', 16, 10_000)
   assert.equal(new Set(rest.keys()), new Set([...first.filter(id => !leased.some(l => l.id === id)), more.id]))
-  assert.equal(b2.a2a.ack('inbox', leased.map(l => l.id)).count, 5, 'the old leases can still be acked')
+  assert.equal(b2.a2a.ack('inbox', leased.map(l => l.lease)).count, 5, 'the old leases can still be acked')
   assert.equal(b2.a2a.mailboxes(), [])
 })
 

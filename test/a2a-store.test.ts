@@ -23,6 +23,11 @@ function open (ctx: { tmp: () => string, defer: (f: () => unknown) => void }, di
   return { store, path }
 }
 
+function assertThrows (fn: () => unknown): unknown {
+  try { fn() } catch (err) { return err }
+  throw new Error('Expected the call to throw')
+}
+
 const incoming = (mailbox = 'builder', sender = ALICE, text = 'hi') => ({
   id: uuidv7(), sender, mailbox, ts: T0, ttl: 60_000, message: JSON.stringify({ messageId: uuidv7(), role: 'ROLE_USER', parts: [{ text }] })
 })
@@ -65,7 +70,7 @@ test('an acked id stays a duplicate until its TTL and grace have passed', ctx =>
   const e = incoming()
   store.accept([e], T0)
   const { leased } = store.lease('builder', { leaseMs: 1000, max: 10, maxDeliveries: 5 }, T0)
-  assert.equal(store.ack('builder', [leased[0].id]), { acked: [e.id], missing: [] })
+  assert.equal(store.ack('builder', [leased[0].lease]), { acked: [`${e.id}.1`], missing: [] })
   assert.equal(store.accept([e], T0 + 30_000), ['duplicate'])
   assert.equal(store.prune(T0 + 60_000), { dedupe: 0, outbox: 0 }, 'kept through the grace period')
   assert.equal(store.prune(T0 + 60_000 + 3600_001), { dedupe: 1, outbox: 0 })
@@ -89,17 +94,36 @@ test('lease() hands out the oldest ready messages of one mailbox and hides them 
   assert.equal(third.leased.map(m => [m.id, m.deliveries]), [[es[0].id, 2], [es[2].id, 2]], 'expired leases re-queue')
 })
 
-test('ack() deletes only leased messages of that mailbox; nack() re-queues at once', ctx => {
+test('ack() deletes only leased messages of that mailbox, named by lease; nack() re-queues at once; a stale lease is CONFLICT', ctx => {
   const { store } = open(ctx)
   const [a, b] = [incoming(), incoming()]
   store.accept([a, b], T0)
-  assert.equal(store.ack('builder', [a.id]), { acked: [], missing: [a.id] }, 'a ready message cannot be acked')
-  store.lease('builder', { leaseMs: 10_000, max: 10, maxDeliveries: 5 }, T0)
-  assert.equal(store.ack('other', [a.id]), { acked: [], missing: [a.id] }, 'another mailbox cannot ack it')
-  assert.equal(store.nack('builder', [b.id, 'nope'], 5, T0 + 1), { nacked: [b.id], missing: ['nope'], dead: [] })
-  assert.equal(store.ack('builder', [a.id, b.id]), { acked: [a.id], missing: [b.id] }, 'a nacked message is no longer ours to ack')
+  assert.is((assertThrows(() => store.ack('builder', [`${a.id}.1`])) as any).code, 'CONFLICT', 'a ready message cannot be acked')
+  assert.is((assertThrows(() => store.ack('builder', [a.id])) as any).code, 'BAD_REQUEST', 'a bare id names no lease')
+  const { leased } = store.lease('builder', { leaseMs: 10_000, max: 10, maxDeliveries: 5 }, T0)
+  const [la, lb] = leased.map(m => m.lease)
+  assert.equal(store.ack('other', [la]), { acked: [], missing: [la] }, 'another mailbox cannot ack it')
+  assert.equal(store.nack('builder', [lb, 'nope.1'], 5, T0 + 1), { nacked: [lb], missing: ['nope.1'], dead: [] })
+  assert.is((assertThrows(() => store.ack('builder', [la, lb])) as any).code, 'CONFLICT', 'a nacked message is no longer ours to ack')
+  assert.equal(store.mailboxes(T0 + 1), [{ mailbox: 'builder', ready: 1, leased: 1, dead: 0 }], 'the refused ack changed nothing')
+  assert.equal(store.ack('builder', [la]), { acked: [la], missing: [] })
   const again = store.lease('builder', { leaseMs: 10_000, max: 10, maxDeliveries: 5 }, T0 + 2)
-  assert.equal(again.leased.map(m => [m.id, m.deliveries]), [[b.id, 2]])
+  assert.equal(again.leased.map(m => [m.id, m.deliveries, m.lease]), [[b.id, 2, `${b.id}.2`]])
+})
+
+test('lease() stops at maxBytes but always leases one message; unlease() gives a lease back uncounted', ctx => {
+  const { store } = open(ctx)
+  const big = 'x'.repeat(600_000)
+  const es = [incoming('builder', ALICE, big), incoming('builder', ALICE, big), incoming('builder', ALICE, 'small')]
+  store.accept(es, T0)
+  const first = store.lease('builder', { leaseMs: 1000, max: 10, maxDeliveries: 5, maxBytes: 100_000 }, T0)
+  assert.equal(first.leased.map(m => m.id), [es[0].id], 'one message over the budget still goes alone')
+  const second = store.lease('builder', { leaseMs: 1000, max: 10, maxDeliveries: 5, maxBytes: 1_000_000 }, T0)
+  assert.equal(second.leased.map(m => m.id), [es[1].id, es[2].id])
+  assert.is(store.unlease(first.leased), 1)
+  assert.is(store.unlease(first.leased), 0, 'only a lease still as handed out')
+  const third = store.lease('builder', { leaseMs: 1000, max: 10, maxDeliveries: 5 }, T0)
+  assert.equal(third.leased.map(m => [m.id, m.deliveries]), [[es[0].id, 1]], 'the given-back lease did not count')
 })
 
 test('a message leased maxDeliveries times moves to the dead letters on its next lease, nack or sweep', ctx => {
@@ -129,7 +153,7 @@ test('a message leased maxDeliveries times moves to the dead letters on its next
   const f = incoming()
   store.accept([f], now)
   store.lease('builder', { leaseMs: 100, max: 10, maxDeliveries: 1 }, now)
-  const n = store.nack('builder', [f.id], 1, now + 1)
+  const n = store.nack('builder', [`${f.id}.1`], 1, now + 1)
   assert.equal(n.dead.map(x => x.id), [f.id])
   assert.equal(store.mailboxes(now), [{ mailbox: 'builder', ready: 0, leased: 0, dead: 6 }])
   assert.equal(store.accept([f], now), ['duplicate'], 'a dead letter is still a known id')

@@ -45,13 +45,16 @@ test('a grant the node signed is honoured; its id is the SHA-256 of its canonica
   assert.ok(caps.check({ aud: peer, cmd: '/a2a/send' }).ok, 'without a mailbox any grant of the command will do')
 })
 
-test('unknown commands, bad audiences and mailboxes on unscoped commands are refused at grant time', async ctx => {
-  const { caps, peer } = await setup(ctx)
+test('unknown commands, bad audiences, meaningless grants and mailboxes on unscoped commands are refused at grant time', async ctx => {
+  const { caps, peer, self } = await setup(ctx)
   for (const [req, msg] of [
     [{ aud: peer, cmd: '/a2a/delete' }, /unknown command/],
     [{ aud: 'not-a-peer', cmd: '/a2a/send' }, /neither a PeerId nor agent:NAME/],
     [{ aud: 'agent:bad name', cmd: '/a2a/read' }, /agent names/],
-    [{ aud: peer, cmd: '/cap/admin', mailbox: 'x' }, /not scoped to mailboxes/],
+    [{ aud: 'agent:a', cmd: '/cap/admin', mailbox: 'x' }, /not scoped to mailboxes/],
+    [{ aud: 'agent:a', cmd: '/a2a/send', mailbox: 'x' }, /an agent sends with \/a2a\/post/],
+    [{ aud: peer, cmd: '/a2a/read', mailbox: 'x' }, /only agents \(agent:NAME\) make/],
+    [{ aud: self, cmd: '/a2a/send', mailbox: 'x' }, /this node itself/],
     [{ aud: peer, cmd: '/a2a/send', mailbox: '../etc' }, /mailbox names/]
   ] as const) {
     const err: any = await assertRejects(async () => await caps.sign(req as any), JSON.stringify(req))
@@ -78,10 +81,10 @@ test('expired, not-yet-valid, revoked and tampered grants are refused, each with
   assert.is((await caps.prepareRevocation(g.id)).already, true)
 
   // A grant edited in the file (a wider mailbox) no longer matches its signature.
-  const h = await signGrant(key, { iss: self, aud: peer, cmd: '/a2a/read', mailbox: 'inbox' })
+  const h = await signGrant(key, { iss: self, aud: 'agent:r', cmd: '/a2a/read', mailbox: 'inbox' })
   appendFileSync(join(dir, 'grants.jsonl'), JSON.stringify({ ...h.grant, with: 'mailbox:*' }) + '\n')
   const reopened = await openCaps(ctx, dir, key)
-  const r = reopened.check({ aud: peer, cmd: '/a2a/read', mailbox: 'other' })
+  const r = reopened.check({ aud: 'agent:r', cmd: '/a2a/read', mailbox: 'other' })
   assert.is(r.ok, false)
   assert.match((r as any).reason, /is not honoured: its signature does not verify/)
   assert.is(reopened.ignored.length, 1)
@@ -94,8 +97,8 @@ test('grant lines and tombstones this node did not sign are not honoured', async
   const other = await generateKeyPair('Ed25519')
   const otherId = peerIdFromPrivateKey(other).toString()
   // Claims to be from this node but is signed by another key; and one honestly from another node.
-  const forged = await signGrant(other, { iss: self, aud: peer, cmd: '/cap/admin' })
-  const foreign = await signGrant(other, { iss: otherId, aud: peer, cmd: '/audit/read' })
+  const forged = await signGrant(other, { iss: self, aud: 'agent:x', cmd: '/cap/admin' })
+  const foreign = await signGrant(other, { iss: otherId, aud: 'agent:x', cmd: '/audit/read' })
   appendFileSync(join(dir, 'grants.jsonl'), JSON.stringify(forged.grant) + '\n' + JSON.stringify(foreign.grant) + '\n{"v":1,"garbage":true}\n')
   // A tombstone for a real grant, signed by the other key.
   const real = await caps.sign({ aud: peer, cmd: '/a2a/send' })
@@ -103,8 +106,8 @@ test('grant lines and tombstones this node did not sign are not honoured', async
   appendFileSync(join(dir, 'revoked.jsonl'), JSON.stringify(await signRevocation(other, self, real.id)) + '\n')
 
   const reopened = await openCaps(ctx, dir, key)
-  assert.match((reopened.check({ aud: peer, cmd: '/cap/admin' }) as any).reason, /signature does not verify/)
-  assert.match((reopened.check({ aud: peer, cmd: '/audit/read' }) as any).reason, new RegExp(`issued by ${otherId}, not by this node`))
+  assert.match((reopened.check({ aud: 'agent:x', cmd: '/cap/admin' }) as any).reason, /signature does not verify/)
+  assert.match((reopened.check({ aud: 'agent:x', cmd: '/audit/read' }) as any).reason, new RegExp(`issued by ${otherId}, not by this node`))
   assert.ok(reopened.check({ aud: peer, cmd: '/a2a/send' }).ok, 'an unsigned tombstone revokes nothing')
   assert.equal(reopened.ignored.map(i => [i.file, i.line]), [['grants.jsonl', 1], ['grants.jsonl', 2], ['grants.jsonl', 3], ['revoked.jsonl', 1]])
   assert.equal(reopened.list().map(g => g.id), [real.id], 'cap list shows only grants this node honours')

@@ -131,7 +131,7 @@ test('dead letters: list with reason and deliveries, redrive (audited), purge --
   assert.equal(boxes.json, [{ mailbox: 'jobs', ready: 2, leased: 0, dead: 0 }])
   const again = await sov(b.home, ['a2a', 'receive', 'jobs', '--json'])
   assert.is(again.json[0].deliveries, 1, 'the delivery count starts again')
-  await sov(b.home, ['a2a', 'nack', 'jobs', ...again.json.map((m: any) => m.id)])
+  await sov(b.home, ['a2a', 'nack', 'jobs', ...again.json.map((m: any) => m.lease)])
 
   const purgedReady = await sov(b.home, ['a2a', 'purge', 'jobs', '--ready', '--yes', '--json'])
   assert.is(purgedReady.code, 0, purgedReady.stderr)

@@ -101,10 +101,10 @@ if (unavailable !== null) {
     for (const [c, want] of [[ca, sentTo.a], [cb, sentTo.b]] as const) {
       const seen: string[] = []
       for (;;) {
-        const batch = await c.request('a2a.receive', { mailbox: 'inbox', max: 100, leaseMs: 60_000, waitMs: 0 }) as Array<{ id: string }>
+        const batch = await c.request('a2a.receive', { mailbox: 'inbox', max: 100, leaseMs: 60_000, waitMs: 0 }) as Array<{ id: string, lease: string }>
         if (batch.length === 0) break
         seen.push(...batch.map(m => m.id))
-        await c.request('a2a.ack', { mailbox: 'inbox', ids: batch.map(m => m.id) })
+        await c.request('a2a.ack', { mailbox: 'inbox', leases: batch.map(m => m.lease) })
       }
       assert.is(new Set(seen).size, seen.length, 'no id twice')
       assert.equal(seen.sort(), [...want].sort(), 'exactly what was sent')

@@ -81,10 +81,10 @@ if (unavailable !== null) {
     for (let i = 0; i < 3; i++) {
       const seen: string[] = []
       for (;;) {
-        const batch = await clients[i].request('a2a.receive', { mailbox: 'inbox', max: 100, leaseMs: 60_000, waitMs: 0 }) as Array<{ id: string }>
+        const batch = await clients[i].request('a2a.receive', { mailbox: 'inbox', max: 100, leaseMs: 60_000, waitMs: 0 }) as Array<{ id: string, lease: string }>
         if (batch.length === 0) break
         seen.push(...batch.map(m => m.id))
-        await clients[i].request('a2a.ack', { mailbox: 'inbox', ids: batch.map(m => m.id) })
+        await clients[i].request('a2a.ack', { mailbox: 'inbox', leases: batch.map(m => m.lease) })
       }
       assert.is(new Set(seen).size, seen.length, `host ${i} saw no id twice`)
       assert.equal([...seen].sort(), [...sent.get(i)!].sort(), `host ${i} received exactly what was sent to it`)

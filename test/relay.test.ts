@@ -53,7 +53,7 @@ test('A and B behind no address exchange A2A both ways through member relay R; p
     const got: string[] = []
     await waitFor(async () => {
       const msgs = await c.request('a2a.receive', { mailbox: 'inbox', leaseMs: 30_000, max: 100, waitMs: 500 }) as any[]
-      if (msgs.length > 0) await c.request('a2a.ack', { mailbox: 'inbox', ids: msgs.map(m => m.id) })
+      if (msgs.length > 0) await c.request('a2a.ack', { mailbox: 'inbox', leases: msgs.map(m => m.lease) })
       got.push(...msgs.map(m => m.message.messageId))
       return got.length >= n
     }, 30_000, `${n} messages`, 10)
@@ -97,7 +97,7 @@ test('a relayed connection between members is not "limited" by default: 2 MiB in
   const got = new Set<string>()
   await waitFor(async () => {
     const msgs = await cb.request('a2a.receive', { mailbox: 'inbox', leaseMs: 30_000, max: 10, waitMs: 500 }) as any[]
-    if (msgs.length > 0) await cb.request('a2a.ack', { mailbox: 'inbox', ids: msgs.map(m => m.id) })
+    if (msgs.length > 0) await cb.request('a2a.ack', { mailbox: 'inbox', leases: msgs.map(m => m.lease) })
     for (const m of msgs) got.add(m.message.messageId)
     return got.size >= 6
   }, 30_000, '6 big messages', 10)

@@ -50,12 +50,12 @@ export function registerA2ACommands (program: Command): void {
     })
   registerReceive(a2a)
   for (const verb of ['ack', 'nack'] as const) {
-    a2a.command(verb).argument('<mailbox>').argument('<ids...>', 'message ids from `sov a2a receive`')
+    a2a.command(verb).argument('<mailbox>').argument('<leases...>', 'the "lease" of each message, as `a2a receive` printed it')
       .description(verb === 'ack' ? 'acknowledge (delete) leased messages' : 'return leased messages to the queue')
-      .action(async (mailbox: string, ids: string[], _o: unknown, cmd: Command) => {
+      .action(async (mailbox: string, leases: string[], _o: unknown, cmd: Command) => {
         const g = cmd.optsWithGlobals<GlobalOptions>()
-        const r = await withDaemon(g.home, async c => await c.request(verb === 'ack' ? 'a2a.ack' : 'a2a.nack', { mailbox, ids }))
-        emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? ids.length}`)
+        const r = await withDaemon(g.home, async c => await c.request(verb === 'ack' ? 'a2a.ack' : 'a2a.nack', { mailbox, leases }))
+        emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? leases.length}`)
       })
   }
   registerA2AAdminCommands(a2a)
@@ -114,13 +114,13 @@ async function follow (g: GlobalOptions, mailbox: string, opts: { leaseMs: numbe
       // Interrupted mid-poll: the daemon ends that poll when the connection closes.
       if (r === null) break
       for (const m of r) {
-        held.add(m.id)
+        held.add(m.lease)
         if (opts.out !== undefined) saveRaw(opts.out, m)
         process.stdout.write((g.json === true ? JSON.stringify(m) : human(m)) + '\n')
       }
       if (opts.ack && r.length > 0) {
-        await c.request('a2a.ack', { mailbox, ids: r.map(m => m.id) })
-        for (const m of r) held.delete(m.id)
+        await c.request('a2a.ack', { mailbox, leases: r.map(m => m.lease) })
+        for (const m of r) held.delete(m.lease)
       }
     }
   } finally {
@@ -130,7 +130,7 @@ async function follow (g: GlobalOptions, mailbox: string, opts: { leaseMs: numbe
     // since this one may still be answering that poll.
     c.close()
   }
-  if (held.size > 0) await withDaemon(g.home, async r => await r.request('a2a.nack', { mailbox, ids: [...held] }))
+  if (held.size > 0) await withDaemon(g.home, async r => await r.request('a2a.nack', { mailbox, leases: [...held] }))
 }
 
 function saveRaw (dir: string, m: any): void {
@@ -142,7 +142,7 @@ function saveRaw (dir: string, m: any): void {
 }
 
 function human (m: any): string {
-  return `${String(m.id)} from ${String(m.from)} (delivery ${String(m.deliveries)})\n${summarise(m.message)}`
+  return `${String(m.id)} from ${String(m.from)} (delivery ${String(m.deliveries)}, lease ${String(m.lease)})\n${summarise(m.message)}`
 }
 
 function summarise (message: any): string {

@@ -1,8 +1,8 @@
 /** `sov init`, `sov node start|stop`, `sov status`. */
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { conflict, timeout, type StatusResult } from '../../protocol/index.js'
+import { conflict, daemonLockHolder, timeout, type StatusResult } from '../../protocol/index.js'
 import { emit, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, homeDir, withDaemon } from '../ipc-client.js'
 import { LOG_TIMESTAMPS_ENV, startInBackground } from '../background.js'
@@ -67,8 +67,10 @@ export function registerNodeCommands (program: Command): void {
         await c.request('node.stop', {})
         return s.pid
       })
+      // Stopped = its lock is released (the kernel does that when the process is gone, zombie or not).
+      const root = homeDir(g.home)
       const until = Date.now() + STOP_TIMEOUT_MS
-      while (alive(pid)) {
+      while ((await daemonLockHolder(root)) !== undefined) {
         if (Date.now() > until) throw timeout(`Cannot stop: daemon pid ${pid} still runs after ${STOP_TIMEOUT_MS} ms`)
         await sleep(50)
       }
@@ -98,18 +100,9 @@ export function registerNodeCommands (program: Command): void {
     })
 }
 
-function alive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
-}
 
 async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-function runningPid (home: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(join(home, 'daemon.pid'), 'utf8'), 10)
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined
-  } catch { return undefined }
-}
 
 /**
  * V8 flags of a daemon started by `sov node start` (the systemd unit in docs/operations.md uses
@@ -122,8 +115,8 @@ export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4']
 /** Spawns `sov node start --foreground` detached, logging to `<home>/daemon.log`, and waits for its socket. */
 async function startBackground (home: string | undefined, listen?: string[]): Promise<StatusResult> {
   const root = homeDir(home)
-  const running = runningPid(root)
-  if (running !== undefined) throw conflict(`Cannot start: a daemon (pid ${running}) already runs on home "${root}"; stop it with \`sov node stop\``)
+  const running = await daemonLockHolder(root)
+  if (running !== undefined) throw conflict(`Cannot start: a daemon (pid ${running.pid}) already runs on home "${root}"; stop it with \`sov node stop\``)
   mkdirSync(root, { recursive: true, mode: 0o700 })
   return await startInBackground<StatusResult>({
     what: 'the daemon',

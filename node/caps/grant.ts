@@ -71,6 +71,22 @@ function parseAudience (aud: string): string {
   }
 }
 
+/**
+ * Refuses a grant that could never be used (issue 10 §2): `/a2a/send` is checked only for remote
+ * peers delivering over the mesh, every other command only for agent tokens on the IPC socket,
+ * and this node never asks itself for authority.
+ */
+function assertMeaningful (iss: string, aud: string, cmd: string): void {
+  if (aud === iss) throw badRequest(`Cannot grant ${cmd} to "${aud}": that is this node itself, which needs no grant`)
+  const agent = aud.startsWith('agent:')
+  if (cmd === '/a2a/send' && agent) {
+    throw badRequest(`Cannot grant /a2a/send to "${aud}": it lets a remote PeerId deliver into our mailbox; an agent sends with /a2a/post`)
+  }
+  if (cmd !== '/a2a/send' && !agent) {
+    throw badRequest(`Cannot grant ${cmd} to PeerId "${aud}": ${cmd} governs requests on this node's local socket, which only agents (agent:NAME) make; a remote peer needs /a2a/send`)
+  }
+}
+
 /** `with` for a command and an optional mailbox; refuses unknown commands and misplaced mailboxes. */
 function resourceFor (cmd: string, mailbox?: string): string {
   if (!(CAP_COMMANDS as readonly string[]).includes(cmd)) {
@@ -106,12 +122,15 @@ export interface GrantRequest {
 /** Checks a request and signs the grant it describes. */
 export async function signGrant (key: PrivateKey, req: GrantRequest): Promise<{ id: string, grant: Grant }> {
   const nbf = req.nbf ?? nowSeconds()
+  const aud = parseAudience(req.aud)
+  const resource = resourceFor(req.cmd, req.mailbox)
+  assertMeaningful(req.iss, aud, req.cmd)
   const payload: GrantPayload = {
     v: 1,
     iss: req.iss,
-    aud: parseAudience(req.aud),
+    aud,
     cmd: req.cmd as CapCommand,
-    with: resourceFor(req.cmd, req.mailbox),
+    with: resource,
     nbf,
     exp: req.expiresS === undefined || req.expiresS === null ? null : nbf + req.expiresS,
     nonce: randomBytes(NONCE_BYTES).toString('hex')

@@ -12,6 +12,7 @@
  * per inbound stream and never for outbound ones. Do not call `handle()` for a guarded protocol.
  */
 import type { Connection, Libp2p, Stream, StreamHandler, StreamHandlerOptions, StreamMiddleware } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
 import { forbidden } from '../../protocol/index.js'
 import type { AuditEvent } from '../audit/index.js'
 import type { Capabilities } from './capabilities.js'
@@ -28,7 +29,15 @@ export interface GuardOptions {
   /** Runs once per admitted inbound stream. */
   handler: StreamHandler
   handleOptions?: StreamHandlerOptions
+  /**
+   * The one message (sent length-prefixed, then the stream is closed) that tells a refused peer
+   * why, in the protocol's own words; without it the stream is reset. Nothing is read from it.
+   */
+  answer?: (reason: string) => Uint8Array
 }
+
+/** How long a refused stream may stay half-open for its answer to be read. @default 2 s */
+export const REFUSED_STREAM_LINGER_MS = 2000
 
 export type MeshLike = Pick<Libp2p, 'use' | 'unuse' | 'handle' | 'unhandle'>
 
@@ -48,6 +57,20 @@ export async function guardMeshProtocol (mesh: MeshLike, opts: GuardOptions): Pr
     return (async () => {
       await audit({ type: 'MESH_STREAM_REFUSED', actor: `peer:${peer}`, outcome: 'denied', detail: { protocol, cmd, reason: r.reason } })
         .catch(() => { /* the refusal stands whether or not the row could be written */ })
+      if (opts.answer !== undefined) {
+        // Answer, stop reading (unread bytes are dropped) and close; a reset would drop the answer.
+        const linger = setTimeout(() => { stream.abort(forbidden(`Cannot open ${protocol}: refused`)) }, REFUSED_STREAM_LINGER_MS)
+        linger.unref()
+        try {
+          await lpStream(stream).write(opts.answer(r.reason), { signal: AbortSignal.timeout(REFUSED_STREAM_LINGER_MS) })
+          await stream.closeRead()
+          await stream.close({ signal: AbortSignal.timeout(REFUSED_STREAM_LINGER_MS) })
+        } catch {
+          clearTimeout(linger)
+          stream.abort(forbidden(`Cannot open ${protocol}: refused`))
+        }
+        return
+      }
       // Throwing makes libp2p abort (reset) the stream.
       throw forbidden(`Cannot open ${protocol}: ${r.reason}`)
     })()

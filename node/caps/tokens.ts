@@ -17,8 +17,27 @@ export function newOperatorToken (path: string): string {
   return token
 }
 
+/** Shortest operator token accepted, in characters (`sov init` writes 64 hex digits). */
+export const MIN_OPERATOR_TOKEN_CHARS = 32
+
+/**
+ * Reads `operator.token`. An unreadable, empty, whitespace-only or short file throws
+ * `BAD_REQUEST` naming the file and its length, never its content: a daemon that started on one
+ * would take `""` (or a guessable string) as the operator (issue 10 §2).
+ */
 export function readOperatorToken (path: string): string {
-  return readFileSync(path, 'utf8').trim()
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw badRequest(`Cannot read operator token "${path}": ${(cause as NodeJS.ErrnoException).code ?? 'unreadable'}; fix its owner and mode (0600), or delete it and run \`sov init\` to write a new one`, { cause })
+  }
+  const token = text.trim()
+  if (token.length < MIN_OPERATOR_TOKEN_CHARS) {
+    const what = token.length === 0 ? (text.length === 0 ? 'it is empty' : 'it holds only whitespace') : `it holds ${token.length} characters, fewer than the ${MIN_OPERATOR_TOKEN_CHARS} a token needs`
+    throw badRequest(`Cannot use operator token "${path}": ${what}; delete it and run \`sov init\` to write a new one`)
+  }
+  return token
 }
 
 function sha256 (text: string): Buffer {
@@ -61,7 +80,9 @@ export class AgentTokens {
   constructor (path: string) {
     this.path = path
     if (existsSync(path)) {
-      const data = readJsonFile(path, 'agent tokens', { agents: [] as AgentRecord[] }, x => Array.isArray(x?.agents))
+      // A file that cannot be read back is refused, never taken as "no agents" and rewritten.
+      const data = readJsonFile(path, 'agent tokens', { agents: [] as AgentRecord[] },
+        x => Array.isArray(x?.agents) && x.agents.every((r: any) => typeof r?.name === 'string' && /^[0-9a-f]{64}$/.test(r?.hash)))
       for (const rec of data.agents) this.index(rec)
     }
   }

@@ -2,11 +2,18 @@
  * Directory and whole-file writes that survive a crash: a file is either the old or the new
  * content, never a torn one.
  */
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 export function ensureDir (dir: string, mode = 0o700): void {
-  mkdirSync(dir, { recursive: true, mode })
+  try {
+    mkdirSync(dir, { recursive: true, mode })
+  } catch (err) {
+    // Node's recursive mkdir reports ENOENT where the parent is read-only: ask again, one level,
+    // so the caller sees the real cause (EROFS, EACCES).
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(dirname(dir))) throw err
+    mkdirSync(dir, { mode })
+  }
 }
 
 /**

@@ -29,6 +29,8 @@ export interface CapsComponents {
   agents: AgentTokens
   auditLog: AuditLog
   audit: AuditWriter
+  /** Ends, once the current reply is out, every IPC session whose token no longer authenticates. */
+  endStaleSessions: () => void
 }
 
 /** `a2a …`: the mailboxes, and the capability table to filter what an agent may see. */

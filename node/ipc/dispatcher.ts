@@ -20,10 +20,10 @@ export function createDispatcher (d: IpcComponents) {
     ...a2aHandlers(d)
   }
 
-  return async (principal: Principal, type: RequestType, params: any, signal: AbortSignal): Promise<unknown> => {
+  return async (principal: Principal, type: RequestType, params: any, signal: AbortSignal, onUnsent: (undo: () => void) => void = () => {}): Promise<unknown> => {
     if (principal.kind === 'agent') await authorizeAgent(d, principal.name, type, params)
     const handler = handlers[type]
     if (handler === undefined) throw unavailable(`Cannot run ${type}: this node does not serve it yet`)
-    return await handler(params, { principal, signal })
+    return await handler(params, { principal, signal, onUnsent })
   }
 }

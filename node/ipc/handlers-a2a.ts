@@ -11,10 +11,14 @@ import type { Principal } from './server.js'
 export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Handler>> {
   return {
     'a2a.send': async ({ peer, mailbox, message, ttlMs }) => await d.a2a.send(peer, mailbox, message, ttlMs),
-    'a2a.receive': async ({ mailbox, leaseMs, max, waitMs }, { signal }) =>
-      (await d.a2a.receive(mailbox, { leaseMs, max, waitMs }, { signal })).map(received),
-    'a2a.ack': async ({ mailbox, ids }) => d.a2a.ack(mailbox, ids),
-    'a2a.nack': async ({ mailbox, ids }) => d.a2a.nack(mailbox, ids),
+    // A lease whose reply is never written is given back: the consumer did not see it (issue 10).
+    'a2a.receive': async ({ mailbox, leaseMs, max, waitMs }, { signal, onUnsent }) => {
+      const items = await d.a2a.receive(mailbox, { leaseMs, max, waitMs }, { signal })
+      onUnsent(() => { d.a2a.release(items) })
+      return items.map(received)
+    },
+    'a2a.ack': async ({ mailbox, leases }) => d.a2a.ack(mailbox, leases),
+    'a2a.nack': async ({ mailbox, leases }) => d.a2a.nack(mailbox, leases),
     'a2a.outbox': async ({ status, peer, limit, outboxId }) => {
       const rows = d.a2a.outbox(status).filter(r => (peer === undefined || r.to === peer) && (outboxId === undefined || r.id === outboxId))
       return rows.slice(limit === undefined ? 0 : Math.max(0, rows.length - limit)).map(outboxRow)
@@ -38,9 +42,9 @@ export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Hand
   }
 }
 
-/** `a2a receive --json` → `[{"id","from","mailbox","ts","deliveries","message"}]` (+ leaseUntil). */
+/** `a2a receive --json` → `[{"id","from","mailbox","ts","deliveries","lease","message"}]` (+ leaseUntil). */
 function received (m: InboxItem): Record<string, unknown> {
-  return { id: m.id, from: m.from, mailbox: m.mailbox, ts: m.ts, deliveries: m.deliveries, leaseUntil: m.leaseUntil, message: m.message }
+  return { id: m.id, from: m.from, mailbox: m.mailbox, ts: m.ts, deliveries: m.deliveries, lease: m.lease, leaseUntil: m.leaseUntil, message: m.message }
 }
 
 /** `a2a outbox --json` → `[{"id","to","mailbox","status","attempts","reason"?}]` (+ code, times). */

@@ -60,6 +60,7 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       await d.audit({ type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants: rec.grants } }, true)
       for (const rev of revs) await d.caps.addRevocation(rev)
       d.agents.revoke(name)
+      d.endStaleSessions()
       return { name, revoked: true, grants: rec.grants }
     },
 

@@ -37,6 +37,7 @@ export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Ha
     },
     'peers.revoke': async ({ peer }, { principal }) => {
       const id = parsePeer(peer)
+      if (id.toString() === d.peerId) throw badRequest(`Cannot revoke "${peer}": that is this node itself; to leave the mesh, stop it (\`sov node stop\`)`)
       await d.audit({ type: 'PEER_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { peer: id.toString() } }, true)
       const added = d.revoked.add(id.toString())
       await d.mesh.hangUp(id).catch(() => {})

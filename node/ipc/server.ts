@@ -6,8 +6,9 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
+import { assertSocketPath, explainFsError } from '../files/index.js'
 import {
-  FrameDecoder, HelloSchema, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
+  FrameDecoder, HelloSchema, findLoneSurrogate, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
   toSovError, unauthenticated, unavailable, type RequestType
 } from '../../protocol/index.js'
 
@@ -18,8 +19,12 @@ export interface IpcServerOptions {
   path: string
   /** Maps a bearer token to a principal; `undefined` refuses it. */
   authenticate: (token: string) => Principal | undefined
-  /** Runs one validated request; throw a `SovError` to answer with its code. */
-  dispatch: (principal: Principal, type: RequestType, params: any, signal: AbortSignal) => Promise<unknown>
+  /**
+   * Runs one validated request; throw a `SovError` to answer with its code. `onUnsent` registers
+   * an undo that runs when the reply cannot be written (too large, client gone, write failed):
+   * whatever the request handed out (leases) must not count as seen (issue 10).
+   */
+  dispatch: (principal: Principal, type: RequestType, params: any, signal: AbortSignal, onUnsent: (undo: () => void) => void) => Promise<unknown>
   /** Called (and awaited) for every refused `hello`, before the refusal is sent. */
   onAuthFailure: (reason: string, tokenHint: string) => Promise<void>
   node: () => { peerId: string, version: string }
@@ -37,6 +42,8 @@ export class IpcServer {
   private readonly opts: Required<IpcServerOptions>
   private server?: Server
   private readonly sockets = new Set<Socket>()
+  /** The secret each authenticated connection said hello with, and how to end it. */
+  private readonly sessions = new Map<Socket, { token: string, end: (err: SovError) => void }>()
   private readonly shutdown = new AbortController()
 
   constructor (opts: IpcServerOptions) {
@@ -45,15 +52,32 @@ export class IpcServer {
 
   async start (): Promise<void> {
     if (this.server !== undefined) return
+    assertSocketPath(this.opts.path)
     rmSync(this.opts.path, { force: true })
     const server = createServer(socket => { this.accept(socket) })
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      server.once('error', err => { reject(explainFsError(err, `listen on the IPC socket "${this.opts.path}"`)) })
       server.listen(this.opts.path, () => { server.off('error', reject); resolve() })
     })
     chmodSync(this.opts.path, 0o600)
     server.on('error', err => { console.error('ipc: server error:', err.message) })
     this.server = server
+  }
+
+  /**
+   * Ends every session whose hello secret no longer authenticates (operator token rotated, agent
+   * token revoked or expired): each gets an `UNAUTHENTICATED` frame and a close (issue 10 §2).
+   * Requests on such a session are refused anyway; this also ends idle ones and long polls.
+   */
+  endStaleSessions (): number {
+    let ended = 0
+    for (const [socket, s] of [...this.sessions]) {
+      if (this.opts.authenticate(s.token) !== undefined) continue
+      this.sessions.delete(socket)
+      s.end(unauthenticated('Cannot continue this session: its token was rotated or revoked; connect again with the current token'))
+      ended++
+    }
+    return ended
   }
 
   async stop (): Promise<void> {
@@ -108,6 +132,7 @@ export class IpcServer {
       clearTimeout(helloTimer)
       this.shutdown.signal.removeEventListener('abort', onShutdown)
       this.sockets.delete(socket)
+      this.sessions.delete(socket)
     })
 
     const onHello = async (frame: unknown): Promise<void> => {
@@ -131,6 +156,7 @@ export class IpcServer {
         return
       }
       principal = who
+      this.sessions.set(socket, { token: hello.output.token, end: err => { fail(null, err, true) } })
       send({ ok: true, node: this.opts.node() })
     }
 
@@ -138,12 +164,24 @@ export class IpcServer {
       const env = v.safeParse(RequestEnvelopeSchema, frame)
       const rawId = typeof frame === 'object' && frame !== null ? (frame as any).id : undefined
       const id = Number.isSafeInteger(rawId) && rawId >= 0 ? rawId as number : null
+      // The edge for everything a local client sends (grants, messages, names): no lone surrogates.
+      const bad = findLoneSurrogate(frame)
+      if (bad !== null) {
+        fail(id, badRequest(`Cannot parse request: the string at ${bad.slice(0, 200)} holds a lone UTF-16 surrogate, which RFC 8785 and UTF-8 forbid`), id === null)
+        return
+      }
       if (!env.success) {
         const path = v.getDotPath(env.issues[0]) ?? 'frame'
         fail(id, badRequest(`Cannot parse request: ${path}: ${env.issues[0].message}`), id === null)
         return
       }
       const { id: reqId, type } = env.output
+      // The secret is checked again on every request: a rotated or revoked one stops at once.
+      const session = this.sessions.get(socket)
+      if (session === undefined || this.opts.authenticate(session.token) === undefined) {
+        fail(reqId, unauthenticated(`Cannot run ${type}: this session's token was rotated or revoked; connect again with the current token`), true)
+        return
+      }
       const { id: _i, type: _t, ...rest } = frame as Record<string, unknown>
       const params = v.safeParse(REQUEST_PARAMS[type], rest)
       if (!params.success) {
@@ -156,9 +194,28 @@ export class IpcServer {
         return
       }
       inFlight++
+      const undos: Array<() => void> = []
+      const unsent = (): void => {
+        for (const undo of undos.splice(0)) {
+          try { undo() } catch (err) { console.error(`ipc: cannot undo unsent ${type}:`, err) }
+        }
+      }
       try {
-        const result = await this.opts.dispatch(who, type, params.output, abort.signal)
-        send({ id: reqId, ok: true, result: result ?? null })
+        const result = await this.opts.dispatch(who, type, params.output, abort.signal, undo => { undos.push(undo) })
+        if (undos.length === 0) {
+          send({ id: reqId, ok: true, result: result ?? null })
+          return
+        }
+        let frame: Buffer
+        try {
+          frame = encodeFrame({ id: reqId, ok: true, result: result ?? null })
+        } catch (err) {
+          unsent()
+          throw err
+        }
+        if (closed || socket.destroyed) { unsent(); return }
+        socket.write(frame, err => { if (err != null) unsent() })
+        if (socket.writableLength > this.opts.maxBufferedBytes) socket.destroy()
       } catch (err) {
         const e = toSovError(err)
         if (e.code === 'INTERNAL') console.error(`ipc: ${type} failed:`, err)
