@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION, unavailable } from '../protocol/index.js'
 import { createMeshNode, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
-import { createMailboxes, type AuthResult, type Mailboxes } from '../a2a/index.js'
+import { A2aTasks, createMailboxes, parseHttpListen, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
 import { assertPrivate, homePaths, type HomePaths } from './home.js'
 import { ensureDir } from './files/index.js'
@@ -42,6 +42,8 @@ export class Daemon implements IpcComponents {
   operatorToken: string
   mesh!: MeshNode
   a2a!: Mailboxes
+  /** A2A tasks across the mesh and the local A2A endpoint (issue 11). */
+  tasks?: A2aTasks
   /** Opened by the `audit` part, the first to start and the last to stop. */
   auditLog!: AuditLog
   /** Opened by the `caps` part; `caps.check()` is the one authority check. */
@@ -115,6 +117,31 @@ export class Daemon implements IpcComponents {
           await this.a2a.start()
         },
         stop: async () => { await this.a2a?.stop() }
+      },
+      {
+        name: 'a2a-tasks',
+        start: async () => {
+          this.tasks = new A2aTasks({
+            node: this.mesh,
+            dbPath: this.paths.tasksDb,
+            listen: parseHttpListen(this.config.a2a.http?.listen),
+            blockingMaxMs: this.config.a2a.http?.blockingMaxMs,
+            // Calling remote agent NAME is what a mailbox send to NAME is: the same grant decides.
+            authorize: (peerId, agent) => this.authorizeA2A(peerId, agent),
+            authenticate: (token, agent) => {
+              const rec = this.agents.authenticate(token)
+              if (rec === undefined) return undefined
+              const r = this.caps.check({ aud: `agent:${rec.name}`, cmd: '/a2a/post', mailbox: agent })
+              return r.ok ? { name: rec.name } : { refused: `agent "${rec.name}" may not call out: ${r.reason}` }
+            },
+            audit: async event => { await this.audit(event, event.outcome !== 'ok') },
+            log
+          })
+          await this.tasks.start()
+          const url = this.tasks.httpUrl
+          if (url !== null) log(`A2A endpoint: ${url}`)
+        },
+        stop: async () => { await this.tasks?.stop() }
       },
       // Licence checks run in the background: a slow Electrum server never delays the start.
       { name: 'finance', start: async () => { this.licence.start() }, stop: async () => { await this.licence.stop() } },

@@ -66,6 +66,11 @@ export const REQUEST_PARAMS = {
   'a2a.nack': v.object({ mailbox: mailboxName, ids }),
   'a2a.outbox': v.object({ status: v.optional(v.picklist(['queued', 'delivered', 'failed', 'expired'])) }),
   'a2a.mailboxes': v.object({}),
+  // Issue 11: local A2A agents offered to the mesh, and the agents a peer offers us.
+  'agent.add': v.object({ name: mailboxName, url: v.pipe(v.string(), v.minLength(1), v.maxLength(2048)) }),
+  'agent.list': v.object({}),
+  'agent.remove': v.object({ name: mailboxName }),
+  'agents.remote': v.object({ peer: nonEmpty }),
   'licence.status': v.object({}),
   'licence.verify': v.object({})
 } as const
@@ -98,6 +103,10 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'a2a.nack': '/a2a/read',
   'a2a.outbox': '/a2a/post',
   'a2a.mailboxes': '/a2a/read',
+  'agent.add': '/cap/admin',
+  'agent.list': '/cap/admin',
+  'agent.remove': '/cap/admin',
+  'agents.remote': '/a2a/post',
   'licence.status': '/licence/verify',
   'licence.verify': '/licence/verify'
 }
@@ -128,6 +137,8 @@ export interface StatusResult {
   uptimeS: number
   version: string
   pid: number
+  /** Base URL of the local A2A endpoint, or null when it is off (issue 11). */
+  a2aHttp: string | null
 }
 
 export interface PeerInfo { peerId: string, addrs: string[], connected: boolean }

@@ -5,7 +5,7 @@
  */
 import type { StatusResult } from '../../protocol/index.js'
 import type { MeshNode } from '../../mesh/index.js'
-import type { Mailboxes } from '../../a2a/index.js'
+import type { A2aTasks, Mailboxes } from '../../a2a/index.js'
 import type { AuditEvent, AuditLog } from '../audit/index.js'
 import type { AgentTokens, Capabilities, RevokedPeers } from '../caps/index.js'
 
@@ -37,6 +37,11 @@ export interface A2aComponents {
   caps: Capabilities
 }
 
+/** `agent …`, `agents PEER` (issue 11). Undefined until the a2a-tasks part has started. */
+export interface AgentsComponents {
+  tasks?: A2aTasks
+}
+
 /** `licence …`. */
 export interface LicenceComponents {
   licence: LicenceView
@@ -49,6 +54,8 @@ export interface NodeComponents {
   mesh: MeshNode
   /** Undefined until the a2a part has started. */
   a2a?: Mailboxes
+  /** Undefined until the a2a-tasks part has started. */
+  tasks?: A2aTasks
   revoked: RevokedPeers
   licence: LicenceView
   auditLog: AuditLog
@@ -58,4 +65,4 @@ export interface NodeComponents {
   stop: () => Promise<void>
 }
 
-export type IpcComponents = CapsComponents & A2aComponents & LicenceComponents & NodeComponents
+export type IpcComponents = CapsComponents & A2aComponents & AgentsComponents & LicenceComponents & NodeComponents

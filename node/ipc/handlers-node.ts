@@ -62,7 +62,8 @@ function status (d: NodeComponents): StatusResult {
     audit: d.auditLog.head,
     uptimeS: Math.round((Date.now() - d.startedAt) / 1000),
     version: VERSION,
-    pid: process.pid
+    pid: process.pid,
+    a2aHttp: d.tasks?.httpUrl ?? null
   }
 }
 

@@ -1,0 +1,50 @@
+/**
+ * The SDK's `AgentExecutor` for a remote agent: a SendMessage becomes a call over the mesh
+ * (`RemoteCalls`), and each task snapshot the callee sends back is published on the event bus.
+ * The call is committed before anything is sent, so the task outlives this request: when the
+ * blocking bound passes, or the node restarts, the call keeps being followed and `GetTask` shows
+ * its progress.
+ */
+import { AgentEvent, type ExecutionEventBus, type AgentExecutor, type RequestContext } from '@a2a-js/sdk/server'
+import { Message, Task, TaskState } from '@a2a-js/sdk'
+import { v7 as uuidv7 } from 'uuid'
+import type { RemoteCalls } from './remote.js'
+import { FINAL_STATES } from './forward.js'
+
+/** Longest a blocking SendMessage waits for a final state before answering with the task so far. @default 60 s */
+export const BLOCKING_MAX_MS = 60_000
+
+export class MeshExecutor implements AgentExecutor {
+  constructor (private readonly remote: RemoteCalls, private readonly peer: string, private readonly agent: string, private readonly blockingMaxMs = BLOCKING_MAX_MS) {}
+
+  execute = async (rc: RequestContext, bus: ExecutionEventBus): Promise<void> => {
+    const message = Message.toJSON(rc.userMessage) as Record<string, any>
+    const first = rc.task !== undefined ? structuredClone(rc.task) : Task.fromJSON({ id: rc.taskId, contextId: rc.contextId, history: [message] })
+    first.status = { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() }
+    bus.publish(AgentEvent.task(first))
+    const actor = rc.context.user?.isAuthenticated === true ? `agent:${rc.context.user.userName}` : 'unknown'
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(done, this.blockingMaxMs)
+      let off = (): void => {}
+      function done (): void { clearTimeout(timer); off(); resolve() }
+      off = this.remote.call(
+        { callId: uuidv7(), peer: this.peer, agent: this.agent, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
+        actor,
+        e => {
+          const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })
+          bus.publish(AgentEvent.task(task))
+          const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+          if (e.final || FINAL_STATES.has(state)) {
+            // The SDK's queue ends a request on a final status update, not on a task snapshot.
+            bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
+            done()
+          }
+        }
+      )
+    })
+  }
+
+  cancelTask = async (_taskId: string, _bus: ExecutionEventBus): Promise<void> => {
+    // Cancellation across the mesh is not built yet (docs/a2a.md, "Not supported").
+  }
+}

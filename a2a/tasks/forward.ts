@@ -1,0 +1,184 @@
+/**
+ * Callee side, forward model (issue 11 §4): each call a peer made is delivered to the local A2A
+ * agent with the `@a2a-js/sdk` client, and its answer becomes the call's task snapshots under the
+ * caller's task and context ids. The agent's own ids are kept per caller task, so the next turn of
+ * an `input-required` task reaches the same agent task.
+ *
+ * Delivery is at least once: while the agent cannot be reached the call waits and is retried with
+ * back-off; a call still open when the node stops is delivered again after the restart.
+ */
+import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client'
+import { AgentCard, Message, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
+import type { TaskDb, ServedRow } from './task-db.js'
+import { report, type AuditSink } from '../types.js'
+
+/** First retry delay when the agent cannot be reached. @default 250 ms */
+export const AGENT_RETRY_BASE_MS = 250
+/** Longest retry delay. @default 5 s */
+export const AGENT_RETRY_MAX_MS = 5000
+/** How long a call keeps waiting for an unreachable agent before it fails. @default 24 h */
+export const AGENT_RETRY_FOR_MS = 24 * 3600_000
+/** Longest single blocking request to the agent. @default 5 min */
+export const AGENT_CALL_TIMEOUT_MS = 300_000
+
+/** States after which a task gets no more events on this call (terminal or interrupted). */
+export const FINAL_STATES = new Set<TaskState>([
+  TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED,
+  TaskState.TASK_STATE_REJECTED, TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED
+])
+const TERMINAL = new Set<TaskState>([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED])
+
+export interface ForwarderInit {
+  db: TaskDb
+  audit: AuditSink
+  /** Called after a snapshot of `callId` is committed. */
+  onEvent: (callId: string) => void
+}
+
+export class Forwarder {
+  private readonly init: ForwarderInit
+  private readonly running = new Map<string, Promise<void>>()
+  private readonly clients = new Map<string, Promise<Awaited<ReturnType<ClientFactory['createFromAgentCard']>>>>()
+  private shutdown = new AbortController()
+
+  constructor (init: ForwarderInit) { this.init = init }
+
+  start (): void {
+    this.shutdown = new AbortController()
+    for (const s of this.init.db.openServed()) this.kick(s.callId)
+  }
+
+  async stop (): Promise<void> {
+    this.shutdown.abort()
+    await Promise.allSettled([...this.running.values()])
+    this.clients.clear()
+  }
+
+  /** Starts delivering call `callId` unless it is running or done. */
+  kick (callId: string): void {
+    if (this.running.has(callId) || this.shutdown.signal.aborted) return
+    const p = this.run(callId).catch(err => { console.error(`a2a: call ${callId} stopped: ${(err as Error).message}`) })
+      .finally(() => { this.running.delete(callId) })
+    this.running.set(callId, p)
+  }
+
+  /** Asks the agent to cancel the task of `callId`; true when the agent accepted. */
+  async cancel (callId: string): Promise<boolean> {
+    const s = this.init.db.getServed(callId)
+    const ids = s === undefined ? undefined : this.init.db.agentIdsOf(s.peer, s.taskId)
+    if (s === undefined || ids === undefined) return false
+    try {
+      const client = await this.client(s.agent)
+      const task = await client.cancelTask({ tenant: '', id: ids.agentTaskId, metadata: undefined } as any, { signal: AbortSignal.timeout(30_000) })
+      this.commit(s, task)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private async client (agent: string): Promise<any> {
+    let c = this.clients.get(agent)
+    if (c === undefined) {
+      const row = this.init.db.getOffered(agent)
+      if (row === undefined) throw new Error(`agent "${agent}" is no longer offered`)
+      const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory()] })
+      c = factory.createFromAgentCard(AgentCard.fromJSON(JSON.parse(row.card)))
+      c.catch(() => { this.clients.delete(agent) })
+      this.clients.set(agent, c)
+    }
+    return await c
+  }
+
+  private async run (callId: string): Promise<void> {
+    const s = this.init.db.getServed(callId)
+    if (s === undefined || s.done) return
+    const json = JSON.parse(s.message)
+    // The agent knows its own ids only: map the caller's task to the agent's (a later turn).
+    const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
+    delete json.taskId
+    delete json.contextId
+    if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId }
+    const message = Message.fromJSON(json)
+    const until = Date.now() + AGENT_RETRY_FOR_MS
+    let failures = 0
+    for (;;) {
+      if (this.shutdown.signal.aborted) return
+      let result: Message | Task
+      try {
+        const client = await this.client(s.agent)
+        result = await client.sendMessage({ tenant: '', message, configuration: undefined, metadata: undefined },
+          { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(AGENT_CALL_TIMEOUT_MS)]) })
+      } catch (err) {
+        if (this.shutdown.signal.aborted) return
+        if (unreachable(err) && Date.now() < until) {
+          this.clients.delete(s.agent)
+          failures++
+          await sleep(Math.min(AGENT_RETRY_MAX_MS, AGENT_RETRY_BASE_MS * 2 ** Math.min(10, failures - 1)), this.shutdown.signal)
+          continue
+        }
+        this.commit(s, failedTask(s, `error[UNAVAILABLE]: Cannot deliver to agent "${s.agent}": ${(err as Error).message}`))
+        return
+      }
+      this.commit(s, result)
+      return
+    }
+  }
+
+  /** Rewrites the agent's answer into the caller's ids and commits it as the call's next event. */
+  private commit (s: ServedRow, result: Message | Task): void {
+    let task: Task
+    if ('status' in result && 'artifacts' in result) {
+      if (result.id !== '') this.init.db.setAgentIds(s.callId, result.id, result.contextId)
+      task = structuredClone(result)
+    } else {
+      // A bare Message answer: the call still is a task on both nodes, completed with it.
+      task = Task.fromJSON({ id: s.taskId, contextId: s.contextId, status: { state: 'TASK_STATE_COMPLETED', timestamp: new Date().toISOString() } })
+      task.status!.message = structuredClone(result as Message)
+    }
+    task.id = s.taskId
+    task.contextId = s.contextId
+    for (const m of [...task.history, ...(task.status?.message !== undefined ? [task.status.message] : [])]) {
+      if (m.taskId !== '') m.taskId = s.taskId
+      if (m.contextId !== '') m.contextId = s.contextId
+    }
+    const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+    const final = FINAL_STATES.has(state)
+    this.init.db.appendServedEvent(s.callId, JSON.stringify(Task.toJSON(task)), final)
+    if (final) {
+      void report(this.init.audit, {
+        type: 'A2A_TASK_ENDED',
+        actor: `peer:${s.peer}`,
+        outcome: state === TaskState.TASK_STATE_COMPLETED || state === TaskState.TASK_STATE_INPUT_REQUIRED ? 'ok' : 'error',
+        detail: { side: 'callee', callId: s.callId, agent: s.agent, taskId: s.taskId, state: taskStateToJSON(state), terminal: TERMINAL.has(state) }
+      })
+    }
+    this.init.onEvent(s.callId)
+  }
+}
+
+function failedTask (s: ServedRow, reason: string): Task {
+  return Task.fromJSON({
+    id: s.taskId,
+    contextId: s.contextId,
+    status: {
+      state: 'TASK_STATE_FAILED',
+      timestamp: new Date().toISOString(),
+      message: { messageId: `sov-${s.callId}`, role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: [{ text: reason }] }
+    }
+  })
+}
+
+/** A connection failure (agent down), as opposed to an answer from the agent. */
+function unreachable (err: any): boolean {
+  const text = `${err?.name ?? ''} ${err?.message ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`
+  return /fetch failed|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|UND_ERR|TimeoutError|other side closed/i.test(text)
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done)
+  })
+}

@@ -1,0 +1,242 @@
+// Private A2A (issue 11) between real daemon processes: a real `@a2a-js/sdk` agent server beside
+// daemon B, offered with `sov agent add`; the SDK client on A calls it through A's local A2A
+// endpoint, the mesh and B. Test names carry the A2A v1.0 TCK requirement ids they cover
+// (a2aproject/a2a-tck, branch 1.0-dev), since the TCK itself cannot run here.
+import '../protocol/index.js'
+import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Message, SendMessageConfiguration, TaskState, type Task } from '@a2a-js/sdk'
+import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
+import { kitSuite, waitFor, withDeadline, type KitContext } from './kit/index.js'
+import { runDaemonIn, sov, type DaemonHandle } from './kit/daemon.js'
+import { freePort, grantSend, startA2ADaemon } from './kit/a2a.js'
+import { startTestAgent, type TestAgent } from './kit/a2a-agent.js'
+
+const test = kitSuite('a2a-http')
+
+interface Pair {
+  a: DaemonHandle
+  b: DaemonHandle
+  agent: TestAgent
+  token: string
+  http: string
+  base: string
+  client: Client
+}
+
+function authedFetch (token: string): typeof fetch {
+  return async (input, init = {}) => {
+    const headers = new Headers(init.headers)
+    headers.set('Authorization', `Bearer ${token}`)
+    return await fetch(input, { ...init, headers })
+  }
+}
+
+async function clientFor (base: string, token: string): Promise<Client> {
+  const f = authedFetch(token)
+  const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: f })], cardResolver: new DefaultAgentCardResolver({ fetchImpl: f }) })
+  return await factory.createFromUrl(`${base}/`)
+}
+
+/** B offers the SDK agent as "builder" and grants A; A has an agent token with /a2a/post. */
+async function pair (ctx: KitContext, opts: { grant?: boolean, httpPort?: number } = {}): Promise<Pair> {
+  const agent = await startTestAgent(ctx)
+  const b = await startA2ADaemon(ctx, { config: { a2a: { http: { listen: 0 } } } })
+  const httpPort = opts.httpPort ?? await freePort()
+  const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr], config: { a2a: { http: { listen: `127.0.0.1:${httpPort}` } } } })
+  const added = await sov(b.home, ['agent', 'add', 'builder', '--url', agent.url, '--json'])
+  assert.is(added.code, 0, added.stderr)
+  if (opts.grant !== false) await grantSend(b.home, a.peerId, 'builder')
+  const issued = await sov(a.home, ['agent-token', 'issue', 'ci', '--scope', '/a2a/post', '--json'])
+  assert.is(issued.code, 0, issued.stderr)
+  const status = await sov(a.home, ['status', '--json'])
+  const http = status.json.a2aHttp
+  assert.is(http, `http://127.0.0.1:${httpPort}`)
+  const base = `${http}/peers/${b.peerId}/agents/builder`
+  const client = opts.grant === false ? undefined as unknown as Client : await clientFor(base, issued.json.token)
+  return { a, b, agent, token: issued.json.token, http, base, client }
+}
+
+function userMessage (text: string, extra: Record<string, unknown> = {}): Message {
+  return Message.fromJSON({ messageId: `m-${Date.now()}-${Math.random()}`, role: 'ROLE_USER', parts: [{ text }], ...extra })
+}
+
+async function send (client: Client, text: string, opts: { returnImmediately?: boolean, taskId?: string, contextId?: string } = {}): Promise<Task> {
+  const extra: Record<string, unknown> = {}
+  if (opts.taskId !== undefined) extra.taskId = opts.taskId
+  if (opts.contextId !== undefined) extra.contextId = opts.contextId
+  const r = await client.sendMessage({
+    tenant: '',
+    message: userMessage(text, extra),
+    configuration: opts.returnImmediately === true ? SendMessageConfiguration.fromJSON({ returnImmediately: true }) : undefined,
+    metadata: undefined
+  })
+  assert.ok('status' in r, 'the result is a Task')
+  return r as Task
+}
+
+function textOf (parts: any[] | undefined): string {
+  return (parts ?? []).map(p => p.content?.$case === 'text' ? p.content.value : '').join('')
+}
+
+async function auditRows (home: string): Promise<any[]> {
+  const r = await sov(home, ['audit', 'tail', '-n', '200', '--json'])
+  assert.is(r.code, 0, r.stderr)
+  return r.json
+}
+
+async function rpc (url: string, body: string, token?: string): Promise<{ status: number, json: any }> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'A2A-Version': '1.0' }
+  if (token !== undefined) headers.Authorization = `Bearer ${token}`
+  const res = await fetch(url, { method: 'POST', headers, body })
+  const text = await res.text()
+  let json: any
+  try { json = JSON.parse(text) } catch { json = text }
+  return { status: res.status, json }
+}
+
+test('CORE-SEND-001 CORE-GET-001: blocking SendMessage from the SDK client on A reaches the SDK agent behind B and returns its completed task; GetTask on A returns it; audit rows on both nodes, no bodies', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
+  assert.is(listed.code, 0, listed.stderr)
+  assert.equal(listed.json, [{ name: 'builder', description: 'Builds things for tests', cardUrl: `${p.base}/.well-known/agent-card.json` }])
+
+  const task = await withDeadline(send(p.client, 'hello builder'), 30_000, 'blocking SendMessage')
+  assert.is(task.status?.state, TaskState.TASK_STATE_COMPLETED)
+  assert.is(textOf(task.artifacts[0]?.parts), 'echo: hello builder')
+  assert.equal(p.agent.received, ['hello builder'])
+
+  const got = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+  assert.is(got.id, task.id)
+  assert.is(got.contextId, task.contextId)
+  assert.is(got.status?.state, TaskState.TASK_STATE_COMPLETED)
+  assert.is(textOf(got.artifacts[0]?.parts), 'echo: hello builder')
+
+  const rowsA = await auditRows(p.a.home)
+  const rowsB = await auditRows(p.b.home)
+  const called = rowsA.find(r => r.type === 'A2A_TASK_CALLED')
+  assert.is(called?.actor, 'agent:ci')
+  assert.is(called?.detail.taskId, task.id)
+  assert.ok(rowsA.some(r => r.type === 'A2A_TASK_ENDED' && r.detail.state === 'TASK_STATE_COMPLETED' && r.detail.taskId === task.id), 'caller end row')
+  assert.ok(rowsB.some(r => r.type === 'A2A_TASK_CALLED' && r.actor === `peer:${p.a.peerId}` && r.detail.agent === 'builder'), 'callee call row')
+  assert.ok(rowsB.some(r => r.type === 'A2A_TASK_ENDED' && r.detail.state === 'TASK_STATE_COMPLETED' && r.detail.taskId === task.id), 'callee end row')
+  for (const home of [p.a.home, p.b.home]) {
+    const file = readFileSync(join(home, 'audit', 'events.jsonl'), 'utf8')
+    assert.not.ok(file.includes('hello builder') || file.includes('echo:'), 'no message body in the audit log')
+  }
+})
+
+test('CARD-001 CARD-002: the card A serves for builder is the agent\'s own, pointed at A\'s endpoint (JSONRPC 1.0) with a bearer scheme; an agent not offered is 404', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const res = await fetch(`${p.base}/.well-known/agent-card.json`)
+  assert.is(res.status, 200)
+  const card = await res.json() as any
+  assert.is(card.name, 'Builder')
+  assert.is(card.description, 'Builds things for tests')
+  assert.equal(card.supportedInterfaces, [{ url: p.base, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }])
+  assert.is(card.securitySchemes.sovereign.httpAuthSecurityScheme.scheme, 'Bearer')
+  assert.equal(card.skills.map((s: any) => s.id), ['build'])
+  const missing = await fetch(`${p.http}/peers/${p.b.peerId}/agents/nobody/.well-known/agent-card.json`)
+  assert.is(missing.status, 404)
+})
+
+test('JSONRPC-AUTH: no token and a bad token get 401 with WWW-Authenticate, never an anonymous call; a token without /a2a/post gets 403', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: 'x1', role: 'ROLE_USER', parts: [{ text: 'hi' }] } } })
+  const none = await fetch(p.base, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })
+  assert.is(none.status, 401)
+  assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/)
+  const bad = await rpc(p.base, body, 'sova_' + '0'.repeat(64))
+  assert.is(bad.status, 401)
+  const reader = await sov(p.a.home, ['agent-token', 'issue', 'reader', '--scope', '/a2a/read', '--json'])
+  const forbidden = await rpc(p.base, body, reader.json.token)
+  assert.is(forbidden.status, 403)
+  assert.equal(p.agent.received, [], 'nothing reached the agent')
+  const rows = await auditRows(p.a.home)
+  assert.is(rows.filter(r => r.type === 'A2A_HTTP_REFUSED').length, 3)
+  assert.not.ok(JSON.stringify(rows).includes(reader.json.token), 'no token in the audit log')
+})
+
+test('JSONRPC-PARSE JSONRPC-REQ: malformed JSON gets -32700 and a request without a method -32600, from the SDK', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const parse = await rpc(p.base, '{"jsonrpc": "2.0", "id": 1, "method": ', p.token)
+  assert.is(parse.json.error?.code, -32700, JSON.stringify(parse.json))
+  const invalid = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2 }), p.token)
+  assert.is(invalid.json.error?.code, -32600, JSON.stringify(invalid.json))
+})
+
+test('CORE-SEND-002 CORE-GET-002: returnImmediately answers at once with a submitted task; polling GetTask on A sees it complete', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const t0 = Date.now()
+  const task = await withDeadline(send(p.client, 'slow 1500 job', { returnImmediately: true }), 10_000, 'SendMessage')
+  assert.ok(Date.now() - t0 < 1500, `answered in ${Date.now() - t0} ms`)
+  assert.ok(task.status?.state === TaskState.TASK_STATE_SUBMITTED || task.status?.state === TaskState.TASK_STATE_WORKING, `state ${task.status?.state}`)
+  const done = await waitFor(async () => {
+    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, 20_000, 'task to complete')
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 1500 job')
+})
+
+test('CORE-MULTI-TURN: input-required, then the next message with the same taskId and contextId reaches the same agent task and completes it', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const first = await withDeadline(send(p.client, 'ask me'), 30_000, 'first turn')
+  assert.is(first.status?.state, TaskState.TASK_STATE_INPUT_REQUIRED)
+  assert.is(textOf(first.status?.message?.parts), 'which colour?')
+  const second = await withDeadline(send(p.client, 'blue', { taskId: first.id, contextId: first.contextId }), 30_000, 'second turn')
+  assert.is(second.id, first.id)
+  assert.is(second.status?.state, TaskState.TASK_STATE_COMPLETED)
+  assert.is(textOf(second.status?.message?.parts), 'got blue')
+  assert.equal(p.agent.received, ['ask me', 'blue'])
+})
+
+test('no grant: the client gets a failed task naming FORBIDDEN at once, not a hang; the refusal is an audit row on both nodes', async ctx => {
+  const p = await withDeadline(pair(ctx, { grant: false }), 60_000, 'setup')
+  const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
+  assert.equal(listed.json, [], 'B offers A nothing')
+  // Without a card, the client is built from the endpoint's own description of the agent.
+  const client = await clientFor(p.base, p.token).catch(() => undefined)
+  assert.is(client, undefined, 'no card for an agent B does not offer')
+  const r = await withDeadline(rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: 'nogrant-1', role: 'ROLE_USER', parts: [{ text: 'hi' }] } } }), p.token), 20_000, 'SendMessage')
+  assert.is(r.json.result?.task?.status?.state, 'TASK_STATE_FAILED', JSON.stringify(r.json))
+  assert.match(JSON.stringify(r.json.result.task.status.message), /FORBIDDEN/)
+  assert.equal(p.agent.received, [])
+  assert.ok((await auditRows(p.b.home)).some(r => r.type === 'A2A_TASK_REFUSED' && r.outcome === 'denied'), 'callee refusal row')
+  assert.ok((await auditRows(p.a.home)).some(r => r.type === 'A2A_TASK_REFUSED'), 'caller refusal row')
+})
+
+test('the callee agent down, then up: the call waits durably on B and completes', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  await p.agent.stop()
+  const task = await withDeadline(send(p.client, 'while you were out', { returnImmediately: true }), 10_000, 'SendMessage')
+  await new Promise(resolve => setTimeout(resolve, 3000))
+  const mid = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+  assert.is(mid.status?.state, TaskState.TASK_STATE_SUBMITTED)
+  await p.agent.start()
+  const done = await waitFor(async () => {
+    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, 20_000, 'task to complete after the agent came back')
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: while you were out')
+  assert.equal(p.agent.received, ['while you were out'])
+})
+
+test('the caller daemon SIGKILLed mid-task: after its restart GetTask returns the completed task', async ctx => {
+  const httpPort = await freePort()
+  const p = await withDeadline(pair(ctx, { httpPort }), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'slow 2500 survive', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  await p.a.kill()
+  await new Promise(resolve => setTimeout(resolve, 3000))
+  await runDaemonIn(ctx, p.a.home)
+  const client = await clientFor(p.base, p.token)
+  const done = await waitFor(async () => {
+    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, 30_000, 'task to complete after the restart')
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 2500 survive')
+  assert.equal(p.agent.received, ['slow 2500 survive'], 'the agent ran it once')
+})
+
+test.run()
