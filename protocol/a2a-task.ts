@@ -53,13 +53,14 @@ export interface OfferedAgent { name: string, card: Record<string, any> }
  * - `event`: task snapshot number `seq` (1, 2, …) of the call, in order, durable on the callee;
  *   `final` when the task reached a terminal or interrupted state (the stream then ends).
  * - `wait`: nothing new yet (a heartbeat while the agent works or is down).
+ * - `cancelled`: the agent's answer to `cancel`, with the task it returned when it accepted.
  * - `error`: the request is refused (`FORBIDDEN`, `NOT_FOUND`, `BAD_REQUEST`, …); the stream ends.
  */
 export const TaskAnswerSchema = v.variant('type', [
   v.strictObject({ type: v.literal('agents'), agents: v.array(v.strictObject({ name: MailboxNameSchema, card: jsonObject })) }),
   v.strictObject({ type: v.literal('event'), seq: v.pipe(v.number(), v.integer(), v.minValue(1)), task: jsonObject, final: v.boolean() }),
   v.strictObject({ type: v.literal('wait') }),
-  v.strictObject({ type: v.literal('cancelled'), accepted: v.boolean() }),
+  v.strictObject({ type: v.literal('cancelled'), accepted: v.boolean(), task: v.optional(jsonObject) }),
   v.strictObject({ type: v.literal('error'), code: v.pipe(v.string(), v.maxLength(64)), reason: v.pipe(v.string(), v.maxLength(1024)) })
 ])
 export type TaskAnswer = v.InferOutput<typeof TaskAnswerSchema>

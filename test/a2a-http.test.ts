@@ -191,6 +191,42 @@ test('CORE-MULTI-TURN: input-required, then the next message with the same taskI
   assert.equal(p.agent.received, ['ask me', 'blue'])
 })
 
+test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const ids: string[] = []
+  for (const t of ['one', 'two', 'three']) ids.push((await withDeadline(send(p.client, t), 30_000, 'SendMessage')).id)
+  const list = async (pageToken: string) => await p.client.listTasks({ tenant: '', contextId: '', status: TaskState.TASK_STATE_UNSPECIFIED, pageSize: 2, pageToken, historyLength: undefined, statusTimestampAfter: undefined, includeArtifacts: true })
+  const first = await list('')
+  assert.is(first.totalSize, 3)
+  assert.is(first.tasks.length, 2)
+  assert.ok(first.nextPageToken !== '', 'a next page')
+  const second = await list(first.nextPageToken)
+  assert.is(second.tasks.length, 1)
+  assert.is(second.nextPageToken, '')
+  assert.equal([...first.tasks, ...second.tasks].map(t => t.id).sort(), [...ids].sort())
+  assert.is(textOf(first.tasks[0].artifacts[0]?.parts), 'echo: three', 'newest first, artifacts included')
+})
+
+test('CORE-CANCEL-001: CancelTask of a working task travels to the agent behind B; the task is CANCELED on A, and stays so', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'slow 3000 long job', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  const cancelled = await withDeadline(p.client.cancelTask({ tenant: '', id: task.id, metadata: undefined }), 20_000, 'CancelTask')
+  assert.is(cancelled.status?.state, TaskState.TASK_STATE_CANCELED)
+  await new Promise(resolve => setTimeout(resolve, 3500))
+  const later = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+  assert.is(later.status?.state, TaskState.TASK_STATE_CANCELED, 'the agent finishing later does not undo the cancellation')
+  const again = await p.client.cancelTask({ tenant: '', id: task.id, metadata: undefined })
+  assert.is(again.status?.state, TaskState.TASK_STATE_CANCELED, 'cancelling a cancelled task returns it')
+})
+
+test('CORE-CANCEL-002: CancelTask of a completed task is TaskNotCancelableError (-32002)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'quick'), 30_000, 'SendMessage')
+  const r = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'CancelTask', params: { id: task.id } }), p.token)
+  assert.is(r.json.error?.code, -32002, JSON.stringify(r.json))
+})
+
 test('no grant: the client gets a failed task naming FORBIDDEN at once, not a hang; the refusal is an audit row on both nodes', async ctx => {
   const p = await withDeadline(pair(ctx, { grant: false }), 60_000, 'setup')
   const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])

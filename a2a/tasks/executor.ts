@@ -15,6 +15,9 @@ import { FINAL_STATES } from './forward.js'
 export const BLOCKING_MAX_MS = 60_000
 
 export class MeshExecutor implements AgentExecutor {
+  /** Ends the wait of a running execute() with a final task (a cancellation), by task id. */
+  private readonly finishers = new Map<string, (task: Task) => void>()
+
   constructor (private readonly remote: RemoteCalls, private readonly peer: string, private readonly agent: string, private readonly blockingMaxMs = BLOCKING_MAX_MS) {}
 
   execute = async (rc: RequestContext, bus: ExecutionEventBus): Promise<void> => {
@@ -23,28 +26,40 @@ export class MeshExecutor implements AgentExecutor {
     first.status = { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() }
     bus.publish(AgentEvent.task(first))
     const actor = rc.context.user?.isAuthenticated === true ? `agent:${rc.context.user.userName}` : 'unknown'
+    const finish = (task: Task): void => {
+      bus.publish(AgentEvent.task(task))
+      // The SDK's queue ends a request on a final status update, not on a task snapshot.
+      bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
+    }
     await new Promise<void>(resolve => {
       const timer = setTimeout(done, this.blockingMaxMs)
       let off = (): void => {}
-      function done (): void { clearTimeout(timer); off(); resolve() }
+      const finishers = this.finishers
+      finishers.set(rc.taskId, task => { finish(task); done() })
+      function done (): void { clearTimeout(timer); off(); finishers.delete(rc.taskId); resolve() }
       off = this.remote.call(
         { callId: uuidv7(), peer: this.peer, agent: this.agent, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
         actor,
         e => {
           const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })
-          bus.publish(AgentEvent.task(task))
           const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
           if (e.final || FINAL_STATES.has(state)) {
-            // The SDK's queue ends a request on a final status update, not on a task snapshot.
-            bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
+            finish(task)
             done()
+          } else {
+            bus.publish(AgentEvent.task(task))
           }
         }
       )
     })
   }
 
+  /** Called by the request handler once the callee's agent accepted a cancellation. */
+  cancelled (taskId: string, task: Task): void {
+    this.finishers.get(taskId)?.(task)
+  }
+
   cancelTask = async (_taskId: string, _bus: ExecutionEventBus): Promise<void> => {
-    // Cancellation across the mesh is not built yet (docs/a2a.md, "Not supported").
+    // The mesh round trip and the final event are done by MeshRequestHandler.cancelTask first.
   }
 }

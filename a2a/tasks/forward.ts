@@ -8,7 +8,7 @@
  * back-off; a call still open when the node stops is delivered again after the restart.
  */
 import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client'
-import { AgentCard, Message, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
+import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
 
@@ -18,8 +18,11 @@ export const AGENT_RETRY_BASE_MS = 250
 export const AGENT_RETRY_MAX_MS = 5000
 /** How long a call keeps waiting for an unreachable agent before it fails. @default 24 h */
 export const AGENT_RETRY_FOR_MS = 24 * 3600_000
-/** Longest single blocking request to the agent. @default 5 min */
-export const AGENT_CALL_TIMEOUT_MS = 300_000
+/** Longest single request to the agent. @default 60 s */
+export const AGENT_CALL_TIMEOUT_MS = 60_000
+/** GetTask polling of a working agent task: first and longest interval. @default 20 ms, 500 ms */
+export const POLL_MIN_MS = 20
+export const POLL_MAX_MS = 500
 
 /** States after which a task gets no more events on this call (terminal or interrupted). */
 export const FINAL_STATES = new Set<TaskState>([
@@ -62,18 +65,21 @@ export class Forwarder {
     this.running.set(callId, p)
   }
 
-  /** Asks the agent to cancel the task of `callId`; true when the agent accepted. */
-  async cancel (callId: string): Promise<boolean> {
+  /**
+   * Asks the agent to cancel the task of `callId`; returns the task it answered with (in the
+   * caller's ids), or undefined when it refused or the task never reached the agent.
+   */
+  async cancel (callId: string): Promise<Record<string, any> | undefined> {
     const s = this.init.db.getServed(callId)
     const ids = s === undefined ? undefined : this.init.db.agentIdsOf(s.peer, s.taskId)
-    if (s === undefined || ids === undefined) return false
+    if (s === undefined || ids === undefined) return undefined
     try {
       const client = await this.client(s.agent)
-      const task = await client.cancelTask({ tenant: '', id: ids.agentTaskId, metadata: undefined } as any, { signal: AbortSignal.timeout(30_000) })
-      this.commit(s, task)
-      return true
+      const task: Task = await client.cancelTask({ tenant: '', id: ids.agentTaskId, metadata: undefined }, { signal: AbortSignal.timeout(30_000) })
+      void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${s.peer}`, outcome: 'ok', detail: { side: 'callee', callId: s.callId, agent: s.agent, taskId: s.taskId, state: taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED), terminal: true } })
+      return Task.toJSON(this.rewrite(s, task)) as Record<string, any>
     } catch {
-      return false
+      return undefined
     }
   }
 
@@ -90,25 +96,38 @@ export class Forwarder {
     return await c
   }
 
+  /**
+   * Sends the call to the agent with `returnImmediately` (so the agent's task id is known at once
+   * and a cancellation can reach it), then follows the task with GetTask until a final state,
+   * committing each change as a snapshot. A call the agent already took (after a restart) is only
+   * followed, never sent again.
+   */
   private async run (callId: string): Promise<void> {
     const s = this.init.db.getServed(callId)
     if (s === undefined || s.done) return
-    const json = JSON.parse(s.message)
-    // The agent knows its own ids only: map the caller's task to the agent's (a later turn).
-    const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
-    delete json.taskId
-    delete json.contextId
-    if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId }
-    const message = Message.fromJSON(json)
     const until = Date.now() + AGENT_RETRY_FOR_MS
+    const signal = (): AbortSignal => AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(AGENT_CALL_TIMEOUT_MS)])
     let failures = 0
+    let agentTaskId = s.agentTaskId
+    let last = ''
+    let pollMs = POLL_MIN_MS
     for (;;) {
       if (this.shutdown.signal.aborted) return
       let result: Message | Task
       try {
         const client = await this.client(s.agent)
-        result = await client.sendMessage({ tenant: '', message, configuration: undefined, metadata: undefined },
-          { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(AGENT_CALL_TIMEOUT_MS)]) })
+        if (agentTaskId === null) {
+          const json = JSON.parse(s.message)
+          // The agent knows its own ids only: map the caller's task to the agent's (a later turn).
+          const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
+          delete json.taskId
+          delete json.contextId
+          if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId }
+          result = await client.sendMessage({ tenant: '', message: Message.fromJSON(json), configuration: SendMessageConfiguration.fromJSON({ returnImmediately: true }), metadata: undefined }, { signal: signal() })
+        } else {
+          result = await client.getTask({ tenant: '', id: agentTaskId, historyLength: undefined }, { signal: signal() })
+        }
+        failures = 0
       } catch (err) {
         if (this.shutdown.signal.aborted) return
         if (unreachable(err) && Date.now() < until) {
@@ -120,28 +139,46 @@ export class Forwarder {
         this.commit(s, failedTask(s, `error[UNAVAILABLE]: Cannot deliver to agent "${s.agent}": ${(err as Error).message}`))
         return
       }
-      this.commit(s, result)
-      return
+      if (!isTask(result)) { this.commit(s, result); return }
+      if (agentTaskId === null) {
+        agentTaskId = result.id
+        this.init.db.setAgentIds(s.callId, result.id, result.contextId)
+      }
+      const text = JSON.stringify(Task.toJSON(result))
+      if (text !== last) {
+        last = text
+        pollMs = POLL_MIN_MS
+        if (this.commit(s, result)) return
+      }
+      if (this.init.db.getServed(callId)?.done !== false) return
+      await sleep(pollMs, this.shutdown.signal)
+      pollMs = Math.min(POLL_MAX_MS, Math.ceil(pollMs * 1.5))
     }
   }
 
-  /** Rewrites the agent's answer into the caller's ids and commits it as the call's next event. */
-  private commit (s: ServedRow, result: Message | Task): void {
-    let task: Task
-    if ('status' in result && 'artifacts' in result) {
-      if (result.id !== '') this.init.db.setAgentIds(s.callId, result.id, result.contextId)
-      task = structuredClone(result)
-    } else {
-      // A bare Message answer: the call still is a task on both nodes, completed with it.
-      task = Task.fromJSON({ id: s.taskId, contextId: s.contextId, status: { state: 'TASK_STATE_COMPLETED', timestamp: new Date().toISOString() } })
-      task.status!.message = structuredClone(result as Message)
-    }
+  /** The agent's task under the caller's task and context ids. */
+  private rewrite (s: ServedRow, t: Task): Task {
+    const task = structuredClone(t)
     task.id = s.taskId
     task.contextId = s.contextId
     for (const m of [...task.history, ...(task.status?.message !== undefined ? [task.status.message] : [])]) {
       if (m.taskId !== '') m.taskId = s.taskId
       if (m.contextId !== '') m.contextId = s.contextId
     }
+    return task
+  }
+
+  /** Rewrites the agent's answer into the caller's ids and commits it as the call's next event; true when final. */
+  private commit (s: ServedRow, result: Message | Task): boolean {
+    let task: Task
+    if (isTask(result)) {
+      task = structuredClone(result)
+    } else {
+      // A bare Message answer: the call still is a task on both nodes, completed with it.
+      task = Task.fromJSON({ id: s.taskId, contextId: s.contextId, status: { state: 'TASK_STATE_COMPLETED', timestamp: new Date().toISOString() } })
+      task.status!.message = structuredClone(result as Message)
+    }
+    task = this.rewrite(s, task)
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
     const final = FINAL_STATES.has(state)
     this.init.db.appendServedEvent(s.callId, JSON.stringify(Task.toJSON(task)), final)
@@ -154,7 +191,12 @@ export class Forwarder {
       })
     }
     this.init.onEvent(s.callId)
+    return final
   }
+}
+
+function isTask (r: Message | Task): r is Task {
+  return 'status' in r && 'artifacts' in r
 }
 
 function failedTask (s: ServedRow, reason: string): Task {

@@ -11,12 +11,12 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { AgentCard } from '@a2a-js/sdk'
-import { DefaultRequestHandler } from '@a2a-js/sdk/server'
 import { jsonRpcHandler } from '@a2a-js/sdk/server/express'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MailboxNameSchema, type OfferedAgent } from '../../protocol/index.js'
 import * as v from 'valibot'
 import { MeshExecutor } from './executor.js'
+import { MeshRequestHandler } from './request-handler.js'
 import { invalidRequestGuard, parseErrorHandler } from './jsonrpc-envelope.js'
 import { scopeOf, type RemoteCalls } from './remote.js'
 import { SqliteTaskStore } from './task-store.js'
@@ -38,7 +38,7 @@ export interface GatewayInit {
   blockingMaxMs?: number
 }
 
-interface Entry { handler: DefaultRequestHandler, rpc: express.RequestHandler }
+interface Entry { handler: MeshRequestHandler, rpc: express.RequestHandler }
 
 /** Largest JSON-RPC request body. @default 4 MiB */
 export const MAX_RPC_BODY_BYTES = 4 * 1024 * 1024
@@ -162,7 +162,11 @@ export class Gateway {
         capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false },
         defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain']
       })
-      const handler = new DefaultRequestHandler(card, new SqliteTaskStore(this.init.db, scope), new MeshExecutor(this.init.remote, peer, name, this.init.blockingMaxMs))
+      const executor = new MeshExecutor(this.init.remote, peer, name, this.init.blockingMaxMs)
+      const handler = new MeshRequestHandler(card, new SqliteTaskStore(this.init.db, scope), executor, async taskId => {
+        const call = this.init.db.lastCallOfTask(peer, name, taskId)
+        return call === undefined ? undefined : await this.init.remote.cancel(call)
+      })
       const rpc = jsonRpcHandler({
         requestHandler: handler,
         userBuilder: async req => new LocalAgent(String((req as any).sovAgent))

@@ -72,11 +72,17 @@ export class RemoteCalls {
     return off
   }
 
-  /** Asks the callee to cancel the task the call belongs to. */
-  async cancel (call: CallRow, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Asks the callee to cancel the task the call belongs to. When the agent accepts, the call ends
+   * here (no later snapshot overrides the cancellation) and the agent's task is returned.
+   */
+  async cancel (call: CallRow, signal?: AbortSignal): Promise<Record<string, any> | undefined> {
     const a = await this.ask(call.peer, { v: 1, type: 'cancel', callId: call.callId, agent: call.agent }, signal)
     if (a.type === 'error') throw unavailable(`Cannot cancel: error[${a.code}]: ${a.reason}`)
-    return a.type === 'cancelled' && a.accepted
+    if (a.type !== 'cancelled' || !a.accepted || a.task === undefined) return undefined
+    this.init.db.endCall(call.callId)
+    void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: 'ok', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state: String(a.task.status?.state ?? '') } })
+    return { ...a.task, id: call.taskId, contextId: call.contextId }
   }
 
   listen (callId: string, l: Listener): () => void {
@@ -137,6 +143,7 @@ export class RemoteCalls {
         if (a.seq <= lastSeq) continue
         const state = String(a.task.status?.state ?? 'TASK_STATE_UNSPECIFIED')
         if (!this.init.db.applyEvent(call.callId, a.seq, a.final, scopeOf(call.peer, call.agent), call.taskId, call.contextId, state, JSON.stringify({ ...a.task, id: call.taskId, contextId: call.contextId }))) {
+          if (this.init.db.getCall(call.callId)?.done === true) return true
           throw new Error(`event ${a.seq} of call ${call.callId} is out of order (have ${lastSeq})`)
         }
         lastSeq = a.seq

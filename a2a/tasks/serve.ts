@@ -72,8 +72,8 @@ export class TaskServer {
       if (this.init.db.getOffered(req.agent) === undefined) return await this.refuse(send, peer, req, 'NOT_FOUND', `Cannot call agent "${req.agent}": this node does not offer it`)
       if (req.type === 'cancel') {
         const s = this.init.db.getServed(req.callId)
-        const accepted = s !== undefined && s.peer === peer && await this.init.forwarder.cancel(req.callId)
-        await send({ type: 'cancelled', accepted })
+        const task = s !== undefined && s.peer === peer ? await this.init.forwarder.cancel(req.callId) : undefined
+        await send(task === undefined ? { type: 'cancelled', accepted: false } : { type: 'cancelled', accepted: true, task })
         return
       }
       const added = this.init.db.addServed({ callId: req.callId, peer, agent: req.agent, taskId: req.taskId, contextId: req.contextId, message: JSON.stringify(req.message) })

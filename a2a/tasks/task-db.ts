@@ -155,12 +155,13 @@ export class TaskDb {
 
   /**
    * Applies event `seq` of a call: the snapshot and the call's progress in one commit. Returns
-   * false (and changes nothing) unless `seq` is the next one — a replayed or early event.
+   * false (and changes nothing) unless `seq` is the next one — a replayed or early event — of a
+   * call still open (a cancelled call takes no more).
    */
   applyEvent (callId: string, seq: number, final: boolean, scope: string, taskId: string, contextId: string, state: string, task: string): boolean {
     return this.db.transaction(() => {
-      const r = this.db.prepare('SELECT last_seq FROM calls WHERE call_id = ?').get(callId) as { last_seq: number } | undefined
-      if (r === undefined || r.last_seq + 1 !== seq) return false
+      const r = this.db.prepare('SELECT last_seq, done FROM calls WHERE call_id = ?').get(callId) as { last_seq: number, done: number } | undefined
+      if (r === undefined || r.done === 1 || r.last_seq + 1 !== seq) return false
       this.saveTask(scope, taskId, contextId, state, task)
       this.db.prepare('UPDATE calls SET last_seq = ?, done = ? WHERE call_id = ?').run(seq, final ? 1 : 0, callId)
       return true

@@ -6,6 +6,7 @@
  *   with `got <text>`;
  * - `slow <ms> …`: works for `<ms>` before completing;
  * - anything else: completes with an artifact `result` holding `echo: <text>`.
+ * CancelTask marks a task CANCELED.
  * `stop()` and `start()` again keep the port, so a test can take the agent down and back up.
  */
 import { createServer, type Server } from 'node:http'
@@ -36,11 +37,13 @@ function agentMessage (taskId: string, contextId: string, body: string): any {
 
 export async function startTestAgent (ctx: KitContext, opts: { name?: string, description?: string } = {}): Promise<TestAgent> {
   const received: string[] = []
+  const contexts = new Map<string, string>()
   const executor: AgentExecutor = {
     execute: async (rc, bus) => {
       const body = text(rc.userMessage.parts)
       received.push(body)
       const { taskId, contextId } = rc
+      contexts.set(taskId, contextId)
       const status = (state: TaskState, msg?: string): any => ({ state, message: msg === undefined ? undefined : agentMessage(taskId, contextId, msg), timestamp: new Date().toISOString() })
       if (rc.task === undefined) {
         bus.publish(AgentEvent.task({ id: taskId, contextId, status: status(TaskState.TASK_STATE_SUBMITTED), history: [rc.userMessage], artifacts: [], metadata: undefined }))
@@ -63,7 +66,11 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
       bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: status(TaskState.TASK_STATE_COMPLETED, 'done'), metadata: undefined }))
       bus.finished()
     },
-    cancelTask: async () => {}
+    cancelTask: async (taskId, bus) => {
+      const contextId = contexts.get(taskId) ?? ''
+      bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: { state: TaskState.TASK_STATE_CANCELED, message: agentMessage(taskId, contextId, 'cancelled'), timestamp: new Date().toISOString() }, metadata: undefined }))
+      bus.finished()
+    }
   }
 
   let port = 0
