@@ -135,6 +135,7 @@ test('CARD-001 CARD-002: the card A serves for builder is the agent\'s own, poin
   assert.is(card.name, 'Builder')
   assert.is(card.description, 'Builds things for tests')
   assert.equal(card.supportedInterfaces, [{ url: p.base, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }])
+  assert.is(card.capabilities.streaming, true)
   assert.is(card.securitySchemes.sovereign.httpAuthSecurityScheme.scheme, 'Bearer')
   assert.equal(card.skills.map((s: any) => s.id), ['build'])
   const missing = await fetch(`${p.http}/peers/${p.b.peerId}/agents/nobody/.well-known/agent-card.json`)
@@ -189,6 +190,31 @@ test('CORE-MULTI-TURN: input-required, then the next message with the same taskI
   assert.is(second.status?.state, TaskState.TASK_STATE_COMPLETED)
   assert.is(textOf(second.status?.message?.parts), 'got blue')
   assert.equal(p.agent.received, ['ask me', 'blue'])
+})
+
+test('STREAM-001 CORE-SEND-STREAM: SendStreamingMessage over SSE through both nodes: the task first, then the artifact and the final status', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const kinds: string[] = []
+  let artifact = ''
+  let state: TaskState | undefined
+  let taskId = ''
+  await withDeadline((async () => {
+    for await (const ev of p.client.sendMessageStream({ tenant: '', message: userMessage('slow 300 stream me'), configuration: undefined, metadata: undefined })) {
+      const pl = ev.payload
+      if (pl === undefined) continue
+      kinds.push(pl.$case)
+      if (pl.$case === 'task') taskId = pl.value.id
+      if (pl.$case === 'artifactUpdate') artifact = textOf(pl.value.artifact?.parts)
+      if (pl.$case === 'statusUpdate') state = pl.value.status?.state
+    }
+  })(), 30_000, 'stream')
+  assert.is(kinds[0], 'task')
+  assert.ok(kinds.includes('artifactUpdate'), kinds.join(','))
+  assert.is(kinds[kinds.length - 1], 'statusUpdate')
+  assert.is(state, TaskState.TASK_STATE_COMPLETED)
+  assert.is(artifact, 'echo: slow 300 stream me')
+  const got = await p.client.getTask({ tenant: '', id: taskId, historyLength: undefined })
+  assert.is(got.status?.state, TaskState.TASK_STATE_COMPLETED)
 })
 
 test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total', async ctx => {

@@ -26,11 +26,23 @@ export class MeshExecutor implements AgentExecutor {
     first.status = { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() }
     bus.publish(AgentEvent.task(first))
     const actor = rc.context.user?.isAuthenticated === true ? `agent:${rc.context.user.userName}` : 'unknown'
-    const finish = (task: Task): void => {
-      bus.publish(AgentEvent.task(task))
-      // The SDK's queue ends a request on a final status update, not on a task snapshot.
-      bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
+    // After the first Task event the SDK takes only status and artifact updates (its stream
+    // pattern), and its queue ends a request on a final status update: each snapshot from the
+    // callee becomes the updates that lead from the previous one to it.
+    let prev = first
+    const apply = (task: Task, final: boolean): void => {
+      for (const a of task.artifacts) {
+        const before = prev.artifacts.find(x => x.artifactId === a.artifactId)
+        if (before === undefined || JSON.stringify(before) !== JSON.stringify(a)) {
+          bus.publish(AgentEvent.artifactUpdate({ taskId: rc.taskId, contextId: rc.contextId, artifact: a, append: false, lastChunk: true, metadata: undefined }))
+        }
+      }
+      if (final || JSON.stringify(task.status) !== JSON.stringify(prev.status)) {
+        bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
+      }
+      prev = task
     }
+    const finish = (task: Task): void => { apply(task, true) }
     await new Promise<void>(resolve => {
       const timer = setTimeout(done, this.blockingMaxMs)
       let off = (): void => {}
@@ -47,7 +59,7 @@ export class MeshExecutor implements AgentExecutor {
             finish(task)
             done()
           } else {
-            bus.publish(AgentEvent.task(task))
+            apply(task, false)
           }
         }
       )

@@ -104,7 +104,7 @@ export class Gateway {
       ...a.card,
       name: a.card.name ?? a.name,
       supportedInterfaces: [{ url: this.agentUrl(peer, a.name), protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
-      capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false },
+      capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: false },
       securitySchemes: { sovereign: { httpAuthSecurityScheme: { scheme: 'Bearer', description: 'A Sovereign agent token with scope /a2a/post (sov agent-token issue NAME --scope /a2a/post)' } } },
       securityRequirements: [{ schemes: { sovereign: { list: [] } } }],
       signatures: undefined
@@ -159,7 +159,7 @@ export class Gateway {
       const card = AgentCard.fromJSON({
         name, description: `Agent "${name}" on ${peer}`, version: '1.0.0',
         supportedInterfaces: [{ url: this.agentUrl(peer, name), protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
-        capabilities: { streaming: false, pushNotifications: false, extendedAgentCard: false },
+        capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: false },
         defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain']
       })
       const executor = new MeshExecutor(this.init.remote, peer, name, this.init.blockingMaxMs)
