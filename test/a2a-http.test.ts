@@ -4,7 +4,7 @@
 // (a2aproject/a2a-tck, branch 1.0-dev), since the TCK itself cannot run here.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Message, SendMessageConfiguration, TaskState, type Task } from '@a2a-js/sdk'
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
@@ -165,6 +165,39 @@ test('JSONRPC-PARSE JSONRPC-REQ: malformed JSON gets -32700 and a request withou
   assert.is(parse.json.error?.code, -32700, JSON.stringify(parse.json))
   const invalid = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2 }), p.token)
   assert.is(invalid.json.error?.code, -32600, JSON.stringify(invalid.json))
+  assert.is(invalid.json.error?.data?.[0]?.reason, 'INVALID_REQUEST')
+  assert.is(invalid.json.id, 2)
+  const unknown = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'NoSuchMethod', params: {} }), p.token)
+  assert.ok(unknown.json.error?.code === -32601 || unknown.json.error?.code === -32602, JSON.stringify(unknown.json))
+  assert.equal(p.agent.received, [], 'nothing reached the agent')
+})
+
+test('JSONRPC-VERSION CORE-PUSH CORE-EXTCARD: a request without A2A-Version is taken as 0.3 and refused (-32009); push notifications (-32003) and the extended card (-32004, the card does not declare it) are answered "not supported"', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'x' } })
+  const res = await fetch(p.base, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${p.token}` }, body })
+  const noVersion = await res.json() as any
+  assert.is(noVersion.error?.code, -32009, JSON.stringify(noVersion))
+  const push = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'CreateTaskPushNotificationConfig', params: { taskId: 't', url: 'http://127.0.0.1:1/hook' } }), p.token)
+  assert.is(push.json.error?.code, -32003, JSON.stringify(push.json))
+  const ext = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'GetExtendedAgentCard', params: {} }), p.token)
+  assert.is(ext.json.error?.code, -32004, JSON.stringify(ext.json))
+  const missing = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'GetTask', params: { id: 'no-such-task' } }), p.token)
+  assert.is(missing.json.error?.code, -32001, 'CORE-GET: an unknown task is TaskNotFound')
+})
+
+test('config: a2a.http.listen on a non-loopback host stops the daemon from starting, naming the key; 0 turns the endpoint off (status a2aHttp null)', async ctx => {
+  const off = await startA2ADaemon(ctx, { config: { a2a: { http: { listen: 0 } } } })
+  const st = await sov(off.home, ['status', '--json'])
+  assert.is(st.json.a2aHttp, null)
+  await off.stop()
+  const cfg = join(off.home, 'config.json')
+  const c = JSON.parse(readFileSync(cfg, 'utf8'))
+  c.a2a.http = { listen: '0.0.0.0:4011' }
+  writeFileSync(cfg, JSON.stringify(c))
+  const r = await sov(off.home, ['node', 'start', '--foreground'], { timeoutMs: 30_000 })
+  assert.is.not(r.code, 0)
+  assert.match(r.stdout + r.stderr, /a2a\.http\.listen "0\.0\.0\.0:4011".*loopback only/)
 })
 
 test('CORE-SEND-002 CORE-GET-002: returnImmediately answers at once with a submitted task; polling GetTask on A sees it complete', async ctx => {

@@ -77,6 +77,7 @@ export function registerNodeCommands (program: Command): void {
         `Peers:       ${s.peers} connected, ${s.connections} connections`,
         `DHT:         ${s.dht.routingTable} in routing table`,
         ...(s.mailboxes !== undefined ? [`Mailboxes:   ${s.mailboxes.map(m => `${m.mailbox} (${m.ready} ready, ${m.leased} leased, ${m.dead} dead)`).join(', ') || '(none)'}`] : []),
+        `A2A HTTP:    ${s.a2aHttp ?? 'off'}`,
         `Licence:     ${s.licence.status}`,
         `Audit head:  ${s.audit === null ? 'unknown' : `#${s.audit.seq} ${s.audit.hash.slice(0, 16)}…`}`,
         `Uptime:      ${s.uptimeS} s`,
