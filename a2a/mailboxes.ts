@@ -164,6 +164,16 @@ export class Mailboxes {
     }
   }
 
+  /**
+   * Puts a message into our own `mailbox` as if `sender` had delivered it (a call to a pull agent,
+   * issue 11): committed before this returns, de-duplicated by `id`, consumers woken.
+   */
+  deliverLocal (mailbox: string, id: string, sender: string, message: unknown, ttlMs: number): 'accepted' | 'duplicate' | 'conflict' {
+    const [outcome] = this.running().store!.accept([{ id, sender, mailbox, ts: Date.now(), ttl: ttlMs, message: JSON.stringify(message) }])
+    if (outcome === 'accepted') this.notify(mailbox)
+    return outcome
+  }
+
   /** Deletes leased messages; ids not leased in `mailbox` are listed as missing. */
   ack (mailbox: string, ids: string[]): { count: number, acked: string[], missing: string[] } {
     const r = this.running().store!.ack(mailbox, ids)

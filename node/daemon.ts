@@ -135,6 +135,10 @@ export class Daemon implements IpcComponents {
               return r.ok ? { name: rec.name } : { refused: `agent "${rec.name}" may not call out: ${r.reason}` }
             },
             audit: async event => { await this.audit(event, event.outcome !== 'ok') },
+            mailboxes: {
+              deliverLocal: (mailbox, id, sender, message, ttlMs) => this.a2a.deliverLocal(mailbox, id, sender, message, ttlMs),
+              ack: (mailbox, ids) => this.a2a.ack(mailbox, ids)
+            },
             log
           })
           await this.tasks.start()

@@ -286,6 +286,41 @@ test('CORE-CANCEL-002: CancelTask of a completed task is TaskNotCancelableError 
   assert.is(r.json.error?.code, -32002, JSON.stringify(r.json))
 })
 
+test('PULL: an agent without an HTTP server (sov agent add --pull) leases the call from its mailbox and answers with sov a2a reply; the SDK client on A sees working, the artifact, then completed', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const added = await sov(p.b.home, ['agent', 'add', 'scribe', '--pull', '--description', 'Writes notes', '--json'])
+  assert.is(added.code, 0, added.stderr)
+  await grantSend(p.b.home, p.a.peerId, 'scribe')
+  const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
+  assert.equal(listed.json.map((a: any) => a.name).sort(), ['builder', 'scribe'])
+  const client = await clientFor(`${p.http}/peers/${p.b.peerId}/agents/scribe`, p.token)
+  const task = await withDeadline(send(client, 'write a note', { returnImmediately: true }), 10_000, 'SendMessage')
+  const got = await sov(p.b.home, ['a2a', 'receive', 'scribe', '--wait', '10s', '--json'], { timeoutMs: 20_000 })
+  assert.is(got.code, 0, got.stderr)
+  assert.is(got.json.length, 1)
+  const call = got.json[0]
+  assert.is(call.from, p.a.peerId)
+  assert.is(call.message.parts[0].text, 'write a note')
+  assert.is(call.message.taskId, task.id, 'the consumer sees the caller\'s task id')
+  const state = async (want: TaskState): Promise<Task> => await waitFor(async () => {
+    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === want ? t : undefined
+  }, 10_000, `state ${want}`)
+  const working = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'on it', '--state', 'working'])
+  assert.is(working.code, 0, working.stderr)
+  assert.is(textOf((await state(TaskState.TASK_STATE_WORKING)).status?.message?.parts), 'on it')
+  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'the note', '--artifact', 'note', '--state', 'working'])).code, 0)
+  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--json'])).json.final, true)
+  const done = await state(TaskState.TASK_STATE_COMPLETED)
+  assert.is(textOf(done.artifacts.find(a => a.artifactId === 'note')?.parts), 'the note')
+  assert.is(textOf(done.status?.message?.parts), 'done')
+  const late = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'again', '--json'])
+  assert.is(late.code, 1)
+  assert.match(late.stdout + late.stderr, /CONFLICT/)
+  const empty = await sov(p.b.home, ['a2a', 'receive', 'scribe', '--json'])
+  assert.equal(empty.json, [], 'the final reply acked the call')
+})
+
 test('no grant: the client gets a failed task naming FORBIDDEN at once, not a hang; the refusal is an audit row on both nodes', async ctx => {
   const p = await withDeadline(pair(ctx, { grant: false }), 60_000, 'setup')
   const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])

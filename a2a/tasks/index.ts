@@ -3,5 +3,5 @@
  * to the mesh (forward model), and `/sov/a2a-task/1.0.0` carrying calls and task snapshots between
  * nodes, durable on both sides in `tasks.db`. See docs/a2a.md.
  */
-export { A2aTasks, parseHttpListen, DEFAULT_A2A_HTTP_PORT, type TasksInit, type OfferedAgentInfo } from './service.js'
+export { A2aTasks, parseHttpListen, DEFAULT_A2A_HTTP_PORT, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './service.js'
 export { BLOCKING_MAX_MS } from './executor.js'

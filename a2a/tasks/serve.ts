@@ -21,6 +21,8 @@ const REQUEST_READ_MS = 10_000
 export interface TaskServerInit {
   db: TaskDb
   forwarder: Forwarder
+  /** Puts a call to a pull agent into the agent's mailbox (id = call id); undefined: no mailboxes. */
+  deliver?: (mailbox: string, id: string, sender: string, message: unknown) => void
   authorize: Authorize
   audit: AuditSink
 }
@@ -69,7 +71,8 @@ export class TaskServer {
       }
       const auth = await this.init.authorize(peer, req.agent)
       if (!auth.ok) return await this.refuse(send, peer, req, 'FORBIDDEN', `Cannot call agent "${req.agent}": ${auth.reason}`)
-      if (this.init.db.getOffered(req.agent) === undefined) return await this.refuse(send, peer, req, 'NOT_FOUND', `Cannot call agent "${req.agent}": this node does not offer it`)
+      const offered = this.init.db.getOffered(req.agent)
+      if (offered === undefined) return await this.refuse(send, peer, req, 'NOT_FOUND', `Cannot call agent "${req.agent}": this node does not offer it`)
       if (req.type === 'cancel') {
         const s = this.init.db.getServed(req.callId)
         const task = s !== undefined && s.peer === peer ? await this.init.forwarder.cancel(req.callId) : undefined
@@ -81,7 +84,16 @@ export class TaskServer {
       if (added === 'new') {
         await report(this.init.audit, { type: 'A2A_TASK_CALLED', actor: `peer:${peer}`, outcome: 'ok', detail: { side: 'callee', callId: req.callId, agent: req.agent, taskId: req.taskId } })
       }
-      this.init.forwarder.kick(req.callId)
+      if (offered.mode === 'forward') this.init.forwarder.kick(req.callId)
+      else if (this.init.db.getServed(req.callId)?.done === false) {
+        // Pull: the agent leases the call from its mailbox and answers with `a2a reply`. Again on
+        // a repeated call: the mailbox de-duplicates by id, and a failed first try is made good.
+        try {
+          this.init.deliver?.(req.agent, req.callId, peer, { ...req.message, taskId: req.taskId, contextId: req.contextId })
+        } catch (err) {
+          return await this.refuse(send, peer, req, 'UNAVAILABLE', `Cannot queue the call for agent "${req.agent}": ${(err as Error).message}`)
+        }
+      }
       await this.follow(req.callId, req.afterSeq, send)
       await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})
     } catch (err) {

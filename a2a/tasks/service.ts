@@ -5,7 +5,9 @@
  */
 import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import * as v from 'valibot'
-import { A2A_TASK_PROTOCOL, MailboxNameSchema, badRequest, notFound, unavailable } from '../../protocol/index.js'
+import { Task } from '@a2a-js/sdk'
+import { v7 as uuidv7 } from 'uuid'
+import { A2A_TASK_PROTOCOL, MailboxNameSchema, badRequest, conflict, notFound, unavailable } from '../../protocol/index.js'
 import type { AuditSink, Authorize } from '../types.js'
 import { report } from '../types.js'
 import { Forwarder } from './forward.js'
@@ -18,6 +20,8 @@ import { TaskDb } from './task-db.js'
 export const DEFAULT_A2A_HTTP_PORT = 4011
 /** Inbound `/sov/a2a-task/1.0.0` streams per connection. @default 64 */
 export const MAX_TASK_STREAMS = 64
+/** How long a call waits in a pull agent's mailbox. @default 24 h */
+export const PULL_CALL_TTL_MS = 24 * 3600_000
 /** Time given to fetch an agent's card on `agent add`. @default 10 s */
 export const CARD_FETCH_TIMEOUT_MS = 10_000
 
@@ -35,10 +39,25 @@ export interface TasksInit {
   /** Longest blocking SendMessage, in ms. @default BLOCKING_MAX_MS (60 s) */
   blockingMaxMs?: number
   handleProtocol?: (protocol: string, handler: StreamHandler, options: StreamHandlerOptions) => Promise<() => Promise<void>>
+  /** The mailboxes, for pull agents: a call is put into mailbox NAME, a final reply acks it. */
+  mailboxes?: {
+    deliverLocal: (mailbox: string, id: string, sender: string, message: unknown, ttlMs: number) => unknown
+    ack: (mailbox: string, ids: string[]) => unknown
+  }
   log?: (line: string) => void
 }
 
-export interface OfferedAgentInfo { name: string, url: string, description: string, addedAt: number }
+/** `--state` of `sov a2a reply`, and the A2A task state it sets. */
+export const REPLY_STATES = {
+  working: 'TASK_STATE_WORKING',
+  completed: 'TASK_STATE_COMPLETED',
+  failed: 'TASK_STATE_FAILED',
+  'input-required': 'TASK_STATE_INPUT_REQUIRED',
+  rejected: 'TASK_STATE_REJECTED'
+} as const
+export type ReplyState = keyof typeof REPLY_STATES
+
+export interface OfferedAgentInfo { name: string, mode?: 'forward' | 'pull', url: string, description: string, addedAt: number }
 
 export class A2aTasks {
   status: 'stopped' | 'started' = 'stopped'
@@ -60,7 +79,11 @@ export class A2aTasks {
     try {
       const db = this.db = TaskDb.open(this.init.dbPath)
       const forwarder = this.forwarder = new Forwarder({ db, audit: this.init.audit, onEvent: id => { this.server?.notify(id) } })
-      const server = this.server = new TaskServer({ db, forwarder, authorize: this.init.authorize, audit: this.init.audit })
+      const mb = this.init.mailboxes
+      const server = this.server = new TaskServer({
+        db, forwarder, authorize: this.init.authorize, audit: this.init.audit,
+        deliver: mb === undefined ? undefined : (mailbox, id, sender, message) => { mb.deliverLocal(mailbox, id, sender, message, PULL_CALL_TTL_MS) }
+      })
       const handle = this.init.handleProtocol ?? (async (p, h, o) => { await this.init.node.handle(p, h, o); return async () => { await this.init.node.unhandle(p) } })
       this.unhandle = await handle(A2A_TASK_PROTOCOL, server.handle, { maxInboundStreams: MAX_TASK_STREAMS })
       this.remote = new RemoteCalls({ node: this.init.node, db, audit: this.init.audit })
@@ -96,10 +119,22 @@ export class A2aTasks {
     this.status = 'stopped'
   }
 
-  /** `sov agent add NAME --url URL`: fetches the agent's card and offers it to the mesh as NAME. */
-  async addAgent (name: string, url: string, actor: string): Promise<OfferedAgentInfo> {
+  /**
+   * `sov agent add NAME --url URL`: fetches the agent's card and offers it to the mesh as NAME.
+   * `sov agent add NAME --pull [--description D]`: an agent without an HTTP server; calls go to
+   * mailbox NAME and it answers with `sov a2a reply`.
+   */
+  async addAgent (name: string, url: string | undefined, actor: string, opts: { description?: string } = {}): Promise<OfferedAgentInfo> {
     const db = this.running()
     if (!v.is(MailboxNameSchema, name)) throw badRequest(`Cannot add agent "${name}": names are 1-64 of A-Z a-z 0-9 . _ -`)
+    if (url === undefined) {
+      if (this.init.mailboxes === undefined) throw unavailable(`Cannot add pull agent "${name}": the mailboxes are not running`)
+      const description = opts.description ?? `Agent "${name}" (answers from its mailbox)`
+      const card = { name, description, version: '1.0.0', supportedInterfaces: [], capabilities: {}, defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain'], skills: [] }
+      db.putOffered(name, 'pull', '', JSON.stringify(card))
+      await report(this.init.audit, { type: 'A2A_AGENT_ADDED', actor, outcome: 'ok', detail: { name, mode: 'pull' } })
+      return { name, url: '', description, addedAt: Date.now() }
+    }
     let base: URL
     try { base = new URL(url) } catch (cause) { throw badRequest(`Cannot add agent "${name}": "${url}" is not a URL`, { cause }) }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw badRequest(`Cannot add agent "${name}": "${url}" is not http(s)`)
@@ -115,13 +150,50 @@ export class A2aTasks {
     if (typeof card !== 'object' || card === null || !Array.isArray(card.supportedInterfaces) || card.supportedInterfaces.length === 0) {
       throw badRequest(`Cannot add agent "${name}": ${cardUrl.href} is not an A2A v1.0 Agent Card (no supportedInterfaces)`)
     }
-    db.putOffered(name, base.href, JSON.stringify(card))
+    db.putOffered(name, 'forward', base.href, JSON.stringify(card))
     await report(this.init.audit, { type: 'A2A_AGENT_ADDED', actor, outcome: 'ok', detail: { name, url: base.href } })
     return { name, url: base.href, description: String(card.description ?? ''), addedAt: Date.now() }
   }
 
+  /**
+   * `sov a2a reply MAILBOX ID …`: a pull agent's answer to call ID (the id `a2a receive` gave):
+   * the next snapshot of the caller's task. With `artifact`, the parts become that artifact;
+   * otherwise they are the status message. A final state acks the mailbox message.
+   */
+  async reply (mailbox: string, id: string, r: { parts: unknown[], state: ReplyState, artifact?: string }, actor: string): Promise<{ id: string, taskId: string, state: string, final: boolean }> {
+    const db = this.running()
+    const s = db.getServed(id)
+    if (s === undefined || s.agent !== mailbox) throw notFound(`Cannot reply to "${id}" in mailbox "${mailbox}": no call with that id (see sov a2a receive ${mailbox})`)
+    if (db.getOffered(mailbox)?.mode !== 'pull') throw badRequest(`Cannot reply in mailbox "${mailbox}": it is not a pull agent (sov agent add ${mailbox} --pull)`)
+    if (s.done) throw conflict(`Cannot reply to "${id}": its task already reached a final state`)
+    const state = REPLY_STATES[r.state]
+    const prev = db.lastServedSnapshot(s.peer, s.taskId)
+    const task: Record<string, any> = prev !== undefined ? JSON.parse(prev) : { id: s.taskId, contextId: s.contextId, history: [JSON.parse(s.message)], artifacts: [] }
+    const msg = { messageId: uuidv7(), role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: r.parts }
+    // The caller's own message of this turn is part of the task's history.
+    const turn = JSON.parse(s.message)
+    task.history = [...(task.history ?? []).filter((m: any) => m.messageId !== turn.messageId), turn]
+    if (r.artifact !== undefined) {
+      task.artifacts = [...(task.artifacts ?? []).filter((a: any) => a.artifactId !== r.artifact), { artifactId: r.artifact, name: r.artifact, parts: r.parts }]
+      task.status = { state, timestamp: new Date().toISOString() }
+    } else {
+      task.status = { state, timestamp: new Date().toISOString(), message: msg }
+      task.history.push(msg)
+    }
+    let parsed
+    try { parsed = Task.toJSON(Task.fromJSON(task)) } catch (cause) { throw badRequest(`Cannot reply: the parts are not A2A parts: ${(cause as Error).message}`, { cause }) }
+    const final = state !== 'TASK_STATE_WORKING'
+    db.appendServedEvent(id, JSON.stringify(parsed), final)
+    this.server?.notify(id)
+    if (final) {
+      this.init.mailboxes?.ack(mailbox, [id])
+      await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'callee', callId: id, agent: mailbox, taskId: s.taskId, state } })
+    }
+    return { id, taskId: s.taskId, state, final }
+  }
+
   listAgents (): OfferedAgentInfo[] {
-    return this.running().offered().map(o => ({ name: o.name, url: o.url, description: String(JSON.parse(o.card).description ?? ''), addedAt: o.addedAt }))
+    return this.running().offered().map(o => ({ name: o.name, mode: o.mode, url: o.url, description: String(JSON.parse(o.card).description ?? ''), addedAt: o.addedAt }))
   }
 
   async removeAgent (name: string, actor: string): Promise<{ name: string, removed: true }> {

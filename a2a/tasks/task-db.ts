@@ -38,6 +38,7 @@ const MIGRATIONS: readonly string[] = [
 
   CREATE TABLE offered (
     name      TEXT    PRIMARY KEY,
+    mode      TEXT    NOT NULL CHECK (mode IN ('forward', 'pull')),
     url       TEXT    NOT NULL,
     card      TEXT    NOT NULL,
     added_at  INTEGER NOT NULL
@@ -70,7 +71,7 @@ const MIGRATIONS: readonly string[] = [
 
 export interface CallRow { callId: string, peer: string, agent: string, taskId: string, contextId: string, message: string, lastSeq: number, done: boolean }
 export interface ServedRow { callId: string, peer: string, agent: string, taskId: string, contextId: string, message: string, agentTaskId: string | null, agentContextId: string | null, done: boolean }
-export interface OfferedRow { name: string, url: string, card: string, addedAt: number }
+export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number }
 export interface StoredTask { id: string, task: string, updatedAt: number }
 export interface ServedEvent { seq: number, task: string, final: boolean }
 
@@ -175,8 +176,8 @@ export class TaskDb {
 
   // ---- callee side: offered agents ----
 
-  putOffered (name: string, url: string, card: string, now = Date.now()): void {
-    this.db.prepare('INSERT INTO offered (name, url, card, added_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET url = excluded.url, card = excluded.card').run(name, url, card, now)
+  putOffered (name: string, mode: 'forward' | 'pull', url: string, card: string, now = Date.now()): void {
+    this.db.prepare('INSERT INTO offered (name, mode, url, card, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, url = excluded.url, card = excluded.card').run(name, mode, url, card, now)
   }
 
   removeOffered (name: string): boolean {
@@ -184,12 +185,12 @@ export class TaskDb {
   }
 
   offered (): OfferedRow[] {
-    return (this.db.prepare('SELECT * FROM offered ORDER BY name').all() as any[]).map(r => ({ name: r.name, url: r.url, card: r.card, addedAt: r.added_at }))
+    return (this.db.prepare('SELECT * FROM offered ORDER BY name').all() as any[]).map(r => ({ name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }))
   }
 
   getOffered (name: string): OfferedRow | undefined {
     const r = this.db.prepare('SELECT * FROM offered WHERE name = ?').get(name) as any
-    return r === undefined ? undefined : { name: r.name, url: r.url, card: r.card, addedAt: r.added_at }
+    return r === undefined ? undefined : { name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }
   }
 
   // ---- callee side: served calls ----
@@ -233,6 +234,12 @@ export class TaskDb {
       if (final) this.db.prepare('UPDATE served SET done = 1 WHERE call_id = ?').run(callId)
       return seq
     })()
+  }
+
+  /** The newest snapshot of the caller's task `taskId` over all its calls (a pull reply builds on it). */
+  lastServedSnapshot (peer: string, taskId: string): string | undefined {
+    const r = this.db.prepare('SELECT e.task FROM served_events e JOIN served s ON s.call_id = e.call_id WHERE s.peer = ? AND s.task_id = ? ORDER BY s.created_at DESC, s.rowid DESC, e.seq DESC LIMIT 1').get(peer, taskId) as { task: string } | undefined
+    return r?.task
   }
 
   servedEvents (callId: string, afterSeq: number): ServedEvent[] {

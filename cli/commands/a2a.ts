@@ -1,4 +1,4 @@
-/** `sov a2a send|receive|ack|nack|outbox|mailboxes` and `sov licence status`. */
+/** `sov a2a send|receive|reply|ack|nack|outbox|mailboxes`. */
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { basename } from 'node:path'
@@ -16,18 +16,7 @@ export function registerA2ACommands (program: Command): void {
     .option('--ttl <duration>', 'give up delivering after this long', '24h')
     .action(async (peer: string, mailbox: string, text: string | undefined, o: { data?: string, file?: string, ttl: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const given = [text !== undefined, o.data !== undefined, o.file !== undefined].filter(Boolean).length
-      if (given !== 1) throw badRequest('Cannot send: give exactly one of TEXT, --data JSON or --file F')
-      let part: Record<string, unknown>
-      if (text !== undefined) part = { text }
-      else if (o.data !== undefined) {
-        let data: unknown
-        try { data = JSON.parse(o.data) } catch (cause) { throw badRequest('Cannot parse --data: not valid JSON', { cause }) }
-        if (typeof data !== 'object' || data === null || Array.isArray(data)) throw badRequest('Cannot send --data: it must be a JSON object')
-        part = { data }
-      } else {
-        part = { raw: readFileSync(o.file!).toString('base64'), filename: basename(o.file!), mediaType: 'application/octet-stream' }
-      }
+      const part = onePart(text, o, 'send')
       const message = { messageId: randomUUID(), role: 'ROLE_USER', parts: [part] }
       const r = await withDaemon(g.home, async c => await c.request('a2a.send', { peer, mailbox, message, ttlMs: parseDuration(o.ttl) }))
       emit(g, r, r => r.id)
@@ -53,6 +42,18 @@ export function registerA2ACommands (program: Command): void {
         emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? ids.length}`)
       })
   }
+  a2a.command('reply').argument('<mailbox>').argument('<id>', 'the id sov a2a receive gave the call').argument('[text]')
+    .description('answer a call leased from a pull agent\'s mailbox: the next state of the caller\'s task')
+    .option('--data <json>', 'a JSON object as a data part')
+    .option('--file <path>', 'a file as a raw part')
+    .option('--state <state>', 'working | completed | failed | input-required | rejected', 'completed')
+    .option('--artifact <name>', 'the parts are the artifact NAME, not the status message')
+    .action(async (mailbox: string, id: string, text: string | undefined, o: { data?: string, file?: string, state: string, artifact?: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const part = onePart(text, o, 'reply')
+      const r = await withDaemon(g.home, async c => await c.request('a2a.reply', { mailbox, callId: id, parts: [part], state: o.state as any, artifact: o.artifact }))
+      emit(g, r, r => `Task ${r.taskId} is now ${r.state}`)
+    })
   a2a.command('outbox').description('messages this node sends, with their delivery state')
     .option('--status <status>', 'queued | delivered | failed | expired')
     .action(async (o: { status?: 'queued' }, cmd: Command) => {
@@ -66,6 +67,20 @@ export function registerA2ACommands (program: Command): void {
       const r = await withDaemon(g.home, async c => await c.request('a2a.mailboxes', {})) as any[]
       emit(g, r, r => r.length === 0 ? 'No mailboxes' : r.map(m => `${m.mailbox}  ${m.ready} ready  ${m.leased} leased  ${m.dead} dead`).join('\n'))
     })
+}
+
+/** TEXT, --data JSON or --file F (exactly one) as an A2A part. */
+function onePart (text: string | undefined, o: { data?: string, file?: string }, verb: string): Record<string, unknown> {
+  const given = [text !== undefined, o.data !== undefined, o.file !== undefined].filter(Boolean).length
+  if (given !== 1) throw badRequest(`Cannot ${verb}: give exactly one of TEXT, --data JSON or --file F`)
+  if (text !== undefined) return { text }
+  if (o.data !== undefined) {
+    let data: unknown
+    try { data = JSON.parse(o.data) } catch (cause) { throw badRequest('Cannot parse --data: not valid JSON', { cause }) }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw badRequest(`Cannot ${verb} --data: it must be a JSON object`)
+    return { data }
+  }
+  return { raw: readFileSync(o.file!).toString('base64'), filename: basename(o.file!), mediaType: 'application/octet-stream' }
 }
 
 function summarise (message: any): string {

@@ -5,12 +5,15 @@ import { withDaemon } from '../ipc-client.js'
 
 export function registerAgentCommands (program: Command): void {
   const agent = program.command('agent').description('offer local A2A agents to the mesh')
-  agent.command('add').argument('<name>').requiredOption('--url <url>', 'base URL of the A2A agent (its card is at URL/.well-known/agent-card.json)')
-    .description('offer the A2A agent at URL to peers as NAME (they need an /a2a/send grant on mailbox NAME)')
-    .action(async (name: string, o: { url: string }, cmd: Command) => {
+  agent.command('add').argument('<name>')
+    .option('--url <url>', 'base URL of the A2A agent (its card is at URL/.well-known/agent-card.json)')
+    .option('--pull', 'an agent without an HTTP server: calls go to mailbox NAME, it answers with sov a2a reply')
+    .option('--description <text>', 'description shown to peers (pull agents)')
+    .description('offer an A2A agent to peers as NAME (they need an /a2a/send grant on mailbox NAME)')
+    .action(async (name: string, o: { url?: string, pull?: boolean, description?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const r = await withDaemon(g.home, async c => await c.request('agent.add', { name, url: o.url }))
-      emit(g, r, r => `Offering "${r.name}" (${r.url})${r.description !== '' ? `: ${r.description}` : ''}\nGrant a peer with: sov cap grant <PeerId> /a2a/send --mailbox ${r.name}`)
+      const r = await withDaemon(g.home, async c => await c.request('agent.add', { name, url: o.url, pull: o.pull, description: o.description }))
+      emit(g, r, r => `Offering "${r.name}" (${r.url === '' ? 'pull: mailbox ' + r.name : r.url})${r.description !== '' ? `: ${r.description}` : ''}\nGrant a peer with: sov cap grant <PeerId> /a2a/send --mailbox ${r.name}`)
     })
   agent.command('list').description('local agents offered to the mesh')
     .action(async (_o: unknown, cmd: Command) => {

@@ -1,6 +1,7 @@
 /**
- * IPC handlers of `sov agent add|list|remove` and `sov agents PEER` (issue 11, DESIGN §13):
- * local A2A agents offered to the mesh, and the agents a peer offers this node.
+ * IPC handlers of `sov agent add|list|remove`, `sov agents PEER` and `sov a2a reply` (issue 11,
+ * DESIGN §13): local A2A agents offered to the mesh (forward or pull), the agents a peer offers
+ * this node, and a pull agent's answers.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { badRequest, unavailable, type RequestType } from '../../protocol/index.js'
@@ -14,7 +15,12 @@ export function agentsHandlers (d: AgentsComponents): Partial<Record<RequestType
     return d.tasks
   }
   return {
-    'agent.add': async ({ name, url }, { principal }) => await tasks().addAgent(name, url, actorOf(principal)),
+    'agent.add': async ({ name, url, pull, description }, { principal }) => {
+      if ((url === undefined) === (pull !== true)) throw badRequest(`Cannot add agent "${name}": give either --url URL (forward) or --pull`)
+      return await tasks().addAgent(name, url, actorOf(principal), { description })
+    },
+    'a2a.reply': async ({ mailbox, callId, parts, state, artifact }, { principal }) =>
+      await tasks().reply(mailbox, callId, { parts, state: state ?? 'completed', artifact }, actorOf(principal)),
     'agent.list': async () => tasks().listAgents(),
     'agent.remove': async ({ name }, { principal }) => await tasks().removeAgent(name, actorOf(principal)),
     // `agents PEER --json` → [{"name","description","cardUrl"}]
