@@ -119,8 +119,8 @@ test('config: a2a.http.listen on a non-loopback host stops the daemon from start
   assert.match(r.stdout + r.stderr, /a2a\.http\.listen "0\.0\.0\.0:4011".*loopback only/)
 })
 
-test('CORE-SEND-002 CORE-GET-002: returnImmediately answers at once with a submitted task; polling GetTask on A sees it complete', async ctx => {
-  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+test('CORE-SEND-002 CORE-GET-002: returnImmediately answers at once with a submitted task; polling GetTask on A sees it complete (an agent that does not stream: B polls it)', async ctx => {
+  const p = await withDeadline(pair(ctx, { streaming: false }), 60_000, 'setup')
   const t0 = Date.now()
   const task = await withDeadline(send(p.client, 'slow 1500 job', { returnImmediately: true }), 10_000, 'SendMessage')
   assert.ok(Date.now() - t0 < 1500, `answered in ${Date.now() - t0} ms`)

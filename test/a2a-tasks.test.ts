@@ -93,8 +93,8 @@ test('no grant: the client gets a failed task naming FORBIDDEN at once, not a ha
   assert.ok((await auditRows(p.a.home)).some(r => r.type === 'A2A_TASK_REFUSED'), 'caller refusal row')
 })
 
-test('the callee agent down, then up: the call waits durably on B and completes', async ctx => {
-  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+test('the callee agent down, then up: the call waits durably on B and completes (an agent that does not stream: B polls it)', async ctx => {
+  const p = await withDeadline(pair(ctx, { streaming: false }), 60_000, 'setup')
   await p.agent.stop()
   const task = await withDeadline(send(p.client, 'while you were out', { returnImmediately: true }), 10_000, 'SendMessage')
   await new Promise(resolve => setTimeout(resolve, 3000))

@@ -116,20 +116,22 @@ export class Forwarder {
       let result: Message | Task
       try {
         const client = await this.client(s.agent)
+        if (agentTaskId === null && this.streams(s.agent)) {
+          // A streaming agent: its events as they come, no polling; GetTask only after a break.
+          const r = await this.stream(s, client, signal(), id => { agentTaskId = id })
+          if (r === 'final') return
+          if (agentTaskId === null) throw new Error('the agent ended its stream without a task')
+          continue
+        }
         if (agentTaskId === null) {
-          const json = JSON.parse(s.message)
-          // The agent knows its own ids only: map the caller's task to the agent's (a later turn).
-          const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
-          delete json.taskId
-          delete json.contextId
-          if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId }
-          result = await client.sendMessage({ tenant: '', message: Message.fromJSON(json), configuration: SendMessageConfiguration.fromJSON({ returnImmediately: true }), metadata: undefined }, { signal: signal() })
+          result = await client.sendMessage({ tenant: '', message: this.agentMessage(s), configuration: SendMessageConfiguration.fromJSON({ returnImmediately: true }), metadata: undefined }, { signal: signal() })
         } else {
           result = await client.getTask({ tenant: '', id: agentTaskId, historyLength: undefined }, { signal: signal() })
         }
         failures = 0
       } catch (err) {
         if (this.shutdown.signal.aborted) return
+        if (agentTaskId !== null && streamBroke(err)) continue // follow the task the agent has
         if (unreachable(err) && Date.now() < until) {
           this.clients.delete(s.agent)
           failures++
@@ -154,6 +156,57 @@ export class Forwarder {
       await sleep(pollMs, this.shutdown.signal)
       pollMs = Math.min(POLL_MAX_MS, Math.ceil(pollMs * 1.5))
     }
+  }
+
+  /** The call's message as the agent must see it: its own task and context ids (a later turn). */
+  private agentMessage (s: ServedRow): Message {
+    const json = JSON.parse(s.message)
+    const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
+    delete json.taskId
+    delete json.contextId
+    if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId }
+    return Message.fromJSON(json)
+  }
+
+  private streams (agent: string): boolean {
+    const row = this.init.db.getOffered(agent)
+    return row !== undefined && JSON.parse(row.card)?.capabilities?.streaming === true
+  }
+
+  /**
+   * SendStreamingMessage to the agent: the task of its first event, then its status and artifact
+   * updates applied to it, each change committed as the call's next snapshot. 'final' when the
+   * call is over, 'open' when the stream ended before.
+   */
+  private async stream (s: ServedRow, client: any, signal: AbortSignal, onTaskId: (id: string) => void): Promise<'final' | 'open'> {
+    let task: Task | undefined
+    for await (const ev of client.sendMessageStream({ tenant: '', message: this.agentMessage(s), configuration: undefined, metadata: undefined }, { signal })) {
+      const pl = ev.payload
+      if (pl === undefined) continue
+      if (pl.$case === 'message') {
+        if (task === undefined) { this.commit(s, pl.value); return 'final' }
+        continue
+      }
+      if (pl.$case === 'task') {
+        if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
+        task = structuredClone(pl.value)
+      } else if (task === undefined) {
+        continue
+      } else if (pl.$case === 'statusUpdate' && pl.value.status !== undefined) {
+        const status = structuredClone(pl.value.status)
+        task.status = status
+        const m = status.message
+        if (m !== undefined && !task.history.some(h => h.messageId === m.messageId)) task.history.push(structuredClone(m))
+      } else if (pl.$case === 'artifactUpdate' && pl.value.artifact !== undefined) {
+        const a = structuredClone(pl.value.artifact)
+        const i = task.artifacts.findIndex(x => x.artifactId === a.artifactId)
+        if (i < 0) task.artifacts.push(a)
+        else if (pl.value.append) task.artifacts[i].parts.push(...a.parts)
+        else task.artifacts[i] = a
+      }
+      if (this.commit(s, task!)) return 'final'
+    }
+    return 'open'
   }
 
   /** The agent's task under the caller's task and context ids. */
@@ -209,6 +262,11 @@ function failedTask (s: ServedRow, reason: string): Task {
       message: { messageId: `sov-${s.callId}`, role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: [{ text: reason }] }
     }
   })
+}
+
+/** A stream that broke (the agent went away mid-task), after which GetTask takes over. */
+function streamBroke (err: any): boolean {
+  return unreachable(err) || /terminated|aborted|SSE|stream/i.test(`${err?.name ?? ''} ${err?.message ?? ''}`)
 }
 
 /** A connection failure (agent down), as opposed to an answer from the agent. */

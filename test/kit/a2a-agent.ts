@@ -6,7 +6,7 @@
  *   with `got <text>`;
  * - `slow <ms> …`: works for `<ms>` before completing;
  * - anything else: completes with an artifact `result` holding `echo: <text>`.
- * CancelTask marks a task CANCELED.
+ * CancelTask marks a task CANCELED. It streams (SendStreamingMessage) unless `streaming: false`.
  * `stop()` and `start()` again keep the port, so a test can take the agent down and back up.
  */
 import { createServer, type Server } from 'node:http'
@@ -35,7 +35,7 @@ function agentMessage (taskId: string, contextId: string, body: string): any {
   return { messageId: `agent-${Date.now()}-${Math.random()}`, role: 2, taskId, contextId, parts: [{ content: { $case: 'text', value: body }, mediaType: 'text/plain', filename: '', metadata: undefined }], metadata: undefined, extensions: [], referenceTaskIds: [] }
 }
 
-export async function startTestAgent (ctx: KitContext, opts: { name?: string, description?: string } = {}): Promise<TestAgent> {
+export async function startTestAgent (ctx: KitContext, opts: { name?: string, description?: string, streaming?: boolean } = {}): Promise<TestAgent> {
   const received: string[] = []
   const contexts = new Map<string, string>()
   const executor: AgentExecutor = {
@@ -83,7 +83,7 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
       const card = () => AgentCard.fromJSON({
         name: opts.name ?? 'Builder', description: opts.description ?? 'Builds things for tests', version: '1.0.0',
         supportedInterfaces: [{ url: `http://127.0.0.1:${port}/`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
-        capabilities: { streaming: false, pushNotifications: false },
+        capabilities: { streaming: opts.streaming ?? true, pushNotifications: false },
         defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain'],
         skills: [{ id: 'build', name: 'build', description: 'builds', tags: ['build'] }]
       })
