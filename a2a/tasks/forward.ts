@@ -7,6 +7,7 @@
  * Delivery is at least once: while the agent cannot be reached the call waits and is retried with
  * back-off; a call still open when the node stops is delivered again after the restart.
  */
+import { setMaxListeners } from 'node:events'
 import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client'
 import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
@@ -48,6 +49,8 @@ export class Forwarder {
 
   start (): void {
     this.shutdown = new AbortController()
+    // Every call in flight listens on it (AbortSignal.any): many at once is normal.
+    setMaxListeners(0, this.shutdown.signal)
     for (const s of this.init.db.openServed()) this.kick(s.callId)
   }
 

@@ -5,6 +5,7 @@
  * same commit as the task it updates, so a replay after a reconnect or a restart changes nothing.
  * A call not yet final when the node stops is followed again after the restart.
  */
+import { setMaxListeners } from 'node:events'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -47,6 +48,8 @@ export class RemoteCalls {
 
   start (): void {
     this.shutdown = new AbortController()
+    // Every call in flight listens on it (AbortSignal.any): many at once is normal.
+    setMaxListeners(0, this.shutdown.signal)
     for (const c of this.init.db.openCalls()) this.follow(c.callId)
   }
 

@@ -102,9 +102,28 @@ export class TaskDb {
 
   close (): void { if (this.db.open) this.db.close() }
 
+  /** Runs `fn` as one transaction with `synchronous = NORMAL` (no fsync at its commit). */
+  private relaxed<T> (fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL')
+    try {
+      return this.db.transaction(fn)()
+    } finally {
+      this.db.pragma('synchronous = FULL')
+    }
+  }
+
   // ---- caller side: task snapshots ----
 
+  /**
+   * A snapshot as the SDK's request handler saves it. Relaxed (`synchronous = NORMAL`: survives
+   * SIGKILL, not a power cut): the durable truth is the call and the callee's event log, from
+   * which a lost snapshot is fetched again.
+   */
   saveTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
+    this.relaxed(() => { this.putTask(scope, id, contextId, state, task, now) })
+  }
+
+  private putTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
     this.db.prepare('INSERT INTO tasks (scope, id, context_id, state, updated_at, task) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, id) DO UPDATE SET context_id = excluded.context_id, state = excluded.state, updated_at = excluded.updated_at, task = excluded.task')
       .run(scope, id, contextId, state, now, task)
   }
@@ -160,13 +179,14 @@ export class TaskDb {
    * call still open (a cancelled call takes no more).
    */
   applyEvent (callId: string, seq: number, final: boolean, scope: string, taskId: string, contextId: string, state: string, task: string): boolean {
-    return this.db.transaction(() => {
+    // Relaxed: the callee keeps every event, so one lost here (power cut) is fetched again.
+    return this.relaxed(() => {
       const r = this.db.prepare('SELECT last_seq, done FROM calls WHERE call_id = ?').get(callId) as { last_seq: number, done: number } | undefined
       if (r === undefined || r.done === 1 || r.last_seq + 1 !== seq) return false
-      this.saveTask(scope, taskId, contextId, state, task)
+      this.putTask(scope, taskId, contextId, state, task)
       this.db.prepare('UPDATE calls SET last_seq = ?, done = ? WHERE call_id = ?').run(seq, final ? 1 : 0, callId)
       return true
-    })()
+    })
   }
 
   /** Ends a call that will get no more events (refused by the callee, or given up). */
@@ -227,13 +247,16 @@ export class TaskDb {
 
   /** Appends the next snapshot of a served call (and closes it when `final`); returns its seq. */
   appendServedEvent (callId: string, task: string, final: boolean): number {
-    return this.db.transaction(() => {
+    const run = (): number => {
       const r = this.db.prepare('SELECT coalesce(max(seq), 0) AS n FROM served_events WHERE call_id = ?').get(callId) as { n: number }
       const seq = r.n + 1
       this.db.prepare('INSERT INTO served_events (call_id, seq, task, final) VALUES (?, ?, ?, ?)').run(callId, seq, task, final ? 1 : 0)
       if (final) this.db.prepare('UPDATE served SET done = 1 WHERE call_id = ?').run(callId)
       return seq
-    })()
+    }
+    // A final snapshot is fsynced before it is sent; a progress one only survives SIGKILL (after a
+    // power cut the agent's task is followed again and the next snapshot takes its place).
+    return final ? this.db.transaction(run)() : this.relaxed(run)
   }
 
   /** The newest snapshot of the caller's task `taskId` over all its calls (a pull reply builds on it). */
