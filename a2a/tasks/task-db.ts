@@ -217,13 +217,14 @@ export class TaskDb {
 
   /** Records a call from `peer`; returns `new`, `same` (already held from that peer) or `conflict`. */
   addServed (s: Omit<ServedRow, 'agentTaskId' | 'agentContextId' | 'done'>, now = Date.now()): 'new' | 'same' | 'conflict' {
-    return this.db.transaction(() => {
+    // Relaxed: a call lost to a power cut is sent again by the caller, which follows it until final.
+    return this.relaxed(() => {
       const r = this.db.prepare('SELECT peer, agent FROM served WHERE call_id = ?').get(s.callId) as { peer: string, agent: string } | undefined
       if (r !== undefined) return r.peer === s.peer && r.agent === s.agent ? 'same' : 'conflict'
       this.db.prepare('INSERT INTO served (call_id, peer, agent, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(s.callId, s.peer, s.agent, s.taskId, s.contextId, s.message, now)
       return 'new'
-    })()
+    })
   }
 
   getServed (callId: string): ServedRow | undefined {
