@@ -11,7 +11,7 @@ import { TaskState } from '@a2a-js/sdk'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { startA2ADaemon } from './kit/a2a.js'
-import { auditRows, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
+import { auditRows, clientFor, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-http')
 
@@ -32,8 +32,10 @@ test('CORE-SEND-001 CORE-GET-001: blocking SendMessage from the SDK client on A 
   assert.is(got.status?.state, TaskState.TASK_STATE_COMPLETED)
   assert.is(textOf(got.artifacts[0]?.parts), 'echo: hello builder')
 
-  const rowsA = await auditRows(p.a.home)
-  const rowsB = await auditRows(p.b.home)
+  // Rows of successes ride the audit log's group commit: give it a moment.
+  const ended = (rows: any[]): boolean => rows.some(r => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === task.id)
+  const rowsA = await waitFor(async () => { const r = await auditRows(p.a.home); return ended(r) ? r : undefined }, 5000, 'caller end row')
+  const rowsB = await waitFor(async () => { const r = await auditRows(p.b.home); return ended(r) ? r : undefined }, 5000, 'callee end row')
   const called = rowsA.find(r => r.type === 'A2A_TASK_CALLED')
   assert.is(called?.actor, 'agent:ci')
   assert.is(called?.detail.taskId, task.id)
@@ -157,7 +159,7 @@ test('STREAM-001 CORE-SEND-STREAM: SendStreamingMessage over SSE through both no
   assert.is(got.status?.state, TaskState.TASK_STATE_COMPLETED)
 })
 
-test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total', async ctx => {
+test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total; another local token sees none of them', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const ids: string[] = []
   for (const t of ['one', 'two', 'three']) ids.push((await withDeadline(send(p.client, t), 30_000, 'SendMessage')).id)
@@ -171,6 +173,14 @@ test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a curs
   assert.is(second.nextPageToken, '')
   assert.equal([...first.tasks, ...second.tasks].map(t => t.id).sort(), [...ids].sort())
   assert.is(textOf(first.tasks[0].artifacts[0]?.parts), 'echo: three', 'newest first, artifacts included')
+
+  // Another local agent token sees none of them: tasks belong to the token that sent them.
+  const other = await sov(p.a.home, ['agent-token', 'issue', 'other', '--scope', '/a2a/post', '--json'])
+  const c2 = await clientFor(p.base, other.json.token)
+  const theirs = await c2.listTasks({ tenant: '', contextId: '', status: TaskState.TASK_STATE_UNSPECIFIED, pageSize: 10, pageToken: '', historyLength: undefined, statusTimestampAfter: undefined, includeArtifacts: undefined })
+  assert.is(theirs.totalSize, 0)
+  const peek = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'GetTask', params: { id: ids[0] } }), other.json.token)
+  assert.is(peek.json.error?.code, -32001, 'another token gets TaskNotFound')
 })
 
 test.run()

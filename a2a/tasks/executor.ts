@@ -10,6 +10,7 @@ import { Message, Task, TaskState } from '@a2a-js/sdk'
 import { v7 as uuidv7 } from 'uuid'
 import type { RemoteCalls } from './remote.js'
 import { FINAL_STATES } from './forward.js'
+import { ownerOf } from './task-store.js'
 
 /** Longest a blocking SendMessage waits for a final state before answering with the task so far. @default 60 s */
 export const BLOCKING_MAX_MS = 60_000
@@ -25,7 +26,8 @@ export class MeshExecutor implements AgentExecutor {
     const first = rc.task !== undefined ? structuredClone(rc.task) : Task.fromJSON({ id: rc.taskId, contextId: rc.contextId, history: [message] })
     first.status = { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() }
     bus.publish(AgentEvent.task(first))
-    const actor = rc.context.user?.isAuthenticated === true ? `agent:${rc.context.user.userName}` : 'unknown'
+    const owner = ownerOf(rc.context)
+    const actor = owner === '' ? 'unknown' : `agent:${owner}`
     // After the first Task event the SDK takes only status and artifact updates (its stream
     // pattern), and its queue ends a request on a final status update: each snapshot from the
     // callee becomes the updates that lead from the previous one to it.
@@ -50,7 +52,7 @@ export class MeshExecutor implements AgentExecutor {
       finishers.set(rc.taskId, task => { finish(task); done() })
       function done (): void { clearTimeout(timer); off(); finishers.delete(rc.taskId); resolve() }
       off = this.remote.call(
-        { callId: uuidv7(), peer: this.peer, agent: this.agent, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
+        { callId: uuidv7(), peer: this.peer, agent: this.agent, owner, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
         actor,
         e => {
           const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })

@@ -151,7 +151,7 @@ export class Gateway {
   }
 
   private entry (peer: string, name: string): Entry {
-    const scope = scopeOf(peer, name)
+    const scope = `${peer}/${name}`
     let e = this.entries.get(scope)
     if (e === undefined) {
       // The handler's own card only drives the SDK's checks (version, capabilities); the card
@@ -163,7 +163,7 @@ export class Gateway {
         defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain']
       })
       const executor = new MeshExecutor(this.init.remote, peer, name, this.init.blockingMaxMs)
-      const handler = new MeshRequestHandler(card, new SqliteTaskStore(this.init.db, scope), executor, async taskId => {
+      const handler = new MeshRequestHandler(card, new SqliteTaskStore(this.init.db, owner => scopeOf(peer, name, owner)), executor, async taskId => {
         const call = this.init.db.lastCallOfTask(peer, name, taskId)
         return call === undefined ? undefined : await this.init.remote.cancel(call)
       })

@@ -145,15 +145,16 @@ export class RemoteCalls {
         if (a.type !== 'event') throw new Error(`unexpected answer "${a.type}"`)
         if (a.seq <= lastSeq) continue
         const state = String(a.task.status?.state ?? 'TASK_STATE_UNSPECIFIED')
-        if (!this.init.db.applyEvent(call.callId, a.seq, a.final, scopeOf(call.peer, call.agent), call.taskId, call.contextId, state, JSON.stringify({ ...a.task, id: call.taskId, contextId: call.contextId }))) {
+        if (!this.init.db.applyEvent(call.callId, a.seq, a.final, scopeOf(call.peer, call.agent, call.owner), call.taskId, call.contextId, state, JSON.stringify({ ...a.task, id: call.taskId, contextId: call.contextId }))) {
           if (this.init.db.getCall(call.callId)?.done === true) return true
           throw new Error(`event ${a.seq} of call ${call.callId} is out of order (have ${lastSeq})`)
         }
         lastSeq = a.seq
         applied = true
+        // The end row is handed to the audit log before the client hears of the end.
+        if (a.final) await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state } })
         this.emit(call.callId, { task: a.task, final: a.final })
         if (a.final) {
-          void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state } })
           await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})
           return true
         }
@@ -177,7 +178,7 @@ export class RemoteCalls {
     }
     const cur = this.init.db.getCall(call.callId)
     if (cur === undefined || cur.done) return
-    if (!this.init.db.applyEvent(call.callId, cur.lastSeq + 1, true, scopeOf(call.peer, call.agent), call.taskId, call.contextId, 'TASK_STATE_FAILED', JSON.stringify(task))) return
+    if (!this.init.db.applyEvent(call.callId, cur.lastSeq + 1, true, scopeOf(call.peer, call.agent, call.owner), call.taskId, call.contextId, 'TASK_STATE_FAILED', JSON.stringify(task))) return
     void report(this.init.audit, { type: 'A2A_TASK_REFUSED', actor: `peer:${call.peer}`, outcome: 'denied', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, reason } })
     this.emit(call.callId, { task, final: true })
   }
@@ -216,9 +217,12 @@ export class RemoteCalls {
   }
 }
 
-/** Task-store scope of a remote agent: its peer and name. */
-export function scopeOf (peer: string, agent: string): string {
-  return `${peer}/${agent}`
+/**
+ * Task-store scope: the remote agent (peer and name) and the local agent that called it, so one
+ * local agent token never sees another's tasks.
+ */
+export function scopeOf (peer: string, agent: string, owner: string): string {
+  return `${peer}/${agent}/${owner}`
 }
 
 async function sleep (ms: number, signal: AbortSignal): Promise<void> {

@@ -3,7 +3,7 @@
  * mesh (issue 11). Every method is one transaction; a commit that returned survives SIGKILL.
  *
  * Caller side: `tasks` (the A2A Task snapshots the local endpoint serves, scoped by
- * `peer/agent`) and `calls` (every SendMessage sent to a peer, with the last event seq applied).
+ * `peer/agent/owner`, the owner being the local agent token's name) and `calls` (every SendMessage sent to a peer, with the last event seq applied).
  * Callee side: `offered` (local agents offered to the mesh), `served` (calls received from peers)
  * and `served_events` (each call's task snapshots, numbered, kept for the caller to catch up).
  */
@@ -27,6 +27,7 @@ const MIGRATIONS: readonly string[] = [
     call_id     TEXT    PRIMARY KEY,
     peer        TEXT    NOT NULL,
     agent       TEXT    NOT NULL,
+    owner       TEXT    NOT NULL,
     task_id     TEXT    NOT NULL,
     context_id  TEXT    NOT NULL,
     message     TEXT    NOT NULL,
@@ -69,7 +70,7 @@ const MIGRATIONS: readonly string[] = [
   `
 ]
 
-export interface CallRow { callId: string, peer: string, agent: string, taskId: string, contextId: string, message: string, lastSeq: number, done: boolean }
+export interface CallRow { callId: string, peer: string, agent: string, owner: string, taskId: string, contextId: string, message: string, lastSeq: number, done: boolean }
 export interface ServedRow { callId: string, peer: string, agent: string, taskId: string, contextId: string, message: string, agentTaskId: string | null, agentContextId: string | null, done: boolean }
 export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number }
 export interface StoredTask { id: string, task: string, updatedAt: number }
@@ -154,8 +155,8 @@ export class TaskDb {
   // ---- caller side: calls ----
 
   addCall (c: Omit<CallRow, 'lastSeq' | 'done'>, now = Date.now()): void {
-    this.db.prepare('INSERT OR IGNORE INTO calls (call_id, peer, agent, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(c.callId, c.peer, c.agent, c.taskId, c.contextId, c.message, now)
+    this.db.prepare('INSERT OR IGNORE INTO calls (call_id, peer, agent, owner, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(c.callId, c.peer, c.agent, c.owner, c.taskId, c.contextId, c.message, now)
   }
 
   openCalls (): CallRow[] {
@@ -273,7 +274,7 @@ export class TaskDb {
 }
 
 function callRow (r: any): CallRow {
-  return { callId: r.call_id, peer: r.peer, agent: r.agent, taskId: r.task_id, contextId: r.context_id, message: r.message, lastSeq: r.last_seq, done: r.done === 1 }
+  return { callId: r.call_id, peer: r.peer, agent: r.agent, owner: r.owner, taskId: r.task_id, contextId: r.context_id, message: r.message, lastSeq: r.last_seq, done: r.done === 1 }
 }
 
 function servedRow (r: any): ServedRow {

@@ -1,6 +1,7 @@
 /**
- * The SDK's `TaskStore` (`@a2a-js/sdk/server`) on `tasks.db`: one scope per remote agent
- * (`peer/agent`), so a task id is found only under the agent it was sent to. `list` pages newest
+ * The SDK's `TaskStore` (`@a2a-js/sdk/server`) on `tasks.db`: one scope per remote agent and
+ * local caller (`peer/agent/owner`), so a task id is found only under the agent it was sent to,
+ * by the local agent token that sent it. `list` pages newest
  * first with an opaque cursor (A2A v1.0 `ListTasks`, `pageToken`/`nextPageToken`).
  */
 import { Task, TaskState, taskStateToJSON, type ListTasksRequest, type ListTasksResponse } from '@a2a-js/sdk'
@@ -8,26 +9,31 @@ import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server'
 import type { TaskDb } from './task-db.js'
 
 export class SqliteTaskStore implements TaskStore {
-  constructor (private readonly db: TaskDb, private readonly scope: string) {}
+  /** `scopeOf` for the caller of a request: its local agent (the bearer token's name). */
+  constructor (private readonly db: TaskDb, private readonly scopeFor: (owner: string) => string) {}
 
-  async save (task: Task, _context?: ServerCallContext): Promise<void> {
-    const state = taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)
-    this.db.saveTask(this.scope, task.id, task.contextId, state, JSON.stringify(Task.toJSON(task)))
+  private scope (context?: ServerCallContext): string {
+    return this.scopeFor(ownerOf(context))
   }
 
-  async load (taskId: string, _context?: ServerCallContext): Promise<Task | undefined> {
-    const text = this.db.loadTask(this.scope, taskId)
+  async save (task: Task, context?: ServerCallContext): Promise<void> {
+    const state = taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)
+    this.db.saveTask(this.scope(context), task.id, task.contextId, state, JSON.stringify(Task.toJSON(task)))
+  }
+
+  async load (taskId: string, context?: ServerCallContext): Promise<Task | undefined> {
+    const text = this.db.loadTask(this.scope(context), taskId)
     return text === undefined ? undefined : Task.fromJSON(JSON.parse(text))
   }
 
-  async list (params: ListTasksRequest, _context?: ServerCallContext): Promise<ListTasksResponse> {
+  async list (params: ListTasksRequest, context?: ServerCallContext): Promise<ListTasksResponse> {
     const pageSize = params.pageSize ?? 50
     const filter = {
       contextId: params.contextId === '' ? undefined : params.contextId,
       state: params.status === undefined || params.status === TaskState.TASK_STATE_UNSPECIFIED ? undefined : taskStateToJSON(params.status)
     }
     const after = decodeCursor(params.pageToken)
-    const rows = this.db.listTasks(this.scope, { ...filter, limit: pageSize + 1, after })
+    const rows = this.db.listTasks(this.scope(context), { ...filter, limit: pageSize + 1, after })
     const page = rows.slice(0, pageSize)
     const tasks = page.map(r => {
       const t = Task.fromJSON(JSON.parse(r.task))
@@ -39,9 +45,14 @@ export class SqliteTaskStore implements TaskStore {
       tasks,
       nextPageToken: rows.length > pageSize && last !== undefined ? encodeCursor(last.updatedAt, last.id) : '',
       pageSize,
-      totalSize: this.db.countTasks(this.scope, filter)
+      totalSize: this.db.countTasks(this.scope(context), filter)
     }
   }
+}
+
+/** The local agent a request runs for; '' when unauthenticated (never reached: the gateway refuses). */
+export function ownerOf (context?: ServerCallContext): string {
+  return context?.user?.isAuthenticated === true ? context.user.userName : ''
 }
 
 function encodeCursor (updatedAt: number, id: string): string {
