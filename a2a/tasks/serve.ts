@@ -34,6 +34,7 @@ export class TaskServer {
   private readonly init: TaskServerInit
   private readonly waiters = new Map<string, Set<() => void>>()
   private readonly streams = new Set<Stream>()
+  private closed = false
 
   constructor (init: TaskServerInit) { this.init = init }
 
@@ -43,6 +44,7 @@ export class TaskServer {
   }
 
   closeAll (): void {
+    this.closed = true
     for (const s of this.streams) s.abort(new Error('a2a task server stopping'))
     this.streams.clear()
     for (const set of this.waiters.values()) for (const w of set) w()
@@ -110,21 +112,26 @@ export class TaskServer {
     let set = this.waiters.get(callId)
     if (set === undefined) { set = new Set(); this.waiters.set(callId, set) }
     const waiters = set
+    // A commit that lands while we are sending sets `dirty`, so the next wait does not miss it.
+    let dirty = false
     let wake: () => void = () => {}
-    const wakeAll = (): void => { wake() }
+    const wakeAll = (): void => { dirty = true; wake() }
     waiters.add(wakeAll)
     try {
-      while (Date.now() < until) {
+      while (Date.now() < until && !this.closed) {
+        dirty = false
         for (const e of this.init.db.servedEvents(callId, seq)) {
           await send({ type: 'event', seq: e.seq, task: JSON.parse(e.task), final: e.final })
           seq = e.seq
           if (e.final) return
         }
+        if (dirty) continue
         const woken = await new Promise<boolean>(resolve => {
           const t = setTimeout(() => { resolve(false) }, WAIT_HEARTBEAT_MS)
           wake = () => { clearTimeout(t); resolve(true) }
         })
-        if (!this.streams.size) return
+        wake = () => {}
+        if (this.closed) return
         if (!woken) await send({ type: 'wait' })
       }
     } finally {
