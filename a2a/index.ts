@@ -33,3 +33,5 @@ export type { AuthResult, Authorize, A2AAuditEvent, AuditSink } from './types.js
 export function createMailboxes (init: MailboxesInit): Mailboxes {
   return new Mailboxes(init)
 }
+
+export { A2aTasks, parseHttpListen, DEFAULT_A2A_HTTP_PORT, BLOCKING_MAX_MS, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './tasks/index.js'

@@ -186,6 +186,24 @@ export class Mailboxes {
   }
 
   /**
+   * Puts a message into our own `mailbox` as if `sender` had delivered it (a call to a pull agent,
+   * issue 11): committed before this returns, de-duplicated by `id`, consumers woken.
+   */
+  deliverLocal (mailbox: string, id: string, sender: string, message: unknown, ttlMs: number): 'accepted' | 'duplicate' | 'conflict' {
+    const [outcome] = this.running().store!.accept([{ id, sender, mailbox, ts: Date.now(), ttl: ttlMs, message: JSON.stringify(message) }])
+    if (outcome === 'accepted') this.notify(mailbox)
+    return outcome
+  }
+
+  /**
+   * Removes message `id` from `mailbox` whatever its lease: a pull agent's final `a2a reply`
+   * answered it (issue 11), so no consumer must see it again. Returns whether it was there.
+   */
+  settle (mailbox: string, id: string): boolean {
+    return this.running().store!.removeAnswered(mailbox, id)
+  }
+
+  /**
    * Deletes leased messages, each named by its lease (`InboxItem.lease`). Leases of messages no
    * longer in `mailbox` are listed as missing; a stale lease (the message was leased again or
    * nacked since) throws `CONFLICT` and nothing changes.

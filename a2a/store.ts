@@ -334,6 +334,15 @@ export class MailboxStore {
     })
   }
 
+  /** Deletes message `id` of `mailbox` in any state (an answered pull call, issue 11). */
+  removeAnswered (mailbox: string, id: string): boolean {
+    return this.relaxed(() => {
+      const r = this.q.inboxById.get(mailbox, id) as InboxRow | undefined
+      if (r !== undefined) this.q.inboxDelete.run(r.seq)
+      return r !== undefined
+    })
+  }
+
   /** The row a lease still holds; undefined when the message is gone; `CONFLICT` when stale. */
   private current (mailbox: string, lease: string, verb: string): InboxRow | undefined {
     const { id, delivery } = parseLease(lease)

@@ -13,6 +13,8 @@ export type Authorize = (peerId: string, mailbox: string) => AuthResult | Promis
 /** An audit row as a2a/ reports it: never a message body. */
 export interface A2AAuditEvent {
   type: 'A2A_ACCEPTED' | 'A2A_REJECTED' | 'A2A_SEND_FAILED' | 'A2A_EXPIRED' | 'A2A_DEAD_LETTER'
+    // A2A tasks across the mesh (issue 11): a call made or served, a refusal, a task's end.
+    | 'A2A_TASK_CALLED' | 'A2A_TASK_REFUSED' | 'A2A_TASK_ENDED' | 'A2A_HTTP_REFUSED' | 'A2A_AGENT_ADDED' | 'A2A_AGENT_REMOVED'
   actor: string
   outcome: 'ok' | 'denied' | 'error'
   detail: Record<string, unknown>

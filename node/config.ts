@@ -60,7 +60,13 @@ export const ConfigSchema = v.strictObject({
   a2a: v.optional(v.strictObject({
     retryBaseMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     retryMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-    sweepIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)))
+    sweepIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10))),
+    /** The local A2A endpoint (issue 11): `listen` is 0 (off), a port or `127.0.0.1:PORT`. */
+    http: v.optional(v.strictObject({
+      listen: v.optional(v.union([v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), v.string()])),
+      /** Longest blocking SendMessage. @default 60 s */
+      blockingMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)))
+    }), {})
   }), {}),
   relay: v.optional(RelaySchema, {}),
   reachability: v.optional(v.picklist(['auto', 'public', 'private']), 'auto'),

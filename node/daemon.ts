@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION, swarmKeyInvalid, unavailable } from '../protocol/index.js'
 import { FORCE_PNET_ENV, createMeshNode, forcePnet, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint, type MeshNode } from '../mesh/index.js'
-import { createMailboxes, streamRefusal, type AuthResult, type Mailboxes } from '../a2a/index.js'
+import { A2aTasks, createMailboxes, parseHttpListen, streamRefusal, type AuthResult, type Mailboxes } from '../a2a/index.js'
 import { loadConfig, type Config } from './config.js'
 import { reloadConfig, type ReloadResult } from './config-reload.js'
 import { assertPrivate, homePaths, type HomePaths } from './home.js'
@@ -45,6 +45,8 @@ export class Daemon implements IpcComponents {
   operatorToken: string
   mesh!: MeshNode
   a2a!: Mailboxes
+  /** A2A tasks across the mesh and the local A2A endpoint (issue 11). */
+  tasks?: A2aTasks
   /** Opened by the `audit` part, the first to start and the last to stop. */
   auditLog!: AuditLog
   /** Opened by the `caps` part; `caps.check()` is the one authority check. */
@@ -138,6 +140,35 @@ export class Daemon implements IpcComponents {
           await this.a2a?.stop()
           await this.refusals.flush()
         }
+      },
+      {
+        name: 'a2a-tasks',
+        start: async () => {
+          this.tasks = new A2aTasks({
+            node: this.mesh,
+            dbPath: this.paths.tasksDb,
+            listen: parseHttpListen(this.config.a2a.http?.listen),
+            blockingMaxMs: this.config.a2a.http?.blockingMaxMs,
+            // Calling remote agent NAME is what a mailbox send to NAME is: the same grant decides.
+            authorize: (peerId, agent) => this.authorizeA2A(peerId, agent),
+            authenticate: (token, agent) => {
+              const rec = this.agents.authenticate(token)
+              if (rec === undefined) return undefined
+              const r = this.caps.check({ aud: `agent:${rec.name}`, cmd: '/a2a/post', mailbox: agent })
+              return r.ok ? { name: rec.name } : { refused: `agent "${rec.name}" may not call out: ${r.reason}` }
+            },
+            audit: async event => { await this.audit(event, event.outcome !== 'ok') },
+            mailboxes: {
+              deliverLocal: (mailbox, id, sender, message, ttlMs) => this.a2a.deliverLocal(mailbox, id, sender, message, ttlMs),
+              settle: (mailbox, id) => this.a2a.settle(mailbox, id)
+            },
+            log
+          })
+          await this.tasks.start()
+          const url = this.tasks.httpUrl
+          if (url !== null) log(`A2A endpoint: ${url}`)
+        },
+        stop: async () => { await this.tasks?.stop() }
       },
       // Licence checks run in the background: a slow Electrum server never delays the start.
       { name: 'finance', start: async () => { this.licence.start() }, stop: async () => { await this.licence.stop() } },

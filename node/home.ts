@@ -18,6 +18,8 @@ export interface HomePaths {
   lock: string
   log: string
   mailboxDb: string
+  /** A2A tasks across the mesh (issue 11). */
+  tasksDb: string
   capabilitiesDir: string
   auditDir: string
   peersDir: string
@@ -45,6 +47,7 @@ export function homePaths (home?: string): HomePaths {
     lock: join(root, 'daemon.pid'),
     log: join(root, 'daemon.log'),
     mailboxDb: join(root, 'mailbox.db'),
+    tasksDb: join(root, 'tasks.db'),
     capabilitiesDir: join(root, 'capabilities'),
     auditDir: join(root, 'audit'),
     peersDir: join(root, 'peers'),

@@ -8,6 +8,7 @@
 import './polyfill.js'
 
 export * from './a2a.js'
+export * from './a2a-task.js'
 export * from './errors.js'
 export * from './frames.js'
 export * from './ipc.js'

@@ -88,6 +88,26 @@ export const REQUEST_PARAMS = {
   'a2a.purge': v.object({ mailbox: mailboxName, which: v.picklist(['dead', 'ready', 'all']) }),
   'a2a.retry': v.object({ outboxId: nonEmpty }),
   'a2a.mailboxes': v.object({}),
+  // Issue 11: local A2A agents offered to the mesh, and the agents a peer offers us.
+  'agent.add': v.object({
+    name: mailboxName,
+    /** The agent's base URL (forward model), or none with `pull: true`. */
+    url: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(2048))),
+    pull: v.optional(v.boolean()),
+    description: v.optional(v.pipe(v.string(), v.maxLength(1024)))
+  }),
+  'agent.list': v.object({}),
+  'agent.remove': v.object({ name: mailboxName }),
+  'agents.remote': v.object({ peer: nonEmpty }),
+  // A pull agent's answer to a call it leased from its mailbox (issue 11).
+  'a2a.reply': v.object({
+    mailbox: mailboxName,
+    // The id `a2a.receive` gave (not `id`: that member of a frame is the request's own id).
+    callId: nonEmpty,
+    parts: v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(1024)),
+    state: v.optional(v.picklist(['working', 'completed', 'failed', 'input-required', 'rejected'])),
+    artifact: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256)))
+  }),
   'licence.status': v.object({}),
   'licence.verify': v.object({})
 } as const
@@ -127,6 +147,11 @@ export const REQUEST_SCOPE: Record<RequestType, string | null> = {
   'a2a.purge': null,
   'a2a.retry': '/a2a/post',
   'a2a.mailboxes': '/a2a/read',
+  'agent.add': '/cap/admin',
+  'agent.list': '/cap/admin',
+  'agent.remove': '/cap/admin',
+  'agents.remote': '/a2a/post',
+  'a2a.reply': '/a2a/read',
   'licence.status': '/licence/verify',
   'licence.verify': '/licence/verify'
 }
@@ -164,6 +189,8 @@ export interface StatusResult {
   reachability?: 'public' | 'private' | 'unknown'
   /** Relay slots: `client` ones this node holds on relays, `server` ones members hold on it. */
   relay?: { serving: boolean, reservations: Array<{ role: 'client' | 'server', peerId: string, addr: string, expires: string }> }
+  /** Base URL of the local A2A endpoint, or null when it is off (issue 11). */
+  a2aHttp: string | null
 }
 
 /** How a connected peer is reached (issue 12; DESIGN §13). */

@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 import { MAX_TTL_MS, SovError, badRequest, timeout } from '../../protocol/index.js'
 import { durationFlag, emit, formatDuration, intFlag, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, withDaemon } from '../ipc-client.js'
-import { buildMessage, orderedParts, partCollector, type MessageFlags } from './a2a-message.js'
+import { buildMessage, orderedParts, partCollector, type MessageFlags, type PartSpec } from './a2a-message.js'
 import { registerA2AAdminCommands } from './a2a-admin.js'
 
 /** Longest `send --wait` and `receive --wait` (the daemon's long-poll limit). */
@@ -58,6 +58,25 @@ export function registerA2ACommands (program: Command): void {
         emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? leases.length}`)
       })
   }
+  a2a.command('reply').argument('<mailbox>').argument('<id>', 'the id sov a2a receive gave the call').argument('[text]')
+    .description('answer a call leased from a pull agent\'s mailbox: the next state of the caller\'s task')
+    .option('--data <json>', 'a data part: any JSON value')
+    .option('--file <path>', 'a file as a raw part; - reads stdin')
+    .option('--media-type <type>', 'media type of the --file part', 'application/octet-stream')
+    .option('--state <state>', 'working | completed | failed | input-required | rejected', 'completed')
+    .option('--artifact <name>', 'the parts are the artifact NAME, not the status message')
+    .action(async (mailbox: string, id: string, text: string | undefined, o: { data?: string, file?: string, mediaType?: string, state: string, artifact?: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const specs: PartSpec[] = [
+        ...(text !== undefined ? [{ kind: 'text' as const, value: text }] : []),
+        ...(o.data !== undefined ? [{ kind: 'data' as const, value: o.data }] : []),
+        ...(o.file !== undefined ? [{ kind: 'file' as const, value: o.file }] : [])
+      ]
+      if (specs.length !== 1) throw badRequest('Cannot reply: give exactly one of TEXT, --data JSON or --file F')
+      const { parts } = buildMessage(specs, { mediaType: o.mediaType }, () => readFileSync(0)) as { parts: unknown[] }
+      const r = await withDaemon(g.home, async c => await c.request('a2a.reply', { mailbox, callId: id, parts, state: o.state as any, artifact: o.artifact }))
+      emit(g, r, r => `Task ${r.taskId} is now ${r.state}`)
+    })
   registerA2AAdminCommands(a2a)
 }
 
@@ -87,7 +106,7 @@ function registerReceive (a2a: Command): void {
       const leaseMs = durationFlag('--lease', opt.lease, { min: 1000, max: MAX_LEASE_MS })
       const waitMs = durationFlag('--wait', opt.wait, { min: 0, max: MAX_WAIT_MS })
       const max = intFlag('--max', opt.max, { min: 1, max: 1000 })
-      if (opt.ack === true && opt.follow !== true) throw badRequest('Cannot use --ack without --follow; acknowledge with `sov a2a ack MAILBOX ID…`')
+      if (opt.ack === true && opt.follow !== true) throw badRequest('Cannot use --ack without --follow; acknowledge with `sov a2a ack MAILBOX LEASE…`')
       if (opt.out !== undefined) mkdirSync(opt.out, { recursive: true })
       if (opt.follow !== true) {
         const r = await withDaemon(g.home, async c => await c.request('a2a.receive', { mailbox, leaseMs, max, waitMs }, waitMs + 30_000)) as any[]

@@ -1,6 +1,7 @@
 // Every command group registers itself here; the modules import heavy parts lazily.
 import type { Command } from 'commander'
 import { registerA2ACommands } from './a2a.js'
+import { registerAgentCommands } from './agents.js'
 import { registerCapAuditCommands } from './cap-audit.js'
 import { registerConfigCommands } from './config.js'
 import { registerDevnetCommands } from './devnet.js'
@@ -22,6 +23,7 @@ export function registerCommands (program: Command): void {
   registerTokenCommands(program)
   registerCapAuditCommands(program)
   registerA2ACommands(program)
+  registerAgentCommands(program)
   registerLicenceCommands(program)
   registerDevnetCommands(program)
 }

@@ -92,6 +92,7 @@ export function registerNodeCommands (program: Command): void {
         ...(s.reachability !== undefined ? [`Reachable:   ${s.reachability}`] : []),
         ...(s.relay !== undefined ? [`Relay:       ${s.relay.serving ? 'serving members; ' : ''}${s.relay.reservations.map(r => `${r.role === 'client' ? 'slot on' : 'slot for'} ${r.peerId}`).join(', ') || 'no reservations'}`] : []),
         ...(s.mailboxes !== undefined ? [`Mailboxes:   ${s.mailboxes.map(m => `${m.mailbox} (${m.ready} ready, ${m.leased} leased, ${m.dead} dead)`).join(', ') || '(none)'}`] : []),
+        `A2A HTTP:    ${s.a2aHttp ?? 'off'}`,
         `Licence:     ${s.licence.status}${(s.licence as { stale?: boolean }).stale === true ? ' (stale: no Electrum server reachable; kept through the grace)' : ''}`,
         `Audit head:  ${s.audit === null ? 'unknown' : `#${s.audit.seq} ${s.audit.hash.slice(0, 16)}…`}`,
         `Uptime:      ${s.uptimeS} s`,

@@ -5,7 +5,7 @@
  */
 import type { StatusResult } from '../../protocol/index.js'
 import type { MeshNode, ReachabilityMode } from '../../mesh/index.js'
-import type { Mailboxes } from '../../a2a/index.js'
+import type { A2aTasks, Mailboxes } from '../../a2a/index.js'
 import type { AuditEvent, AuditLog } from '../audit/index.js'
 import type { AgentTokens, Capabilities, RevokedPeers } from '../caps/index.js'
 
@@ -41,6 +41,11 @@ export interface A2aComponents {
   audit: AuditWriter
 }
 
+/** `agent …`, `agents PEER` (issue 11). Undefined until the a2a-tasks part has started. */
+export interface AgentsComponents {
+  tasks?: A2aTasks
+}
+
 /** `licence …`. */
 export interface LicenceComponents {
   licence: LicenceView
@@ -58,6 +63,8 @@ export interface NodeComponents {
   config: { reachability: ReachabilityMode, relay: { serve: boolean } }
   /** Undefined until the a2a part has started. */
   a2a?: Mailboxes
+  /** Undefined until the a2a-tasks part has started. */
+  tasks?: A2aTasks
   revoked: RevokedPeers
   licence: LicenceView
   auditLog: AuditLog
@@ -69,4 +76,4 @@ export interface NodeComponents {
   stop: () => Promise<void>
 }
 
-export type IpcComponents = CapsComponents & A2aComponents & LicenceComponents & NodeComponents
+export type IpcComponents = CapsComponents & A2aComponents & AgentsComponents & LicenceComponents & NodeComponents

@@ -7,6 +7,7 @@ import type { IpcComponents } from './components.js'
 import type { Handler } from './handler.js'
 import type { Principal } from './server.js'
 import { a2aHandlers } from './handlers-a2a.js'
+import { agentsHandlers } from './handlers-agents.js'
 import { authorizeAgent, capsHandlers } from './handlers-caps.js'
 import { licenceHandlers } from './handlers-licence.js'
 import { nodeHandlers } from './handlers-node.js'
@@ -17,7 +18,8 @@ export function createDispatcher (d: IpcComponents) {
     ...nodeHandlers(d),
     ...licenceHandlers(d),
     ...capsHandlers(d),
-    ...a2aHandlers(d)
+    ...a2aHandlers(d),
+    ...agentsHandlers(d)
   }
 
   return async (principal: Principal, type: RequestType, params: any, signal: AbortSignal, onUnsent: (undo: () => void) => void = () => {}): Promise<unknown> => {

@@ -76,7 +76,8 @@ function status (d: NodeComponents): StatusResult {
     reachability: reachability(m, d.config.reachability),
     relay: { serving: d.config.relay.serve, reservations: relayReservations(m) },
     home: d.home,
-    fingerprint: d.fingerprint
+    fingerprint: d.fingerprint,
+    a2aHttp: d.tasks?.httpUrl ?? null
   }
 }
 

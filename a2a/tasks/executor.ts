@@ -1,0 +1,79 @@
+/**
+ * The SDK's `AgentExecutor` for a remote agent: a SendMessage becomes a call over the mesh
+ * (`RemoteCalls`), and each task snapshot the callee sends back is published on the event bus.
+ * The call is committed before anything is sent, so the task outlives this request: when the
+ * blocking bound passes, or the node restarts, the call keeps being followed and `GetTask` shows
+ * its progress.
+ */
+import { AgentEvent, type ExecutionEventBus, type AgentExecutor, type RequestContext } from '@a2a-js/sdk/server'
+import { Message, Task, TaskState } from '@a2a-js/sdk'
+import { v7 as uuidv7 } from 'uuid'
+import type { RemoteCalls } from './remote.js'
+import { FINAL_STATES } from './forward.js'
+import { ownerOf } from './task-store.js'
+
+/** Longest a blocking SendMessage waits for a final state before answering with the task so far. @default 60 s */
+export const BLOCKING_MAX_MS = 60_000
+
+export class MeshExecutor implements AgentExecutor {
+  /** Ends the wait of a running execute() with a final task (a cancellation), by task id. */
+  private readonly finishers = new Map<string, (task: Task) => void>()
+
+  constructor (private readonly remote: RemoteCalls, private readonly peer: string, private readonly agent: string, private readonly blockingMaxMs = BLOCKING_MAX_MS) {}
+
+  execute = async (rc: RequestContext, bus: ExecutionEventBus): Promise<void> => {
+    const message = Message.toJSON(rc.userMessage) as Record<string, any>
+    const first = rc.task !== undefined ? structuredClone(rc.task) : Task.fromJSON({ id: rc.taskId, contextId: rc.contextId, history: [message] })
+    first.status = { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() }
+    bus.publish(AgentEvent.task(first))
+    const owner = ownerOf(rc.context)
+    const actor = owner === '' ? 'unknown' : `agent:${owner}`
+    // After the first Task event the SDK takes only status and artifact updates (its stream
+    // pattern), and its queue ends a request on a final status update: each snapshot from the
+    // callee becomes the updates that lead from the previous one to it.
+    let prev = first
+    const apply = (task: Task, final: boolean): void => {
+      for (const a of task.artifacts) {
+        const before = prev.artifacts.find(x => x.artifactId === a.artifactId)
+        if (before === undefined || JSON.stringify(before) !== JSON.stringify(a)) {
+          bus.publish(AgentEvent.artifactUpdate({ taskId: rc.taskId, contextId: rc.contextId, artifact: a, append: false, lastChunk: true, metadata: undefined }))
+        }
+      }
+      if (final || JSON.stringify(task.status) !== JSON.stringify(prev.status)) {
+        bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
+      }
+      prev = task
+    }
+    const finish = (task: Task): void => { apply(task, true) }
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(done, this.blockingMaxMs)
+      let off = (): void => {}
+      const finishers = this.finishers
+      finishers.set(rc.taskId, task => { finish(task); done() })
+      function done (): void { clearTimeout(timer); off(); finishers.delete(rc.taskId); resolve() }
+      off = this.remote.call(
+        { callId: uuidv7(), peer: this.peer, agent: this.agent, owner, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
+        actor,
+        e => {
+          const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })
+          const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+          if (e.final || FINAL_STATES.has(state)) {
+            finish(task)
+            done()
+          } else {
+            apply(task, false)
+          }
+        }
+      )
+    })
+  }
+
+  /** Called by the request handler once the callee's agent accepted a cancellation. */
+  cancelled (taskId: string, task: Task): void {
+    this.finishers.get(taskId)?.(task)
+  }
+
+  cancelTask = async (_taskId: string, _bus: ExecutionEventBus): Promise<void> => {
+    // The mesh round trip and the final event are done by MeshRequestHandler.cancelTask first.
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * Callee side, forward model (issue 11 §4): each call a peer made is delivered to the local A2A
+ * agent with the `@a2a-js/sdk` client, and its answer becomes the call's task snapshots under the
+ * caller's task and context ids. The agent's own ids are kept per caller task, so the next turn of
+ * an `input-required` task reaches the same agent task.
+ *
+ * Delivery is at least once: while the agent cannot be reached the call waits and is retried with
+ * back-off; a call still open when the node stops is delivered again after the restart.
+ */
+import { setMaxListeners } from 'node:events'
+import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client'
+import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
+import type { TaskDb, ServedRow } from './task-db.js'
+import { report, type AuditSink } from '../types.js'
+
+/** First retry delay when the agent cannot be reached. @default 250 ms */
+export const AGENT_RETRY_BASE_MS = 250
+/** Longest retry delay. @default 5 s */
+export const AGENT_RETRY_MAX_MS = 5000
+/** How long a call keeps waiting for an unreachable agent before it fails. @default 24 h */
+export const AGENT_RETRY_FOR_MS = 24 * 3600_000
+/** Longest single request to the agent. @default 60 s */
+export const AGENT_CALL_TIMEOUT_MS = 60_000
+/** GetTask polling of a working agent task: first and longest interval. @default 20 ms, 500 ms */
+export const POLL_MIN_MS = 20
+export const POLL_MAX_MS = 500
+
+/** States after which a task gets no more events on this call (terminal or interrupted). */
+export const FINAL_STATES = new Set<TaskState>([
+  TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED,
+  TaskState.TASK_STATE_REJECTED, TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED
+])
+const TERMINAL = new Set<TaskState>([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED])
+
+export interface ForwarderInit {
+  db: TaskDb
+  audit: AuditSink
+  /** Called after a snapshot of `callId` is committed. */
+  onEvent: (callId: string) => void
+}
+
+export class Forwarder {
+  private readonly init: ForwarderInit
+  private readonly running = new Map<string, Promise<void>>()
+  private readonly clients = new Map<string, Promise<Awaited<ReturnType<ClientFactory['createFromAgentCard']>>>>()
+  private shutdown = new AbortController()
+
+  constructor (init: ForwarderInit) { this.init = init }
+
+  start (): void {
+    this.shutdown = new AbortController()
+    // Every call in flight listens on it (AbortSignal.any): many at once is normal.
+    setMaxListeners(0, this.shutdown.signal)
+    for (const s of this.init.db.openServed()) this.kick(s.callId)
+  }
+
+  async stop (): Promise<void> {
+    this.shutdown.abort()
+    await Promise.allSettled([...this.running.values()])
+    this.clients.clear()
+  }
+
+  /** Starts delivering call `callId` unless it is running or done. */
+  kick (callId: string): void {
+    if (this.running.has(callId) || this.shutdown.signal.aborted) return
+    const p = this.run(callId).catch(err => { console.error(`a2a: call ${callId} stopped: ${(err as Error).message}`) })
+      .finally(() => { this.running.delete(callId) })
+    this.running.set(callId, p)
+  }
+
+  /**
+   * Asks the agent to cancel the task of `callId`; returns the task it answered with (in the
+   * caller's ids), or undefined when it refused or the task never reached the agent.
+   */
+  async cancel (callId: string): Promise<Record<string, any> | undefined> {
+    const s = this.init.db.getServed(callId)
+    const ids = s === undefined ? undefined : this.init.db.agentIdsOf(s.peer, s.taskId)
+    if (s === undefined || ids === undefined) return undefined
+    try {
+      const client = await this.client(s.agent)
+      const task: Task = await client.cancelTask({ tenant: '', id: ids.agentTaskId, metadata: undefined }, { signal: AbortSignal.timeout(30_000) })
+      void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${s.peer}`, outcome: 'ok', detail: { side: 'callee', callId: s.callId, agent: s.agent, taskId: s.taskId, state: taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED), terminal: true } })
+      return Task.toJSON(this.rewrite(s, task)) as Record<string, any>
+    } catch {
+      return undefined
+    }
+  }
+
+  private async client (agent: string): Promise<any> {
+    let c = this.clients.get(agent)
+    if (c === undefined) {
+      const row = this.init.db.getOffered(agent)
+      if (row === undefined) throw new Error(`agent "${agent}" is no longer offered`)
+      const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory()] })
+      c = factory.createFromAgentCard(AgentCard.fromJSON(JSON.parse(row.card)))
+      c.catch(() => { this.clients.delete(agent) })
+      this.clients.set(agent, c)
+    }
+    return await c
+  }
+
+  /**
+   * Sends the call to the agent with `returnImmediately` (so the agent's task id is known at once
+   * and a cancellation can reach it), then follows the task with GetTask until a final state,
+   * committing each change as a snapshot. A call the agent already took (after a restart) is only
+   * followed, never sent again.
+   */
+  private async run (callId: string): Promise<void> {
+    const s = this.init.db.getServed(callId)
+    if (s === undefined || s.done) return
+    const until = Date.now() + AGENT_RETRY_FOR_MS
+    const signal = (): AbortSignal => AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(AGENT_CALL_TIMEOUT_MS)])
+    let failures = 0
+    let agentTaskId = s.agentTaskId
+    let last = ''
+    let pollMs = POLL_MIN_MS
+    for (;;) {
+      if (this.shutdown.signal.aborted) return
+      let result: Message | Task
+      try {
+        const client = await this.client(s.agent)
+        if (agentTaskId === null && this.streams(s.agent)) {
+          // A streaming agent: its events as they come, no polling; GetTask only after a break.
+          const r = await this.stream(s, client, signal(), id => { agentTaskId = id })
+          if (r === 'final') return
+          if (agentTaskId === null) throw new Error('the agent ended its stream without a task')
+          continue
+        }
+        if (agentTaskId === null) {
+          result = await client.sendMessage({ tenant: '', message: this.agentMessage(s), configuration: SendMessageConfiguration.fromJSON({ returnImmediately: true }), metadata: undefined }, { signal: signal() })
+        } else {
+          result = await client.getTask({ tenant: '', id: agentTaskId, historyLength: undefined }, { signal: signal() })
+        }
+        failures = 0
+      } catch (err) {
+        if (this.shutdown.signal.aborted) return
+        if (agentTaskId !== null && streamBroke(err)) continue // follow the task the agent has
+        if (unreachable(err) && Date.now() < until) {
+          this.clients.delete(s.agent)
+          failures++
+          await sleep(Math.min(AGENT_RETRY_MAX_MS, AGENT_RETRY_BASE_MS * 2 ** Math.min(10, failures - 1)), this.shutdown.signal)
+          continue
+        }
+        this.commit(s, failedTask(s, `error[UNAVAILABLE]: Cannot deliver to agent "${s.agent}": ${(err as Error).message}`))
+        return
+      }
+      if (!isTask(result)) { this.commit(s, result); return }
+      if (agentTaskId === null) {
+        agentTaskId = result.id
+        this.init.db.setAgentIds(s.callId, result.id, result.contextId)
+      }
+      const text = JSON.stringify(Task.toJSON(result))
+      if (text !== last) {
+        last = text
+        pollMs = POLL_MIN_MS
+        if (this.commit(s, result)) return
+      }
+      if (this.init.db.getServed(callId)?.done !== false) return
+      await sleep(pollMs, this.shutdown.signal)
+      pollMs = Math.min(POLL_MAX_MS, Math.ceil(pollMs * 1.5))
+    }
+  }
+
+  /** The call's message as the agent must see it: its own task and context ids (a later turn). */
+  private agentMessage (s: ServedRow): Message {
+    const json = JSON.parse(s.message)
+    const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
+    delete json.taskId
+    delete json.contextId
+    if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId }
+    return Message.fromJSON(json)
+  }
+
+  private streams (agent: string): boolean {
+    const row = this.init.db.getOffered(agent)
+    return row !== undefined && JSON.parse(row.card)?.capabilities?.streaming === true
+  }
+
+  /**
+   * SendStreamingMessage to the agent: the task of its first event, then its status and artifact
+   * updates applied to it, each change committed as the call's next snapshot. 'final' when the
+   * call is over, 'open' when the stream ended before.
+   */
+  private async stream (s: ServedRow, client: any, signal: AbortSignal, onTaskId: (id: string) => void): Promise<'final' | 'open'> {
+    let task: Task | undefined
+    for await (const ev of client.sendMessageStream({ tenant: '', message: this.agentMessage(s), configuration: undefined, metadata: undefined }, { signal })) {
+      const pl = ev.payload
+      if (pl === undefined) continue
+      if (pl.$case === 'message') {
+        if (task === undefined) { this.commit(s, pl.value); return 'final' }
+        continue
+      }
+      if (pl.$case === 'task') {
+        if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
+        task = structuredClone(pl.value)
+      } else if (task === undefined) {
+        continue
+      } else if (pl.$case === 'statusUpdate' && pl.value.status !== undefined) {
+        const status = structuredClone(pl.value.status)
+        task.status = status
+        const m = status.message
+        if (m !== undefined && !task.history.some(h => h.messageId === m.messageId)) task.history.push(structuredClone(m))
+      } else if (pl.$case === 'artifactUpdate' && pl.value.artifact !== undefined) {
+        const a = structuredClone(pl.value.artifact)
+        const i = task.artifacts.findIndex(x => x.artifactId === a.artifactId)
+        if (i < 0) task.artifacts.push(a)
+        else if (pl.value.append) task.artifacts[i].parts.push(...a.parts)
+        else task.artifacts[i] = a
+      }
+      if (this.commit(s, task!)) return 'final'
+    }
+    return 'open'
+  }
+
+  /** The agent's task under the caller's task and context ids. */
+  private rewrite (s: ServedRow, t: Task): Task {
+    const task = structuredClone(t)
+    task.id = s.taskId
+    task.contextId = s.contextId
+    for (const m of [...task.history, ...(task.status?.message !== undefined ? [task.status.message] : [])]) {
+      if (m.taskId !== '') m.taskId = s.taskId
+      if (m.contextId !== '') m.contextId = s.contextId
+    }
+    return task
+  }
+
+  /** Rewrites the agent's answer into the caller's ids and commits it as the call's next event; true when final. */
+  private commit (s: ServedRow, result: Message | Task): boolean {
+    let task: Task
+    if (isTask(result)) {
+      task = structuredClone(result)
+    } else {
+      // A bare Message answer: the call still is a task on both nodes, completed with it.
+      task = Task.fromJSON({ id: s.taskId, contextId: s.contextId, status: { state: 'TASK_STATE_COMPLETED', timestamp: new Date().toISOString() } })
+      task.status!.message = structuredClone(result as Message)
+    }
+    task = this.rewrite(s, task)
+    const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+    const final = FINAL_STATES.has(state)
+    this.init.db.appendServedEvent(s.callId, JSON.stringify(Task.toJSON(task)), final)
+    if (final) {
+      void report(this.init.audit, {
+        type: 'A2A_TASK_ENDED',
+        actor: `peer:${s.peer}`,
+        outcome: state === TaskState.TASK_STATE_COMPLETED || state === TaskState.TASK_STATE_INPUT_REQUIRED ? 'ok' : 'error',
+        detail: { side: 'callee', callId: s.callId, agent: s.agent, taskId: s.taskId, state: taskStateToJSON(state), terminal: TERMINAL.has(state) }
+      })
+    }
+    this.init.onEvent(s.callId)
+    return final
+  }
+}
+
+function isTask (r: Message | Task): r is Task {
+  return 'status' in r && 'artifacts' in r
+}
+
+function failedTask (s: ServedRow, reason: string): Task {
+  return Task.fromJSON({
+    id: s.taskId,
+    contextId: s.contextId,
+    status: {
+      state: 'TASK_STATE_FAILED',
+      timestamp: new Date().toISOString(),
+      message: { messageId: `sov-${s.callId}`, role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: [{ text: reason }] }
+    }
+  })
+}
+
+/** A stream that broke (the agent went away mid-task), after which GetTask takes over. */
+function streamBroke (err: any): boolean {
+  return unreachable(err) || /terminated|aborted|SSE|stream/i.test(`${err?.name ?? ''} ${err?.message ?? ''}`)
+}
+
+/** A connection failure (agent down), as opposed to an answer from the agent. */
+function unreachable (err: any): boolean {
+  const text = `${err?.name ?? ''} ${err?.message ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`
+  return /fetch failed|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|UND_ERR|TimeoutError|other side closed/i.test(text)
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done)
+  })
+}

@@ -1,0 +1,234 @@
+/**
+ * Caller side of `/sov/a2a-task/1.0.0`: asks a peer which agents it offers, and follows each call
+ * made through the local endpoint until its task reaches a final state. A call is committed before
+ * it is sent; each snapshot the callee sends is applied only if it is the next one (`seq`), in the
+ * same commit as the task it updates, so a replay after a reconnect or a restart changes nothing.
+ * A call not yet final when the node stops is followed again after the restart.
+ */
+import { setMaxListeners } from 'node:events'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import {
+  A2A_TASK_PROTOCOL, MAX_TASK_FRAME_BYTES, parseTaskAnswer, timeout, unavailable,
+  type OfferedAgent, type TaskAnswer, type TaskRequest
+} from '../../protocol/index.js'
+import type { CallRow, TaskDb } from './task-db.js'
+import { WAIT_HEARTBEAT_MS } from './serve.js'
+import { report, type AuditSink } from '../types.js'
+
+/** Time to open a stream to the callee. @default 10 s */
+export const TASK_DIAL_TIMEOUT_MS = 10_000
+/** First and longest delay between attempts to follow a call. @default 200 ms, 10 s */
+export const FOLLOW_RETRY_BASE_MS = 200
+export const FOLLOW_RETRY_MAX_MS = 10_000
+/** How long a call is followed before it is given up as failed. @default 24 h */
+export const FOLLOW_FOR_MS = 24 * 3600_000
+
+/** One applied snapshot: the task (A2A JSON form) and whether the call is over. */
+export interface CallEvent { task: Record<string, any>, final: boolean }
+type Listener = (e: CallEvent) => void
+
+const encoder = new TextEncoder()
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export interface RemoteCallsInit {
+  node: Libp2p
+  db: TaskDb
+  audit: AuditSink
+}
+
+export class RemoteCalls {
+  private readonly init: RemoteCallsInit
+  private readonly following = new Map<string, Promise<void>>()
+  private readonly listeners = new Map<string, Set<Listener>>()
+  private shutdown = new AbortController()
+
+  constructor (init: RemoteCallsInit) { this.init = init }
+
+  start (): void {
+    this.shutdown = new AbortController()
+    // Every call in flight listens on it (AbortSignal.any): many at once is normal.
+    setMaxListeners(0, this.shutdown.signal)
+    for (const c of this.init.db.openCalls()) this.follow(c.callId)
+  }
+
+  async stop (): Promise<void> {
+    this.shutdown.abort(unavailable('Cannot follow the call: the node is stopping'))
+    await Promise.allSettled([...this.following.values()])
+  }
+
+  /** The agents `peer` offers to this node, each with its own card. */
+  async agents (peer: string, options: { signal?: AbortSignal } = {}): Promise<OfferedAgent[]> {
+    const a = await this.ask(peer, { v: 1, type: 'agents' }, options.signal)
+    if (a.type === 'error') throw unavailable(`Cannot list the agents of ${peer}: error[${a.code}]: ${a.reason}`)
+    if (a.type !== 'agents') throw unavailable(`Cannot list the agents of ${peer}: unexpected answer "${a.type}"`)
+    return a.agents
+  }
+
+  /** Commits a call and starts following it; `listen` gets every snapshot applied from now on. */
+  call (c: Omit<CallRow, 'lastSeq' | 'done'>, actor: string, listen?: Listener): () => void {
+    this.init.db.addCall(c)
+    void report(this.init.audit, { type: 'A2A_TASK_CALLED', actor, outcome: 'ok', detail: { side: 'caller', callId: c.callId, peer: c.peer, agent: c.agent, taskId: c.taskId } })
+    const off = listen === undefined ? () => {} : this.listen(c.callId, listen)
+    this.follow(c.callId)
+    return off
+  }
+
+  /**
+   * Asks the callee to cancel the task the call belongs to. When the agent accepts, the call ends
+   * here (no later snapshot overrides the cancellation) and the agent's task is returned.
+   */
+  async cancel (call: CallRow, signal?: AbortSignal): Promise<Record<string, any> | undefined> {
+    const a = await this.ask(call.peer, { v: 1, type: 'cancel', callId: call.callId, agent: call.agent }, signal)
+    if (a.type === 'error') throw unavailable(`Cannot cancel: error[${a.code}]: ${a.reason}`)
+    if (a.type !== 'cancelled' || !a.accepted || a.task === undefined) return undefined
+    this.init.db.endCall(call.callId)
+    void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: 'ok', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state: String(a.task.status?.state ?? '') } })
+    return { ...a.task, id: call.taskId, contextId: call.contextId }
+  }
+
+  listen (callId: string, l: Listener): () => void {
+    let set = this.listeners.get(callId)
+    if (set === undefined) { set = new Set(); this.listeners.set(callId, set) }
+    set.add(l)
+    return () => { set.delete(l); if (set.size === 0) this.listeners.delete(callId) }
+  }
+
+  private follow (callId: string): void {
+    if (this.following.has(callId) || this.shutdown.signal.aborted) return
+    const p = this.followLoop(callId).catch(err => { console.error(`a2a: cannot follow call ${callId}: ${(err as Error).message}`) })
+      .finally(() => { this.following.delete(callId) })
+    this.following.set(callId, p)
+  }
+
+  private async followLoop (callId: string): Promise<void> {
+    const started = Date.now()
+    let failures = 0
+    for (;;) {
+      const call = this.init.db.getCall(callId)
+      if (call === undefined || call.done || this.shutdown.signal.aborted) return
+      try {
+        const progressed = await this.followOnce(call)
+        if (progressed) failures = 0
+      } catch (err) {
+        if (this.shutdown.signal.aborted) return
+        failures++
+        if (Date.now() - started > FOLLOW_FOR_MS) {
+          this.fail(call, `error[UNAVAILABLE]: Cannot reach ${call.peer} for call ${callId}: ${(err as Error).message}`)
+          return
+        }
+      }
+      if (failures > 0) await sleep(Math.min(FOLLOW_RETRY_MAX_MS, FOLLOW_RETRY_BASE_MS * 2 ** Math.min(10, failures - 1)), this.shutdown.signal)
+    }
+  }
+
+  /** One stream: sends the call, applies the snapshots that come back. True if any was applied. */
+  private async followOnce (call: CallRow): Promise<boolean> {
+    const stream = await this.open(call.peer)
+    const abort = (): void => { stream.abort(new Error('a2a task follower stopping')) }
+    this.shutdown.signal.addEventListener('abort', abort)
+    let applied = false
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
+      const req: TaskRequest = { v: 1, type: 'call', callId: call.callId, agent: call.agent, taskId: call.taskId, contextId: call.contextId, message: JSON.parse(call.message), afterSeq: call.lastSeq }
+      await lp.write(encoder.encode(JSON.stringify(req)), { signal: AbortSignal.timeout(TASK_DIAL_TIMEOUT_MS) })
+      let lastSeq = call.lastSeq
+      for (;;) {
+        const a = parseTaskAnswer(JSON.parse(utf8.decode((await lp.read({ signal: AbortSignal.timeout(3 * WAIT_HEARTBEAT_MS) })).subarray())))
+        if (a.type === 'wait') continue
+        if (a.type === 'error') {
+          // Refused (no grant, no such agent): the answer will not change, the task fails.
+          this.fail(call, `error[${a.code}]: ${a.reason}`)
+          return true
+        }
+        if (a.type !== 'event') throw new Error(`unexpected answer "${a.type}"`)
+        if (a.seq <= lastSeq) continue
+        const state = String(a.task.status?.state ?? 'TASK_STATE_UNSPECIFIED')
+        if (!this.init.db.applyEvent(call.callId, a.seq, a.final, scopeOf(call.peer, call.agent, call.owner), call.taskId, call.contextId, state, JSON.stringify({ ...a.task, id: call.taskId, contextId: call.contextId }))) {
+          if (this.init.db.getCall(call.callId)?.done === true) return true
+          throw new Error(`event ${a.seq} of call ${call.callId} is out of order (have ${lastSeq})`)
+        }
+        lastSeq = a.seq
+        applied = true
+        // The end row is handed to the audit log before the client hears of the end.
+        if (a.final) await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state } })
+        this.emit(call.callId, { task: a.task, final: a.final })
+        if (a.final) {
+          await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})
+          return true
+        }
+      }
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      if (applied) return true
+      throw err
+    } finally {
+      this.shutdown.signal.removeEventListener('abort', abort)
+    }
+  }
+
+  /** Ends a call with a FAILED snapshot carrying `reason` (no body of anyone's, only ours). */
+  private fail (call: CallRow, reason: string): void {
+    const task = {
+      id: call.taskId,
+      contextId: call.contextId,
+      status: { state: 'TASK_STATE_FAILED', timestamp: new Date().toISOString(), message: { messageId: `sov-${call.callId}`, role: 'ROLE_AGENT', taskId: call.taskId, contextId: call.contextId, parts: [{ text: reason }] } },
+      history: [JSON.parse(call.message)]
+    }
+    const cur = this.init.db.getCall(call.callId)
+    if (cur === undefined || cur.done) return
+    if (!this.init.db.applyEvent(call.callId, cur.lastSeq + 1, true, scopeOf(call.peer, call.agent, call.owner), call.taskId, call.contextId, 'TASK_STATE_FAILED', JSON.stringify(task))) return
+    void report(this.init.audit, { type: 'A2A_TASK_REFUSED', actor: `peer:${call.peer}`, outcome: 'denied', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, reason } })
+    this.emit(call.callId, { task, final: true })
+  }
+
+  private emit (callId: string, e: CallEvent): void {
+    for (const l of [...this.listeners.get(callId) ?? []]) {
+      try { l(e) } catch (err) { console.error('a2a: call listener failed:', (err as Error).message) }
+    }
+  }
+
+  private async open (peer: string): Promise<Stream> {
+    try {
+      return await this.init.node.dialProtocol(peerIdFromString(peer), A2A_TASK_PROTOCOL, {
+        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(TASK_DIAL_TIMEOUT_MS)])
+      })
+    } catch (err: any) {
+      if (err?.name === 'TimeoutError') throw timeout(`Cannot reach ${peer}: no stream within ${TASK_DIAL_TIMEOUT_MS} ms`, { cause: err })
+      throw unavailable(`Cannot reach ${peer}: ${err?.message ?? String(err)}`, { cause: err })
+    }
+  }
+
+  /** One request, one answer. */
+  private async ask (peer: string, req: TaskRequest, signal?: AbortSignal): Promise<TaskAnswer> {
+    const stream = await this.open(peer)
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
+      const s = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(30_000), ...(signal !== undefined ? [signal] : [])])
+      await lp.write(encoder.encode(JSON.stringify(req)), { signal: s })
+      const a = parseTaskAnswer(JSON.parse(utf8.decode((await lp.read({ signal: s })).subarray())))
+      await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})
+      return a
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw unavailable(`Cannot ask ${peer}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+}
+
+/**
+ * Task-store scope: the remote agent (peer and name) and the local agent that called it, so one
+ * local agent token never sees another's tasks.
+ */
+export function scopeOf (peer: string, agent: string, owner: string): string {
+  return `${peer}/${agent}/${owner}`
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+    signal.addEventListener('abort', done)
+  })
+}

@@ -1,0 +1,232 @@
+/**
+ * A2A tasks across the mesh under one lifecycle (issue 11): `tasks.db`, the
+ * `/sov/a2a-task/1.0.0` handler and caller, the forwarder to local agents, and the local HTTP
+ * endpoint. Started after the mailboxes, stopped before them.
+ */
+import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import * as v from 'valibot'
+import { Task } from '@a2a-js/sdk'
+import { v7 as uuidv7 } from 'uuid'
+import { A2A_TASK_PROTOCOL, MailboxNameSchema, badRequest, conflict, notFound, unavailable } from '../../protocol/index.js'
+import type { AuditSink, Authorize } from '../types.js'
+import { report } from '../types.js'
+import { Forwarder } from './forward.js'
+import { Gateway } from './gateway.js'
+import { RemoteCalls } from './remote.js'
+import { TaskServer } from './serve.js'
+import { TaskDb } from './task-db.js'
+
+/** Port of the local A2A endpoint when `a2a.http.listen` is not set (A2A has no registered port). */
+export const DEFAULT_A2A_HTTP_PORT = 4011
+/** Inbound `/sov/a2a-task/1.0.0` streams per connection. @default 64 */
+export const MAX_TASK_STREAMS = 64
+/** How long a call waits in a pull agent's mailbox. @default 24 h */
+export const PULL_CALL_TTL_MS = 24 * 3600_000
+/** Time given to fetch an agent's card on `agent add`. @default 10 s */
+export const CARD_FETCH_TIMEOUT_MS = 10_000
+
+export interface TasksInit {
+  node: Libp2p
+  /** Path of `tasks.db` (created 0600). */
+  dbPath: string
+  /** The callee's check: may `peer` call our agent `name`? (`/a2a/send` on mailbox `name`) */
+  authorize: Authorize
+  audit: AuditSink
+  /** Bearer check of the local endpoint (see `GatewayInit.authenticate`). */
+  authenticate: (token: string, agent: string) => { name: string } | { refused: string } | undefined
+  /** Where the local endpoint listens; null disables it. */
+  listen: { host: string, port: number } | null
+  /** Longest blocking SendMessage, in ms. @default BLOCKING_MAX_MS (60 s) */
+  blockingMaxMs?: number
+  handleProtocol?: (protocol: string, handler: StreamHandler, options: StreamHandlerOptions) => Promise<() => Promise<void>>
+  /** The mailboxes, for pull agents: a call is put into mailbox NAME, a final reply acks it. */
+  mailboxes?: {
+    deliverLocal: (mailbox: string, id: string, sender: string, message: unknown, ttlMs: number) => unknown
+    /** Removes an answered call's message from the mailbox, whatever its lease (`Mailboxes.settle`). */
+    settle: (mailbox: string, id: string) => unknown
+  }
+  log?: (line: string) => void
+}
+
+/** `--state` of `sov a2a reply`, and the A2A task state it sets. */
+export const REPLY_STATES = {
+  working: 'TASK_STATE_WORKING',
+  completed: 'TASK_STATE_COMPLETED',
+  failed: 'TASK_STATE_FAILED',
+  'input-required': 'TASK_STATE_INPUT_REQUIRED',
+  rejected: 'TASK_STATE_REJECTED'
+} as const
+export type ReplyState = keyof typeof REPLY_STATES
+
+export interface OfferedAgentInfo { name: string, mode?: 'forward' | 'pull', url: string, description: string, addedAt: number }
+
+export class A2aTasks {
+  status: 'stopped' | 'started' = 'stopped'
+  private readonly init: TasksInit
+  private db?: TaskDb
+  private forwarder?: Forwarder
+  private server?: TaskServer
+  private remote?: RemoteCalls
+  private gateway?: Gateway
+  private unhandle?: () => Promise<void>
+
+  constructor (init: TasksInit) { this.init = init }
+
+  /** The local endpoint's base URL, or null when disabled (or not started). */
+  get httpUrl (): string | null { return this.gateway?.url ?? null }
+
+  async start (): Promise<void> {
+    if (this.status === 'started') return
+    try {
+      const db = this.db = TaskDb.open(this.init.dbPath)
+      const forwarder = this.forwarder = new Forwarder({ db, audit: this.init.audit, onEvent: id => { this.server?.notify(id) } })
+      const mb = this.init.mailboxes
+      const server = this.server = new TaskServer({
+        db, forwarder, authorize: this.init.authorize, audit: this.init.audit,
+        deliver: mb === undefined ? undefined : (mailbox, id, sender, message) => { mb.deliverLocal(mailbox, id, sender, message, PULL_CALL_TTL_MS) }
+      })
+      const handle = this.init.handleProtocol ?? (async (p, h, o) => { await this.init.node.handle(p, h, o); return async () => { await this.init.node.unhandle(p) } })
+      this.unhandle = await handle(A2A_TASK_PROTOCOL, server.handle, { maxInboundStreams: MAX_TASK_STREAMS })
+      this.remote = new RemoteCalls({ node: this.init.node, db, audit: this.init.audit })
+      if (this.init.listen !== null) {
+        const gateway = new Gateway({ db, remote: this.remote, audit: this.init.audit, authenticate: this.init.authenticate, blockingMaxMs: this.init.blockingMaxMs })
+        try {
+          await gateway.start(this.init.listen.host, this.init.listen.port)
+          this.gateway = gateway
+        } catch (err) {
+          // The mailboxes still work; the operator sees why the endpoint is off.
+          this.init.log?.(`a2a: local A2A endpoint off: cannot listen on ${this.init.listen.host}:${this.init.listen.port}: ${(err as Error).message}; set a2a.http.listen (0 disables)`)
+        }
+      }
+      this.remote.start()
+      forwarder.start()
+      this.status = 'started'
+    } catch (err) {
+      this.status = 'started'
+      await this.stop()
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.status === 'stopped') return
+    await this.gateway?.stop()
+    await this.remote?.stop()
+    await this.unhandle?.().catch(() => {})
+    this.server?.closeAll()
+    await this.forwarder?.stop()
+    this.db?.close()
+    this.db = this.forwarder = this.server = this.remote = this.gateway = this.unhandle = undefined
+    this.status = 'stopped'
+  }
+
+  /**
+   * `sov agent add NAME --url URL`: fetches the agent's card and offers it to the mesh as NAME.
+   * `sov agent add NAME --pull [--description D]`: an agent without an HTTP server; calls go to
+   * mailbox NAME and it answers with `sov a2a reply`.
+   */
+  async addAgent (name: string, url: string | undefined, actor: string, opts: { description?: string } = {}): Promise<OfferedAgentInfo> {
+    const db = this.running()
+    if (!v.is(MailboxNameSchema, name)) throw badRequest(`Cannot add agent "${name}": names are 1-64 of A-Z a-z 0-9 . _ -`)
+    if (url === undefined) {
+      if (this.init.mailboxes === undefined) throw unavailable(`Cannot add pull agent "${name}": the mailboxes are not running`)
+      const description = opts.description ?? `Agent "${name}" (answers from its mailbox)`
+      const card = { name, description, version: '1.0.0', supportedInterfaces: [], capabilities: {}, defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain'], skills: [] }
+      db.putOffered(name, 'pull', '', JSON.stringify(card))
+      await report(this.init.audit, { type: 'A2A_AGENT_ADDED', actor, outcome: 'ok', detail: { name, mode: 'pull' } })
+      return { name, url: '', description, addedAt: Date.now() }
+    }
+    let base: URL
+    try { base = new URL(url) } catch (cause) { throw badRequest(`Cannot add agent "${name}": "${url}" is not a URL`, { cause }) }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw badRequest(`Cannot add agent "${name}": "${url}" is not http(s)`)
+    const cardUrl = new URL('.well-known/agent-card.json', base.href.endsWith('/') ? base : new URL(base.href + '/'))
+    let card: any
+    try {
+      const res = await fetch(cardUrl, { headers: { 'A2A-Version': '1.0' }, signal: AbortSignal.timeout(CARD_FETCH_TIMEOUT_MS) })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      card = await res.json()
+    } catch (cause) {
+      throw unavailable(`Cannot add agent "${name}": cannot fetch its card from ${cardUrl.href}: ${(cause as Error).message}; is the agent running?`, { cause })
+    }
+    if (typeof card !== 'object' || card === null || !Array.isArray(card.supportedInterfaces) || card.supportedInterfaces.length === 0) {
+      throw badRequest(`Cannot add agent "${name}": ${cardUrl.href} is not an A2A v1.0 Agent Card (no supportedInterfaces)`)
+    }
+    db.putOffered(name, 'forward', base.href, JSON.stringify(card))
+    await report(this.init.audit, { type: 'A2A_AGENT_ADDED', actor, outcome: 'ok', detail: { name, url: base.href } })
+    return { name, url: base.href, description: String(card.description ?? ''), addedAt: Date.now() }
+  }
+
+  /**
+   * `sov a2a reply MAILBOX ID …`: a pull agent's answer to call ID (the id `a2a receive` gave):
+   * the next snapshot of the caller's task. With `artifact`, the parts become that artifact;
+   * otherwise they are the status message. A final state acks the mailbox message.
+   */
+  async reply (mailbox: string, id: string, r: { parts: unknown[], state: ReplyState, artifact?: string }, actor: string): Promise<{ id: string, taskId: string, state: string, final: boolean }> {
+    const db = this.running()
+    const s = db.getServed(id)
+    if (s === undefined || s.agent !== mailbox) throw notFound(`Cannot reply to "${id}" in mailbox "${mailbox}": no call with that id (see sov a2a receive ${mailbox})`)
+    if (db.getOffered(mailbox)?.mode !== 'pull') throw badRequest(`Cannot reply in mailbox "${mailbox}": it is not a pull agent (sov agent add ${mailbox} --pull)`)
+    if (s.done) throw conflict(`Cannot reply to "${id}": its task already reached a final state`)
+    const state = REPLY_STATES[r.state]
+    const prev = db.lastServedSnapshot(s.peer, s.taskId)
+    const task: Record<string, any> = prev !== undefined ? JSON.parse(prev) : { id: s.taskId, contextId: s.contextId, history: [JSON.parse(s.message)], artifacts: [] }
+    const msg = { messageId: uuidv7(), role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: r.parts }
+    // The caller's own message of this turn is part of the task's history.
+    const turn = JSON.parse(s.message)
+    task.history = [...(task.history ?? []).filter((m: any) => m.messageId !== turn.messageId), turn]
+    if (r.artifact !== undefined) {
+      task.artifacts = [...(task.artifacts ?? []).filter((a: any) => a.artifactId !== r.artifact), { artifactId: r.artifact, name: r.artifact, parts: r.parts }]
+      task.status = { state, timestamp: new Date().toISOString() }
+    } else {
+      task.status = { state, timestamp: new Date().toISOString(), message: msg }
+      task.history.push(msg)
+    }
+    let parsed
+    try { parsed = Task.toJSON(Task.fromJSON(task)) } catch (cause) { throw badRequest(`Cannot reply: the parts are not A2A parts: ${(cause as Error).message}`, { cause }) }
+    const final = state !== 'TASK_STATE_WORKING'
+    db.appendServedEvent(id, JSON.stringify(parsed), final)
+    this.server?.notify(id)
+    if (final) {
+      this.init.mailboxes?.settle(mailbox, id)
+      await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'callee', callId: id, agent: mailbox, taskId: s.taskId, state } })
+    }
+    return { id, taskId: s.taskId, state, final }
+  }
+
+  listAgents (): OfferedAgentInfo[] {
+    return this.running().offered().map(o => ({ name: o.name, mode: o.mode, url: o.url, description: String(JSON.parse(o.card).description ?? ''), addedAt: o.addedAt }))
+  }
+
+  async removeAgent (name: string, actor: string): Promise<{ name: string, removed: true }> {
+    if (!this.running().removeOffered(name)) throw notFound(`Cannot remove agent "${name}": it is not offered (see sov agent list)`)
+    await report(this.init.audit, { type: 'A2A_AGENT_REMOVED', actor, outcome: 'ok', detail: { name } })
+    return { name, removed: true }
+  }
+
+  /** `sov agents PEER`: what PEER offers us, with the card URL of our endpoint for each. */
+  async remoteAgents (peer: string): Promise<Array<{ name: string, description: string, cardUrl: string | null }>> {
+    this.running()
+    if (this.gateway !== undefined) return (await this.gateway.remoteAgents(peer)).map(({ name, description, cardUrl }) => ({ name, description, cardUrl }))
+    return (await this.remote!.agents(peer)).map(a => ({ name: a.name, description: String(a.card.description ?? ''), cardUrl: null }))
+  }
+
+  private running (): TaskDb {
+    if (this.status !== 'started' || this.db === undefined) throw unavailable('Cannot use A2A tasks: they are not running')
+    return this.db
+  }
+}
+
+/**
+ * Reads `a2a.http.listen`: `0` (disabled), a port, or `HOST:PORT` with a loopback HOST
+ * (127.0.0.0/8, `::1` as `[::1]:PORT`, `localhost`). Anything else is `BAD_REQUEST`.
+ */
+export function parseHttpListen (value: string | number | undefined): { host: string, port: number } | null {
+  if (value === undefined) return { host: '127.0.0.1', port: DEFAULT_A2A_HTTP_PORT }
+  const text = String(value).trim()
+  if (text === '0') return null
+  const m = /^(?:(\[::1\]|localhost|127(?:\.\d{1,3}){3}):)?(\d{1,5})$/.exec(text)
+  const port = m === null ? NaN : Number(m[2])
+  if (m === null || port > 65535) throw badRequest(`Cannot use a2a.http.listen "${text}": give 0, a port, or 127.0.0.1:PORT (loopback only)`)
+  const host = m[1] === undefined || m[1] === 'localhost' ? '127.0.0.1' : m[1] === '[::1]' ? '::1' : m[1]
+  return { host, port }
+}

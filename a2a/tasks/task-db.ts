@@ -1,0 +1,282 @@
+/**
+ * `tasks.db` (SQLite, WAL, `synchronous = FULL`, 0600): the durable half of A2A tasks across the
+ * mesh (issue 11). Every method is one transaction; a commit that returned survives SIGKILL.
+ *
+ * Caller side: `tasks` (the A2A Task snapshots the local endpoint serves, scoped by
+ * `peer/agent/owner`, the owner being the local agent token's name) and `calls` (every SendMessage sent to a peer, with the last event seq applied).
+ * Callee side: `offered` (local agents offered to the mesh), `served` (calls received from peers)
+ * and `served_events` (each call's task snapshots, numbered, kept for the caller to catch up).
+ */
+import Database from 'better-sqlite3'
+import { chmodSync, closeSync, openSync } from 'node:fs'
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tasks (
+    scope       TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    context_id  TEXT    NOT NULL,
+    state       TEXT    NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    task        TEXT    NOT NULL,
+    PRIMARY KEY (scope, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX tasks_updated ON tasks (scope, updated_at DESC, id);
+
+  CREATE TABLE calls (
+    call_id     TEXT    PRIMARY KEY,
+    peer        TEXT    NOT NULL,
+    agent       TEXT    NOT NULL,
+    owner       TEXT    NOT NULL,
+    task_id     TEXT    NOT NULL,
+    context_id  TEXT    NOT NULL,
+    message     TEXT    NOT NULL,
+    last_seq    INTEGER NOT NULL DEFAULT 0,
+    done        INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL
+  );
+  CREATE INDEX calls_open ON calls (done) WHERE done = 0;
+
+  CREATE TABLE offered (
+    name      TEXT    PRIMARY KEY,
+    mode      TEXT    NOT NULL CHECK (mode IN ('forward', 'pull')),
+    url       TEXT    NOT NULL,
+    card      TEXT    NOT NULL,
+    added_at  INTEGER NOT NULL
+  );
+
+  CREATE TABLE served (
+    call_id         TEXT    PRIMARY KEY,
+    peer            TEXT    NOT NULL,
+    agent           TEXT    NOT NULL,
+    task_id         TEXT    NOT NULL,
+    context_id      TEXT    NOT NULL,
+    message         TEXT    NOT NULL,
+    agent_task_id   TEXT,
+    agent_context_id TEXT,
+    done            INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL
+  );
+  CREATE INDEX served_task ON served (peer, task_id);
+  CREATE INDEX served_open ON served (done) WHERE done = 0;
+
+  CREATE TABLE served_events (
+    call_id  TEXT    NOT NULL,
+    seq      INTEGER NOT NULL,
+    task     TEXT    NOT NULL,
+    final    INTEGER NOT NULL,
+    PRIMARY KEY (call_id, seq)
+  ) WITHOUT ROWID;
+  `
+]
+
+export interface CallRow { callId: string, peer: string, agent: string, owner: string, taskId: string, contextId: string, message: string, lastSeq: number, done: boolean }
+export interface ServedRow { callId: string, peer: string, agent: string, taskId: string, contextId: string, message: string, agentTaskId: string | null, agentContextId: string | null, done: boolean }
+export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number }
+export interface StoredTask { id: string, task: string, updatedAt: number }
+export interface ServedEvent { seq: number, task: string, final: boolean }
+
+export class TaskDb {
+  private readonly db: Database.Database
+
+  private constructor (db: Database.Database) { this.db = db }
+
+  /** Opens (creating it 0600) and migrates the database at `path`. */
+  static open (path: string): TaskDb {
+    if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600))
+    const db = new Database(path)
+    try {
+      if (path !== ':memory:') chmodSync(path, 0o600)
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+      db.pragma('busy_timeout = 5000')
+      const at = db.pragma('user_version', { simple: true }) as number
+      for (let n = at; n < MIGRATIONS.length; n++) {
+        db.transaction(() => { db.exec(MIGRATIONS[n]); db.pragma(`user_version = ${n + 1}`) })()
+      }
+      return new TaskDb(db)
+    } catch (err) {
+      db.close()
+      throw err
+    }
+  }
+
+  close (): void { if (this.db.open) this.db.close() }
+
+  /** Runs `fn` as one transaction with `synchronous = NORMAL` (no fsync at its commit). */
+  private relaxed<T> (fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL')
+    try {
+      return this.db.transaction(fn)()
+    } finally {
+      this.db.pragma('synchronous = FULL')
+    }
+  }
+
+  // ---- caller side: task snapshots ----
+
+  /**
+   * A snapshot as the SDK's request handler saves it. Relaxed (`synchronous = NORMAL`: survives
+   * SIGKILL, not a power cut): the durable truth is the call and the callee's event log, from
+   * which a lost snapshot is fetched again.
+   */
+  saveTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
+    this.relaxed(() => { this.putTask(scope, id, contextId, state, task, now) })
+  }
+
+  private putTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
+    this.db.prepare('INSERT INTO tasks (scope, id, context_id, state, updated_at, task) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, id) DO UPDATE SET context_id = excluded.context_id, state = excluded.state, updated_at = excluded.updated_at, task = excluded.task')
+      .run(scope, id, contextId, state, now, task)
+  }
+
+  loadTask (scope: string, id: string): string | undefined {
+    return (this.db.prepare('SELECT task FROM tasks WHERE scope = ? AND id = ?').get(scope, id) as { task: string } | undefined)?.task
+  }
+
+  /** Tasks of `scope`, newest update first, after the cursor `(updatedAt, id)`; filters optional. */
+  listTasks (scope: string, opts: { contextId?: string, state?: string, limit: number, after?: { updatedAt: number, id: string } }): StoredTask[] {
+    const where = ['scope = ?']
+    const args: unknown[] = [scope]
+    if (opts.contextId !== undefined) { where.push('context_id = ?'); args.push(opts.contextId) }
+    if (opts.state !== undefined) { where.push('state = ?'); args.push(opts.state) }
+    if (opts.after !== undefined) { where.push('(updated_at < ? OR (updated_at = ? AND id > ?))'); args.push(opts.after.updatedAt, opts.after.updatedAt, opts.after.id) }
+    return (this.db.prepare(`SELECT id, task, updated_at FROM tasks WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id LIMIT ?`).all(...args, opts.limit) as any[])
+      .map(r => ({ id: r.id, task: r.task, updatedAt: r.updated_at }))
+  }
+
+  countTasks (scope: string, opts: { contextId?: string, state?: string }): number {
+    const where = ['scope = ?']
+    const args: unknown[] = [scope]
+    if (opts.contextId !== undefined) { where.push('context_id = ?'); args.push(opts.contextId) }
+    if (opts.state !== undefined) { where.push('state = ?'); args.push(opts.state) }
+    return (this.db.prepare(`SELECT count(*) AS n FROM tasks WHERE ${where.join(' AND ')}`).get(...args) as { n: number }).n
+  }
+
+  // ---- caller side: calls ----
+
+  addCall (c: Omit<CallRow, 'lastSeq' | 'done'>, now = Date.now()): void {
+    this.db.prepare('INSERT OR IGNORE INTO calls (call_id, peer, agent, owner, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(c.callId, c.peer, c.agent, c.owner, c.taskId, c.contextId, c.message, now)
+  }
+
+  openCalls (): CallRow[] {
+    return (this.db.prepare('SELECT * FROM calls WHERE done = 0 ORDER BY created_at').all() as any[]).map(callRow)
+  }
+
+  getCall (callId: string): CallRow | undefined {
+    const r = this.db.prepare('SELECT * FROM calls WHERE call_id = ?').get(callId)
+    return r === undefined ? undefined : callRow(r)
+  }
+
+  /** The newest call of a task (the one a CancelTask goes to). */
+  lastCallOfTask (peer: string, agent: string, taskId: string): CallRow | undefined {
+    const r = this.db.prepare('SELECT * FROM calls WHERE peer = ? AND agent = ? AND task_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(peer, agent, taskId)
+    return r === undefined ? undefined : callRow(r)
+  }
+
+  /**
+   * Applies event `seq` of a call: the snapshot and the call's progress in one commit. Returns
+   * false (and changes nothing) unless `seq` is the next one — a replayed or early event — of a
+   * call still open (a cancelled call takes no more).
+   */
+  applyEvent (callId: string, seq: number, final: boolean, scope: string, taskId: string, contextId: string, state: string, task: string): boolean {
+    // Relaxed: the callee keeps every event, so one lost here (power cut) is fetched again.
+    return this.relaxed(() => {
+      const r = this.db.prepare('SELECT last_seq, done FROM calls WHERE call_id = ?').get(callId) as { last_seq: number, done: number } | undefined
+      if (r === undefined || r.done === 1 || r.last_seq + 1 !== seq) return false
+      this.putTask(scope, taskId, contextId, state, task)
+      this.db.prepare('UPDATE calls SET last_seq = ?, done = ? WHERE call_id = ?').run(seq, final ? 1 : 0, callId)
+      return true
+    })
+  }
+
+  /** Ends a call that will get no more events (refused by the callee, or given up). */
+  endCall (callId: string): void {
+    this.db.prepare('UPDATE calls SET done = 1 WHERE call_id = ?').run(callId)
+  }
+
+  // ---- callee side: offered agents ----
+
+  putOffered (name: string, mode: 'forward' | 'pull', url: string, card: string, now = Date.now()): void {
+    this.db.prepare('INSERT INTO offered (name, mode, url, card, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, url = excluded.url, card = excluded.card').run(name, mode, url, card, now)
+  }
+
+  removeOffered (name: string): boolean {
+    return this.db.prepare('DELETE FROM offered WHERE name = ?').run(name).changes > 0
+  }
+
+  offered (): OfferedRow[] {
+    return (this.db.prepare('SELECT * FROM offered ORDER BY name').all() as any[]).map(r => ({ name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }))
+  }
+
+  getOffered (name: string): OfferedRow | undefined {
+    const r = this.db.prepare('SELECT * FROM offered WHERE name = ?').get(name) as any
+    return r === undefined ? undefined : { name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }
+  }
+
+  // ---- callee side: served calls ----
+
+  /** Records a call from `peer`; returns `new`, `same` (already held from that peer) or `conflict`. */
+  addServed (s: Omit<ServedRow, 'agentTaskId' | 'agentContextId' | 'done'>, now = Date.now()): 'new' | 'same' | 'conflict' {
+    // Relaxed: a call lost to a power cut is sent again by the caller, which follows it until final.
+    return this.relaxed(() => {
+      const r = this.db.prepare('SELECT peer, agent FROM served WHERE call_id = ?').get(s.callId) as { peer: string, agent: string } | undefined
+      if (r !== undefined) return r.peer === s.peer && r.agent === s.agent ? 'same' : 'conflict'
+      this.db.prepare('INSERT INTO served (call_id, peer, agent, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(s.callId, s.peer, s.agent, s.taskId, s.contextId, s.message, now)
+      return 'new'
+    })
+  }
+
+  getServed (callId: string): ServedRow | undefined {
+    const r = this.db.prepare('SELECT * FROM served WHERE call_id = ?').get(callId)
+    return r === undefined ? undefined : servedRow(r)
+  }
+
+  openServed (): ServedRow[] {
+    return (this.db.prepare('SELECT * FROM served WHERE done = 0 ORDER BY created_at').all() as any[]).map(servedRow)
+  }
+
+  /** The agent's own task and context ids for the caller's task (set by an earlier turn). */
+  agentIdsOf (peer: string, taskId: string): { agentTaskId: string, agentContextId: string } | undefined {
+    const r = this.db.prepare('SELECT agent_task_id, agent_context_id FROM served WHERE peer = ? AND task_id = ? AND agent_task_id IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1').get(peer, taskId) as any
+    return r === undefined ? undefined : { agentTaskId: r.agent_task_id, agentContextId: r.agent_context_id }
+  }
+
+  setAgentIds (callId: string, agentTaskId: string, agentContextId: string): void {
+    this.db.prepare('UPDATE served SET agent_task_id = ?, agent_context_id = ? WHERE call_id = ?').run(agentTaskId, agentContextId, callId)
+  }
+
+  /** Appends the next snapshot of a served call (and closes it when `final`); returns its seq. */
+  appendServedEvent (callId: string, task: string, final: boolean): number {
+    const run = (): number => {
+      const r = this.db.prepare('SELECT coalesce(max(seq), 0) AS n FROM served_events WHERE call_id = ?').get(callId) as { n: number }
+      const seq = r.n + 1
+      this.db.prepare('INSERT INTO served_events (call_id, seq, task, final) VALUES (?, ?, ?, ?)').run(callId, seq, task, final ? 1 : 0)
+      if (final) this.db.prepare('UPDATE served SET done = 1 WHERE call_id = ?').run(callId)
+      return seq
+    }
+    // A final snapshot is fsynced before it is sent; a progress one only survives SIGKILL (after a
+    // power cut the agent's task is followed again and the next snapshot takes its place).
+    return final ? this.db.transaction(run)() : this.relaxed(run)
+  }
+
+  /** The newest snapshot of the caller's task `taskId` over all its calls (a pull reply builds on it). */
+  lastServedSnapshot (peer: string, taskId: string): string | undefined {
+    const r = this.db.prepare('SELECT e.task FROM served_events e JOIN served s ON s.call_id = e.call_id WHERE s.peer = ? AND s.task_id = ? ORDER BY s.created_at DESC, s.rowid DESC, e.seq DESC LIMIT 1').get(peer, taskId) as { task: string } | undefined
+    return r?.task
+  }
+
+  servedEvents (callId: string, afterSeq: number): ServedEvent[] {
+    return (this.db.prepare('SELECT seq, task, final FROM served_events WHERE call_id = ? AND seq > ? ORDER BY seq').all(callId, afterSeq) as any[])
+      .map(r => ({ seq: r.seq, task: r.task, final: r.final === 1 }))
+  }
+}
+
+function callRow (r: any): CallRow {
+  return { callId: r.call_id, peer: r.peer, agent: r.agent, owner: r.owner, taskId: r.task_id, contextId: r.context_id, message: r.message, lastSeq: r.last_seq, done: r.done === 1 }
+}
+
+function servedRow (r: any): ServedRow {
+  return { callId: r.call_id, peer: r.peer, agent: r.agent, taskId: r.task_id, contextId: r.context_id, message: r.message, agentTaskId: r.agent_task_id, agentContextId: r.agent_context_id, done: r.done === 1 }
+}

@@ -1,0 +1,69 @@
+/**
+ * The SDK's `TaskStore` (`@a2a-js/sdk/server`) on `tasks.db`: one scope per remote agent and
+ * local caller (`peer/agent/owner`), so a task id is found only under the agent it was sent to,
+ * by the local agent token that sent it. `list` pages newest
+ * first with an opaque cursor (A2A v1.0 `ListTasks`, `pageToken`/`nextPageToken`).
+ */
+import { Task, TaskState, taskStateToJSON, type ListTasksRequest, type ListTasksResponse } from '@a2a-js/sdk'
+import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server'
+import type { TaskDb } from './task-db.js'
+
+export class SqliteTaskStore implements TaskStore {
+  /** `scopeOf` for the caller of a request: its local agent (the bearer token's name). */
+  constructor (private readonly db: TaskDb, private readonly scopeFor: (owner: string) => string) {}
+
+  private scope (context?: ServerCallContext): string {
+    return this.scopeFor(ownerOf(context))
+  }
+
+  async save (task: Task, context?: ServerCallContext): Promise<void> {
+    const state = taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)
+    this.db.saveTask(this.scope(context), task.id, task.contextId, state, JSON.stringify(Task.toJSON(task)))
+  }
+
+  async load (taskId: string, context?: ServerCallContext): Promise<Task | undefined> {
+    const text = this.db.loadTask(this.scope(context), taskId)
+    return text === undefined ? undefined : Task.fromJSON(JSON.parse(text))
+  }
+
+  async list (params: ListTasksRequest, context?: ServerCallContext): Promise<ListTasksResponse> {
+    const pageSize = params.pageSize ?? 50
+    const filter = {
+      contextId: params.contextId === '' ? undefined : params.contextId,
+      state: params.status === undefined || params.status === TaskState.TASK_STATE_UNSPECIFIED ? undefined : taskStateToJSON(params.status)
+    }
+    const after = decodeCursor(params.pageToken)
+    const rows = this.db.listTasks(this.scope(context), { ...filter, limit: pageSize + 1, after })
+    const page = rows.slice(0, pageSize)
+    const tasks = page.map(r => {
+      const t = Task.fromJSON(JSON.parse(r.task))
+      if (params.includeArtifacts !== true) t.artifacts = []
+      return t
+    })
+    const last = page[page.length - 1]
+    return {
+      tasks,
+      nextPageToken: rows.length > pageSize && last !== undefined ? encodeCursor(last.updatedAt, last.id) : '',
+      pageSize,
+      totalSize: this.db.countTasks(this.scope(context), filter)
+    }
+  }
+}
+
+/** The local agent a request runs for; '' when unauthenticated (never reached: the gateway refuses). */
+export function ownerOf (context?: ServerCallContext): string {
+  return context?.user?.isAuthenticated === true ? context.user.userName : ''
+}
+
+function encodeCursor (updatedAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([updatedAt, id])).toString('base64url')
+}
+
+function decodeCursor (token: string): { updatedAt: number, id: string } | undefined {
+  if (token === '') return undefined
+  try {
+    const [updatedAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
+    if (typeof updatedAt === 'number' && typeof id === 'string') return { updatedAt, id }
+  } catch {}
+  return { updatedAt: -1, id: '' } // a token we never issued: an empty page
+}

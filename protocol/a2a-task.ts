@@ -1,0 +1,84 @@
+/**
+ * `/sov/a2a-task/1.0.0` (issue 11, docs/protocols.md): A2A tasks across the mesh. One request
+ * frame per stream from the caller's node, then the callee's answer frames. Varint-length-prefixed
+ * UTF-8 JSON, like `/sov/a2a/1.0.0`, which stays as it is (mailbox delivery).
+ *
+ * The A2A payloads (`message`, `task`, agent cards) are A2A v1.0 objects in their proto3 JSON form;
+ * this schema checks only the frame around them — the A2A SDK parses them (`Task.fromJSON`).
+ */
+import * as v from 'valibot'
+import { MailboxNameSchema } from './a2a.js'
+import { badRequest } from './errors.js'
+
+/** libp2p protocol id of A2A tasks across the mesh. */
+export const A2A_TASK_PROTOCOL = '/sov/a2a-task/1.0.0'
+/** Largest frame either side reads. @default 1 MiB */
+export const MAX_TASK_FRAME_BYTES = 1024 * 1024
+
+const UUID_V7_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+const idText = v.pipe(v.string(), v.minLength(1), v.maxLength(256))
+const jsonObject = v.custom<Record<string, any>>(x => typeof x === 'object' && x !== null && !Array.isArray(x), 'must be a JSON object')
+
+/**
+ * Caller → callee, the first and only frame the caller writes on a stream.
+ * - `agents`: which agents do you offer me? (those I hold an `/a2a/send` grant for)
+ * - `call`: run (or resume following) call `callId` on agent `agent`; send me its task events
+ *   after `afterSeq`. The same `callId` again is the same call (de-duplicated by the callee).
+ * - `cancel`: ask the agent to cancel the task of call `callId`.
+ */
+export const TaskRequestSchema = v.variant('type', [
+  v.strictObject({ v: v.literal(1), type: v.literal('agents') }),
+  v.strictObject({
+    v: v.literal(1),
+    type: v.literal('call'),
+    callId: v.pipe(v.string(), v.regex(UUID_V7_RE, 'callId must be a lowercase UUID v7')),
+    agent: MailboxNameSchema,
+    /** The caller's task id and context id: every event comes back under these. */
+    taskId: idText,
+    contextId: idText,
+    /** The A2A `Message` (JSON form) the client sent. */
+    message: jsonObject,
+    afterSeq: v.pipe(v.number(), v.integer(), v.minValue(0))
+  }),
+  v.strictObject({ v: v.literal(1), type: v.literal('cancel'), callId: v.pipe(v.string(), v.regex(UUID_V7_RE)), agent: MailboxNameSchema })
+])
+export type TaskRequest = v.InferOutput<typeof TaskRequestSchema>
+
+/** Offered agent as `agents` returns it: its name and its own Agent Card (JSON form). */
+export interface OfferedAgent { name: string, card: Record<string, any> }
+
+/**
+ * Callee → caller.
+ * - `agents`: the answer to `agents`.
+ * - `event`: task snapshot number `seq` (1, 2, …) of the call, in order, durable on the callee;
+ *   `final` when the task reached a terminal or interrupted state (the stream then ends).
+ * - `wait`: nothing new yet (a heartbeat while the agent works or is down).
+ * - `cancelled`: the agent's answer to `cancel`, with the task it returned when it accepted.
+ * - `error`: the request is refused (`FORBIDDEN`, `NOT_FOUND`, `BAD_REQUEST`, …); the stream ends.
+ */
+export const TaskAnswerSchema = v.variant('type', [
+  v.strictObject({ type: v.literal('agents'), agents: v.array(v.strictObject({ name: MailboxNameSchema, card: jsonObject })) }),
+  v.strictObject({ type: v.literal('event'), seq: v.pipe(v.number(), v.integer(), v.minValue(1)), task: jsonObject, final: v.boolean() }),
+  v.strictObject({ type: v.literal('wait') }),
+  v.strictObject({ type: v.literal('cancelled'), accepted: v.boolean(), task: v.optional(jsonObject) }),
+  v.strictObject({ type: v.literal('error'), code: v.pipe(v.string(), v.maxLength(64)), reason: v.pipe(v.string(), v.maxLength(1024)) })
+])
+export type TaskAnswer = v.InferOutput<typeof TaskAnswerSchema>
+
+function parseWith<S extends v.GenericSchema> (schema: S, value: unknown, what: string): v.InferOutput<S> {
+  const r = v.safeParse(schema, value)
+  if (r.success) return r.output
+  const issue = r.issues[0]
+  const path = v.getDotPath(issue)
+  throw badRequest(`Cannot accept ${what}: ${path === null ? '' : `field "${path}": `}${issue.message}`)
+}
+
+/** Checks a caller's frame; throws `BAD_REQUEST` naming the first bad field. */
+export function parseTaskRequest (value: unknown): TaskRequest {
+  return parseWith(TaskRequestSchema, value, 'task request')
+}
+
+/** Checks a callee's frame; throws `BAD_REQUEST` naming the first bad field. */
+export function parseTaskAnswer (value: unknown): TaskAnswer {
+  return parseWith(TaskAnswerSchema, value, 'task answer')
+}

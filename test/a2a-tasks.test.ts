@@ -1,0 +1,145 @@
+// Private A2A (issue 11), tasks across the mesh between real daemon processes: multi-turn,
+// cancel, the pull model, no grant, the agent down, either daemon SIGKILLed mid-task. Test names
+// carry the A2A v1.0 TCK requirement ids they cover where one applies.
+import '../protocol/index.js'
+import * as assert from 'uvu/assert'
+import { TaskState, type Task } from '@a2a-js/sdk'
+import { kitSuite, waitFor, withDeadline } from './kit/index.js'
+import { runDaemonIn, sov } from './kit/daemon.js'
+import { freePort, grantSend } from './kit/a2a.js'
+import { auditRows, clientFor, pair, rpc, send, textOf } from './kit/a2a-http.js'
+
+const test = kitSuite('a2a-tasks')
+
+test('CORE-MULTI-TURN: input-required, then the next message with the same taskId and contextId reaches the same agent task and completes it', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const first = await withDeadline(send(p.client, 'ask me'), 30_000, 'first turn')
+  assert.is(first.status?.state, TaskState.TASK_STATE_INPUT_REQUIRED)
+  assert.is(textOf(first.status?.message?.parts), 'which colour?')
+  const second = await withDeadline(send(p.client, 'blue', { taskId: first.id, contextId: first.contextId }), 30_000, 'second turn')
+  assert.is(second.id, first.id)
+  assert.is(second.status?.state, TaskState.TASK_STATE_COMPLETED)
+  assert.is(textOf(second.status?.message?.parts), 'got blue')
+  assert.equal(p.agent.received, ['ask me', 'blue'])
+})
+
+test('CORE-CANCEL-001: CancelTask of a working task travels to the agent behind B; the task is CANCELED on A, and stays so', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'slow 3000 long job', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  const cancelled = await withDeadline(p.client.cancelTask({ tenant: '', id: task.id, metadata: undefined }), 20_000, 'CancelTask')
+  assert.is(cancelled.status?.state, TaskState.TASK_STATE_CANCELED)
+  await new Promise(resolve => setTimeout(resolve, 3500))
+  const later = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+  assert.is(later.status?.state, TaskState.TASK_STATE_CANCELED, 'the agent finishing later does not undo the cancellation')
+  const again = await p.client.cancelTask({ tenant: '', id: task.id, metadata: undefined })
+  assert.is(again.status?.state, TaskState.TASK_STATE_CANCELED, 'cancelling a cancelled task returns it')
+})
+
+test('CORE-CANCEL-002: CancelTask of a completed task is TaskNotCancelableError (-32002)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'quick'), 30_000, 'SendMessage')
+  const r = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'CancelTask', params: { id: task.id } }), p.token)
+  assert.is(r.json.error?.code, -32002, JSON.stringify(r.json))
+})
+
+test('PULL: an agent without an HTTP server (sov agent add --pull) leases the call from its mailbox and answers with sov a2a reply; the SDK client on A sees working, the artifact, then completed', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const added = await sov(p.b.home, ['agent', 'add', 'scribe', '--pull', '--description', 'Writes notes', '--json'])
+  assert.is(added.code, 0, added.stderr)
+  await grantSend(p.b.home, p.a.peerId, 'scribe')
+  const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
+  assert.equal(listed.json.map((a: any) => a.name).sort(), ['builder', 'scribe'])
+  const client = await clientFor(`${p.http}/peers/${p.b.peerId}/agents/scribe`, p.token)
+  const task = await withDeadline(send(client, 'write a note', { returnImmediately: true }), 10_000, 'SendMessage')
+  const got = await sov(p.b.home, ['a2a', 'receive', 'scribe', '--wait', '10s', '--json'], { timeoutMs: 20_000 })
+  assert.is(got.code, 0, got.stderr)
+  assert.is(got.json.length, 1)
+  const call = got.json[0]
+  assert.is(call.from, p.a.peerId)
+  assert.is(call.message.parts[0].text, 'write a note')
+  assert.is(call.message.taskId, task.id, 'the consumer sees the caller\'s task id')
+  const state = async (want: TaskState): Promise<Task> => await waitFor(async () => {
+    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === want ? t : undefined
+  }, 10_000, `state ${want}`)
+  const working = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'on it', '--state', 'working'])
+  assert.is(working.code, 0, working.stderr)
+  assert.is(textOf((await state(TaskState.TASK_STATE_WORKING)).status?.message?.parts), 'on it')
+  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'the note', '--artifact', 'note', '--state', 'working'])).code, 0)
+  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--json'])).json.final, true)
+  const done = await state(TaskState.TASK_STATE_COMPLETED)
+  assert.is(textOf(done.artifacts.find(a => a.artifactId === 'note')?.parts), 'the note')
+  assert.is(textOf(done.status?.message?.parts), 'done')
+  const late = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'again', '--json'])
+  assert.is(late.code, 1)
+  assert.match(late.stdout + late.stderr, /CONFLICT/)
+  const empty = await sov(p.b.home, ['a2a', 'receive', 'scribe', '--json'])
+  assert.equal(empty.json, [], 'the final reply acked the call')
+})
+
+test('no grant: the client gets a failed task naming FORBIDDEN at once, not a hang; the refusal is an audit row on both nodes', async ctx => {
+  const p = await withDeadline(pair(ctx, { grant: false }), 60_000, 'setup')
+  const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
+  assert.equal(listed.json, [], 'B offers A nothing')
+  // Without a card, the client is built from the endpoint's own description of the agent.
+  const client = await clientFor(p.base, p.token).catch(() => undefined)
+  assert.is(client, undefined, 'no card for an agent B does not offer')
+  const r = await withDeadline(rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: 'nogrant-1', role: 'ROLE_USER', parts: [{ text: 'hi' }] } } }), p.token), 20_000, 'SendMessage')
+  assert.is(r.json.result?.task?.status?.state, 'TASK_STATE_FAILED', JSON.stringify(r.json))
+  assert.match(JSON.stringify(r.json.result.task.status.message), /FORBIDDEN/)
+  assert.equal(p.agent.received, [])
+  assert.ok((await auditRows(p.b.home)).some(r => r.type === 'A2A_TASK_REFUSED' && r.outcome === 'denied'), 'callee refusal row')
+  assert.ok((await auditRows(p.a.home)).some(r => r.type === 'A2A_TASK_REFUSED'), 'caller refusal row')
+})
+
+test('the callee agent down, then up: the call waits durably on B and completes (an agent that does not stream: B polls it)', async ctx => {
+  const p = await withDeadline(pair(ctx, { streaming: false }), 60_000, 'setup')
+  await p.agent.stop()
+  const task = await withDeadline(send(p.client, 'while you were out', { returnImmediately: true }), 10_000, 'SendMessage')
+  await new Promise(resolve => setTimeout(resolve, 3000))
+  const mid = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+  assert.is(mid.status?.state, TaskState.TASK_STATE_SUBMITTED)
+  await p.agent.start()
+  const done = await waitFor(async () => {
+    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, 20_000, 'task to complete after the agent came back')
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: while you were out')
+  assert.equal(p.agent.received, ['while you were out'])
+})
+
+test('the caller daemon SIGKILLed mid-task: after its restart GetTask returns the completed task', async ctx => {
+  const httpPort = await freePort()
+  const p = await withDeadline(pair(ctx, { httpPort }), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'slow 2500 survive', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  await p.a.kill()
+  await new Promise(resolve => setTimeout(resolve, 3000))
+  await runDaemonIn(ctx, p.a.home)
+  const client = await clientFor(p.base, p.token)
+  const done = await waitFor(async () => {
+    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, 30_000, 'task to complete after the restart')
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 2500 survive')
+  assert.equal(p.agent.received, ['slow 2500 survive'], 'the agent ran it once')
+})
+
+test('the callee daemon SIGKILLed mid-task: after its restart it follows the agent task again (never re-sends it) and the call completes on A', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'slow 3000 callee crash', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  await new Promise(resolve => setTimeout(resolve, 500))
+  await p.b.kill()
+  await runDaemonIn(ctx, p.b.home)
+  const done = await waitFor(async () => {
+    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, 30_000, 'task to complete after the callee restarted')
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 3000 callee crash')
+  assert.equal(p.agent.received, ['slow 3000 callee crash'], 'the agent got it once')
+})
+
+
+test.run()

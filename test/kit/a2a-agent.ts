@@ -1,0 +1,117 @@
+/**
+ * A real A2A v1.0 agent server built with `@a2a-js/sdk` (Express `jsonRpcHandler`,
+ * `DefaultRequestHandler`, in-memory task store) on 127.0.0.1, for the tests of issue 11. Its
+ * behaviour is chosen by the first text part of the message:
+ * - `ask …`: the task asks for input (`TASK_STATE_INPUT_REQUIRED`); the next turn completes it
+ *   with `got <text>`;
+ * - `slow <ms> …`: works for `<ms>` before completing;
+ * - anything else: completes with an artifact `result` holding `echo: <text>`.
+ * CancelTask marks a task CANCELED. It streams (SendStreamingMessage) unless `streaming: false`.
+ * `stop()` and `start()` again keep the port, so a test can take the agent down and back up.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import { AgentCard, TaskState } from '@a2a-js/sdk'
+import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore, type AgentExecutor } from '@a2a-js/sdk/server'
+import { UserBuilder, agentCardHandler, jsonRpcHandler } from '@a2a-js/sdk/server/express'
+import type { KitContext } from './index.js'
+
+export interface TestAgent {
+  url: string
+  port: number
+  /** Messages the agent received, in order (their first text part). */
+  received: string[]
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+function text (parts: any[]): string {
+  const p = parts.find(x => x.content?.$case === 'text')
+  return p === undefined ? '' : p.content.value
+}
+
+function agentMessage (taskId: string, contextId: string, body: string): any {
+  return { messageId: `agent-${Date.now()}-${Math.random()}`, role: 2, taskId, contextId, parts: [{ content: { $case: 'text', value: body }, mediaType: 'text/plain', filename: '', metadata: undefined }], metadata: undefined, extensions: [], referenceTaskIds: [] }
+}
+
+export async function startTestAgent (ctx: KitContext, opts: { name?: string, description?: string, streaming?: boolean } = {}): Promise<TestAgent> {
+  const received: string[] = []
+  const contexts = new Map<string, string>()
+  const executor: AgentExecutor = {
+    execute: async (rc, bus) => {
+      const body = text(rc.userMessage.parts)
+      received.push(body)
+      const { taskId, contextId } = rc
+      contexts.set(taskId, contextId)
+      const status = (state: TaskState, msg?: string): any => ({ state, message: msg === undefined ? undefined : agentMessage(taskId, contextId, msg), timestamp: new Date().toISOString() })
+      if (rc.task === undefined) {
+        bus.publish(AgentEvent.task({ id: taskId, contextId, status: status(TaskState.TASK_STATE_SUBMITTED), history: [rc.userMessage], artifacts: [], metadata: undefined }))
+      } else {
+        bus.publish(AgentEvent.task({ ...rc.task, status: status(TaskState.TASK_STATE_WORKING) }))
+      }
+      if (rc.task !== undefined && rc.task.status?.state === TaskState.TASK_STATE_INPUT_REQUIRED) {
+        bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: status(TaskState.TASK_STATE_COMPLETED, `got ${body}`), metadata: undefined }))
+        bus.finished()
+        return
+      }
+      if (body.startsWith('ask')) {
+        bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: status(TaskState.TASK_STATE_INPUT_REQUIRED, 'which colour?'), metadata: undefined }))
+        bus.finished()
+        return
+      }
+      const slow = /^slow (\d+)/.exec(body)
+      if (slow !== null) await new Promise(resolve => setTimeout(resolve, Number(slow[1])))
+      bus.publish(AgentEvent.artifactUpdate({ taskId, contextId, artifact: { artifactId: 'result', name: 'result', description: '', parts: [{ content: { $case: 'text', value: `echo: ${body}` }, mediaType: 'text/plain', filename: '', metadata: undefined }], metadata: undefined, extensions: [] }, append: false, lastChunk: true, metadata: undefined }))
+      bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: status(TaskState.TASK_STATE_COMPLETED, 'done'), metadata: undefined }))
+      bus.finished()
+    },
+    cancelTask: async (taskId, bus) => {
+      const contextId = contexts.get(taskId) ?? ''
+      bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: { state: TaskState.TASK_STATE_CANCELED, message: agentMessage(taskId, contextId, 'cancelled'), timestamp: new Date().toISOString() }, metadata: undefined }))
+      bus.finished()
+    }
+  }
+
+  let port = 0
+  let server: Server | undefined
+  const agent: TestAgent = {
+    url: '',
+    port: 0,
+    received,
+    start: async () => {
+      const card = () => AgentCard.fromJSON({
+        name: opts.name ?? 'Builder', description: opts.description ?? 'Builds things for tests', version: '1.0.0',
+        supportedInterfaces: [{ url: `http://127.0.0.1:${port}/`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
+        capabilities: { streaming: opts.streaming ?? true, pushNotifications: false },
+        defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain'],
+        skills: [{ id: 'build', name: 'build', description: 'builds', tags: ['build'] }]
+      })
+      const handler = new DefaultRequestHandler(card(), new InMemoryTaskStore(), executor)
+      const app = express()
+      app.use('/.well-known/agent-card.json', agentCardHandler({ agentCardProvider: async () => card() }))
+      app.use('/', jsonRpcHandler({ requestHandler: handler, userBuilder: UserBuilder.noAuthentication }))
+      const s = createServer(app)
+      await new Promise<void>(resolve => s.listen(port, '127.0.0.1', resolve))
+      port = (s.address() as AddressInfo).port
+      agent.port = port
+      agent.url = `http://127.0.0.1:${port}`
+      server = s
+      // The card names the port: build the handler's card again now that it is known.
+      if (handler !== undefined && (await handler.getAgentCard()).supportedInterfaces[0].url.endsWith(':0/')) {
+        await agent.stop()
+        await agent.start()
+      }
+    },
+    stop: async () => {
+      const s = server
+      server = undefined
+      if (s === undefined) return
+      s.closeAllConnections()
+      await new Promise<void>(resolve => { s.close(() => { resolve() }) })
+    }
+  }
+  await agent.start()
+  ctx.defer(agent.stop)
+  return agent
+}

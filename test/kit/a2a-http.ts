@@ -1,0 +1,94 @@
+/**
+ * Issue 11 test kit: two real daemons (B offers a real `@a2a-js/sdk` agent as "builder" and
+ * grants A; A holds an agent token with /a2a/post and its local A2A endpoint), and the SDK client
+ * on A pointed at the agent through A's endpoint. Everything registers its teardown with `ctx`.
+ */
+import * as assert from 'uvu/assert'
+import { join } from 'node:path'
+import { Message, SendMessageConfiguration, type Task } from '@a2a-js/sdk'
+import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
+import type { KitContext } from './index.js'
+import { sov, type DaemonHandle } from './daemon.js'
+import { freePort, grantSend, startA2ADaemon } from './a2a.js'
+import { startTestAgent, type TestAgent } from './a2a-agent.js'
+
+export interface Pair {
+  a: DaemonHandle
+  b: DaemonHandle
+  agent: TestAgent
+  token: string
+  http: string
+  base: string
+  client: Client
+}
+
+export function authedFetch (token: string): typeof fetch {
+  return async (input, init = {}) => {
+    const headers = new Headers(init.headers)
+    headers.set('Authorization', `Bearer ${token}`)
+    return await fetch(input, { ...init, headers })
+  }
+}
+
+export async function clientFor (base: string, token: string): Promise<Client> {
+  const f = authedFetch(token)
+  const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: f })], cardResolver: new DefaultAgentCardResolver({ fetchImpl: f }) })
+  return await factory.createFromUrl(`${base}/`)
+}
+
+/** B offers the SDK agent as "builder" and grants A; A has an agent token with /a2a/post. */
+export async function pair (ctx: KitContext, opts: { grant?: boolean, httpPort?: number, streaming?: boolean } = {}): Promise<Pair> {
+  const agent = await startTestAgent(ctx, { streaming: opts.streaming })
+  const b = await startA2ADaemon(ctx, { config: { a2a: { http: { listen: 0 } } } })
+  const httpPort = opts.httpPort ?? await freePort()
+  const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr], config: { a2a: { http: { listen: `127.0.0.1:${httpPort}` } } } })
+  const added = await sov(b.home, ['agent', 'add', 'builder', '--url', agent.url, '--json'])
+  assert.is(added.code, 0, added.stderr)
+  if (opts.grant !== false) await grantSend(b.home, a.peerId, 'builder')
+  const issued = await sov(a.home, ['agent-token', 'issue', 'ci', '--scope', '/a2a/post', '--json'])
+  assert.is(issued.code, 0, issued.stderr)
+  const status = await sov(a.home, ['status', '--json'])
+  const http = status.json.a2aHttp
+  assert.is(http, `http://127.0.0.1:${httpPort}`)
+  const base = `${http}/peers/${b.peerId}/agents/builder`
+  const client = opts.grant === false ? undefined as unknown as Client : await clientFor(base, issued.json.token)
+  return { a, b, agent, token: issued.json.token, http, base, client }
+}
+
+export function userMessage (text: string, extra: Record<string, unknown> = {}): Message {
+  return Message.fromJSON({ messageId: `m-${Date.now()}-${Math.random()}`, role: 'ROLE_USER', parts: [{ text }], ...extra })
+}
+
+export async function send (client: Client, text: string, opts: { returnImmediately?: boolean, taskId?: string, contextId?: string } = {}): Promise<Task> {
+  const extra: Record<string, unknown> = {}
+  if (opts.taskId !== undefined) extra.taskId = opts.taskId
+  if (opts.contextId !== undefined) extra.contextId = opts.contextId
+  const r = await client.sendMessage({
+    tenant: '',
+    message: userMessage(text, extra),
+    configuration: opts.returnImmediately === true ? SendMessageConfiguration.fromJSON({ returnImmediately: true }) : undefined,
+    metadata: undefined
+  })
+  assert.ok('status' in r, 'the result is a Task')
+  return r as Task
+}
+
+export function textOf (parts: any[] | undefined): string {
+  return (parts ?? []).map(p => p.content?.$case === 'text' ? p.content.value : '').join('')
+}
+
+export async function auditRows (home: string): Promise<any[]> {
+  const r = await sov(home, ['audit', 'tail', '-n', '200', '--json'])
+  assert.is(r.code, 0, r.stderr)
+  return r.json
+}
+
+export async function rpc (url: string, body: string, token?: string): Promise<{ status: number, json: any }> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'A2A-Version': '1.0' }
+  if (token !== undefined) headers.Authorization = `Bearer ${token}`
+  const res = await fetch(url, { method: 'POST', headers, body })
+  const text = await res.text()
+  let json: any
+  try { json = JSON.parse(text) } catch { json = text }
+  return { status: res.status, json }
+}
