@@ -59,9 +59,9 @@ test('a late ack or nack naming a lease that ran out and was taken again is CONF
   const { a, b } = await pair(ctx)
   await sov(a.home, ['a2a', 'send', b.peerId, 'inbox', 'once', '--json'])
   await arrived(b.home, 1)
-  const first = (await sov(b.home, ['a2a', 'receive', 'inbox', '--lease', '300ms', '--json'])).json[0]
+  const first = (await sov(b.home, ['a2a', 'receive', 'inbox', '--lease', '1s', '--json'])).json[0]
   assert.is(first.lease, `${first.id}.1`)
-  await new Promise(resolve => setTimeout(resolve, 400))
+  await new Promise(resolve => setTimeout(resolve, 1200))
   const second = (await sov(b.home, ['a2a', 'receive', 'inbox', '--lease', '30s', '--json'])).json[0]
   assert.is(second.lease, `${first.id}.2`)
   for (const verb of ['ack', 'nack']) {

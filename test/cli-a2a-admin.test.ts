@@ -14,8 +14,8 @@ const UNKNOWN_PEER = '12D3KooWGzQ8Yz2Cf6ZyGdUjKwYjDx2NLHhy2JbTTA3MygUbAPDs'
 
 test('cap list shows full ids that cap revoke takes (or an 8-digit prefix); expired grants and tokens are marked', async ctx => {
   const a = await startA2ADaemon(ctx)
-  const g1 = await sov(a.home, ['cap', 'grant', a.peerId, '/a2a/send', '--mailbox', 'x', '--expires', '1s', '--json'])
-  const g2 = await sov(a.home, ['cap', 'grant', a.peerId, '/a2a/send', '--mailbox', 'y', '--json'])
+  const g1 = await sov(a.home, ['cap', 'grant', UNKNOWN_PEER, '/a2a/send', '--mailbox', 'x', '--expires', '1s', '--json'])
+  const g2 = await sov(a.home, ['cap', 'grant', UNKNOWN_PEER, '/a2a/send', '--mailbox', 'y', '--json'])
   const tok = await sov(a.home, ['agent-token', 'issue', 'bot', '--scope', '/a2a/read:x', '--expires', '1s', '--json'])
   assert.is(tok.code, 0, tok.stderr)
   await new Promise(resolve => setTimeout(resolve, 1100))
@@ -40,7 +40,7 @@ test('cap list shows full ids that cap revoke takes (or an 8-digit prefix); expi
 
 test('audit acknowledge: a damaged row fails verify until acknowledged (signed, audited); then it is listed, not hidden', async ctx => {
   const a = await startA2ADaemon(ctx)
-  for (let i = 0; i < 3; i++) await sov(a.home, ['cap', 'grant', a.peerId, '/a2a/send', '--mailbox', `m${i}`])
+  for (let i = 0; i < 3; i++) await sov(a.home, ['cap', 'grant', UNKNOWN_PEER, '/a2a/send', '--mailbox', `m${i}`])
   const path = join(a.home, 'audit', 'events.jsonl')
   const bytes = readFileSync(path)
   let nl = -1

@@ -142,7 +142,7 @@ test('audit tail --follow --json is NDJSON: one row a line', async ctx => {
   child.stdout.on('data', d => { out += d })
   const { waitFor } = await import('./kit/index.js')
   await waitFor(() => out.split('\n').filter(Boolean).length >= 1, 10_000, 'the last rows')
-  await sov(a.home, ['cap', 'grant', a.peerId, '/a2a/send', '--json'])
+  await sov(a.home, ['cap', 'grant', '12D3KooWGzQ8Yz2Cf6ZyGdUjKwYjDx2NLHhy2JbTTA3MygUbAPDs', '/a2a/send', '--json'])
   await waitFor(() => /CAP_GRANTED/.test(out), 10_000, 'the new row to follow')
   child.kill('SIGINT')
   const lines = out.split('\n').filter(Boolean)

@@ -86,7 +86,7 @@ test('a port in use and an IPC socket path too long for the OS: error[CODE] nami
   for (const args of [['node', 'start', '--foreground'], ['node', 'start']]) {
     const r = await sov(deep, args, { timeoutMs: 30_000 })
     assert.is.not(r.code, 0)
-    assert.match(r.stderr, /error\[BAD_REQUEST\]: Cannot listen on the IPC socket ".*sov\.sock": the path is \d+ bytes, longer than the 10\d a Unix socket allows; use a shorter --home/)
+    assert.match(r.stderr, /error\[BAD_REQUEST\]: (Cannot start the daemon: )?Cannot listen on the IPC socket ".*sov\.sock": the path is \d+ bytes, longer than the 10\d a Unix socket allows; use a shorter --home/, `${args.join(' ')}: ${r.stderr}`)
   }
 })
 
