@@ -126,7 +126,7 @@ test('devnet status and mine N: the height moves and status shows it', async ctx
 
 test('--help on every command lists the global flags and an example', async ctx => {
   const home = ctx.tmp()
-  const groups = ['a2a', 'cap', 'audit', 'peers', 'agent-token', 'swarm-key', 'node', 'licence', 'devnet', 'config', 'bootstrap', 'token']
+  const groups = ['agent', 'a2a', 'cap', 'audit', 'peers', 'agent-token', 'swarm-key', 'node', 'licence', 'devnet', 'config', 'bootstrap', 'token']
   const top = await sov(home, ['--help'])
   const commands: string[][] = []
   for (const name of [...top.stdout.split('Commands:')[1].matchAll(/^ {2}([a-z0-9-]+)\b/gm)].map(m => m[1]).filter(n => n !== 'help')) {

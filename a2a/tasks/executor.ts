@@ -11,9 +11,8 @@ import { v7 as uuidv7 } from 'uuid'
 import type { RemoteCalls } from './remote.js'
 import { FINAL_STATES } from './forward.js'
 import { ownerOf } from './task-store.js'
+import { BLOCKING_MAX_MS } from './endpoint.js'
 
-/** Longest a blocking SendMessage waits for a final state before answering with the task so far. @default 60 s */
-export const BLOCKING_MAX_MS = 60_000
 
 export class MeshExecutor implements AgentExecutor {
   /** Ends the wait of a running execute() with a final task (a cancellation), by task id. */

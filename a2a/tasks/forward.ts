@@ -8,7 +8,7 @@
  * back-off; a call still open when the node stops is delivered again after the restart.
  */
 import { setMaxListeners } from 'node:events'
-import { ClientFactory, JsonRpcTransportFactory } from '@a2a-js/sdk/client'
+import type { ClientFactory } from '@a2a-js/sdk/client'
 import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
@@ -91,8 +91,11 @@ export class Forwarder {
     if (c === undefined) {
       const row = this.init.db.getOffered(agent)
       if (row === undefined) throw new Error(`agent "${agent}" is no longer offered`)
-      const factory = new ClientFactory({ transports: [new JsonRpcTransportFactory()] })
-      c = factory.createFromAgentCard(AgentCard.fromJSON(JSON.parse(row.card)))
+      const card = AgentCard.fromJSON(JSON.parse(row.card))
+      // The SDK's client loads with the first forwarded call (issue 16: an idle node, or one
+      // that offers no agent, never carries it).
+      c = import('@a2a-js/sdk/client').then(({ ClientFactory, JsonRpcTransportFactory }) =>
+        new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromAgentCard(card))
       c.catch(() => { this.clients.delete(agent) })
       this.clients.set(agent, c)
     }

@@ -7,19 +7,12 @@
  * endpoint at `…` (POST, `Authorization: Bearer <agent token with /a2a/post>`; none or a bad one
  * → 401 before the SDK sees the request).
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import express, { type NextFunction, type Request, type Response } from 'express'
-import { AgentCard } from '@a2a-js/sdk'
-import { jsonRpcHandler } from '@a2a-js/sdk/server/express'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { MailboxNameSchema, type OfferedAgent } from '../../protocol/index.js'
-import * as v from 'valibot'
-import { MeshExecutor } from './executor.js'
-import { MeshRequestHandler } from './request-handler.js'
-import { invalidRequestGuard, parseErrorHandler } from './jsonrpc-envelope.js'
-import { scopeOf, type RemoteCalls } from './remote.js'
-import { SqliteTaskStore } from './task-store.js'
+import type { NextFunction, Request, Response } from 'express'
+import type { OfferedAgent } from '../../protocol/index.js'
+import { parseTarget } from './endpoint.js'
+import type { RemoteCalls } from './remote.js'
 import type { TaskDb } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
 
@@ -38,16 +31,11 @@ export interface GatewayInit {
   blockingMaxMs?: number
 }
 
-interface Entry { handler: MeshRequestHandler, rpc: express.RequestHandler }
-
-/** Largest JSON-RPC request body. @default 4 MiB */
-export const MAX_RPC_BODY_BYTES = 4 * 1024 * 1024
-
 export class Gateway {
-  private readonly init: GatewayInit
+  readonly init: GatewayInit
   private server?: Server
   private base = ''
-  private readonly entries = new Map<string, Entry>()
+  private app?: Promise<(req: IncomingMessage, res: ServerResponse) => void>
   private readonly cards = new Map<string, { at: number, agents: OfferedAgent[] }>()
 
   constructor (init: GatewayInit) { this.init = init }
@@ -56,13 +44,7 @@ export class Gateway {
   get url (): string | null { return this.server === undefined ? null : this.base }
 
   async start (host: string, port: number): Promise<void> {
-    const app = express()
-    app.disable('x-powered-by')
-    app.get('/peers/:peer/agents/:name/.well-known/agent-card.json', (req, res) => { void this.card(req, res) })
-    // Parsed here, once (the SDK's own parser then skips the body): -32700 / -32600 come first.
-    app.use('/peers/:peer/agents/:name', (req: Request, res: Response, next: NextFunction) => { this.rpc(req, res, next) }, express.json({ limit: MAX_RPC_BODY_BYTES }), parseErrorHandler, invalidRequestGuard, (req: Request, res: Response, next: NextFunction) => { this.forward(req, res, next) })
-    app.use((_req, res) => { res.status(404).json({ error: 'not found: use /peers/<PeerId>/agents/<name>' }) })
-    const server = createServer(app)
+    const server = createServer((req, res) => { this.serve(req, res) })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => { server.off('error', reject); resolve() })
@@ -70,6 +52,18 @@ export class Gateway {
     const a = server.address() as AddressInfo
     this.base = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
     this.server = server
+  }
+
+  /**
+   * Express, the SDK's handlers and our task store load with the first request (issue 16): an
+   * idle node never carries them (about 7 MiB of its RSS). The app lives in `gateway-app.ts`.
+   */
+  private serve (req: IncomingMessage, res: ServerResponse): void {
+    this.app ??= import('./gateway-app.js').then(m => m.buildApp(this))
+    this.app.then(app => { app(req, res) }, (err: Error) => {
+      res.statusCode = 500
+      res.end(JSON.stringify({ error: `error[INTERNAL]: Cannot serve the A2A endpoint: ${err.message}` }))
+    })
   }
 
   async stop (): Promise<void> {
@@ -86,7 +80,8 @@ export class Gateway {
     return agents.map(a => ({ name: a.name, description: String(a.card.description ?? ''), cardUrl: this.url === null ? null : `${this.agentUrl(peer, a.name)}/${AGENT_CARD_PATH}`, card: this.rewrite(peer, a) }))
   }
 
-  private agentUrl (peer: string, name: string): string {
+  /** Our JSON-RPC URL of `name` on `peer`. */
+  agentUrl (peer: string, name: string): string {
     return `${this.base}/peers/${peer}/agents/${name}`
   }
 
@@ -111,7 +106,8 @@ export class Gateway {
     }
   }
 
-  private async card (req: Request, res: Response): Promise<void> {
+  /** GET of a remote agent's card, rewritten (`gateway-app.ts` routes it here). */
+  async card (req: Request, res: Response): Promise<void> {
     const target = parseTarget(req)
     if (target === undefined) { res.status(404).json({ error: 'not found: bad PeerId or agent name' }); return }
     let agents: OfferedAgent[]
@@ -127,7 +123,8 @@ export class Gateway {
     res.json(this.rewrite(target.peer, a))
   }
 
-  private rpc (req: Request, res: Response, next: NextFunction): void {
+  /** Bearer check before any JSON-RPC request reaches the SDK (`gateway-app.ts` mounts it). */
+  authorize (req: Request, res: Response, next: NextFunction): void {
     const target = parseTarget(req)
     if (target === undefined) { res.status(404).json({ error: 'not found: bad PeerId or agent name' }); return }
     const header = req.headers.authorization ?? ''
@@ -143,53 +140,5 @@ export class Gateway {
     }
     ;(req as any).sovAgent = who.name
     next()
-  }
-
-  private forward (req: Request, res: Response, next: NextFunction): void {
-    const target = parseTarget(req)!
-    this.entry(target.peer, target.name).rpc(req, res, next)
-  }
-
-  private entry (peer: string, name: string): Entry {
-    const scope = `${peer}/${name}`
-    let e = this.entries.get(scope)
-    if (e === undefined) {
-      // The handler's own card only drives the SDK's checks (version, capabilities); the card
-      // clients read is the remote one, rewritten, and needs no round trip here.
-      const card = AgentCard.fromJSON({
-        name, description: `Agent "${name}" on ${peer}`, version: '1.0.0',
-        supportedInterfaces: [{ url: this.agentUrl(peer, name), protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
-        capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: false },
-        defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain']
-      })
-      const executor = new MeshExecutor(this.init.remote, peer, name, this.init.blockingMaxMs)
-      const handler = new MeshRequestHandler(card, new SqliteTaskStore(this.init.db, owner => scopeOf(peer, name, owner)), executor, async taskId => {
-        const call = this.init.db.lastCallOfTask(peer, name, taskId)
-        return call === undefined ? undefined : await this.init.remote.cancel(call)
-      })
-      const rpc = jsonRpcHandler({
-        requestHandler: handler,
-        userBuilder: async req => new LocalAgent(String((req as any).sovAgent))
-      })
-      e = { handler, rpc }
-      this.entries.set(scope, e)
-    }
-    return e
-  }
-}
-
-class LocalAgent {
-  constructor (private readonly name: string) {}
-  get isAuthenticated (): boolean { return true }
-  get userName (): string { return this.name }
-}
-
-function parseTarget (req: Request): { peer: string, name: string } | undefined {
-  const { peer, name } = req.params as Record<string, string>
-  if (!v.is(MailboxNameSchema, name)) return undefined
-  try {
-    return { peer: peerIdFromString(peer).toString(), name }
-  } catch {
-    return undefined
   }
 }

@@ -4,4 +4,4 @@
  * nodes, durable on both sides in `tasks.db`. See docs/a2a.md.
  */
 export { A2aTasks, parseHttpListen, DEFAULT_A2A_HTTP_PORT, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './service.js'
-export { BLOCKING_MAX_MS } from './executor.js'
+export { BLOCKING_MAX_MS } from './endpoint.js'

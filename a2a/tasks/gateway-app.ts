@@ -1,0 +1,78 @@
+/**
+ * The Express app behind the local A2A endpoint (`gateway.ts`), loaded with its first request so
+ * that an idle node carries neither Express nor the SDK's server (issue 16). Routes: a remote
+ * agent's card (GET, no token), and its JSON-RPC endpoint (bearer check → body parsed once →
+ * -32700 / -32600 → the SDK's `jsonRpcHandler` over our `MeshRequestHandler`).
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express'
+import { AgentCard } from '@a2a-js/sdk'
+import { jsonRpcHandler } from '@a2a-js/sdk/server/express'
+import { MeshExecutor } from './executor.js'
+import { MAX_RPC_BODY_BYTES, parseTarget } from './endpoint.js'
+import { invalidRequestGuard, parseErrorHandler } from './jsonrpc-envelope.js'
+import { MeshRequestHandler } from './request-handler.js'
+import { scopeOf, type RemoteCalls } from './remote.js'
+import { SqliteTaskStore } from './task-store.js'
+import type { TaskDb } from './task-db.js'
+
+/** What the app needs of the server (`Gateway` is one). */
+export interface GatewayHooks {
+  init: { db: TaskDb, remote: RemoteCalls, blockingMaxMs?: number }
+  agentUrl: (peer: string, name: string) => string
+  card: (req: Request, res: Response) => Promise<void>
+  authorize: (req: Request, res: Response, next: NextFunction) => void
+}
+
+/** The app `gateway` serves with: one SDK handler per remote agent, made on its first call. */
+export function buildApp (gateway: GatewayHooks): express.Express {
+  const entries = new Map<string, RequestHandler>()
+  const rpcOf = (peer: string, name: string): RequestHandler => {
+    const scope = `${peer}/${name}`
+    let rpc = entries.get(scope)
+    if (rpc === undefined) {
+      rpc = jsonRpcHandler({
+        requestHandler: requestHandler(gateway, peer, name),
+        userBuilder: async req => new LocalAgent(String((req as any).sovAgent))
+      })
+      entries.set(scope, rpc)
+    }
+    return rpc
+  }
+  const app = express()
+  app.disable('x-powered-by')
+  app.get('/peers/:peer/agents/:name/.well-known/agent-card.json', (req, res) => { void gateway.card(req, res) })
+  // Parsed here, once (the SDK's own parser then skips the body): -32700 / -32600 come first.
+  app.use('/peers/:peer/agents/:name',
+    (req: Request, res: Response, next: NextFunction) => { gateway.authorize(req, res, next) },
+    express.json({ limit: MAX_RPC_BODY_BYTES }), parseErrorHandler, invalidRequestGuard,
+    (req: Request, res: Response, next: NextFunction) => {
+      const target = parseTarget(req)!
+      void rpcOf(target.peer, target.name)(req, res, next)
+    })
+  app.use((_req, res) => { res.status(404).json({ error: 'not found: use /peers/<PeerId>/agents/<name>' }) })
+  return app
+}
+
+function requestHandler (gateway: GatewayHooks, peer: string, name: string): MeshRequestHandler {
+  const { db, remote, blockingMaxMs } = gateway.init
+  // The handler's own card only drives the SDK's checks (version, capabilities); the card
+  // clients read is the remote one, rewritten, and needs no round trip here.
+  const card = AgentCard.fromJSON({
+    name, description: `Agent "${name}" on ${peer}`, version: '1.0.0',
+    supportedInterfaces: [{ url: gateway.agentUrl(peer, name), protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
+    capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: false },
+    defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain']
+  })
+  const executor = new MeshExecutor(remote, peer, name, blockingMaxMs)
+  return new MeshRequestHandler(card, new SqliteTaskStore(db, owner => scopeOf(peer, name, owner)), executor, async taskId => {
+    const call = db.lastCallOfTask(peer, name, taskId)
+    return call === undefined ? undefined : await remote.cancel(call)
+  })
+}
+
+/** The SDK's user: the local agent whose token called (`Gateway.authorize` set it). */
+class LocalAgent {
+  constructor (private readonly name: string) {}
+  get isAuthenticated (): boolean { return true }
+  get userName (): string { return this.name }
+}
