@@ -3,24 +3,13 @@
  * relayed (through whom), the remote address, RTT, bytes in/out, connected since.
  */
 import type { Connection, Libp2p } from '@libp2p/interface'
+import type { PeerConnection } from '../protocol/index.js'
 import { isPrivate } from '@libp2p/utils'
 import { pskTraffic } from './psk-protector.js'
 import { relayOf, type Reachability, type ReachabilityMode } from './relay.js'
 
-export interface ConnectionInfo {
-  type: 'direct' | 'relayed'
-  /** PeerId of the relay, for a relayed connection. */
-  via?: string
-  /** The remote address as this node dialed or accepted it. */
-  addr: string
-  /** Last round trip measured on this connection (libp2p's connection monitor), in ms; null before the first. */
-  rttMs: number | null
-  /** Bytes on the wire through the PSK layer (nonce included); for a relayed one, its share of the relay link. */
-  bytesIn: number
-  bytesOut: number
-  /** ISO time the connection opened. */
-  since: string
-}
+/** How a connected peer is reached: `peers list`'s `connection` (protocol/ipc.ts, DESIGN §13). */
+export type ConnectionInfo = PeerConnection
 
 /** Describes one open connection. */
 export function connectionInfo (conn: Connection): ConnectionInfo {
