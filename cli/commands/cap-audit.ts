@@ -4,7 +4,29 @@ import { auditBroken, badRequest } from '../../protocol/index.js'
 import { durationFlag, emit, intFlag, type GlobalOptions } from '../output.js'
 import { confirm } from '../confirm.js'
 import { MAX_EXPIRES_MS, expiryMark } from './expiry.js'
-import { withDaemon } from '../ipc-client.js'
+import { withDaemon, type IpcClient } from '../ipc-client.js'
+
+/** Most rows `audit tail -n` shows (the daemon keeps this many in memory). */
+const AUDIT_TAIL_MAX_ROWS = 10_000
+
+/**
+ * The last `n` rows. One answer carries at most ~2 MiB of rows, the newest; the older rest is
+ * fetched in pages after a seq, so large rows never make an answer too large to send (issue 10).
+ */
+async function lastRows (c: IpcClient, n: number): Promise<any[]> {
+  const rows = await c.request('audit.tail', { n }) as any[]
+  if (rows.length === 0 || rows.length >= n) return rows
+  const first = rows[0].seq as number
+  const gap: any[] = []
+  let after = Math.max(0, first - 1 - (n - rows.length))
+  while (after < first - 1) {
+    const page = (await c.request('audit.tail', { n: first - 1 - after, afterSeq: after }) as any[]).filter(r => r.seq < first)
+    if (page.length === 0) break
+    gap.push(...page)
+    after = page[page.length - 1].seq
+  }
+  return [...gap, ...rows]
+}
 
 /** How often `audit tail --follow` asks for new rows. */
 const FOLLOW_POLL_MS = 500
@@ -41,10 +63,9 @@ export function registerCapAuditCommands (program: Command): void {
     .option('--follow', 'keep printing new rows until interrupted')
     .action(async (o: { lines: string, follow?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const n = Number.parseInt(o.lines, 10)
-      if (!Number.isInteger(n) || n < 0) throw badRequest(`Cannot parse -n "${o.lines}": use a whole number`)
+      const n = intFlag('-n', o.lines, { min: 0, max: AUDIT_TAIL_MAX_ROWS })
       await withDaemon(g.home, async c => {
-        const rows = await c.request('audit.tail', { n }) as any[]
+        const rows = await lastRows(c, n)
         const show = (rs: any[]): void => {
           for (const row of rs) process.stdout.write((g.json === true ? JSON.stringify(row) : formatRow(row)) + '\n')
         }

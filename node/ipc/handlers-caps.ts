@@ -14,6 +14,11 @@ import { actorOf, type Handler } from './handler.js'
 
 /** Rows `audit tail` returns without `-n`. */
 const AUDIT_TAIL_DEFAULT_ROWS = 20
+/**
+ * Largest `audit.tail` answer, in bytes of row JSON: well inside one 4 MiB IPC frame, so no
+ * answer is ever too large to send (issue 10 §1, the same kind as `a2a.receive`'s budget).
+ */
+export const AUDIT_TAIL_MAX_BYTES = 2 * 1024 * 1024
 
 export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Handler>> {
   return {
@@ -64,7 +69,7 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       return { name, revoked: true, grants: rec.grants }
     },
 
-    'audit.tail': async ({ n, afterSeq }) => await d.auditLog.tail(n ?? AUDIT_TAIL_DEFAULT_ROWS, afterSeq),
+    'audit.tail': async ({ n, afterSeq }) => fitTail(await d.auditLog.tail(n ?? AUDIT_TAIL_DEFAULT_ROWS, afterSeq), afterSeq === undefined),
     'audit.verify': async () => {
       // A read: it appends no row (issue 14), so verifying twice gives the same head.
       return await d.auditLog.verify()
@@ -114,4 +119,20 @@ export async function authorizeAgent (d: CapsComponents, name: string, type: Req
   await d.audit({ type: 'IPC_FORBIDDEN', actor: `agent:${name}`, outcome: 'denied', detail: { request: type, cmd: need, mailbox: mailbox ?? null, reason: r.reason } }, true)
     .catch(() => { /* refused either way */ })
   throw forbidden(`Cannot run ${type}: agent "${name}" is not allowed: ${r.reason}`)
+}
+
+/**
+ * The rows of a tail that fit `AUDIT_TAIL_MAX_BYTES`, always at least one: the newest of a plain
+ * tail, the oldest of a page after a seq (the CLI pages on from the last one it got).
+ */
+function fitTail<T> (rows: T[], newest: boolean): T[] {
+  let bytes = 0
+  const order = newest ? [...rows].reverse() : rows
+  let kept = 0
+  for (const r of order) {
+    bytes += JSON.stringify(r).length
+    if (kept > 0 && bytes > AUDIT_TAIL_MAX_BYTES) break
+    kept++
+  }
+  return newest ? rows.slice(rows.length - kept) : rows.slice(0, kept)
 }
