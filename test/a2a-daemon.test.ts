@@ -105,7 +105,11 @@ test('CLI and agent tokens: send, receive, nack, ack with --json; /a2a/read and 
   const mb = await sov(b.home, ['a2a', 'mailboxes', '--json'], asReader)
   assert.equal(mb.json, [{ mailbox: 'builder', ready: 0, leased: 1, dead: 0 }])
   assert.is((await sov(b.home, ['a2a', 'ack', 'builder', r2.json[0].lease, '--json'], asReader)).json.count, 1)
-  assert.equal((await sov(b.home, ['a2a', 'ack', 'builder', r2.json[0].lease, '--json'])).json.count, 0, 'an acked message is gone')
+  const again = await sov(b.home, ['a2a', 'ack', 'builder', r2.json[0].lease, '--json'])
+  assert.equal([again.code, again.json.count, again.json.missing], [1, 0, [r2.json[0].lease]], 'an acked message is gone: listed as missing, exit 1 (issue 14)')
+  const human = await sov(b.home, ['a2a', 'ack', 'builder', r2.json[0].lease])
+  assert.is(human.code, 1)
+  assert.match(human.stderr, /^error\[NOT_FOUND\]: Cannot ack 1 of 1: no message in "builder" holds ".+" \(already acknowledged, or never leased\)/)
 
   const data = await sov(a.home, ['a2a', 'send', b.peerId, 'builder', '--data', '{"job":42}', '--json'])
   assert.is(data.code, 0, data.stderr)

@@ -56,6 +56,12 @@ export function registerA2ACommands (program: Command): void {
         const g = cmd.optsWithGlobals<GlobalOptions>()
         const r = await withDaemon(g.home, async c => await c.request(verb === 'ack' ? 'a2a.ack' : 'a2a.nack', { mailbox, leases }))
         emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? leases.length}`)
+        // A lease that names no message here (acked already, or never leased) is said, and fails
+        // the command, so a script notices (issue 14); the JSON lists them under "missing".
+        if (r.missing?.length > 0) {
+          if (g.json !== true) process.stderr.write(`error[NOT_FOUND]: Cannot ${verb} ${r.missing.length} of ${leases.length}: no message in "${mailbox}" holds ${r.missing.map((l: string) => `"${l}"`).join(', ')} (already acknowledged, or never leased); see \`sov a2a receive ${mailbox}\`\n`)
+          process.exitCode = 1
+        }
       })
   }
   a2a.command('reply').argument('<mailbox>').argument('<id>', 'the id sov a2a receive gave the call').argument('[text]')
