@@ -54,7 +54,7 @@ async function latencies (a: Mailboxes, b: Mailboxes, to: string, n: number): Pr
     await a.send(to, 'inbox', { messageId: `m${i}-${Math.random()}`, role: 'ROLE_USER', parts: [{ text: 'x'.repeat(1000) }] })
     const got = await b.receive('inbox', { waitMs: 5_000, max: 1 })
     out.push(performance.now() - t)
-    b.ack('inbox', got.map(m => m.id))
+    b.ack('inbox', got.map(m => m.lease))
   }
   return out
 }
