@@ -27,6 +27,7 @@ export {
 } from './store.js'
 export type { DeadLetterItem, PurgeWhich } from './dead-letters.js'
 export { streamRefusal } from './receiver.js'
+export { openDatabase } from './sqlite.js'
 export type { AuthResult, Authorize, A2AAuditEvent, AuditSink } from './types.js'
 
 /** Creates the mailbox service (not started). */

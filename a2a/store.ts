@@ -7,7 +7,8 @@
  * arrived together, `send` commits everything queued in one tick), so an fsync costs far less
  * than one per message.
  */
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import { openDatabase } from './sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
 import { RECLAIM_MIN_FREE_BYTES, checkHeader, damaged, useIncrementalVacuum } from './store-file.js'
@@ -100,7 +101,7 @@ export class MailboxStore {
     }
     let db: Database.Database
     try {
-      db = new Database(path, { fileMustExist: path !== ':memory:' })
+      db = openDatabase(path, { fileMustExist: path !== ':memory:' })
     } catch (err) {
       throw damaged(path, err)
     }

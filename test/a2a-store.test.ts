@@ -6,9 +6,8 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { v7 as uuidv7 } from 'uuid'
-import { MailboxStore, backoffMs } from '../a2a/index.js'
+import { MailboxStore, backoffMs, openDatabase } from '../a2a/index.js'
 import { kitSuite, repoPath } from './kit/index.js'
 
 const test = kitSuite('a2a-store')
@@ -40,7 +39,7 @@ test('open() creates mailbox.db 0600 in WAL mode at the current schema version; 
   const e = incoming()
   assert.equal(store.accept([e], T0), ['accepted'])
   store.close()
-  const db = new Database(path, { readonly: true })
+  const db = openDatabase(path, { readonly: true })
   assert.is(db.pragma('journal_mode', { simple: true }), 'wal')
   db.close()
   const again = MailboxStore.open(path)
@@ -50,7 +49,7 @@ test('open() creates mailbox.db 0600 in WAL mode at the current schema version; 
 
 test('open() refuses a database written by a newer schema version', ctx => {
   const path = join(ctx.tmp(), 'mailbox.db')
-  const db = new Database(path)
+  const db = openDatabase(path)
   db.pragma('user_version = 99')
   db.close()
   assert.throws(() => MailboxStore.open(path), /schema version 99 is newer/)

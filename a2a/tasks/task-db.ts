@@ -7,7 +7,8 @@
  * Callee side: `offered` (local agents offered to the mesh), `served` (calls received from peers)
  * and `served_events` (each call's task snapshots, numbered, kept for the caller to catch up).
  */
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import { openDatabase } from '../sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 
 const MIGRATIONS: readonly string[] = [
@@ -84,7 +85,7 @@ export class TaskDb {
   /** Opens (creating it 0600) and migrates the database at `path`. */
   static open (path: string): TaskDb {
     if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600))
-    const db = new Database(path)
+    const db = openDatabase(path)
     try {
       if (path !== ':memory:') chmodSync(path, 0o600)
       db.pragma('journal_mode = WAL')
