@@ -8,7 +8,7 @@
  * than one per message.
  */
 import type Database from 'better-sqlite3'
-import { openDatabase } from './sqlite.js'
+import { openDatabase, relaxedTransaction } from './sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
 import { RECLAIM_MIN_FREE_BYTES, checkHeader, damaged, useIncrementalVacuum } from './store-file.js'
@@ -204,14 +204,7 @@ export class MailboxStore {
    * Accepting an envelope (answered to the peer) and queueing a send (answered to the caller)
    * stay FULL.
    */
-  private relaxed<T> (fn: () => T): T {
-    this.db.pragma('synchronous = NORMAL')
-    try {
-      return this.db.transaction(fn)()
-    } finally {
-      this.db.pragma('synchronous = FULL')
-    }
-  }
+  private relaxed<T> (fn: () => T): T { return relaxedTransaction(this.db, fn) }
 
   /** Marks queued envelopes past their TTL expired (except those in `skip`, still in flight). */
   expireOutbox (now = Date.now(), skip: ReadonlySet<string> = new Set()): Array<{ id: string, peer: string, mailbox: string, attempts: number }> {

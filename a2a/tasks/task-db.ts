@@ -8,7 +8,7 @@
  * and `served_events` (each call's task snapshots, numbered, kept for the caller to catch up).
  */
 import type Database from 'better-sqlite3'
-import { openDatabase } from '../sqlite.js'
+import { openDatabase, relaxedTransaction } from '../sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 
 const MIGRATIONS: readonly string[] = [
@@ -104,15 +104,8 @@ export class TaskDb {
 
   close (): void { if (this.db.open) this.db.close() }
 
-  /** Runs `fn` as one transaction with `synchronous = NORMAL` (no fsync at its commit). */
-  private relaxed<T> (fn: () => T): T {
-    this.db.pragma('synchronous = NORMAL')
-    try {
-      return this.db.transaction(fn)()
-    } finally {
-      this.db.pragma('synchronous = FULL')
-    }
-  }
+  /** One transaction without fsync at its commit (`relaxedTransaction`). */
+  private relaxed<T> (fn: () => T): T { return relaxedTransaction(this.db, fn) }
 
   // ---- caller side: task snapshots ----
 
