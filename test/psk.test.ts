@@ -2,7 +2,7 @@
 // @libp2p/pnet, fast failure on a wrong key, and nothing in clear on the wire.
 import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
-import { connect } from 'node:net'
+import { Socket, connect } from 'node:net'
 import type { Libp2p } from '@libp2p/interface'
 import { generateSwarmKey, isSwarmKeyMismatch } from '../mesh/index.js'
 import { kitSuite, withDeadline } from './kit/index.js'
@@ -108,6 +108,36 @@ test('interop: our protector and stock @libp2p/pnet talk in both directions', as
     assert.is(back.length, payload.length)
     assert.ok(back.equals(payload), 'echoed bytes equal the sent bytes')
   }
+})
+
+test('a small message leaves in one socket write, not one per Noise/Yamux frame (issue 15 §4)', async ctx => {
+  const key = generateSwarmKey()
+  const a = await startNode(ctx, key)
+  const b = await startNode(ctx, key)
+  await serveEcho(a)
+  const stream = await b.dialProtocol(a.getMultiaddrs()[0], ECHO)
+  const req = randomBytes(1024)
+  const roundTrip = async (): Promise<void> => {
+    const got = new Promise<void>(resolve => { stream.addEventListener('message', () => { resolve() }, { once: true }) })
+    stream.send(req)
+    await withDeadline(got, 5000, 'the echo')
+  }
+  for (let i = 0; i < 20; i++) await roundTrip()
+  // Both nodes run in this process: count every socket write while 200 messages go each way.
+  const write = Socket.prototype.write
+  let writes = 0
+  Socket.prototype.write = function (this: Socket, ...args: any[]) { writes++; return (write as any).apply(this, args) } as any
+  ctx.defer(() => { Socket.prototype.write = write })
+  const count = 200
+  try {
+    for (let i = 0; i < count; i++) await roundTrip()
+  } finally {
+    Socket.prototype.write = write
+  }
+  // Per round trip: the message each way, and Yamux's window update each way at most. Before
+  // issue 15 each of those was two writes (Noise's length prefix, then the frame).
+  assert.ok(writes <= count * 4, `${writes} socket writes for ${count} echoed messages (bound ${count * 4})`)
+  await stream.close()
 })
 
 test('wrong key: 20 bare dials each fail with SWARM_KEY_MISMATCH in well under the 6 s dial timeout; no PeerId leaks', async ctx => {
