@@ -190,7 +190,7 @@ export class Mailboxes {
    * issue 11): committed before this returns, de-duplicated by `id`, consumers woken.
    */
   deliverLocal (mailbox: string, id: string, sender: string, message: unknown, ttlMs: number): 'accepted' | 'duplicate' | 'conflict' {
-    const [outcome] = this.running().store!.accept([{ id, sender, mailbox, ts: Date.now(), ttl: ttlMs, message: JSON.stringify(message) }])
+    const [outcome] = this.running().store!.acceptNow([{ id, sender, mailbox, ts: Date.now(), ttl: ttlMs, message: JSON.stringify(message) }])
     if (outcome === 'accepted') this.notify(mailbox)
     return outcome
   }

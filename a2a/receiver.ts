@@ -1,7 +1,8 @@
 /**
  * The receiving end of `/sov/a2a/1.0.0`: reads varint-length-prefixed JSON envelopes, checks
- * each one, commits what arrived together in one transaction and only then writes the replies,
- * in arrival order. Whatever a peer sends can end its own stream but never the node.
+ * each one, commits what arrived together in one transaction and only once that is on disk
+ * (group commit with every other stream, `MailboxStore.durable`) writes the replies, in arrival
+ * order. Whatever a peer sends can end its own stream but never the node.
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
@@ -124,6 +125,11 @@ export class Receiver {
       let outcomes: string[]
       try {
         outcomes = this.init.store.accept(toCommit.map(v => v.accept!))
+        // Group commit: on disk before any of them is answered (or its consumer woken).
+        await this.init.store.durable().catch(err => {
+          try { this.init.store.unaccept(toCommit.filter((_, i) => outcomes[i] === 'accepted').map(v => v.accept!.id)) } catch { /* the disk is failing */ }
+          throw err
+        })
       } catch (err) {
         // The disk said no (full, I/O): nothing was committed; the sender retries later.
         const reason = `Cannot commit envelope: ${(err as Error).message}`

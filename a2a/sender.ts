@@ -166,7 +166,10 @@ export class Sender {
     this.wake(evt.detail.toString(), true)
   }
 
-  /** Commits every queued send in one transaction and answers their callers. */
+  /**
+   * Commits every queued send in one transaction and answers their callers once it is durable
+   * (group commit, `MailboxStore.durable`); only then may the rows go out.
+   */
   private flush (): void {
     this.flushScheduled = false
     const batch = this.pending
@@ -179,14 +182,23 @@ export class Sender {
       for (const p of batch) p.reject(unavailable(`Cannot queue message: ${(err as Error).message}`, { cause: err }))
       return
     }
-    const peers = new Set<string>()
+    void this.answer(batch, results)
+  }
+
+  private async answer (batch: PendingSend[], results: Array<string | null>): Promise<void> {
+    const added = batch.filter((_, i) => results[i] === null)
+    try {
+      await this.init.store.durable()
+    } catch (err) {
+      try { this.init.store.dropQueued(added.map(p => p.row.id)) } catch { /* the disk is failing: the log says so */ }
+      for (const p of batch) p.reject(unavailable(`Cannot queue message: ${(err as Error).message}`, { cause: err }))
+      return
+    }
     let soonest = Infinity
-    batch.forEach((p, i) => {
-      p.resolve({ id: results[i] ?? p.row.id, duplicate: results[i] !== null })
-      if (results[i] === null) { peers.add(p.row.peer); soonest = Math.min(soonest, p.row.expiresAt) }
-    })
+    batch.forEach((p, i) => { p.resolve({ id: results[i] ?? p.row.id, duplicate: results[i] !== null }) })
+    for (const p of added) soonest = Math.min(soonest, p.row.expiresAt)
     if (soonest < this.expiryAt) this.scheduleExpiry(true)
-    for (const peer of peers) this.wake(peer)
+    for (const peer of new Set(added.map(p => p.row.peer))) this.wake(peer)
   }
 
   /** Starts a delivery session for `peer` if it has work and is not backing off. */

@@ -12,7 +12,8 @@ export function prepare (db: Database.Database) {
     outboxInsert: db.prepare(`INSERT INTO outbox (id, peer, mailbox, message_id, frame, created_at, expires_at, status)
       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')`),
     queuedPeers: db.prepare("SELECT DISTINCT peer FROM outbox WHERE status = 'queued' AND expires_at > ?"),
-    queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?"),
+    queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND seq < ? AND expires_at > ? ORDER BY seq LIMIT ?"),
+    outboxDrop: db.prepare("DELETE FROM outbox WHERE id = ? AND status = 'queued'"),
     outboxAttempt: db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE id = ?'),
     outboxPeerAttempt: db.prepare("UPDATE outbox SET attempts = attempts + 1 WHERE status = 'queued' AND peer = ? AND expires_at > ?"),
     // A failed row keeps its frame for `sov a2a retry` (issue 14); pruned with the row.
@@ -24,6 +25,7 @@ export function prepare (db: Database.Database) {
     outboxCounts: db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status'),
     outboxByStatus: db.prepare('SELECT * FROM outbox WHERE status = ? ORDER BY seq'),
     outboxPrune: db.prepare("DELETE FROM outbox WHERE status != 'queued' AND settled_at < ?"),
+    dedupeDrop: db.prepare('DELETE FROM dedupe WHERE id = ?'),
     dedupeGet: db.prepare('SELECT sender FROM dedupe WHERE id = ?'),
     dedupeInsert: db.prepare('INSERT INTO dedupe (id, sender, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     dedupePrune: db.prepare('DELETE FROM dedupe WHERE expires_at < ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.id = dedupe.id)'),
@@ -34,6 +36,7 @@ export function prepare (db: Database.Database) {
     inboxUnlease: db.prepare('UPDATE inbox SET deliveries = deliveries - 1, visible_at = 0 WHERE mailbox = ? AND id = ? AND deliveries = ? AND visible_at = ?'),
     inboxRelease: db.prepare('UPDATE inbox SET visible_at = 0 WHERE seq = ?'),
     inboxExhausted: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE visible_at > 0 AND visible_at <= ? AND deliveries >= ?`),
+    inboxDropId: db.prepare('DELETE FROM inbox WHERE id = ?'),
     inboxDelete: db.prepare('DELETE FROM inbox WHERE seq = ?'),
     nextLease: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE mailbox = ? AND visible_at > ?'),
     nextLeaseAny: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE visible_at > ?'),

@@ -2,13 +2,17 @@
  * The mailbox store: one SQLite file (`mailbox.db`, WAL, 0600) holding the outbox, the inbox,
  * the ids already accepted and the dead letters. Every method is one transaction.
  *
- * Durability: `synchronous = FULL` in WAL mode fsyncs the WAL at every commit, so a commit that
- * returned survives SIGKILL and power loss. Callers batch (the receiver commits everything that
- * arrived together, `send` commits everything queued in one tick), so an fsync costs far less
- * than one per message.
+ * Durability (issue 15): the two commits that are answered as durable — queueing a send
+ * (`enqueue`, answered to the caller) and accepting envelopes (`accept`, answered to the peer)
+ * — are group-committed: they run without an fsync on the event loop, and the caller awaits
+ * `durable()` (one fdatasync of the WAL on the thread pool, shared by every commit made while
+ * the previous one ran) before it answers. `queuedFor` never hands out an outbox row before it
+ * is durable, so no envelope leaves the node before its caller could have been told it is
+ * queued. Other writes are either `synchronous = FULL` commits or relaxed ones (`relaxed`).
  */
 import type Database from 'better-sqlite3'
 import { openDatabase, relaxedTransaction } from './sqlite.js'
+import { WalSync } from './wal-sync.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
 import { checkHeader, damaged } from './store-file.js'
@@ -77,10 +81,15 @@ export interface MailboxStats { mailbox: string, ready: number, leased: number, 
 export class MailboxStore {
   private readonly db: Database.Database
   private readonly q: ReturnType<typeof prepare>
+  /** Group commit of the WAL; none for `:memory:`. */
+  private readonly wal?: WalSync
+  /** First outbox seq of each `enqueue` not yet durable, ascending: `queuedFor` stops before them. */
+  private undurable: number[] = []
 
-  private constructor (db: Database.Database) {
+  private constructor (db: Database.Database, wal?: WalSync) {
     this.db = db
     this.q = prepare(db)
+    this.wal = wal
   }
 
   /**
@@ -111,15 +120,32 @@ export class MailboxStore {
       db.pragma('synchronous = FULL')
       db.pragma('busy_timeout = 5000')
       migrate(db)
-      return new MailboxStore(db)
+      return new MailboxStore(db, path === ':memory:' ? undefined : new WalSync(path))
     } catch (err) {
       db.close()
       throw damaged(path, err)
     }
   }
 
+  /** Makes pending commits durable and closes the file. */
   close (): void {
+    this.wal?.close()
     if (this.db.open) this.db.close()
+  }
+
+  /**
+   * Resolves once every commit made before the call is on disk (one fdatasync shared with every
+   * other caller meanwhile). Rejects with the disk's error: the caller must then undo what it
+   * committed (`dropQueued`, `unaccept`) and report a failure.
+   */
+  async durable (): Promise<void> {
+    const upTo = this.undurable.at(-1)
+    try {
+      await this.wal?.durable()
+    } finally {
+      // Either on disk now, or about to be dropped by the caller: no longer held back.
+      if (upTo !== undefined) this.undurable = this.undurable.filter(seq => seq > upTo)
+    }
   }
 
   /** The open database, for the operator verbs in `dead-letters.ts`. */
@@ -130,16 +156,27 @@ export class MailboxStore {
   // ---- sender side ----
 
   /**
-   * Queues envelopes, all in one transaction. For each input returns `null` when queued, or the
-   * id already queued for the same peer, mailbox and A2A messageId (send is idempotent on it).
+   * Queues envelopes, all in one relaxed transaction: the caller awaits `durable()` before it
+   * answers, and until then `queuedFor` holds the new rows back. For each input returns `null`
+   * when queued, or the id already queued for the same peer, mailbox and A2A messageId (send is
+   * idempotent on it).
    */
   enqueue (rows: OutboxInput[]): Array<string | null> {
-    return this.db.transaction(() => rows.map(r => {
+    let first: number | undefined
+    const out = this.relaxed(() => rows.map(r => {
       const existing = this.q.outboxByMessage.get(r.peer, r.mailbox, r.messageId) as { id: string } | undefined
       if (existing !== undefined) return existing.id
-      this.q.outboxInsert.run(r.id, r.peer, r.mailbox, r.messageId, r.frame, r.createdAt, r.expiresAt)
+      const seq = Number(this.q.outboxInsert.run(r.id, r.peer, r.mailbox, r.messageId, r.frame, r.createdAt, r.expiresAt).lastInsertRowid)
+      first ??= seq
       return null
-    }))()
+    }))
+    if (first !== undefined && this.wal !== undefined) this.undurable.push(first)
+    return out
+  }
+
+  /** Takes back queued envelopes whose commit could not be made durable (best effort). */
+  dropQueued (ids: string[]): void {
+    if (ids.length > 0) this.relaxed(() => { for (const id of ids) this.q.outboxDrop.run(id) })
   }
 
   /** Peers that have queued, unexpired envelopes. */
@@ -147,9 +184,10 @@ export class MailboxStore {
     return (this.q.queuedPeers.all(now) as Array<{ peer: string }>).map(r => r.peer)
   }
 
-  /** Queued, unexpired envelopes for `peer` after `afterSeq`, oldest first. */
+  /** Queued, unexpired, durable envelopes for `peer` after `afterSeq`, oldest first. */
   queuedFor (peer: string, afterSeq: number, limit: number, now = Date.now()): QueuedFrame[] {
-    return (this.q.queuedFor.all(peer, afterSeq, now, limit) as any[]).map(r => ({ seq: r.seq, id: r.id, frame: r.frame, expiresAt: r.expires_at }))
+    const before = this.undurable[0] ?? Number.MAX_SAFE_INTEGER
+    return (this.q.queuedFor.all(peer, afterSeq, before, now, limit) as any[]).map(r => ({ seq: r.seq, id: r.id, frame: r.frame, expiresAt: r.expires_at }))
   }
 
   /** Counts one more delivery attempt for each id (written but never answered). */
@@ -185,9 +223,8 @@ export class MailboxStore {
    *   goes uncounted;
    * - consumer leases, acks, nacks and dead-letter moves: consumers are local processes (the
    *   IPC socket), so they lose power with the node; afterwards a message may be handed out
-   *   once more (at-least-once), and nothing accepted from a peer is lost.
-   * Accepting an envelope (answered to the peer) and queueing a send (answered to the caller)
-   * stay FULL.
+   *   once more (at-least-once), and nothing accepted from a peer is lost;
+   * - `enqueue` and `accept`, whose callers await `durable()` before they answer.
    */
   private relaxed<T> (fn: () => T): T { return relaxedTransaction(this.db, fn) }
 
@@ -225,16 +262,31 @@ export class MailboxStore {
 
   // ---- receiver side ----
 
-  /** Commits a batch of received envelopes in one transaction; one outcome per input, in order. */
+  /**
+   * Commits a batch of received envelopes in one relaxed transaction; one outcome per input, in
+   * order. The caller awaits `durable()` before it answers the sender.
+   */
   accept (batch: AcceptInput[], now = Date.now()): AcceptOutcome[] {
     if (batch.length === 0) return []
-    return this.db.transaction(() => batch.map((e): AcceptOutcome => {
+    return this.relaxed(() => batch.map((e): AcceptOutcome => {
       // The insert is the lookup: only an id already known costs a second statement.
       if (this.q.dedupeInsert.run(e.id, e.sender, now + e.ttl + DEDUPE_GRACE_MS).changes === 0) {
         return (this.q.dedupeGet.get(e.id) as { sender: string }).sender === e.sender ? 'duplicate' : 'conflict'
       }
       return this.q.inboxInsert.run(e.id, e.mailbox, e.sender, e.ts, now, e.message).changes === 1 ? 'accepted' : 'duplicate'
-    }))()
+    }))
+  }
+
+  /** `accept` made durable before it returns, on the event loop: for rare synchronous callers. */
+  acceptNow (batch: AcceptInput[], now = Date.now()): AcceptOutcome[] {
+    const outcomes = this.accept(batch, now)
+    this.wal?.syncNow()
+    return outcomes
+  }
+
+  /** Takes back accepted envelopes whose commit could not be made durable (best effort). */
+  unaccept (ids: string[]): void {
+    if (ids.length > 0) this.relaxed(() => { for (const id of ids) { this.q.inboxDropId.run(id); this.q.dedupeDrop.run(id) } })
   }
 
   /** Sender of an id we have accepted (still remembered), if any. */

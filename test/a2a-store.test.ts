@@ -158,11 +158,20 @@ test('a message leased maxDeliveries times moves to the dead letters on its next
   assert.equal(store.accept([f], now), ['duplicate'], 'a dead letter is still a known id')
 })
 
-test('enqueue() is idempotent on peer, mailbox and messageId; queuedFor() pages by seq and skips expired rows', ctx => {
+test('enqueue() is idempotent on peer, mailbox and messageId; queuedFor() pages by seq, skips expired rows and holds rows back until durable() (issue 15)', async ctx => {
   const { store } = open(ctx)
   const row = (messageId: string, expiresAt = T0 + 60_000, peer = ALICE) => ({ id: uuidv7(), peer, mailbox: 'builder', messageId, frame: `{"m":"${messageId}"}`, createdAt: T0, expiresAt })
   const a = row('m1')
   assert.equal(store.enqueue([a, row('m2'), row('m3', T0 + 10), row('m1', T0 + 60_000, MALLORY)]), [null, null, null, null])
+  assert.equal(store.queuedFor(ALICE, 0, 10, T0), [], 'not handed out before its commit is durable')
+  const synced = store.durable()
+  const later = row('m4')
+  store.enqueue([later])
+  await synced
+  assert.equal(store.queuedFor(ALICE, 0, 10, T0).map(r => r.frame), ['{"m":"m1"}', '{"m":"m2"}', '{"m":"m3"}'], 'a commit made after durable() was called is still held back')
+  await store.durable()
+  assert.is(store.queuedFor(ALICE, 0, 10, T0).length, 4)
+  store.dropQueued([later.id])
   assert.equal(store.enqueue([row('m1')]), [a.id], 'the same messageId to the same peer and mailbox returns the first id')
   const page1 = store.queuedFor(ALICE, 0, 1, T0)
   assert.equal(page1.map(r => r.frame), ['{"m":"m1"}'])
