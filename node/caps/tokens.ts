@@ -3,7 +3,7 @@
  * agent tokens (scoped; backed by capability grants with `aud: agent:NAME`). Only SHA-256 hashes
  * of agent tokens are stored; comparisons are constant-time.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { badRequest, conflict, notFound } from '../../protocol/index.js'
 import { readJsonFile, writeFileAtomic } from '../files/index.js'
@@ -41,7 +41,8 @@ export function readOperatorToken (path: string): string {
 }
 
 function sha256 (text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest()
+  // One-shot `hash` (no Hash object): this runs on every IPC request (issue 15).
+  return hash('sha256', text, 'buffer')
 }
 
 /** Constant-time equality of two secrets (hashes first so lengths never leak). */

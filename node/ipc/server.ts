@@ -110,9 +110,16 @@ export class IpcServer {
       socket.end()
       setTimeout(() => socket.destroy(), 1000).unref()
     }
+    // Replies written in one tick leave in one writev (one syscall, not one per reply: issue 15).
+    let corked = false
+    const uncork = (): void => { corked = false; socket.uncork() }
+    const write = (frame: Buffer, cb?: (err?: Error | null) => void): void => {
+      if (!corked) { corked = true; socket.cork(); process.nextTick(uncork) }
+      socket.write(frame, cb)
+    }
     const send = (frame: unknown): void => {
       if (closed || socket.destroyed) return
-      socket.write(encodeFrame(frame))
+      write(encodeFrame(frame))
       if (socket.writableLength > this.opts.maxBufferedBytes) socket.destroy()
     }
     const fail = (id: number | null, err: SovError, andClose: boolean): void => {
@@ -214,7 +221,7 @@ export class IpcServer {
           throw err
         }
         if (closed || socket.destroyed) { unsent(); return }
-        socket.write(frame, err => { if (err != null) unsent() })
+        write(frame, err => { if (err != null) unsent() })
         if (socket.writableLength > this.opts.maxBufferedBytes) socket.destroy()
       } catch (err) {
         const e = toSovError(err)
