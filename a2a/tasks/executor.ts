@@ -12,7 +12,7 @@ import type { RemoteCalls } from './remote.js'
 import { FINAL_STATES } from './forward.js'
 import { ownerOf } from './task-store.js'
 import { BLOCKING_MAX_MS } from './endpoint.js'
-
+import { updatesBetween } from './task-updates.js'
 
 export class MeshExecutor implements AgentExecutor {
   /** Ends the wait of a running execute() with a final task (a cancellation), by task id. */
@@ -32,15 +32,7 @@ export class MeshExecutor implements AgentExecutor {
     // callee becomes the updates that lead from the previous one to it.
     let prev = first
     const apply = (task: Task, final: boolean): void => {
-      for (const a of task.artifacts) {
-        const before = prev.artifacts.find(x => x.artifactId === a.artifactId)
-        if (before === undefined || JSON.stringify(before) !== JSON.stringify(a)) {
-          bus.publish(AgentEvent.artifactUpdate({ taskId: rc.taskId, contextId: rc.contextId, artifact: a, append: false, lastChunk: true, metadata: undefined }))
-        }
-      }
-      if (final || JSON.stringify(task.status) !== JSON.stringify(prev.status)) {
-        bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
-      }
+      for (const ev of updatesBetween(prev, task, { taskId: rc.taskId, contextId: rc.contextId }, final)) bus.publish(ev)
       prev = task
     }
     const finish = (task: Task): void => { apply(task, true) }

@@ -77,8 +77,13 @@ export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: strin
 export interface StoredTask { id: string, task: string, updatedAt: number }
 export interface ServedEvent { seq: number, task: string, final: boolean }
 
+/** Called with each committed snapshot (A2A Task JSON text) of a watched task. */
+export type TaskWatcher = (task: string) => void
+
 export class TaskDb {
   private readonly db: Database.Database
+  /** `scope\0id` → who follows that task's snapshots (SubscribeToTask). */
+  private readonly watchers = new Map<string, Set<TaskWatcher>>()
 
   private constructor (db: Database.Database) { this.db = db }
 
@@ -116,6 +121,32 @@ export class TaskDb {
    */
   saveTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
     this.relaxed(() => { this.putTask(scope, id, contextId, state, task, now) })
+  }
+
+  /**
+   * Calls `fn` with every snapshot of task `id` in `scope` that a call applies (`applyEvent`) or
+   * `announceTask` names from now on, synchronously after its commit. The SDK's own saves
+   * (`saveTask`) are not announced: they repeat what a call already applied, sometimes late.
+   * Returns the function that stops watching.
+   */
+  watchTask (scope: string, id: string, fn: TaskWatcher): () => void {
+    const key = `${scope}\0${id}`
+    let set = this.watchers.get(key)
+    if (set === undefined) { set = new Set(); this.watchers.set(key, set) }
+    set.add(fn)
+    return () => { set.delete(fn); if (set.size === 0 && this.watchers.get(key) === set) this.watchers.delete(key) }
+  }
+
+  /** Saves a snapshot that did not come from a call's events (a cancellation) and announces it. */
+  announceTask (scope: string, id: string, contextId: string, state: string, task: string): void {
+    this.saveTask(scope, id, contextId, state, task)
+    this.notify(scope, id, task)
+  }
+
+  private notify (scope: string, id: string, task: string): void {
+    for (const fn of [...this.watchers.get(`${scope}\0${id}`) ?? []]) {
+      try { fn(task) } catch (err) { console.error('a2a: task watcher failed:', (err as Error).message) }
+    }
   }
 
   private putTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
@@ -175,13 +206,15 @@ export class TaskDb {
    */
   applyEvent (callId: string, seq: number, final: boolean, scope: string, taskId: string, contextId: string, state: string, task: string): boolean {
     // Relaxed: the callee keeps every event, so one lost here (power cut) is fetched again.
-    return this.relaxed(() => {
+    const applied = this.relaxed(() => {
       const r = this.db.prepare('SELECT last_seq, done FROM calls WHERE call_id = ?').get(callId) as { last_seq: number, done: number } | undefined
       if (r === undefined || r.done === 1 || r.last_seq + 1 !== seq) return false
       this.putTask(scope, taskId, contextId, state, task)
       this.db.prepare('UPDATE calls SET last_seq = ?, done = ? WHERE call_id = ?').run(seq, final ? 1 : 0, callId)
       return true
     })
+    if (applied) this.notify(scope, taskId, task)
+    return applied
   }
 
   /** Ends a call that will get no more events (refused by the callee, or given up). */
