@@ -68,6 +68,11 @@ export class Forwarder {
     this.running.set(callId, p)
   }
 
+  /** Drops the client built from `agent`'s card (its card changed): the next call builds it again. */
+  forget (agent: string): void {
+    this.clients.delete(agent)
+  }
+
   /**
    * Asks the agent to cancel the task of `callId`; returns the task it answered with (in the
    * caller's ids), or undefined when it refused or the task never reached the agent.

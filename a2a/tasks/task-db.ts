@@ -68,12 +68,19 @@ const MIGRATIONS: readonly string[] = [
     final    INTEGER NOT NULL,
     PRIMARY KEY (call_id, seq)
   ) WITHOUT ROWID;
+  `,
+  // Card caching (A2A v1.0 §8.6): the agent's ETag, and until when (ms since the epoch) the
+  // stored card is fresh; 0 = revalidate at its next use.
+  `
+  ALTER TABLE offered ADD COLUMN etag TEXT;
+  ALTER TABLE offered ADD COLUMN fresh_until INTEGER NOT NULL DEFAULT 0;
   `
 ]
 
 export interface CallRow { callId: string, peer: string, agent: string, owner: string, taskId: string, contextId: string, message: string, lastSeq: number, done: boolean }
 export interface ServedRow { callId: string, peer: string, agent: string, taskId: string, contextId: string, message: string, agentTaskId: string | null, agentContextId: string | null, done: boolean }
-export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number }
+/** An offered agent; `etag` and `freshUntil` (ms since the epoch) are its card's HTTP caching state. */
+export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number, etag: string | null, freshUntil: number }
 export interface StoredTask { id: string, task: string, updatedAt: number }
 export interface ServedEvent { seq: number, task: string, final: boolean }
 
@@ -224,8 +231,20 @@ export class TaskDb {
 
   // ---- callee side: offered agents ----
 
-  putOffered (name: string, mode: 'forward' | 'pull', url: string, card: string, now = Date.now()): void {
-    this.db.prepare('INSERT INTO offered (name, mode, url, card, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, url = excluded.url, card = excluded.card').run(name, mode, url, card, now)
+  putOffered (name: string, mode: 'forward' | 'pull', url: string, card: string, cache: { etag: string | null, freshUntil: number } = { etag: null, freshUntil: 0 }, now = Date.now()): void {
+    this.db.prepare('INSERT INTO offered (name, mode, url, card, added_at, etag, fresh_until) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, url = excluded.url, card = excluded.card, etag = excluded.etag, fresh_until = excluded.fresh_until')
+      .run(name, mode, url, card, now, cache.etag, cache.freshUntil)
+  }
+
+  /**
+   * A revalidated card: a new `card` and `etag` (HTTP 200), or only a new `freshUntil` (304, or
+   * a failed fetch). Relaxed: lost to a power cut, the card is only fetched again.
+   */
+  refreshOffered (name: string, r: { card?: string, etag?: string | null, freshUntil: number }): void {
+    this.relaxed(() => {
+      if (r.card !== undefined) this.db.prepare('UPDATE offered SET card = ?, etag = ?, fresh_until = ? WHERE name = ?').run(r.card, r.etag ?? null, r.freshUntil, name)
+      else this.db.prepare('UPDATE offered SET fresh_until = ? WHERE name = ?').run(r.freshUntil, name)
+    })
   }
 
   removeOffered (name: string): boolean {
@@ -233,12 +252,12 @@ export class TaskDb {
   }
 
   offered (): OfferedRow[] {
-    return (this.db.prepare('SELECT * FROM offered ORDER BY name').all() as any[]).map(r => ({ name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }))
+    return (this.db.prepare('SELECT * FROM offered ORDER BY name').all() as any[]).map(offeredRow)
   }
 
   getOffered (name: string): OfferedRow | undefined {
     const r = this.db.prepare('SELECT * FROM offered WHERE name = ?').get(name) as any
-    return r === undefined ? undefined : { name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }
+    return r === undefined ? undefined : offeredRow(r)
   }
 
   // ---- callee side: served calls ----
@@ -302,6 +321,10 @@ export class TaskDb {
 
 function callRow (r: any): CallRow {
   return { callId: r.call_id, peer: r.peer, agent: r.agent, owner: r.owner, taskId: r.task_id, contextId: r.context_id, message: r.message, lastSeq: r.last_seq, done: r.done === 1 }
+}
+
+function offeredRow (r: any): OfferedRow {
+  return { name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at, etag: r.etag ?? null, freshUntil: r.fresh_until ?? 0 }
 }
 
 function servedRow (r: any): ServedRow {
