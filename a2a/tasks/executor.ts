@@ -24,7 +24,6 @@ export class MeshExecutor implements AgentExecutor {
     const message = Message.toJSON(rc.userMessage) as Record<string, any>
     const first = rc.task !== undefined ? structuredClone(rc.task) : Task.fromJSON({ id: rc.taskId, contextId: rc.contextId, history: [message] })
     first.status = { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() }
-    bus.publish(AgentEvent.task(first))
     const owner = ownerOf(rc.context)
     const actor = owner === '' ? 'unknown' : `agent:${owner}`
     // After the first Task event the SDK takes only status and artifact updates (its stream
@@ -36,27 +35,31 @@ export class MeshExecutor implements AgentExecutor {
       prev = task
     }
     const finish = (task: Task): void => { apply(task, true) }
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(done, this.blockingMaxMs)
-      let off = (): void => {}
-      const finishers = this.finishers
-      finishers.set(rc.taskId, task => { finish(task); done() })
-      function done (): void { clearTimeout(timer); off(); finishers.delete(rc.taskId); resolve() }
-      off = this.remote.call(
-        { callId: uuidv7(), peer: this.peer, agent: this.agent, owner, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
-        actor,
-        e => {
-          const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })
-          const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
-          if (e.final || FINAL_STATES.has(state)) {
-            finish(task)
-            done()
-          } else {
-            apply(task, false)
-          }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let off = (): void => {}
+    let ended = (): void => {}
+    const over = new Promise<void>(resolve => { ended = resolve })
+    const done = (): void => { clearTimeout(timer); off(); this.finishers.delete(rc.taskId); ended() }
+    // The call is durable before the client hears of the task (the SDK answers on the first
+    // event); its snapshots need a round trip to the callee, so none comes before that event.
+    off = await this.remote.call(
+      { callId: uuidv7(), peer: this.peer, agent: this.agent, owner, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
+      actor,
+      e => {
+        const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })
+        const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+        if (e.final || FINAL_STATES.has(state)) {
+          finish(task)
+          done()
+        } else {
+          apply(task, false)
         }
-      )
-    })
+      }
+    )
+    bus.publish(AgentEvent.task(first))
+    timer = setTimeout(done, this.blockingMaxMs)
+    this.finishers.set(rc.taskId, task => { finish(task); done() })
+    await over
   }
 
   /** Called by the request handler once the callee's agent accepted a cancellation. */

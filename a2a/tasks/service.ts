@@ -186,7 +186,7 @@ export class A2aTasks {
     let parsed
     try { parsed = Task.toJSON(Task.fromJSON(task)) } catch (cause) { throw badRequest(`Cannot reply: the parts are not A2A parts: ${(cause as Error).message}`, { cause }) }
     const final = state !== 'TASK_STATE_WORKING'
-    db.appendServedEvent(id, JSON.stringify(parsed), final)
+    await db.appendServedEvent(id, JSON.stringify(parsed), final)
     this.server?.notify(id)
     if (final) {
       this.init.mailboxes?.settle(mailbox, id)

@@ -1,6 +1,13 @@
 /**
- * `tasks.db` (SQLite, WAL, `synchronous = FULL`, 0600): the durable half of A2A tasks across the
- * mesh (issue 11). Every method is one transaction; a commit that returned survives SIGKILL.
+ * `tasks.db` (SQLite, WAL, 0600): the durable half of A2A tasks across the mesh (issue 11). Every
+ * method is one transaction; a commit that returned survives SIGKILL.
+ *
+ * Power-cut durability comes from an fdatasync of the WAL file. The commits on the path of every
+ * call (a call on the caller, the agent's task id and a final snapshot on the callee) are made
+ * without it (`synchronous = NORMAL`, which never blocks the event loop on the disk) and are then
+ * made durable by `sync()` (`wal-sync.ts`: one fdatasync of the WAL in the thread pool, shared by
+ * every commit made before it started), awaited before the commit is acted on. Rare commits
+ * (offered agents, ending a call) still use FULL.
  *
  * Caller side: `tasks` (the A2A Task snapshots the local endpoint serves, scoped by
  * `peer/agent/owner`, the owner being the local agent token's name) and `calls` (every SendMessage sent to a peer, with the last event seq applied).
@@ -10,6 +17,7 @@
 import type Database from 'better-sqlite3'
 import { openDatabase, relaxedTransaction } from '../sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
+import { WalSync } from './wal-sync.js'
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -92,7 +100,14 @@ export class TaskDb {
   /** `scope\0id` → who follows that task's snapshots (SubscribeToTask). */
   private readonly watchers = new Map<string, Set<TaskWatcher>>()
 
-  private constructor (db: Database.Database) { this.db = db }
+  private readonly wal: WalSync
+  /** Calls whose final snapshot is committed but not yet synced: not sent until it is. */
+  private readonly unsyncedFinal = new Set<string>()
+
+  private constructor (db: Database.Database, wal: WalSync) {
+    this.db = db
+    this.wal = wal
+  }
 
   /** Opens (creating it 0600) and migrates the database at `path`. */
   static open (path: string): TaskDb {
@@ -107,14 +122,24 @@ export class TaskDb {
       for (let n = at; n < MIGRATIONS.length; n++) {
         db.transaction(() => { db.exec(MIGRATIONS[n]); db.pragma(`user_version = ${n + 1}`) })()
       }
-      return new TaskDb(db)
+      // Whatever a killed predecessor committed without its sync is made durable before this
+      // process acts on it (follows a call, sends a final snapshot).
+      const wal = new WalSync(path)
+      wal.syncNow()
+      return new TaskDb(db, wal)
     } catch (err) {
       db.close()
       throw err
     }
   }
 
-  close (): void { if (this.db.open) this.db.close() }
+  close (): void {
+    if (this.db.open) this.db.close()
+    this.wal.close()
+  }
+
+  /** Makes every commit made so far durable (`WalSync.sync`: one shared fdatasync of the WAL). */
+  async sync (): Promise<void> { await this.wal.sync() }
 
   /** One transaction without fsync at its commit (`relaxedTransaction`). */
   private relaxed<T> (fn: () => T): T { return relaxedTransaction(this.db, fn) }
@@ -186,9 +211,13 @@ export class TaskDb {
 
   // ---- caller side: calls ----
 
-  addCall (c: Omit<CallRow, 'lastSeq' | 'done'>, now = Date.now()): void {
-    this.db.prepare('INSERT OR IGNORE INTO calls (call_id, peer, agent, owner, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(c.callId, c.peer, c.agent, c.owner, c.taskId, c.contextId, c.message, now)
+  /** Commits a call; resolves once it is durable (`sync()`), before it may be sent. */
+  async addCall (c: Omit<CallRow, 'lastSeq' | 'done'>, now = Date.now()): Promise<void> {
+    this.relaxed(() => {
+      this.db.prepare('INSERT OR IGNORE INTO calls (call_id, peer, agent, owner, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(c.callId, c.peer, c.agent, c.owner, c.taskId, c.contextId, c.message, now)
+    })
+    await this.sync()
   }
 
   openCalls (): CallRow[] {
@@ -289,22 +318,36 @@ export class TaskDb {
     return r === undefined ? undefined : { agentTaskId: r.agent_task_id, agentContextId: r.agent_context_id }
   }
 
-  setAgentIds (callId: string, agentTaskId: string, agentContextId: string): void {
-    this.db.prepare('UPDATE served SET agent_task_id = ?, agent_context_id = ? WHERE call_id = ?').run(agentTaskId, agentContextId, callId)
+  /**
+   * Records the agent's task id for a call; resolves once durable (`sync()`), so that a restarted
+   * callee follows the agent's task instead of sending the message again.
+   */
+  async setAgentIds (callId: string, agentTaskId: string, agentContextId: string): Promise<void> {
+    this.relaxed(() => { this.db.prepare('UPDATE served SET agent_task_id = ?, agent_context_id = ? WHERE call_id = ?').run(agentTaskId, agentContextId, callId) })
+    await this.sync()
   }
 
-  /** Appends the next snapshot of a served call (and closes it when `final`); returns its seq. */
-  appendServedEvent (callId: string, task: string, final: boolean): number {
-    const run = (): number => {
+  /**
+   * Appends the next snapshot of a served call (and closes it when `final`); resolves with its seq.
+   * A final snapshot resolves once durable (`sync()`), and `servedEvents` holds it back until
+   * then; if the sync fails it stays held back (the restart's sync makes it durable) and this
+   * rejects. A progress one only survives SIGKILL (after a power cut the agent's task is followed
+   * again and the next snapshot takes its place).
+   */
+  async appendServedEvent (callId: string, task: string, final: boolean): Promise<number> {
+    if (final) this.unsyncedFinal.add(callId)
+    const seq = this.relaxed((): number => {
       const r = this.db.prepare('SELECT coalesce(max(seq), 0) AS n FROM served_events WHERE call_id = ?').get(callId) as { n: number }
       const seq = r.n + 1
       this.db.prepare('INSERT INTO served_events (call_id, seq, task, final) VALUES (?, ?, ?, ?)').run(callId, seq, task, final ? 1 : 0)
       if (final) this.db.prepare('UPDATE served SET done = 1 WHERE call_id = ?').run(callId)
       return seq
+    })
+    if (final) {
+      await this.sync()
+      this.unsyncedFinal.delete(callId)
     }
-    // A final snapshot is fsynced before it is sent; a progress one only survives SIGKILL (after a
-    // power cut the agent's task is followed again and the next snapshot takes its place).
-    return final ? this.db.transaction(run)() : this.relaxed(run)
+    return seq
   }
 
   /** The newest snapshot of the caller's task `taskId` over all its calls (a pull reply builds on it). */
@@ -313,9 +356,12 @@ export class TaskDb {
     return r?.task
   }
 
+  /** Snapshots of a served call after `afterSeq`, without a final one not yet durable. */
   servedEvents (callId: string, afterSeq: number): ServedEvent[] {
+    const held = this.unsyncedFinal.has(callId)
     return (this.db.prepare('SELECT seq, task, final FROM served_events WHERE call_id = ? AND seq > ? ORDER BY seq').all(callId, afterSeq) as any[])
       .map(r => ({ seq: r.seq, task: r.task, final: r.final === 1 }))
+      .filter(e => !(e.final && held))
   }
 }
 
