@@ -23,7 +23,6 @@ import type { RemoteCalls } from './remote.js'
 import type { TaskDb } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
 
-
 interface OfferedList { until: number, agents: OfferedAgent[] }
 
 export interface GatewayInit {
