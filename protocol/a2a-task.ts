@@ -44,12 +44,20 @@ export const TaskRequestSchema = v.variant('type', [
 ])
 export type TaskRequest = v.InferOutput<typeof TaskRequestSchema>
 
-/** Offered agent as `agents` returns it: its name and its own Agent Card (JSON form). */
-export interface OfferedAgent { name: string, card: Record<string, any> }
+/**
+ * Offered agent as `agents` returns it: its name, its own Agent Card (JSON form), and for how many
+ * more whole seconds the callee holds that card fresh (from the agent's HTTP caching headers,
+ * A2A v1.0 §8.6); absent when the callee has no hint (a pull agent's card), and the caller then
+ * chooses.
+ */
+export interface OfferedAgent { name: string, card: Record<string, any>, maxAgeS?: number }
+
+/** Largest `maxAgeS` accepted (the caller bounds it further). @default 30 days */
+export const MAX_CARD_AGE_S = 30 * 24 * 3600
 
 /**
  * Callee → caller.
- * - `agents`: the answer to `agents`.
+ * - `agents`: the answer to `agents`, each card with its `maxAgeS` when the callee has one.
  * - `event`: task snapshot number `seq` (1, 2, …) of the call, in order, durable on the callee;
  *   `final` when the task reached a terminal or interrupted state (the stream then ends).
  * - `wait`: nothing new yet (a heartbeat while the agent works or is down).
@@ -57,7 +65,10 @@ export interface OfferedAgent { name: string, card: Record<string, any> }
  * - `error`: the request is refused (`FORBIDDEN`, `NOT_FOUND`, `BAD_REQUEST`, …); the stream ends.
  */
 export const TaskAnswerSchema = v.variant('type', [
-  v.strictObject({ type: v.literal('agents'), agents: v.array(v.strictObject({ name: MailboxNameSchema, card: jsonObject })) }),
+  v.strictObject({
+    type: v.literal('agents'),
+    agents: v.array(v.strictObject({ name: MailboxNameSchema, card: jsonObject, maxAgeS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_CARD_AGE_S))) }))
+  }),
   v.strictObject({ type: v.literal('event'), seq: v.pipe(v.number(), v.integer(), v.minValue(1)), task: jsonObject, final: v.boolean() }),
   v.strictObject({ type: v.literal('wait') }),
   v.strictObject({ type: v.literal('cancelled'), accepted: v.boolean(), task: v.optional(jsonObject) }),

@@ -63,6 +63,52 @@ test('CARD-001 CARD-002: the card A serves for builder is the agent\'s own, poin
   assert.is(missing.status, 404)
 })
 
+test('CARD-CACHE-001 CARD-CACHE-002: an agent card served with max-age=1 that changes is seen changed through A within seconds; B revalidates it with If-None-Match (304 while unchanged); A serves it with the max-age left and an ETag, and a conditional GET gets 304', async ctx => {
+  const p = await withDeadline(pair(ctx, { cardCacheControl: 'max-age=1' }), 60_000, 'setup')
+  const url = `${p.base}/.well-known/agent-card.json`
+  const first = await fetch(url)
+  assert.is(first.status, 200)
+  assert.is((await first.json() as any).description, 'Builds things for tests')
+  const maxAge = Number(/^max-age=(\d+)$/.exec(first.headers.get('cache-control') ?? '')?.[1] ?? NaN)
+  assert.ok(maxAge <= 1, `Cache-Control: ${first.headers.get('cache-control')}`)
+  const etag = first.headers.get('etag')
+  assert.ok(etag !== null && /^"[^"]+"$/.test(etag), `ETag: ${etag}`)
+  const again = await fetch(url, { headers: { 'If-None-Match': etag } })
+  assert.is(again.status, 304, 'an unchanged card is not sent again')
+
+  // Past its second, the next use makes B revalidate with the agent's ETag: 304, same card.
+  await waitFor(async () => { await (await fetch(url)).arrayBuffer(); return p.agent.cardNotModified > 0 }, 10_000, 'a conditional revalidation by B', 300)
+  p.agent.setDescription('Builds other things')
+  const changed = await waitFor(async () => {
+    const r = await fetch(url)
+    const c = await r.json() as any
+    return c.description === 'Builds other things' ? r : undefined
+  }, 10_000, 'the changed card through A', 300)
+  assert.is.not(changed.headers.get('etag'), etag, 'a changed card has another ETag')
+  const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
+  assert.is(listed.json[0]?.description, 'Builds other things')
+})
+
+test('CARD-CACHE-001: an agent card served with max-age=3600 is not fetched again: A serves it with about an hour left, and card GETs on A and sov agents leave the agent at the one fetch of sov agent add', async ctx => {
+  const p = await withDeadline(pair(ctx, { cardCacheControl: 'max-age=3600' }), 60_000, 'setup')
+  assert.is(p.agent.cardFetches, 1, 'sov agent add fetched it once')
+  const url = `${p.base}/.well-known/agent-card.json`
+  p.agent.setDescription('A newer description')
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(url)
+    const maxAge = Number(/^max-age=(\d+)$/.exec(r.headers.get('cache-control') ?? '')?.[1] ?? NaN)
+    assert.ok(maxAge > 3500 && maxAge <= 3600, `Cache-Control: ${r.headers.get('cache-control')}`)
+    assert.is((await r.json() as any).description, 'Builds things for tests', 'the cached card, as the agent allowed')
+  }
+  for (let i = 0; i < 2; i++) {
+    const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
+    assert.is(listed.json[0]?.description, 'Builds things for tests', 'B answers from its fresh copy')
+  }
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  await (await fetch(url)).arrayBuffer()
+  assert.is(p.agent.cardFetches, 1, 'no fetch after sov agent add')
+})
+
 test('JSONRPC-AUTH: no token and a bad token get 401 with WWW-Authenticate, never an anonymous call; a token without /a2a/post gets 403', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: 'x1', role: 'ROLE_USER', parts: [{ text: 'hi' }] } } })

@@ -142,4 +142,46 @@ test('the callee daemon SIGKILLed mid-task: after its restart it follows the age
 })
 
 
+test('STREAM-SUB-001 STREAM-SUB-002 STREAM-SUB-003 STREAM-SUB-004: SubscribeToTask after the caller daemon was SIGKILLed and restarted gives the task as it is, then the later events (across a restart of the callee too) until COMPLETED; a terminal task is UnsupportedOperation, an unknown one TaskNotFound', async ctx => {
+  const httpPort = await freePort()
+  const p = await withDeadline(pair(ctx, { httpPort }), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'slow 8000 watch me', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  await p.a.kill()
+  await runDaemonIn(ctx, p.a.home)
+  const client = await clientFor(p.base, p.token)
+  const stream = client.resubscribeTask({ tenant: '', id: task.id })
+  const first = await withDeadline(stream.next(), 10_000, 'the first event')
+  assert.is(first.done, false)
+  const snapshot = first.value!.payload
+  assert.is(snapshot?.$case, 'task', 'STREAM-SUB-001: a Task first')
+  if (snapshot?.$case !== 'task') return
+  assert.is(snapshot.value.id, task.id)
+  assert.ok(snapshot.value.status?.state === TaskState.TASK_STATE_SUBMITTED || snapshot.value.status?.state === TaskState.TASK_STATE_WORKING, `state ${snapshot.value.status?.state}`)
+  // The callee goes down and comes back while the client listens on A.
+  await p.b.kill()
+  await runDaemonIn(ctx, p.b.home)
+  const later: Array<{ kind: string, state?: TaskState, text?: string }> = []
+  await withDeadline((async () => {
+    for (;;) {
+      const r = await stream.next()
+      if (r.done === true) return
+      const pl = r.value.payload
+      if (pl?.$case === 'statusUpdate') later.push({ kind: pl.$case, state: pl.value.status?.state })
+      else if (pl?.$case === 'artifactUpdate') later.push({ kind: pl.$case, text: textOf(pl.value.artifact?.parts) })
+      else later.push({ kind: String(pl?.$case) })
+    }
+  })(), 40_000, 'the rest of the stream')
+  assert.ok(later.some(e => e.kind === 'artifactUpdate' && e.text === 'echo: slow 8000 watch me'), JSON.stringify(later))
+  const last = later[later.length - 1]
+  assert.is(last?.kind, 'statusUpdate', 'STREAM-SUB-002: the stream ends with the terminal status')
+  assert.is(last?.state, TaskState.TASK_STATE_COMPLETED, JSON.stringify(later))
+  assert.equal(p.agent.received, ['slow 8000 watch me'], 'the agent ran it once')
+
+  const ended = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SubscribeToTask', params: { id: task.id } }), p.token)
+  assert.is(ended.json.error?.code, -32004, `STREAM-SUB-003: ${JSON.stringify(ended.json)}`)
+  const unknown = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'SubscribeToTask', params: { id: 'no-such-task' } }), p.token)
+  assert.is(unknown.json.error?.code, -32001, `STREAM-SUB-004: ${JSON.stringify(unknown.json)}`)
+})
+
 test.run()

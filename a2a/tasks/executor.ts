@@ -12,7 +12,7 @@ import type { RemoteCalls } from './remote.js'
 import { FINAL_STATES } from './forward.js'
 import { ownerOf } from './task-store.js'
 import { BLOCKING_MAX_MS } from './endpoint.js'
-
+import { updatesBetween } from './task-updates.js'
 
 export class MeshExecutor implements AgentExecutor {
   /** Ends the wait of a running execute() with a final task (a cancellation), by task id. */
@@ -24,7 +24,6 @@ export class MeshExecutor implements AgentExecutor {
     const message = Message.toJSON(rc.userMessage) as Record<string, any>
     const first = rc.task !== undefined ? structuredClone(rc.task) : Task.fromJSON({ id: rc.taskId, contextId: rc.contextId, history: [message] })
     first.status = { state: TaskState.TASK_STATE_SUBMITTED, message: undefined, timestamp: new Date().toISOString() }
-    bus.publish(AgentEvent.task(first))
     const owner = ownerOf(rc.context)
     const actor = owner === '' ? 'unknown' : `agent:${owner}`
     // After the first Task event the SDK takes only status and artifact updates (its stream
@@ -32,39 +31,35 @@ export class MeshExecutor implements AgentExecutor {
     // callee becomes the updates that lead from the previous one to it.
     let prev = first
     const apply = (task: Task, final: boolean): void => {
-      for (const a of task.artifacts) {
-        const before = prev.artifacts.find(x => x.artifactId === a.artifactId)
-        if (before === undefined || JSON.stringify(before) !== JSON.stringify(a)) {
-          bus.publish(AgentEvent.artifactUpdate({ taskId: rc.taskId, contextId: rc.contextId, artifact: a, append: false, lastChunk: true, metadata: undefined }))
-        }
-      }
-      if (final || JSON.stringify(task.status) !== JSON.stringify(prev.status)) {
-        bus.publish(AgentEvent.statusUpdate({ taskId: rc.taskId, contextId: rc.contextId, status: task.status, metadata: undefined }))
-      }
+      for (const ev of updatesBetween(prev, task, { taskId: rc.taskId, contextId: rc.contextId }, final)) bus.publish(ev)
       prev = task
     }
     const finish = (task: Task): void => { apply(task, true) }
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(done, this.blockingMaxMs)
-      let off = (): void => {}
-      const finishers = this.finishers
-      finishers.set(rc.taskId, task => { finish(task); done() })
-      function done (): void { clearTimeout(timer); off(); finishers.delete(rc.taskId); resolve() }
-      off = this.remote.call(
-        { callId: uuidv7(), peer: this.peer, agent: this.agent, owner, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
-        actor,
-        e => {
-          const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })
-          const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
-          if (e.final || FINAL_STATES.has(state)) {
-            finish(task)
-            done()
-          } else {
-            apply(task, false)
-          }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let off = (): void => {}
+    let ended = (): void => {}
+    const over = new Promise<void>(resolve => { ended = resolve })
+    const done = (): void => { clearTimeout(timer); off(); this.finishers.delete(rc.taskId); ended() }
+    // The call is durable before the client hears of the task (the SDK answers on the first
+    // event); its snapshots need a round trip to the callee, so none comes before that event.
+    off = await this.remote.call(
+      { callId: uuidv7(), peer: this.peer, agent: this.agent, owner, taskId: rc.taskId, contextId: rc.contextId, message: JSON.stringify(message) },
+      actor,
+      e => {
+        const task = Task.fromJSON({ ...e.task, id: rc.taskId, contextId: rc.contextId })
+        const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+        if (e.final || FINAL_STATES.has(state)) {
+          finish(task)
+          done()
+        } else {
+          apply(task, false)
         }
-      )
-    })
+      }
+    )
+    bus.publish(AgentEvent.task(first))
+    timer = setTimeout(done, this.blockingMaxMs)
+    this.finishers.set(rc.taskId, task => { finish(task); done() })
+    await over
   }
 
   /** Called by the request handler once the callee's agent accepted a cancellation. */

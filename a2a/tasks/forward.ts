@@ -68,6 +68,11 @@ export class Forwarder {
     this.running.set(callId, p)
   }
 
+  /** Drops the client built from `agent`'s card (its card changed): the next call builds it again. */
+  forget (agent: string): void {
+    this.clients.delete(agent)
+  }
+
   /**
    * Asks the agent to cancel the task of `callId`; returns the task it answered with (in the
    * caller's ids), or undefined when it refused or the task never reached the agent.
@@ -144,19 +149,19 @@ export class Forwarder {
           await sleep(Math.min(AGENT_RETRY_MAX_MS, AGENT_RETRY_BASE_MS * 2 ** Math.min(10, failures - 1)), this.shutdown.signal)
           continue
         }
-        this.commit(s, failedTask(s, `error[UNAVAILABLE]: Cannot deliver to agent "${s.agent}": ${(err as Error).message}`))
+        await this.commit(s, failedTask(s, `error[UNAVAILABLE]: Cannot deliver to agent "${s.agent}": ${(err as Error).message}`))
         return
       }
-      if (!isTask(result)) { this.commit(s, result); return }
+      if (!isTask(result)) { await this.commit(s, result); return }
       if (agentTaskId === null) {
         agentTaskId = result.id
-        this.init.db.setAgentIds(s.callId, result.id, result.contextId)
+        await this.init.db.setAgentIds(s.callId, result.id, result.contextId)
       }
       const text = JSON.stringify(Task.toJSON(result))
       if (text !== last) {
         last = text
         pollMs = POLL_MIN_MS
-        if (this.commit(s, result)) return
+        if (await this.commit(s, result)) return
       }
       if (this.init.db.getServed(callId)?.done !== false) return
       await sleep(pollMs, this.shutdown.signal)
@@ -190,11 +195,11 @@ export class Forwarder {
       const pl = ev.payload
       if (pl === undefined) continue
       if (pl.$case === 'message') {
-        if (task === undefined) { this.commit(s, pl.value); return 'final' }
+        if (task === undefined) { await this.commit(s, pl.value); return 'final' }
         continue
       }
       if (pl.$case === 'task') {
-        if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
+        if (task === undefined) { onTaskId(pl.value.id); await this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
         task = structuredClone(pl.value)
       } else if (task === undefined) {
         continue
@@ -210,7 +215,7 @@ export class Forwarder {
         else if (pl.value.append) task.artifacts[i].parts.push(...a.parts)
         else task.artifacts[i] = a
       }
-      if (this.commit(s, task!)) return 'final'
+      if (await this.commit(s, task!)) return 'final'
     }
     return 'open'
   }
@@ -227,8 +232,11 @@ export class Forwarder {
     return task
   }
 
-  /** Rewrites the agent's answer into the caller's ids and commits it as the call's next event; true when final. */
-  private commit (s: ServedRow, result: Message | Task): boolean {
+  /**
+   * Rewrites the agent's answer into the caller's ids and commits it as the call's next event;
+   * true when final (then once it is durable: `TaskDb.appendServedEvent`).
+   */
+  private async commit (s: ServedRow, result: Message | Task): Promise<boolean> {
     let task: Task
     if (isTask(result)) {
       task = structuredClone(result)
@@ -240,7 +248,14 @@ export class Forwarder {
     task = this.rewrite(s, task)
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
     const final = FINAL_STATES.has(state)
-    this.init.db.appendServedEvent(s.callId, JSON.stringify(Task.toJSON(task)), final)
+    try {
+      await this.init.db.appendServedEvent(s.callId, JSON.stringify(Task.toJSON(task)), final)
+    } catch (err) {
+      if (!final) throw err
+      // Committed but not durable: held back from the caller until the restart's sync.
+      console.error(`a2a: cannot make the final snapshot of call ${s.callId} durable: ${(err as Error).message}`)
+      return true
+    }
     if (final) {
       void report(this.init.audit, {
         type: 'A2A_TASK_ENDED',

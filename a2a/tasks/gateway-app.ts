@@ -32,7 +32,7 @@ export function buildApp (gateway: GatewayHooks): express.Express {
     if (rpc === undefined) {
       rpc = jsonRpcHandler({
         requestHandler: requestHandler(gateway, peer, name),
-        userBuilder: async req => new LocalAgent(String((req as any).sovAgent))
+        userBuilder: async req => new LocalAgent(String((req as any).sovAgent), closedSignal(req), () => { keepAlive(req) })
       })
       entries.set(scope, rpc)
     }
@@ -70,9 +70,31 @@ function requestHandler (gateway: GatewayHooks, peer: string, name: string): Mes
   })
 }
 
-/** The SDK's user: the local agent whose token called (`Gateway.authorize` set it). */
+/**
+ * The SDK's user: the local agent whose token called (`Gateway.authorize` set it); for a
+ * SubscribeToTask stream (`MeshRequestHandler.resubscribe`) also a signal aborted when its HTTP
+ * exchange closes (the client went away, or the endpoint stopped), and a way to keep a quiet
+ * stream open.
+ */
 class LocalAgent {
-  constructor (private readonly name: string) {}
+  constructor (private readonly name: string, readonly signal: AbortSignal, readonly keepAlive: () => void) {}
   get isAuthenticated (): boolean { return true }
   get userName (): string { return this.name }
+}
+
+/**
+ * An SSE comment line (ignored by clients, the SDK's included): Node's fetch gives a response
+ * body up after 5 min without a byte (undici `bodyTimeout`), and a task may work for hours.
+ */
+function keepAlive (req: Request): void {
+  const res = req.res
+  if (res !== undefined && res.headersSent && !res.writableEnded && String(res.getHeader('Content-Type') ?? '').startsWith('text/event-stream')) res.write(': keep-alive\n\n')
+}
+
+function closedSignal (req: Request): AbortSignal {
+  const ac = new AbortController()
+  const res = req.res
+  if (res === undefined || res.closed) ac.abort()
+  else res.once('close', () => { ac.abort() })
+  return ac.signal
 }

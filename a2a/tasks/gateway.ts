@@ -6,20 +6,24 @@
  * `…/.well-known/agent-card.json` (no token needed, as A2A cards are discovered) and its JSON-RPC
  * endpoint at `…` (POST, `Authorization: Bearer <agent token with /a2a/post>`; none or a bad one
  * → 401 before the SDK sees the request).
+ *
+ * Cards are cached per peer as the agents' own HTTP caching asks (A2A v1.0 §8.6): the callee
+ * sends each card with the seconds it stays fresh (`maxAgeS`), the peer's list is asked for
+ * again when the first of them runs out (bounded by `CARD_CACHE_MIN_MS` / `CARD_CACHE_MAX_MS`,
+ * `CARD_CACHE_DEFAULT_MS` without a hint), and our rewritten card is served with the
+ * `Cache-Control: max-age` left and a strong `ETag` (a conditional GET gets 304).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { NextFunction, Request, Response } from 'express'
 import type { OfferedAgent } from '../../protocol/index.js'
+import { AGENT_CARD_PATH, CARD_CACHE_DEFAULT_MS, cacheLifeMs, etagOf, ifNoneMatch } from './agent-card.js'
 import { parseTarget } from './endpoint.js'
 import type { RemoteCalls } from './remote.js'
 import type { TaskDb } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
 
-/** How long a remote agent's card is served from the cache before the peer is asked again. @default 60 s */
-export const CARD_CACHE_MS = 60_000
-/** The card path under an agent's base URL (A2A v1.0 §8.2). */
-export const AGENT_CARD_PATH = '.well-known/agent-card.json'
+interface OfferedList { until: number, agents: OfferedAgent[] }
 
 export interface GatewayInit {
   db: TaskDb
@@ -36,7 +40,10 @@ export class Gateway {
   private server?: Server
   private base = ''
   private app?: Promise<(req: IncomingMessage, res: ServerResponse) => void>
-  private readonly cards = new Map<string, { at: number, agents: OfferedAgent[] }>()
+  /** Per peer: the agents it offers us, and until when (ms since the epoch) the list is fresh. */
+  private readonly cards = new Map<string, OfferedList>()
+  /** Per peer: the `agents` request in flight, shared by everyone who needs the list now. */
+  private readonly asking = new Map<string, Promise<OfferedList>>()
 
   constructor (init: GatewayInit) { this.init = init }
 
@@ -76,7 +83,7 @@ export class Gateway {
 
   /** The agents `peer` offers us, with our card URL for each (`sov agents PEER`). */
   async remoteAgents (peer: string, fresh = true): Promise<Array<{ name: string, description: string, cardUrl: string | null, card: Record<string, any> }>> {
-    const agents = await this.offered(peer, fresh)
+    const { agents } = await this.offered(peer, fresh)
     return agents.map(a => ({ name: a.name, description: String(a.card.description ?? ''), cardUrl: this.url === null ? null : `${this.agentUrl(peer, a.name)}/${AGENT_CARD_PATH}`, card: this.rewrite(peer, a) }))
   }
 
@@ -85,12 +92,22 @@ export class Gateway {
     return `${this.base}/peers/${peer}/agents/${name}`
   }
 
-  private async offered (peer: string, fresh: boolean): Promise<OfferedAgent[]> {
+  /** The agents `peer` offers us: cached while fresh, unless `fresh` asks the peer anyway. */
+  private async offered (peer: string, fresh: boolean): Promise<OfferedList> {
     const c = this.cards.get(peer)
-    if (!fresh && c !== undefined && Date.now() - c.at < CARD_CACHE_MS) return c.agents
-    const agents = await this.init.remote.agents(peer)
-    this.cards.set(peer, { at: Date.now(), agents })
-    return agents
+    if (!fresh && c !== undefined && Date.now() < c.until) return c
+    let p = this.asking.get(peer)
+    if (p === undefined) {
+      p = this.init.remote.agents(peer).then(agents => {
+        // The list lives as long as its shortest-lived card (the one to see first when it changes).
+        const life = agents.length === 0 ? CARD_CACHE_DEFAULT_MS : Math.min(...agents.map(a => cacheLifeMs(a.maxAgeS === undefined ? undefined : a.maxAgeS * 1000)))
+        const list = { until: Date.now() + life, agents }
+        this.cards.set(peer, list)
+        return list
+      }).finally(() => { this.asking.delete(peer) })
+      this.asking.set(peer, p)
+    }
+    return await p
   }
 
   /** The remote card as our clients must see it: our endpoint, our bearer scheme, what we support. */
@@ -110,17 +127,22 @@ export class Gateway {
   async card (req: Request, res: Response): Promise<void> {
     const target = parseTarget(req)
     if (target === undefined) { res.status(404).json({ error: 'not found: bad PeerId or agent name' }); return }
-    let agents: OfferedAgent[]
+    let list: OfferedList
     try {
-      agents = await this.offered(target.peer, false)
+      list = await this.offered(target.peer, false)
     } catch (err) {
       res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
       return
     }
-    const a = agents.find(x => x.name === target.name)
+    const a = list.agents.find(x => x.name === target.name)
     if (a === undefined) { res.status(404).json({ error: `error[NOT_FOUND]: ${target.peer} offers no agent "${target.name}" to this node` }); return }
-    res.setHeader('Cache-Control', `max-age=${Math.floor(CARD_CACHE_MS / 1000)}`)
-    res.json(this.rewrite(target.peer, a))
+    const body = JSON.stringify(this.rewrite(target.peer, a))
+    // Our copy's remaining life, so the client asks again when we would ask the peer (§8.6.1).
+    res.setHeader('Cache-Control', `max-age=${Math.max(0, Math.floor((list.until - Date.now()) / 1000))}`)
+    const etag = etagOf(body)
+    res.setHeader('ETag', etag)
+    if (ifNoneMatch(req.headers['if-none-match'], etag)) { res.status(304).end(); return }
+    res.type('application/json').send(body)
   }
 
   /** Bearer check before any JSON-RPC request reaches the SDK (`gateway-app.ts` mounts it). */

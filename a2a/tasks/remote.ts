@@ -66,9 +66,19 @@ export class RemoteCalls {
     return a.agents
   }
 
-  /** Commits a call and starts following it; `listen` gets every snapshot applied from now on. */
-  call (c: Omit<CallRow, 'lastSeq' | 'done'>, actor: string, listen?: Listener): () => void {
-    this.init.db.addCall(c)
+  /**
+   * Commits a call and starts following it; `listen` gets every snapshot applied from now on.
+   * Resolves once the call is durable (`TaskDb.addCall`), before anything is sent; rejects with
+   * the commit's error (nothing is sent then).
+   */
+  async call (c: Omit<CallRow, 'lastSeq' | 'done'>, actor: string, listen?: Listener): Promise<() => void> {
+    try {
+      await this.init.db.addCall(c)
+    } catch (err) {
+      // Not durable: never send it, not even after a restart.
+      try { this.init.db.endCall(c.callId) } catch {}
+      throw unavailable(`Cannot commit call ${c.callId}: ${(err as Error).message}`, { cause: err })
+    }
     void report(this.init.audit, { type: 'A2A_TASK_CALLED', actor, outcome: 'ok', detail: { side: 'caller', callId: c.callId, peer: c.peer, agent: c.agent, taskId: c.taskId } })
     const off = listen === undefined ? () => {} : this.listen(c.callId, listen)
     this.follow(c.callId)

@@ -1,16 +1,26 @@
 /**
- * `DefaultRequestHandler` with CancelTask across the mesh: the SDK's own cancelTask only marks
- * the task CANCELED in the local store (or asks a running executor). Here the cancellation first
- * travels to the callee's agent; only the agent's answer decides, and it ends the call so no later
- * snapshot overrides it. A refusal (or a task the agent never got) is TaskNotCancelableError.
+ * `DefaultRequestHandler` with CancelTask and SubscribeToTask across the mesh.
+ * - CancelTask: the SDK's own only marks the task CANCELED in the local store (or asks a running
+ *   executor). Here the cancellation first travels to the callee's agent; only the agent's answer
+ *   decides, and it ends the call so no later snapshot overrides it. A refusal (or a task the
+ *   agent never got) is TaskNotCancelableError.
+ * - SubscribeToTask: the SDK's follows only the event bus of an executor running in this process,
+ *   which a restart (or the end of the blocking bound) leaves behind, so the stream ended after
+ *   the first snapshot. Here it follows the task in `tasks.db`, where every snapshot the callee
+ *   sends is applied, whoever is following the call (issue 11).
  */
-import { Task, TaskState, type CancelTaskRequest } from '@a2a-js/sdk'
+import { Task, TaskState, taskStateToJSON, type CancelTaskRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
 import { DefaultRequestHandler, type ServerCallContext } from '@a2a-js/sdk/server'
-import { TaskNotCancelableError } from '@a2a-js/sdk/errors'
+import { RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import type { MeshExecutor } from './executor.js'
 import type { SqliteTaskStore } from './task-store.js'
+import { INTERRUPTED_STATES, TERMINAL_STATES as TERMINAL, updatesBetween } from './task-updates.js'
 
-const TERMINAL = new Set<TaskState>([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED])
+/** What the gateway's user object carries besides the SDK's `User` (`gateway-app.ts`). */
+interface StreamHooks { signal?: AbortSignal, keepAlive?: () => void }
+
+/** Quiet time after which a SubscribeToTask stream gets an SSE comment. @default 30 s */
+export const SUBSCRIBE_KEEPALIVE_MS = 30_000
 
 export class MeshRequestHandler extends DefaultRequestHandler {
   constructor (
@@ -30,9 +40,68 @@ export class MeshRequestHandler extends DefaultRequestHandler {
       if (answer === undefined) throw new TaskNotCancelableError(`Task not cancelable: ${params.id}: the agent did not accept the cancellation`)
       const remote = Task.fromJSON(answer)
       const merged = { ...task, status: remote.status, artifacts: remote.artifacts.length > 0 ? remote.artifacts : task.artifacts }
-      await this.store.save(merged, context)
+      this.store.announce(merged, context)
       this.executor.cancelled(task.id, merged)
     }
     return await super.cancelTask(params, context)
+  }
+
+  /**
+   * SubscribeToTask (A2A v1.0 §3.1.6, JSON-RPC §9.4.6): the task as stored now, then an artifact
+   * and status update for every later snapshot, until a terminal state — or until a later
+   * snapshot enters `INPUT_REQUIRED` / `AUTH_REQUIRED` (the turn is over; the client sends the
+   * next message), as SendStreamingMessage ends. Works for a task followed by this process or
+   * taken up again after a restart of either node.
+   *
+   * Errors (before the stream starts, so the SDK answers with a JSON-RPC error): no id →
+   * RequestMalformed (-32602); unknown to this token → TaskNotFound (-32001); already terminal →
+   * UnsupportedOperation (-32004), as §3.1.6 says. The stream also ends when the client goes away
+   * or the endpoint stops (the request's signal); while nothing happens it carries an SSE comment
+   * every `SUBSCRIBE_KEEPALIVE_MS`.
+   */
+  override async * resubscribe (params: SubscribeToTaskRequest, context: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
+    const id = params.id
+    if (typeof id !== 'string' || id.trim() === '') throw new RequestMalformedError('Task ID is required')
+    const queue: Task[] = []
+    let wake = (): void => {}
+    const hooks = context.user as StreamHooks | undefined
+    const signal = hooks?.signal
+    const onAbort = (): void => { wake() }
+    signal?.addEventListener('abort', onAbort)
+    // Watch first, then read, in the same tick: every commit after the read is queued, none is
+    // missed (commits run on this thread), and none is older than the snapshot read.
+    const unwatch = this.store.watch(id, context, t => { queue.push(t); wake() })
+    try {
+      const task = this.store.loadNow(id, context)
+      if (task === undefined) throw new TaskNotFoundError(`Task not found: ${id}`)
+      const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+      if (TERMINAL.has(state)) throw new UnsupportedOperationError(`Task ${id} is in a terminal state (${taskStateToJSON(state)}) and cannot be subscribed to`)
+      yield { payload: { $case: 'task', value: task } }
+      let prev = task
+      for (;;) {
+        while (queue.length === 0) {
+          if (signal?.aborted === true) return
+          const woken = await new Promise<boolean>(resolve => {
+            const t = setTimeout(() => { resolve(false) }, SUBSCRIBE_KEEPALIVE_MS)
+            wake = () => { clearTimeout(t); resolve(true) }
+          })
+          wake = () => {}
+          if (!woken) hooks?.keepAlive?.()
+        }
+        const next = queue.shift()!
+        const ids = { taskId: task.id, contextId: task.contextId }
+        const nextState = next.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+        const ends = TERMINAL.has(nextState) || (INTERRUPTED_STATES.has(nextState) && JSON.stringify(next.status) !== JSON.stringify(prev.status))
+        for (const ev of updatesBetween(prev, next, ids, ends)) {
+          if (ev.kind === 'statusUpdate') yield { payload: { $case: 'statusUpdate', value: ev.data } }
+          else if (ev.kind === 'artifactUpdate') yield { payload: { $case: 'artifactUpdate', value: ev.data } }
+        }
+        prev = next
+        if (ends) return
+      }
+    } finally {
+      unwatch()
+      signal?.removeEventListener('abort', onAbort)
+    }
   }
 }

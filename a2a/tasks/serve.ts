@@ -1,5 +1,6 @@
 /**
- * Callee side of `/sov/a2a-task/1.0.0`: answers `agents` with the agents the asking peer may call,
+ * Callee side of `/sov/a2a-task/1.0.0`: answers `agents` with the agents the asking peer may call
+ * (each card revalidated with its agent when stale, and sent with its `maxAgeS`),
  * records a `call` (once per call id) and streams its task snapshots after the caller's `afterSeq`
  * until a final one, and passes `cancel` to the agent. Each request is checked against the
  * callee's own `/a2a/send` grant for the asking peer on the agent's name, as a mailbox is.
@@ -8,6 +9,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { MAX_TASK_FRAME_BYTES, parseTaskRequest, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import type { Forwarder } from './forward.js'
+import type { OfferedCards } from './offered-cards.js'
 import type { TaskDb } from './task-db.js'
 import { report, type AuditSink, type Authorize } from '../types.js'
 
@@ -21,6 +23,8 @@ const REQUEST_READ_MS = 10_000
 export interface TaskServerInit {
   db: TaskDb
   forwarder: Forwarder
+  /** The offered agents' cards, revalidated when stale. */
+  cards: Pick<OfferedCards, 'current'>
   /** Puts a call to a pull agent into the agent's mailbox (id = call id); undefined: no mailboxes. */
   deliver?: (mailbox: string, id: string, sender: string, message: unknown) => void
   authorize: Authorize
@@ -64,10 +68,13 @@ export class TaskServer {
         return
       }
       if (req.type === 'agents') {
-        const agents = []
+        const shown = []
         for (const o of this.init.db.offered()) {
-          if ((await this.init.authorize(peer, o.name)).ok) agents.push({ name: o.name, card: JSON.parse(o.card) })
+          if ((await this.init.authorize(peer, o.name)).ok) shown.push(o)
         }
+        // Stale cards are revalidated with their agents first (together), so the caller's copy
+        // follows the agent's caching hints.
+        const agents = await Promise.all(shown.map(async o => ({ name: o.name, ...await this.init.cards.current(o) })))
         await send({ type: 'agents', agents })
         return
       }

@@ -7,11 +7,13 @@ import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interf
 import * as v from 'valibot'
 import { Task } from '@a2a-js/sdk'
 import { v7 as uuidv7 } from 'uuid'
-import { A2A_TASK_PROTOCOL, MailboxNameSchema, badRequest, conflict, notFound, unavailable } from '../../protocol/index.js'
+import { A2A_TASK_PROTOCOL, MailboxNameSchema, badRequest, conflict, isSovError, notFound, unavailable } from '../../protocol/index.js'
 import type { AuditSink, Authorize } from '../types.js'
 import { report } from '../types.js'
+import { cardUrlOf, fetchAgentCard } from './agent-card.js'
 import { Forwarder } from './forward.js'
 import { Gateway } from './gateway.js'
+import { OfferedCards } from './offered-cards.js'
 import { RemoteCalls } from './remote.js'
 import { TaskServer } from './serve.js'
 import { TaskDb } from './task-db.js'
@@ -22,8 +24,6 @@ export const DEFAULT_A2A_HTTP_PORT = 4011
 export const MAX_TASK_STREAMS = 64
 /** How long a call waits in a pull agent's mailbox. @default 24 h */
 export const PULL_CALL_TTL_MS = 24 * 3600_000
-/** Time given to fetch an agent's card on `agent add`. @default 10 s */
-export const CARD_FETCH_TIMEOUT_MS = 10_000
 
 export interface TasksInit {
   node: Libp2p
@@ -65,6 +65,7 @@ export class A2aTasks {
   private readonly init: TasksInit
   private db?: TaskDb
   private forwarder?: Forwarder
+  private cards?: OfferedCards
   private server?: TaskServer
   private remote?: RemoteCalls
   private gateway?: Gateway
@@ -80,9 +81,10 @@ export class A2aTasks {
     try {
       const db = this.db = TaskDb.open(this.init.dbPath)
       const forwarder = this.forwarder = new Forwarder({ db, audit: this.init.audit, onEvent: id => { this.server?.notify(id) } })
+      const cards = this.cards = new OfferedCards({ db, onChange: name => { forwarder.forget(name) }, log: this.init.log })
       const mb = this.init.mailboxes
       const server = this.server = new TaskServer({
-        db, forwarder, authorize: this.init.authorize, audit: this.init.audit,
+        db, forwarder, cards, authorize: this.init.authorize, audit: this.init.audit,
         deliver: mb === undefined ? undefined : (mailbox, id, sender, message) => { mb.deliverLocal(mailbox, id, sender, message, PULL_CALL_TTL_MS) }
       })
       const handle = this.init.handleProtocol ?? (async (p, h, o) => { await this.init.node.handle(p, h, o); return async () => { await this.init.node.unhandle(p) } })
@@ -114,9 +116,10 @@ export class A2aTasks {
     await this.remote?.stop()
     await this.unhandle?.().catch(() => {})
     this.server?.closeAll()
+    this.cards?.stop()
     await this.forwarder?.stop()
     this.db?.close()
-    this.db = this.forwarder = this.server = this.remote = this.gateway = this.unhandle = undefined
+    this.db = this.forwarder = this.cards = this.server = this.remote = this.gateway = this.unhandle = undefined
     this.status = 'stopped'
   }
 
@@ -139,19 +142,18 @@ export class A2aTasks {
     let base: URL
     try { base = new URL(url) } catch (cause) { throw badRequest(`Cannot add agent "${name}": "${url}" is not a URL`, { cause }) }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw badRequest(`Cannot add agent "${name}": "${url}" is not http(s)`)
-    const cardUrl = new URL('.well-known/agent-card.json', base.href.endsWith('/') ? base : new URL(base.href + '/'))
-    let card: any
+    const cardUrl = cardUrlOf(base)
+    let fetched
     try {
-      const res = await fetch(cardUrl, { headers: { 'A2A-Version': '1.0' }, signal: AbortSignal.timeout(CARD_FETCH_TIMEOUT_MS) })
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      card = await res.json()
+      fetched = await fetchAgentCard(cardUrl)
     } catch (cause) {
+      if (isSovError(cause, 'BAD_REQUEST')) throw badRequest(`Cannot add agent "${name}": ${(cause as Error).message}`, { cause })
       throw unavailable(`Cannot add agent "${name}": cannot fetch its card from ${cardUrl.href}: ${(cause as Error).message}; is the agent running?`, { cause })
     }
-    if (typeof card !== 'object' || card === null || !Array.isArray(card.supportedInterfaces) || card.supportedInterfaces.length === 0) {
-      throw badRequest(`Cannot add agent "${name}": ${cardUrl.href} is not an A2A v1.0 Agent Card (no supportedInterfaces)`)
-    }
-    db.putOffered(name, 'forward', base.href, JSON.stringify(card))
+    if (fetched.status !== 'modified') throw unavailable(`Cannot add agent "${name}": ${cardUrl.href} answered 304 to an unconditional request`)
+    const card = fetched.card
+    db.putOffered(name, 'forward', base.href, JSON.stringify(card), { etag: fetched.etag, freshUntil: Date.now() + fetched.lifeMs })
+    this.forwarder?.forget(name)
     await report(this.init.audit, { type: 'A2A_AGENT_ADDED', actor, outcome: 'ok', detail: { name, url: base.href } })
     return { name, url: base.href, description: String(card.description ?? ''), addedAt: Date.now() }
   }
@@ -184,7 +186,7 @@ export class A2aTasks {
     let parsed
     try { parsed = Task.toJSON(Task.fromJSON(task)) } catch (cause) { throw badRequest(`Cannot reply: the parts are not A2A parts: ${(cause as Error).message}`, { cause }) }
     const final = state !== 'TASK_STATE_WORKING'
-    db.appendServedEvent(id, JSON.stringify(parsed), final)
+    await db.appendServedEvent(id, JSON.stringify(parsed), final)
     this.server?.notify(id)
     if (final) {
       this.init.mailboxes?.settle(mailbox, id)

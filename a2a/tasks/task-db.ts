@@ -1,6 +1,13 @@
 /**
- * `tasks.db` (SQLite, WAL, `synchronous = FULL`, 0600): the durable half of A2A tasks across the
- * mesh (issue 11). Every method is one transaction; a commit that returned survives SIGKILL.
+ * `tasks.db` (SQLite, WAL, 0600): the durable half of A2A tasks across the mesh (issue 11). Every
+ * method is one transaction; a commit that returned survives SIGKILL.
+ *
+ * Power-cut durability comes from an fdatasync of the WAL file. The commits on the path of every
+ * call (a call on the caller, the agent's task id and a final snapshot on the callee) are made
+ * without it (`synchronous = NORMAL`, which never blocks the event loop on the disk) and are then
+ * made durable by `sync()` (`wal-sync.ts`: one fdatasync of the WAL in the thread pool, shared by
+ * every commit made before it started), awaited before the commit is acted on. Rare commits
+ * (offered agents, ending a call) still use FULL.
  *
  * Caller side: `tasks` (the A2A Task snapshots the local endpoint serves, scoped by
  * `peer/agent/owner`, the owner being the local agent token's name) and `calls` (every SendMessage sent to a peer, with the last event seq applied).
@@ -10,6 +17,7 @@
 import type Database from 'better-sqlite3'
 import { openDatabase, relaxedTransaction } from '../sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
+import { WalSync } from './wal-sync.js'
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -68,19 +76,38 @@ const MIGRATIONS: readonly string[] = [
     final    INTEGER NOT NULL,
     PRIMARY KEY (call_id, seq)
   ) WITHOUT ROWID;
+  `,
+  // Card caching (A2A v1.0 §8.6): the agent's ETag, and until when (ms since the epoch) the
+  // stored card is fresh; 0 = revalidate at its next use.
+  `
+  ALTER TABLE offered ADD COLUMN etag TEXT;
+  ALTER TABLE offered ADD COLUMN fresh_until INTEGER NOT NULL DEFAULT 0;
   `
 ]
 
 export interface CallRow { callId: string, peer: string, agent: string, owner: string, taskId: string, contextId: string, message: string, lastSeq: number, done: boolean }
 export interface ServedRow { callId: string, peer: string, agent: string, taskId: string, contextId: string, message: string, agentTaskId: string | null, agentContextId: string | null, done: boolean }
-export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number }
+/** An offered agent; `etag` and `freshUntil` (ms since the epoch) are its card's HTTP caching state. */
+export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number, etag: string | null, freshUntil: number }
 export interface StoredTask { id: string, task: string, updatedAt: number }
 export interface ServedEvent { seq: number, task: string, final: boolean }
 
+/** Called with each committed snapshot (A2A Task JSON text) of a watched task. */
+export type TaskWatcher = (task: string) => void
+
 export class TaskDb {
   private readonly db: Database.Database
+  /** `scope\0id` → who follows that task's snapshots (SubscribeToTask). */
+  private readonly watchers = new Map<string, Set<TaskWatcher>>()
 
-  private constructor (db: Database.Database) { this.db = db }
+  private readonly wal: WalSync
+  /** Calls whose final snapshot is committed but not yet synced: not sent until it is. */
+  private readonly unsyncedFinal = new Set<string>()
+
+  private constructor (db: Database.Database, wal: WalSync) {
+    this.db = db
+    this.wal = wal
+  }
 
   /** Opens (creating it 0600) and migrates the database at `path`. */
   static open (path: string): TaskDb {
@@ -95,14 +122,24 @@ export class TaskDb {
       for (let n = at; n < MIGRATIONS.length; n++) {
         db.transaction(() => { db.exec(MIGRATIONS[n]); db.pragma(`user_version = ${n + 1}`) })()
       }
-      return new TaskDb(db)
+      // Whatever a killed predecessor committed without its sync is made durable before this
+      // process acts on it (follows a call, sends a final snapshot).
+      const wal = new WalSync(path)
+      wal.syncNow()
+      return new TaskDb(db, wal)
     } catch (err) {
       db.close()
       throw err
     }
   }
 
-  close (): void { if (this.db.open) this.db.close() }
+  close (): void {
+    if (this.db.open) this.db.close()
+    this.wal.close()
+  }
+
+  /** Makes every commit made so far durable (`WalSync.sync`: one shared fdatasync of the WAL). */
+  async sync (): Promise<void> { await this.wal.sync() }
 
   /** One transaction without fsync at its commit (`relaxedTransaction`). */
   private relaxed<T> (fn: () => T): T { return relaxedTransaction(this.db, fn) }
@@ -116,6 +153,32 @@ export class TaskDb {
    */
   saveTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
     this.relaxed(() => { this.putTask(scope, id, contextId, state, task, now) })
+  }
+
+  /**
+   * Calls `fn` with every snapshot of task `id` in `scope` that a call applies (`applyEvent`) or
+   * `announceTask` names from now on, synchronously after its commit. The SDK's own saves
+   * (`saveTask`) are not announced: they repeat what a call already applied, sometimes late.
+   * Returns the function that stops watching.
+   */
+  watchTask (scope: string, id: string, fn: TaskWatcher): () => void {
+    const key = `${scope}\0${id}`
+    let set = this.watchers.get(key)
+    if (set === undefined) { set = new Set(); this.watchers.set(key, set) }
+    set.add(fn)
+    return () => { set.delete(fn); if (set.size === 0 && this.watchers.get(key) === set) this.watchers.delete(key) }
+  }
+
+  /** Saves a snapshot that did not come from a call's events (a cancellation) and announces it. */
+  announceTask (scope: string, id: string, contextId: string, state: string, task: string): void {
+    this.saveTask(scope, id, contextId, state, task)
+    this.notify(scope, id, task)
+  }
+
+  private notify (scope: string, id: string, task: string): void {
+    for (const fn of [...this.watchers.get(`${scope}\0${id}`) ?? []]) {
+      try { fn(task) } catch (err) { console.error('a2a: task watcher failed:', (err as Error).message) }
+    }
   }
 
   private putTask (scope: string, id: string, contextId: string, state: string, task: string, now = Date.now()): void {
@@ -148,9 +211,13 @@ export class TaskDb {
 
   // ---- caller side: calls ----
 
-  addCall (c: Omit<CallRow, 'lastSeq' | 'done'>, now = Date.now()): void {
-    this.db.prepare('INSERT OR IGNORE INTO calls (call_id, peer, agent, owner, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(c.callId, c.peer, c.agent, c.owner, c.taskId, c.contextId, c.message, now)
+  /** Commits a call; resolves once it is durable (`sync()`), before it may be sent. */
+  async addCall (c: Omit<CallRow, 'lastSeq' | 'done'>, now = Date.now()): Promise<void> {
+    this.relaxed(() => {
+      this.db.prepare('INSERT OR IGNORE INTO calls (call_id, peer, agent, owner, task_id, context_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(c.callId, c.peer, c.agent, c.owner, c.taskId, c.contextId, c.message, now)
+    })
+    await this.sync()
   }
 
   openCalls (): CallRow[] {
@@ -175,13 +242,15 @@ export class TaskDb {
    */
   applyEvent (callId: string, seq: number, final: boolean, scope: string, taskId: string, contextId: string, state: string, task: string): boolean {
     // Relaxed: the callee keeps every event, so one lost here (power cut) is fetched again.
-    return this.relaxed(() => {
+    const applied = this.relaxed(() => {
       const r = this.db.prepare('SELECT last_seq, done FROM calls WHERE call_id = ?').get(callId) as { last_seq: number, done: number } | undefined
       if (r === undefined || r.done === 1 || r.last_seq + 1 !== seq) return false
       this.putTask(scope, taskId, contextId, state, task)
       this.db.prepare('UPDATE calls SET last_seq = ?, done = ? WHERE call_id = ?').run(seq, final ? 1 : 0, callId)
       return true
     })
+    if (applied) this.notify(scope, taskId, task)
+    return applied
   }
 
   /** Ends a call that will get no more events (refused by the callee, or given up). */
@@ -191,8 +260,20 @@ export class TaskDb {
 
   // ---- callee side: offered agents ----
 
-  putOffered (name: string, mode: 'forward' | 'pull', url: string, card: string, now = Date.now()): void {
-    this.db.prepare('INSERT INTO offered (name, mode, url, card, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, url = excluded.url, card = excluded.card').run(name, mode, url, card, now)
+  putOffered (name: string, mode: 'forward' | 'pull', url: string, card: string, cache: { etag: string | null, freshUntil: number } = { etag: null, freshUntil: 0 }, now = Date.now()): void {
+    this.db.prepare('INSERT INTO offered (name, mode, url, card, added_at, etag, fresh_until) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, url = excluded.url, card = excluded.card, etag = excluded.etag, fresh_until = excluded.fresh_until')
+      .run(name, mode, url, card, now, cache.etag, cache.freshUntil)
+  }
+
+  /**
+   * A revalidated card: a new `card` and `etag` (HTTP 200), or only a new `freshUntil` (304, or
+   * a failed fetch). Relaxed: lost to a power cut, the card is only fetched again.
+   */
+  refreshOffered (name: string, r: { card?: string, etag?: string | null, freshUntil: number }): void {
+    this.relaxed(() => {
+      if (r.card !== undefined) this.db.prepare('UPDATE offered SET card = ?, etag = ?, fresh_until = ? WHERE name = ?').run(r.card, r.etag ?? null, r.freshUntil, name)
+      else this.db.prepare('UPDATE offered SET fresh_until = ? WHERE name = ?').run(r.freshUntil, name)
+    })
   }
 
   removeOffered (name: string): boolean {
@@ -200,12 +281,12 @@ export class TaskDb {
   }
 
   offered (): OfferedRow[] {
-    return (this.db.prepare('SELECT * FROM offered ORDER BY name').all() as any[]).map(r => ({ name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }))
+    return (this.db.prepare('SELECT * FROM offered ORDER BY name').all() as any[]).map(offeredRow)
   }
 
   getOffered (name: string): OfferedRow | undefined {
     const r = this.db.prepare('SELECT * FROM offered WHERE name = ?').get(name) as any
-    return r === undefined ? undefined : { name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at }
+    return r === undefined ? undefined : offeredRow(r)
   }
 
   // ---- callee side: served calls ----
@@ -237,22 +318,36 @@ export class TaskDb {
     return r === undefined ? undefined : { agentTaskId: r.agent_task_id, agentContextId: r.agent_context_id }
   }
 
-  setAgentIds (callId: string, agentTaskId: string, agentContextId: string): void {
-    this.db.prepare('UPDATE served SET agent_task_id = ?, agent_context_id = ? WHERE call_id = ?').run(agentTaskId, agentContextId, callId)
+  /**
+   * Records the agent's task id for a call; resolves once durable (`sync()`), so that a restarted
+   * callee follows the agent's task instead of sending the message again.
+   */
+  async setAgentIds (callId: string, agentTaskId: string, agentContextId: string): Promise<void> {
+    this.relaxed(() => { this.db.prepare('UPDATE served SET agent_task_id = ?, agent_context_id = ? WHERE call_id = ?').run(agentTaskId, agentContextId, callId) })
+    await this.sync()
   }
 
-  /** Appends the next snapshot of a served call (and closes it when `final`); returns its seq. */
-  appendServedEvent (callId: string, task: string, final: boolean): number {
-    const run = (): number => {
+  /**
+   * Appends the next snapshot of a served call (and closes it when `final`); resolves with its seq.
+   * A final snapshot resolves once durable (`sync()`), and `servedEvents` holds it back until
+   * then; if the sync fails it stays held back (the restart's sync makes it durable) and this
+   * rejects. A progress one only survives SIGKILL (after a power cut the agent's task is followed
+   * again and the next snapshot takes its place).
+   */
+  async appendServedEvent (callId: string, task: string, final: boolean): Promise<number> {
+    if (final) this.unsyncedFinal.add(callId)
+    const seq = this.relaxed((): number => {
       const r = this.db.prepare('SELECT coalesce(max(seq), 0) AS n FROM served_events WHERE call_id = ?').get(callId) as { n: number }
       const seq = r.n + 1
       this.db.prepare('INSERT INTO served_events (call_id, seq, task, final) VALUES (?, ?, ?, ?)').run(callId, seq, task, final ? 1 : 0)
       if (final) this.db.prepare('UPDATE served SET done = 1 WHERE call_id = ?').run(callId)
       return seq
+    })
+    if (final) {
+      await this.sync()
+      this.unsyncedFinal.delete(callId)
     }
-    // A final snapshot is fsynced before it is sent; a progress one only survives SIGKILL (after a
-    // power cut the agent's task is followed again and the next snapshot takes its place).
-    return final ? this.db.transaction(run)() : this.relaxed(run)
+    return seq
   }
 
   /** The newest snapshot of the caller's task `taskId` over all its calls (a pull reply builds on it). */
@@ -261,14 +356,21 @@ export class TaskDb {
     return r?.task
   }
 
+  /** Snapshots of a served call after `afterSeq`, without a final one not yet durable. */
   servedEvents (callId: string, afterSeq: number): ServedEvent[] {
+    const held = this.unsyncedFinal.has(callId)
     return (this.db.prepare('SELECT seq, task, final FROM served_events WHERE call_id = ? AND seq > ? ORDER BY seq').all(callId, afterSeq) as any[])
       .map(r => ({ seq: r.seq, task: r.task, final: r.final === 1 }))
+      .filter(e => !(e.final && held))
   }
 }
 
 function callRow (r: any): CallRow {
   return { callId: r.call_id, peer: r.peer, agent: r.agent, owner: r.owner, taskId: r.task_id, contextId: r.context_id, message: r.message, lastSeq: r.last_seq, done: r.done === 1 }
+}
+
+function offeredRow (r: any): OfferedRow {
+  return { name: r.name, mode: r.mode, url: r.url, card: r.card, addedAt: r.added_at, etag: r.etag ?? null, freshUntil: r.fresh_until ?? 0 }
 }
 
 function servedRow (r: any): ServedRow {

@@ -21,9 +21,28 @@ export class SqliteTaskStore implements TaskStore {
     this.db.saveTask(this.scope(context), task.id, task.contextId, state, JSON.stringify(Task.toJSON(task)))
   }
 
-  async load (taskId: string, context?: ServerCallContext): Promise<Task | undefined> {
+  /**
+   * A snapshot that did not come from the callee's events (the agent's answer to CancelTask):
+   * saved, and handed to the task's subscribers.
+   */
+  announce (task: Task, context?: ServerCallContext): void {
+    const state = taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)
+    this.db.announceTask(this.scope(context), task.id, task.contextId, state, JSON.stringify(Task.toJSON(task)))
+  }
+
+  /** Every later snapshot of the caller's task `taskId` (`TaskDb.watchTask`); returns the unwatch. */
+  watch (taskId: string, context: ServerCallContext | undefined, fn: (task: Task) => void): () => void {
+    return this.db.watchTask(this.scope(context), taskId, text => { fn(Task.fromJSON(JSON.parse(text))) })
+  }
+
+  /** The stored snapshot, read at once (no await before the read). */
+  loadNow (taskId: string, context?: ServerCallContext): Task | undefined {
     const text = this.db.loadTask(this.scope(context), taskId)
     return text === undefined ? undefined : Task.fromJSON(JSON.parse(text))
+  }
+
+  async load (taskId: string, context?: ServerCallContext): Promise<Task | undefined> {
+    return this.loadNow(taskId, context)
   }
 
   async list (params: ListTasksRequest, context?: ServerCallContext): Promise<ListTasksResponse> {

@@ -8,7 +8,10 @@
  * - anything else: completes with an artifact `result` holding `echo: <text>`.
  * CancelTask marks a task CANCELED. It streams (SendStreamingMessage) unless `streaming: false`.
  * `stop()` and `start()` again keep the port, so a test can take the agent down and back up.
+ * With `cardCacheControl` its card is served with that `Cache-Control`, a hash `ETag` and 304 for
+ * a matching `If-None-Match` (Express's `req.fresh`); `cardFetches` and `cardNotModified` count what it served.
  */
+import { createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
@@ -24,6 +27,11 @@ export interface TestAgent {
   received: string[]
   start: () => Promise<void>
   stop: () => Promise<void>
+  /** GETs of its card, and how many of them were answered 304. */
+  cardFetches: number
+  cardNotModified: number
+  /** Changes the description its card gives from now on. */
+  setDescription: (description: string) => void
 }
 
 function text (parts: any[]): string {
@@ -35,8 +43,9 @@ function agentMessage (taskId: string, contextId: string, body: string): any {
   return { messageId: `agent-${Date.now()}-${Math.random()}`, role: 2, taskId, contextId, parts: [{ content: { $case: 'text', value: body }, mediaType: 'text/plain', filename: '', metadata: undefined }], metadata: undefined, extensions: [], referenceTaskIds: [] }
 }
 
-export async function startTestAgent (ctx: KitContext, opts: { name?: string, description?: string, streaming?: boolean } = {}): Promise<TestAgent> {
+export async function startTestAgent (ctx: KitContext, opts: { name?: string, description?: string, streaming?: boolean, cardCacheControl?: string } = {}): Promise<TestAgent> {
   const received: string[] = []
+  let description = opts.description ?? 'Builds things for tests'
   const contexts = new Map<string, string>()
   const executor: AgentExecutor = {
     execute: async (rc, bus) => {
@@ -79,9 +88,12 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
     url: '',
     port: 0,
     received,
+    cardFetches: 0,
+    cardNotModified: 0,
+    setDescription: d => { description = d },
     start: async () => {
       const card = () => AgentCard.fromJSON({
-        name: opts.name ?? 'Builder', description: opts.description ?? 'Builds things for tests', version: '1.0.0',
+        name: opts.name ?? 'Builder', description, version: '1.0.0',
         supportedInterfaces: [{ url: `http://127.0.0.1:${port}/`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
         capabilities: { streaming: opts.streaming ?? true, pushNotifications: false },
         defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain'],
@@ -89,6 +101,17 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
       })
       const handler = new DefaultRequestHandler(card(), new InMemoryTaskStore(), executor)
       const app = express()
+      app.use('/.well-known/agent-card.json', (req, res, next) => {
+        agent.cardFetches++
+        if (opts.cardCacheControl === undefined) { next(); return }
+        const body = JSON.stringify(AgentCard.toJSON(card()))
+        const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`
+        res.setHeader('Cache-Control', opts.cardCacheControl)
+        res.setHeader('ETag', etag)
+        // Express's own conditional check, as an Express-based agent would answer.
+        if (req.fresh) { agent.cardNotModified++; res.status(304).end(); return }
+        res.type('application/json').send(body)
+      })
       app.use('/.well-known/agent-card.json', agentCardHandler({ agentCardProvider: async () => card() }))
       app.use('/', jsonRpcHandler({ requestHandler: handler, userBuilder: UserBuilder.noAuthentication }))
       const s = createServer(app)

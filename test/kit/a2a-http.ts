@@ -37,8 +37,8 @@ export async function clientFor (base: string, token: string): Promise<Client> {
 }
 
 /** B offers the SDK agent as "builder" and grants A; A has an agent token with /a2a/post. */
-export async function pair (ctx: KitContext, opts: { grant?: boolean, httpPort?: number, streaming?: boolean } = {}): Promise<Pair> {
-  const agent = await startTestAgent(ctx, { streaming: opts.streaming })
+export async function pair (ctx: KitContext, opts: { grant?: boolean, httpPort?: number, streaming?: boolean, cardCacheControl?: string } = {}): Promise<Pair> {
+  const agent = await startTestAgent(ctx, { streaming: opts.streaming, cardCacheControl: opts.cardCacheControl })
   const b = await startA2ADaemon(ctx, { config: { a2a: { http: { listen: 0 } } } })
   const httpPort = opts.httpPort ?? await freePort()
   const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr], config: { a2a: { http: { listen: `127.0.0.1:${httpPort}` } } } })

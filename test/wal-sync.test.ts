@@ -1,0 +1,44 @@
+// Group commit for tasks.db (issue 11, docs/protocols.md "Durability (tasks.db)"): commits made
+// with synchronous = NORMAL become durable through WalSync, one fdatasync of the WAL shared by
+// every caller that comes while one runs. fdatasync calls are counted on Node's FileHandle.
+import '../protocol/index.js'
+import * as assert from 'uvu/assert'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { WalSync, openDatabase } from '../a2a/index.js'
+import { kitSuite } from './kit/index.js'
+
+const test = kitSuite('wal-sync')
+
+async function counted (ctx: { defer: (f: () => unknown) => void, tmp: () => string }): Promise<{ dir: string, count: () => number }> {
+  const dir = ctx.tmp()
+  const probe = await open(join(dir, 'probe'), 'w')
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> }
+  await probe.close()
+  const original = proto.datasync
+  let n = 0
+  proto.datasync = async function (this: unknown) { n++; return await original.call(this) }
+  ctx.defer(() => { proto.datasync = original })
+  return { dir, count: () => n }
+}
+
+test('WalSync: ten callers at once share two fdatasyncs (the one running and the next); callers one after another get one each; :memory: needs none', async ctx => {
+  const { dir, count } = await counted(ctx)
+  const path = join(dir, 'x.db')
+  const db = openDatabase(path)
+  ctx.defer(() => { db.close() })
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec('CREATE TABLE t (v INTEGER)')
+  const wal = new WalSync(path)
+  ctx.defer(() => { wal.close() })
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)')
+  await Promise.all(Array.from({ length: 10 }, async (_, i) => { insert.run(i); await wal.sync() }))
+  assert.is(count(), 2)
+  for (let i = 0; i < 3; i++) { insert.run(i); await wal.sync() }
+  assert.is(count(), 5)
+  await new WalSync(':memory:').sync()
+  assert.is(count(), 5)
+})
+
+test.run()
