@@ -81,12 +81,12 @@ export interface MailboxStats { mailbox: string, ready: number, leased: number, 
 export class MailboxStore {
   private readonly db: Database.Database
   private readonly q: ReturnType<typeof prepare>
-  /** Group commit of the WAL; none for `:memory:`. */
-  private readonly wal?: WalSync
+  /** Group commit of the WAL (a no-op for `:memory:`). */
+  private readonly wal: WalSync
   /** First outbox seq of each `enqueue` not yet durable, ascending: `queuedFor` stops before them. */
   private undurable: number[] = []
 
-  private constructor (db: Database.Database, wal?: WalSync) {
+  private constructor (db: Database.Database, wal: WalSync) {
     this.db = db
     this.q = prepare(db)
     this.wal = wal
@@ -120,7 +120,11 @@ export class MailboxStore {
       db.pragma('synchronous = FULL')
       db.pragma('busy_timeout = 5000')
       migrate(db)
-      return new MailboxStore(db, path === ':memory:' ? undefined : new WalSync(path))
+      // Whatever a killed predecessor committed without its sync is made durable before this
+      // process acts on it (sends a queued envelope, hands out a message).
+      const wal = new WalSync(path)
+      wal.syncNow()
+      return new MailboxStore(db, wal)
     } catch (err) {
       db.close()
       throw damaged(path, err)
@@ -129,7 +133,7 @@ export class MailboxStore {
 
   /** Makes pending commits durable and closes the file. */
   close (): void {
-    this.wal?.close()
+    this.wal.close()
     if (this.db.open) this.db.close()
   }
 
@@ -141,7 +145,7 @@ export class MailboxStore {
   async durable (): Promise<void> {
     const upTo = this.undurable.at(-1)
     try {
-      await this.wal?.durable()
+      await this.wal.sync()
     } finally {
       // Either on disk now, or about to be dropped by the caller: no longer held back.
       if (upTo !== undefined) this.undurable = this.undurable.filter(seq => seq > upTo)
@@ -170,7 +174,7 @@ export class MailboxStore {
       first ??= seq
       return null
     }))
-    if (first !== undefined && this.wal !== undefined) this.undurable.push(first)
+    if (first !== undefined && this.wal.active) this.undurable.push(first)
     return out
   }
 
@@ -280,7 +284,7 @@ export class MailboxStore {
   /** `accept` made durable before it returns, on the event loop: for rare synchronous callers. */
   acceptNow (batch: AcceptInput[], now = Date.now()): AcceptOutcome[] {
     const outcomes = this.accept(batch, now)
-    this.wal?.syncNow()
+    this.wal.syncNow()
     return outcomes
   }
 

@@ -1,104 +1,118 @@
 /**
- * Group commit for a SQLite database in WAL mode (issue 15 §2). Commits run with
- * `synchronous = NORMAL`, so SQLite appends them to the `-wal` file without an fsync on the event
- * loop; `durable()` resolves once an fdatasync of that file, begun after the call, has finished —
- * so every commit made before the call is on disk. One fdatasync covers every commit made while
- * the previous one ran, and it runs on libuv's thread pool, so the node keeps serving meanwhile.
+ * Group commit for a SQLite database in WAL mode whose commits run with `synchronous = NORMAL`
+ * (issues 11 and 15): `sync()` resolves once an fdatasync of the `-wal` file, begun after the
+ * call, has finished — so every commit made before the call is on disk. It runs on libuv's
+ * thread pool, not inside the commit on the event loop, and callers that come while one runs
+ * share the next one. It is the operation `synchronous = FULL` performs at each commit (SQLite
+ * syncs the WAL there, sqlite.org/pragma.html#pragma_synchronous), done once for many commits.
  *
- * Why that is enough: with `synchronous = NORMAL` SQLite itself syncs the WAL before each
- * checkpoint and the database file after it, so a commit is either still in the WAL (synced
- * here) or already checkpointed into a synced database file. fsync is per file, not per
- * descriptor, so our own descriptor covers SQLite's writes. fdatasync also skips the inode
- * timestamp that SQLite's own `fsync` would journal at every commit.
+ * Why that is enough: in NORMAL mode SQLite itself syncs the WAL before each checkpoint and the
+ * database file after it, so a commit is either still in the WAL (synced here) or checkpointed
+ * into a synced database file. fsync is per file, not per descriptor, so our descriptor covers
+ * SQLite's writes; fdatasync also skips the inode time stamp SQLite's own fsync would journal.
  */
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs'
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 export class WalSync {
-  private readonly walPath: string
-  private fd?: number
-  /** The fdatasync on the thread pool now, if any. */
+  private readonly walPath: string | null
+  private handle?: FileHandle
+  /** An fdatasync is on the thread pool now. */
   private running = false
   /** Callers waiting for the fdatasync after the running one. */
   private next?: PromiseWithResolvers<void>
   private closed = false
 
-  /** `dbPath`: the database file; its WAL is `<dbPath>-wal`. */
+  /** For the database at `dbPath`; its WAL is `<dbPath>-wal` (`:memory:`: every sync is a no-op). */
   constructor (dbPath: string) {
-    this.walPath = `${dbPath}-wal`
+    this.walPath = dbPath === ':memory:' ? null : `${dbPath}-wal`
   }
+
+  /** False for `:memory:`: nothing to wait for. */
+  get active (): boolean { return this.walPath !== null }
 
   /**
    * Resolves once every commit made before this call is on disk; rejects with the fdatasync's
-   * error (EIO, ENOSPC…), in which case the caller must not report those commits as durable.
+   * error (EIO, ENOSPC…), and then the caller must not report those commits as durable.
    */
-  async durable (): Promise<void> {
+  async sync (): Promise<void> {
+    if (this.walPath === null) return
     if (this.closed) throw new Error('Cannot sync the database: it is closed')
     this.next ??= Promise.withResolvers<void>()
     const waiting = this.next.promise
-    if (!this.running) this.start()
+    if (!this.running) void this.run()
     return await waiting
   }
 
-  /** Makes every commit so far durable before returning, on this thread (for rare, synchronous callers). */
+  /**
+   * Syncs the WAL now, blocking the caller. At open: whatever a killed predecessor committed
+   * without its sync becomes durable before this process acts on it. Also for rare synchronous
+   * callers that must not return before their commit is on disk.
+   */
   syncNow (): void {
-    if (this.closed) throw new Error('Cannot sync the database: it is closed')
-    fdatasyncSync(this.open())
+    if (this.walPath === null || !existsSync(this.walPath)) return
+    if (this.handle !== undefined) { fdatasyncSync(this.handle.fd); return }
+    const fd = openSync(this.walPath, 'r')
+    try { fdatasyncSync(fd) } finally { closeSync(fd) }
   }
 
-  /** Syncs what is pending on this thread, then gives up the descriptor. Idempotent. */
+  /** Syncs what callers still wait for, on this thread, then gives up the descriptor. Idempotent. */
   close (): void {
     if (this.closed) return
     this.closed = true
     const waiting = this.next
     this.next = undefined
-    if (waiting !== undefined || this.running) {
+    if (waiting !== undefined) {
       try {
-        if (this.fd !== undefined) fdatasyncSync(this.fd)
-        waiting?.resolve()
+        this.syncNow()
+        waiting.resolve()
       } catch (err) {
-        waiting?.reject(err)
+        waiting.reject(err)
       }
     }
-    // A running fdatasync still uses the descriptor: it closes it when it is done.
+    // A running fdatasync still uses the descriptor: `run` gives it up when it is done.
     if (!this.running) this.release()
   }
 
-  private start (): void {
-    const batch = this.next!
-    this.next = undefined
-    let fd: number
-    try {
-      fd = this.open()
-    } catch (err) {
-      batch.reject(err)
-      return
-    }
+  private async run (): Promise<void> {
     this.running = true
-    fdatasync(fd, err => {
+    try {
+      while (this.next !== undefined && !this.closed) {
+        const batch = this.next
+        this.next = undefined
+        try {
+          await (await this.open()).datasync()
+          batch.resolve()
+        } catch (err) {
+          batch.reject(err)
+        }
+      }
+    } finally {
       this.running = false
-      if (err === null) batch.resolve()
-      else batch.reject(err)
       if (this.closed) this.release()
-      else if (this.next !== undefined) this.start()
-    })
+    }
   }
 
   /** Opens the WAL once; the first time, syncs its directory so the file itself survives. */
-  private open (): number {
-    if (this.fd !== undefined) return this.fd
-    this.fd = openSync(this.walPath, 'r+')
-    const dir = openSync(dirname(this.walPath), 'r')
+  private async open (): Promise<FileHandle> {
+    if (this.handle !== undefined) return this.handle
+    const handle = await open(this.walPath!, 'r')
     try {
-      fsyncSync(dir)
-    } finally {
-      closeSync(dir)
+      const dir = openSync(dirname(this.walPath!), 'r')
+      try { fsyncSync(dir) } finally { closeSync(dir) }
+    } catch (err) {
+      await handle.close()
+      throw err
     }
-    return this.fd
+    // Closed meanwhile: this sync still runs, and `run` gives the descriptor up after it.
+    this.handle = handle
+    return handle
   }
 
   private release (): void {
-    if (this.fd !== undefined) closeSync(this.fd)
-    this.fd = undefined
+    const handle = this.handle
+    this.handle = undefined
+    void handle?.close().catch(() => {})
   }
 }

@@ -1,6 +1,6 @@
-// Group commit for tasks.db (issue 11, docs/protocols.md "Durability (tasks.db)"): commits made
-// with synchronous = NORMAL become durable through WalSync, one fdatasync of the WAL shared by
-// every caller that comes while one runs. fdatasync calls are counted on Node's FileHandle.
+// Group commit for tasks.db and mailbox.db (issues 11 and 15, docs/protocols.md "Durability"):
+// commits made with synchronous = NORMAL become durable through WalSync, one fdatasync of the WAL
+// shared by every caller that comes while one runs. fdatasync calls are counted on Node's FileHandle.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { open } from 'node:fs/promises'
@@ -39,6 +39,29 @@ test('WalSync: ten callers at once share two fdatasyncs (the one running and the
   assert.is(count(), 5)
   await new WalSync(':memory:').sync()
   assert.is(count(), 5)
+})
+
+test('WalSync: close() syncs for the callers still waiting and resolves them; later calls are refused', async ctx => {
+  const { dir } = await counted(ctx)
+  const path = join(dir, 'y.db')
+  const db = openDatabase(path)
+  ctx.defer(() => { db.close() })
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec('CREATE TABLE t (v INTEGER)')
+  const wal = new WalSync(path)
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)')
+  const settled: string[] = []
+  const calls = Array.from({ length: 5 }, async (_, i) => {
+    insert.run(i)
+    await wal.sync().then(() => { settled.push('ok') }, err => { settled.push(String(err)) })
+  })
+  wal.close()
+  await Promise.all(calls)
+  assert.equal(settled, ['ok', 'ok', 'ok', 'ok', 'ok'])
+  let refused = false
+  await wal.sync().catch(() => { refused = true })
+  assert.ok(refused, 'a sync after close is refused')
 })
 
 test.run()

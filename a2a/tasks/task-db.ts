@@ -17,7 +17,7 @@
 import type Database from 'better-sqlite3'
 import { openDatabase, relaxedTransaction } from '../sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
-import { WalSync } from './wal-sync.js'
+import { WalSync } from '../wal-sync.js'
 
 const MIGRATIONS: readonly string[] = [
   `
