@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3'
 import { openDatabase, relaxedTransaction } from './sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
-import { checkHeader, damaged } from './store-file.js'
+import { RECLAIM_MIN_FREE_BYTES, checkHeader, damaged, useIncrementalVacuum } from './store-file.js'
 import { parseLease } from './lease.js'
 import { prepare, type InboxRow } from './store-statements.js'
 
@@ -107,6 +107,7 @@ export class MailboxStore {
     }
     try {
       if (path !== ':memory:') chmodSync(path, 0o600)
+      useIncrementalVacuum(db)
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
       db.pragma('busy_timeout = 5000')
@@ -120,6 +121,20 @@ export class MailboxStore {
 
   close (): void {
     if (this.db.open) this.db.close()
+  }
+
+  /**
+   * Gives the pages of drained messages back to the file system once at least `minFreeBytes`
+   * are free (issue 14: a mailbox that held large messages kept its size for ever): frees them
+   * and checkpoints the WAL, which truncates the file. Returns the bytes given back.
+   */
+  reclaim (minFreeBytes = RECLAIM_MIN_FREE_BYTES): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number
+    const free = (this.db.pragma('freelist_count', { simple: true }) as number) * pageSize
+    if (free < minFreeBytes) return 0
+    this.db.pragma('incremental_vacuum')
+    this.db.pragma('wal_checkpoint(TRUNCATE)')
+    return free
   }
 
   /** The open database, for the operator verbs in `dead-letters.ts`. */
