@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3'
 import { openDatabase, relaxedTransaction } from './sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
-import { RECLAIM_MIN_FREE_BYTES, checkHeader, damaged, useIncrementalVacuum } from './store-file.js'
+import { checkHeader, damaged, useIncrementalVacuum, worthReclaiming } from './store-file.js'
 import { parseLease } from './lease.js'
 import { prepare, type InboxRow } from './store-statements.js'
 
@@ -20,6 +20,8 @@ import { migrate } from './schema.js'
 
 /** How long an accepted id is remembered after its TTL ran out. @default 1 hour, in ms */
 export const DEDUPE_GRACE_MS = 3600_000
+/** How long a statement waits for another connection's lock (SQLite `busy_timeout`). @default 5 s, in ms */
+export const BUSY_TIMEOUT_MS = 5000
 /** How long settled outbox rows stay listed. @default 7 days, in ms */
 export const OUTBOX_RETENTION_MS = 7 * 24 * 3600_000
 
@@ -77,6 +79,8 @@ export interface MailboxStats { mailbox: string, ready: number, leased: number, 
 export class MailboxStore {
   private readonly db: Database.Database
   private readonly q: ReturnType<typeof prepare>
+  /** A truncating checkpoint was busy: `reclaim` tries it again. */
+  private checkpointOwed = false
 
   private constructor (db: Database.Database) {
     this.db = db
@@ -110,7 +114,7 @@ export class MailboxStore {
       useIncrementalVacuum(db)
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
-      db.pragma('busy_timeout = 5000')
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
       migrate(db)
       return new MailboxStore(db)
     } catch (err) {
@@ -124,17 +128,31 @@ export class MailboxStore {
   }
 
   /**
-   * Gives the pages of drained messages back to the file system once at least `minFreeBytes`
-   * are free (issue 14: a mailbox that held large messages kept its size for ever): frees them
-   * and checkpoints the WAL, which truncates the file. Returns the bytes given back.
+   * Gives the pages of drained messages back to the file system (issue 14: a mailbox that held
+   * large messages kept its size for ever): once `worthReclaiming` says so, frees them
+   * (incremental vacuum) and checkpoints the WAL, which truncates both files. Returns the bytes
+   * freed. Called by the sweep, so it never waits: a checkpoint that another connection blocks
+   * is owed and retried by the next call.
    */
-  reclaim (minFreeBytes = RECLAIM_MIN_FREE_BYTES): number {
+  reclaim (): number {
     const pageSize = this.db.pragma('page_size', { simple: true }) as number
     const free = (this.db.pragma('freelist_count', { simple: true }) as number) * pageSize
-    if (free < minFreeBytes) return 0
-    this.db.pragma('incremental_vacuum')
-    this.db.pragma('wal_checkpoint(TRUNCATE)')
-    return free
+    const vacuum = worthReclaiming(free, (this.db.pragma('page_count', { simple: true }) as number) * pageSize)
+    if (!vacuum && !this.checkpointOwed) return 0
+    // exec runs the pragma to its end; a prepared statement's step frees one page.
+    if (vacuum) this.db.exec('PRAGMA incremental_vacuum')
+    // The file shrinks only when the checkpoint copies the whole WAL back, which a reader of an
+    // older snapshot prevents (a live backup: `sqlite3 mailbox.db ".backup …"`). A TRUNCATE
+    // checkpoint waits busy_timeout for it, stalling the event loop, and the pages are off the
+    // freelist by then, so the next sweep would never see a reason to try again.
+    this.db.pragma('busy_timeout = 0')
+    try {
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
+      this.checkpointOwed = result.busy !== 0
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    }
+    return vacuum ? free : 0
   }
 
   /** The open database, for the operator verbs in `dead-letters.ts`. */
