@@ -302,6 +302,7 @@ export class Mailboxes {
         store.prune()
         this.lastPrune = Date.now()
       }
+      store.reclaim()
     } catch (err) {
       console.error('a2a: sweep failed:', (err as Error).message)
     }

@@ -15,7 +15,7 @@ import { openDatabase, relaxedTransaction } from './sqlite.js'
 import { WalSync } from './wal-sync.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
-import { checkHeader, damaged } from './store-file.js'
+import { checkHeader, damaged, useIncrementalVacuum, worthReclaiming } from './store-file.js'
 import { parseLease } from './lease.js'
 import { prepare, type InboxRow } from './store-statements.js'
 
@@ -24,6 +24,8 @@ import { migrate } from './schema.js'
 
 /** How long an accepted id is remembered after its TTL ran out. @default 1 hour, in ms */
 export const DEDUPE_GRACE_MS = 3600_000
+/** How long a statement waits for another connection's lock (SQLite `busy_timeout`). @default 5 s, in ms */
+export const BUSY_TIMEOUT_MS = 5000
 /** How long settled outbox rows stay listed. @default 7 days, in ms */
 export const OUTBOX_RETENTION_MS = 7 * 24 * 3600_000
 
@@ -85,6 +87,8 @@ export class MailboxStore {
   private readonly wal: WalSync
   /** First outbox seq of each `enqueue` not yet durable, ascending: `queuedFor` stops before them. */
   private undurable: number[] = []
+  /** A truncating checkpoint was busy: `reclaim` tries it again. */
+  private checkpointOwed = false
 
   private constructor (db: Database.Database, wal: WalSync) {
     this.db = db
@@ -116,9 +120,10 @@ export class MailboxStore {
     }
     try {
       if (path !== ':memory:') chmodSync(path, 0o600)
+      useIncrementalVacuum(db)
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
-      db.pragma('busy_timeout = 5000')
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
       migrate(db)
       // Whatever a killed predecessor committed without its sync is made durable before this
       // process acts on it (sends a queued envelope, hands out a message).
@@ -150,6 +155,34 @@ export class MailboxStore {
       // Either on disk now, or about to be dropped by the caller: no longer held back.
       if (upTo !== undefined) this.undurable = this.undurable.filter(seq => seq > upTo)
     }
+  }
+
+  /**
+   * Gives the pages of drained messages back to the file system (issue 14: a mailbox that held
+   * large messages kept its size for ever): once `worthReclaiming` says so, frees them
+   * (incremental vacuum) and checkpoints the WAL, which truncates both files. Returns the bytes
+   * freed. Called by the sweep, so it never waits: a checkpoint that another connection blocks
+   * is owed and retried by the next call.
+   */
+  reclaim (): number {
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number
+    const free = (this.db.pragma('freelist_count', { simple: true }) as number) * pageSize
+    const vacuum = worthReclaiming(free, (this.db.pragma('page_count', { simple: true }) as number) * pageSize)
+    if (!vacuum && !this.checkpointOwed) return 0
+    // exec runs the pragma to its end; a prepared statement's step frees one page.
+    if (vacuum) this.db.exec('PRAGMA incremental_vacuum')
+    // The file shrinks only when the checkpoint copies the whole WAL back, which a reader of an
+    // older snapshot prevents (a live backup: `sqlite3 mailbox.db ".backup …"`). A TRUNCATE
+    // checkpoint waits busy_timeout for it, stalling the event loop, and the pages are off the
+    // freelist by then, so the next sweep would never see a reason to try again.
+    this.db.pragma('busy_timeout = 0')
+    try {
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
+      this.checkpointOwed = result.busy !== 0
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    }
+    return vacuum ? free : 0
   }
 
   /** The open database, for the operator verbs in `dead-letters.ts`. */

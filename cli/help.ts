@@ -51,6 +51,7 @@ const EXAMPLES: Record<string, string> = {
   'sov devnet stop': 'sov devnet stop',
   'sov devnet status': 'sov devnet status --json',
   'sov devnet mine': 'sov devnet mine 6',
+  'sov devnet reset': 'sov devnet reset --yes',
   'sov config show': 'sov config show --json',
   'sov config get': 'sov config get limits.maxDeliveries',
   'sov config set': 'sov config set limits.maxDeliveries 10',

@@ -36,14 +36,14 @@ export { splitHeaders, HEADERS_PER_REQUEST } from './link-plan.js'
 export { readLinkState, writeLinkState, LINK_RECENT, type LinkState } from './link-state.js'
 export { shippedCheckpoints, CHECKPOINT_INTERVAL, type Checkpoints } from './checkpoints.js'
 export { linkToTip, type HeaderSegment, type TrustedSpan } from './header-link.js'
-export { RegtestChain, mineHeader, regtestAddress, REGTEST_BITS, REGTEST_GENESIS_HASH, DEVNET_INITIAL_BLOCKS, type PaymentOutput, type HistoryEntry } from './devnet/chain.js'
+export { RegtestChain, mineHeader, regtestAddress, REGTEST_BITS, REGTEST_GENESIS_HASH, DEVNET_INITIAL_BLOCKS, type PaymentOutput, type HistoryEntry, type SavedChain } from './devnet/chain.js'
 export { newAddress, ADDRESS_TYPES, type DevAddress } from './devnet/keys.js'
 export { DevElectrumServer, SERVER_SOFTWARE, type DevElectrumServerOptions } from './devnet/electrum-server.js'
 export { DATA_LIES, TRANSPORT_LIES, type Lie, type LieKind } from './devnet/lies.js'
 export { makeCertificate, type DevCertificate } from './devnet/tls-cert.js'
 export {
-  startDevnet, readDevnetState, devnetRequest,
-  DEVNET_STATE_FILE, DEVNET_CONTROL_SOCKET, DEVNET_CA_FILE,
+  startDevnet, readDevnetState, devnetRequest, resetDevnet,
+  DEVNET_STATE_FILE, DEVNET_CONTROL_SOCKET, DEVNET_CA_FILE, DEVNET_CHAIN_FILE, DEVNET_SETUP_FILE,
   type DevnetState, type RunningDevnet, type DevnetOptions
 } from './devnet/devnet.js'
 export { resolveLicence, parseSats, type LicenceSettings, type LicenceFlags, type ResolvedLicence } from './terms.js'

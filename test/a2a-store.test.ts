@@ -47,6 +47,23 @@ test('open() creates mailbox.db 0600 in WAL mode at the current schema version; 
   assert.is(again.mailboxes(T0)[0].ready, 1)
 })
 
+test('open() rewrites a file made without incremental auto-vacuum once, keeping its messages (issue 14)', ctx => {
+  const dir = ctx.tmp()
+  const { store, path } = open(ctx, dir)
+  assert.equal(store.accept([incoming()], T0), ['accepted'])
+  store.close()
+  const old = openDatabase(path)
+  old.pragma('auto_vacuum = NONE')
+  old.exec('VACUUM')
+  assert.is(old.pragma('auto_vacuum', { simple: true }), 0)
+  old.close()
+  const again = MailboxStore.open(path)
+  ctx.defer(() => { again.close() })
+  assert.is(again.database.pragma('auto_vacuum', { simple: true }), 2)
+  assert.is(again.database.pragma('journal_mode', { simple: true }), 'wal')
+  assert.is(again.mailboxes(T0)[0].ready, 1)
+})
+
 test('open() refuses a database written by a newer schema version', ctx => {
   const path = join(ctx.tmp(), 'mailbox.db')
   const db = openDatabase(path)

@@ -77,6 +77,7 @@ test('every command with --json prints exactly one JSON document on stdout, succ
     [['bootstrap', 'list'], 0],
     [['devnet', 'status'], 1],
     [['devnet', 'mine', '2'], 1],
+    [['devnet', 'reset', '--yes'], 0],
     [['token', 'rotate'], 0],
     [['--home', fresh, 'init', '--listen', '/ip4/127.0.0.1/tcp/0'], 0],
     [['--home', join(ctx.tmp(), 'joined'), 'join', invite.json.invite, '--passphrase-file', pf], 0],

@@ -1,7 +1,8 @@
 /**
- * `sov devnet start | pay | stop`: a regtest chain with an Electrum server (TCP and TLS) in the
- * background, to try licensing offline. Its state lives in `<home>/devnet/`; `pay` and `stop`
- * talk to it over `<home>/devnet/control.sock`.
+ * `sov devnet start | pay | status | mine | stop | reset`: a regtest chain with an Electrum server
+ * (TCP and TLS) in the background, to try licensing offline. Its state lives in `<home>/devnet/`
+ * and a restart keeps it (chain, vendor, ports, certificate) until `reset`; `pay`, `status`,
+ * `mine` and `stop` talk to it over `<home>/devnet/control.sock`.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,6 +11,7 @@ import { badRequest, conflict, timeout } from '../../protocol/index.js'
 import { emit, intFlag, reportError, type GlobalOptions } from '../output.js'
 import { homeDir } from '../ipc-client.js'
 import { startInBackground } from '../background.js'
+import { confirm } from '../confirm.js'
 
 /** How long `devnet start` waits for the background process to answer. */
 const START_TIMEOUT_MS = 20_000
@@ -29,8 +31,8 @@ export function registerDevnetCommands (program: Command): void {
 
   devnet.command('start')
     .description('start the devnet in the background; prints its Electrum URLs, CA file and a vendor address')
-    .option('--tcp-port <n>', 'TCP port (default: any free port)', toPort)
-    .option('--ssl-port <n>', 'TLS port (default: any free port)', toPort)
+    .option('--tcp-port <n>', 'TCP port, kept for later starts (default: the last run\'s, else any free port; 0: any free port)', toPort)
+    .option('--ssl-port <n>', 'TLS port, kept for later starts (default: the last run\'s, else any free port; 0: any free port)', toPort)
     .option('--history-limit <n>', 'refuse address histories longer than N entries, as electrs (--electrum-txs-limit) does', toCount)
     .option('--batch-refusal <how>', 'answer no JSON-RPC batch, as Electrum Personal Server does: drop, silent or error', toRefusal)
     .action(async (o: DevnetFlags, cmd: Command) => {
@@ -53,7 +55,7 @@ export function registerDevnetCommands (program: Command): void {
         probe: async pid => { const s = await devnetRequest(dir, { cmd: 'status' }, 2_000); return s?.pid === pid ? s : undefined }
       })
       emit(g, status, s => [
-        `Devnet running (pid ${s.pid as number}): a regtest chain at height ${s.height as number}`,
+        `Devnet running (pid ${s.pid as number}): ${s.resumed === true ? 'the regtest chain of its last run' : 'a new regtest chain'} at height ${s.height as number}`,
         `Electrum (TCP):  ${s.tcp as string}`,
         `Electrum (TLS):  ${s.ssl as string}`,
         `TLS CA file:     ${s.caFile as string}`,
@@ -64,7 +66,7 @@ export function registerDevnetCommands (program: Command): void {
         `  sov devnet pay --to ${s.vendorAddress as string} --sats 50000 --machine-id demo`,
         `  sov licence verify --txid <TXID> --vendor ${s.vendorAddress as string} --sats 50000 --network regtest \\`,
         `      --electrum ${s.ssl as string} --electrum-ca ${s.caFile as string} --machine-id demo`,
-        'Stop it with `sov devnet stop`.'
+        'Stop it with `sov devnet stop`; the next start keeps this chain, vendor, ports and CA file (`sov devnet reset --yes` forgets them).'
       ].join('\n'))
     })
 
@@ -127,6 +129,20 @@ export function registerDevnetCommands (program: Command): void {
       const { devnetRequest } = await import('../../finance/index.js')
       const r = await devnetRequest(stateDir(g.home), { cmd: 'mine', blocks })
       emit(g, { mined: blocks, height: r.height }, r => `Mined ${r.mined} block${r.mined === 1 ? '' : 's'}; height ${r.height}`)
+    })
+
+  devnet.command('reset')
+    .description('forget the stopped devnet: its chain, vendor keys, ports and certificate (the next start makes new ones)')
+    .option('--yes', 'do not ask')
+    .action(async (o: { yes?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>()
+      const dir = stateDir(g.home)
+      const { devnetRequest, resetDevnet } = await import('../../finance/index.js')
+      const running = await devnetRequest(dir, { cmd: 'status' }, 2_000).catch(() => undefined)
+      if (running !== undefined) throw conflict(`Cannot reset the devnet: it runs (pid ${running.pid as number}); stop it first with \`sov devnet stop\``)
+      await confirm(`Forget the devnet in "${dir}" (its chain, vendor keys, ports and certificate)?`, o.yes, 'reset the devnet')
+      const removed = resetDevnet(dir)
+      emit(g, { reset: true, removed }, r => r.removed.length === 0 ? `No devnet kept in "${dir}": nothing to reset` : `Devnet forgotten: removed ${r.removed.join(', ')}`)
     })
 
   devnet.command('stop')

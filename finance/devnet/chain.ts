@@ -10,6 +10,7 @@ import { bitsToTarget } from '../header.js'
 import { concat, merkleBranchFor, merkleRoot } from '../merkle.js'
 import { CHAIN_PARAMS } from '../networks.js'
 import { licenceHash } from '../payload.js'
+import type { ECPairInterface } from 'ecpair'
 import { ECPair } from './keys.js'
 
 export const REGTEST_BITS = 0x207fffff
@@ -38,20 +39,61 @@ export interface HistoryEntry { tx_hash: string, height: number, fee?: number }
 interface Utxo { txid: string, vout: number, value: bigint, script: Uint8Array, coinbaseHeight: number | null }
 interface Located { tx: Transaction, height: number, pos: number }
 
+/** A chain as `RegtestChain.saved()` gives it and `RegtestChain.restore()` takes it back. */
+export interface SavedChain {
+  /** The miner's private key, WIF: the chain's coins are its. */
+  miner: string
+  /** Every block from genesis, hex (with witnesses). */
+  blocks: string[]
+  /** The mempool, hex, in order. */
+  mempool: string[]
+}
+
 export class RegtestChain {
   readonly blocks: Block[] = []
   readonly mempool: Transaction[] = []
   private readonly confirmed = new Map<string, Located>()
   private readonly byScript = new Map<string, Array<{ txid: string, height: number, pos: number }>>()
-  private readonly miner = ECPair.makeRandom({ network: CHAIN_PARAMS.regtest.addresses })
+  private readonly miner: ECPairInterface
   private readonly minerScript: Uint8Array
   private utxos: Utxo[] = []
   private time = 1_296_688_602
+  /** `blocks` as hex, made once per block for `saved()`. */
+  private readonly hexes: string[] = []
 
-  constructor (opts: { blocks?: number } = {}) {
+  constructor (opts: { blocks?: number, miner?: ECPairInterface } = {}) {
+    this.miner = opts.miner ?? ECPair.makeRandom({ network: CHAIN_PARAMS.regtest.addresses })
     this.minerScript = payments.p2wpkh({ pubkey: this.miner.publicKey }).output!
     this.addBlock(genesisBlock())
     this.mine(Math.max(0, (opts.blocks ?? DEVNET_INITIAL_BLOCKS) - 1))
+  }
+
+  /**
+   * The chain of `saved`, its coins and mempool as they were. Throws an `Error` saying what does
+   * not fit (a block that does not parse or link to the one before, a foreign genesis).
+   */
+  static restore (saved: SavedChain): RegtestChain {
+    const chain = new RegtestChain({ blocks: 1, miner: ECPair.fromWIF(saved.miner, CHAIN_PARAMS.regtest.addresses) })
+    if (saved.blocks[0] !== chain.hexes[0]) throw new Error('block 0 is not the regtest genesis block')
+    saved.blocks.slice(1).forEach((hex, i) => {
+      const block = Block.fromHex(hex)
+      if (!equal(block.prevHash!, chain.blocks[i].getHash())) throw new Error(`block ${i + 1} does not link to block ${i}`)
+      chain.addBlock(block)
+      chain.time = block.timestamp
+      for (const tx of block.transactions!) chain.track(tx, tx.isCoinbase() ? i + 1 : null)
+    })
+    for (const hex of saved.mempool) {
+      const tx = Transaction.fromHex(hex)
+      if (chain.confirmed.has(tx.getId())) continue
+      chain.track(tx, null)
+      chain.mempool.push(tx)
+    }
+    return chain
+  }
+
+  /** Everything `restore()` needs to bring this chain back. */
+  saved (): SavedChain {
+    return { miner: this.miner.toWIF(), blocks: [...this.hexes], mempool: this.mempool.map(t => t.toHex()) }
   }
 
   /** Height of the tip. */
@@ -150,6 +192,7 @@ export class RegtestChain {
   reorg (height: number, opts: { blocks?: number, leaveOut?: string[] } = {}): void {
     if (height < 1 || height > this.height) throw new Error(`cannot reorganise from height ${height}: the tip is ${this.height}`)
     const removed = this.blocks.splice(height)
+    this.hexes.splice(height)
     const leaveOut = new Set(opts.leaveOut ?? [])
     const gone = new Set<string>()
     const waiting: Transaction[] = []
@@ -247,9 +290,22 @@ export class RegtestChain {
     return block
   }
 
+  /** The miner's coins after `tx`: its inputs spent, its outputs to the miner added. */
+  private track (tx: Transaction, coinbaseHeight: number | null): void {
+    if (!tx.isCoinbase()) {
+      const spent = new Set(tx.ins.map(i => `${hashToDisplay(i.hash)}:${i.index}`))
+      this.utxos = this.utxos.filter(u => !spent.has(`${u.txid}:${u.vout}`))
+    }
+    const txid = tx.getId()
+    tx.outs.forEach((o, vout) => {
+      if (equal(o.script, this.minerScript) && (coinbaseHeight === null || vout === 0)) this.utxos.push({ txid, vout, value: o.value, script: o.script, coinbaseHeight })
+    })
+  }
+
   private addBlock (block: Block): void {
     const height = this.blocks.length
     this.blocks.push(block)
+    this.hexes.push(block.toHex())
     block.transactions!.forEach((tx, pos) => {
       const txid = tx.getId()
       this.confirmed.set(txid, { tx, height, pos })

@@ -14,8 +14,12 @@ export interface DevAddress { type: AddressType, address: string, script: Uint8A
 
 /** A fresh key and its address of `type` on `network` (P2SH wraps P2WPKH; P2WSH is a 1-of-1 multisig). */
 export function newAddress (type: AddressType, network: NetworkName = 'regtest'): DevAddress {
+  return addressOf(type, ECPair.makeRandom({ network: CHAIN_PARAMS[network].addresses }), network)
+}
+
+/** The address of `type` that `key` controls on `network`, as `newAddress` makes them. */
+export function addressOf (type: AddressType, key: ECPairInterface, network: NetworkName = 'regtest'): DevAddress {
   const net = CHAIN_PARAMS[network].addresses
-  const key = ECPair.makeRandom({ network: net })
   const pubkey = key.publicKey
   let p: payments.Payment
   switch (type) {
