@@ -10,7 +10,8 @@ export function prepare (db: Database.Database) {
   return {
     outboxByMessage: db.prepare('SELECT id FROM outbox WHERE peer = ? AND mailbox = ? AND message_id = ?'),
     outboxInsert: db.prepare(`INSERT INTO outbox (id, peer, mailbox, message_id, frame, created_at, expires_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')
+      ON CONFLICT (peer, mailbox, message_id) DO NOTHING`),
     queuedPeers: db.prepare("SELECT DISTINCT peer FROM outbox WHERE status = 'queued' AND expires_at > ?"),
     queuedFor: db.prepare("SELECT seq, id, frame, expires_at FROM outbox WHERE status = 'queued' AND peer = ? AND seq > ? AND seq < ? AND expires_at > ? ORDER BY seq LIMIT ?"),
     outboxDrop: db.prepare("DELETE FROM outbox WHERE id = ? AND status = 'queued'"),

@@ -201,9 +201,10 @@ export class MailboxStore {
   enqueue (rows: OutboxInput[]): Array<string | null> {
     let first: number | undefined
     const out = this.relaxed(() => rows.map(r => {
-      const existing = this.q.outboxByMessage.get(r.peer, r.mailbox, r.messageId) as { id: string } | undefined
-      if (existing !== undefined) return existing.id
-      const seq = Number(this.q.outboxInsert.run(r.id, r.peer, r.mailbox, r.messageId, r.frame, r.createdAt, r.expiresAt).lastInsertRowid)
+      // The insert is the lookup: only a messageId already queued costs a second statement.
+      const ran = this.q.outboxInsert.run(r.id, r.peer, r.mailbox, r.messageId, r.frame, r.createdAt, r.expiresAt)
+      if (ran.changes === 0) return (this.q.outboxByMessage.get(r.peer, r.mailbox, r.messageId) as { id: string }).id
+      const seq = Number(ran.lastInsertRowid)
       first ??= seq
       return null
     }))
