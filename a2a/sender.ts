@@ -171,16 +171,17 @@ export class Sender {
     this.wake(evt.detail.toString(), true)
   }
 
-  /**
-   * Commits every queued send in one transaction and answers their callers once it is durable
-   * (group commit, `MailboxStore.durable`); only then may the rows go out.
-   */
+  /** Flushes on the next turn of the event loop, or after the batch waiting for the disk. */
   private scheduleFlush (): void {
     if (this.flushScheduled || this.committing) return
     this.flushScheduled = true
     setImmediate(() => { this.flush() })
   }
 
+  /**
+   * Commits every queued send in one transaction and answers their callers once it is durable
+   * (group commit, `MailboxStore.durable`); only then may the rows go out.
+   */
   private flush (): void {
     this.flushScheduled = false
     const batch = this.pending
