@@ -22,17 +22,20 @@ async function counted (ctx: { defer: (f: () => unknown) => void, tmp: () => str
   return { dir, count: () => n }
 }
 
-test('WalSync: ten callers at once share two fdatasyncs (the one running and the next); callers one after another get one each; :memory: needs none', async ctx => {
-  const { dir, count } = await counted(ctx)
-  const path = join(dir, 'x.db')
+/** A WAL database committing without fsync, as the stores do, and its WalSync. */
+function walDatabase (ctx: { defer: (f: () => unknown) => void }, path: string): { wal: WalSync, insert: { run: (v: number) => unknown } } {
   const db = openDatabase(path)
   ctx.defer(() => { db.close() })
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
   db.exec('CREATE TABLE t (v INTEGER)')
-  const wal = new WalSync(path)
+  return { wal: new WalSync(path), insert: db.prepare('INSERT INTO t (v) VALUES (?)') }
+}
+
+test('WalSync: ten callers at once share two fdatasyncs (the one running and the next); callers one after another get one each; :memory: needs none', async ctx => {
+  const { dir, count } = await counted(ctx)
+  const { wal, insert } = walDatabase(ctx, join(dir, 'x.db'))
   ctx.defer(() => { wal.close() })
-  const insert = db.prepare('INSERT INTO t (v) VALUES (?)')
   await Promise.all(Array.from({ length: 10 }, async (_, i) => { insert.run(i); await wal.sync() }))
   assert.is(count(), 2)
   for (let i = 0; i < 3; i++) { insert.run(i); await wal.sync() }
@@ -43,14 +46,7 @@ test('WalSync: ten callers at once share two fdatasyncs (the one running and the
 
 test('WalSync: close() syncs for the callers still waiting and resolves them; later calls are refused', async ctx => {
   const { dir } = await counted(ctx)
-  const path = join(dir, 'y.db')
-  const db = openDatabase(path)
-  ctx.defer(() => { db.close() })
-  db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = NORMAL')
-  db.exec('CREATE TABLE t (v INTEGER)')
-  const wal = new WalSync(path)
-  const insert = db.prepare('INSERT INTO t (v) VALUES (?)')
+  const { wal, insert } = walDatabase(ctx, join(dir, 'y.db'))
   const settled: string[] = []
   const calls = Array.from({ length: 5 }, async (_, i) => {
     insert.run(i)
