@@ -133,9 +133,10 @@ export class TaskDb {
     }
   }
 
+  /** Makes pending commits durable and closes the file (the sync first: closing removes the WAL). */
   close (): void {
-    if (this.db.open) this.db.close()
     this.wal.close()
+    if (this.db.open) this.db.close()
   }
 
   /** Makes every commit made so far durable (`WalSync.sync`: one shared fdatasync of the WAL). */
