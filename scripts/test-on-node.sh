@@ -7,6 +7,12 @@
 set -euo pipefail
 major=$1; shift
 root=$(cd "$(dirname "$0")/.." && pwd)
+# A symlinked node_modules (a worktree sharing another checkout's) would be copied as the link,
+# and the rebuild below would then replace that checkout's better-sqlite3 for Node $major.
+if [ -L "$root/node_modules" ]; then
+  echo "error: node_modules in $root is a symlink; run \`npm ci\` there (or copy it) first, so this script cannot rebuild another checkout's modules" >&2
+  exit 2
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/sov-node$major-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
