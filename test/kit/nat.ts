@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import type { KitContext } from './index.js'
-import { netnsUnavailable, type Host } from './netns.js'
+import { addBridgedHost, netnsUnavailable, type Host } from './netns.js'
 
 export interface NatNetwork {
   /** Hosts on the public bridge. */
@@ -65,16 +65,8 @@ export function createNatNetwork (ctx: KitContext, publicCount: number, lanCount
     const ns = `sov${tag}${name}`
     const inside = `pub${tag}${name}`.slice(0, 15)
     const link = `pb${tag}${name}`.slice(0, 15)
-    ip('netns', 'add', ns)
-    ctx.defer(() => { try { ip('netns', 'del', ns) } catch {} })
-    ip('link', 'add', inside, 'type', 'veth', 'peer', 'name', link)
-    ip('link', 'set', inside, 'netns', ns)
-    ip('link', 'set', link, 'master', bridge)
-    ip('link', 'set', link, 'up')
     const addr = `${subnet}.${next++}`
-    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', inside)
-    ip('-n', ns, 'link', 'set', inside, 'up')
-    ip('-n', ns, 'link', 'set', 'lo', 'up')
+    addBridgedHost(ctx, bridge, ns, inside, link, addr)
     return { ns, ip: addr, link: inside }
   }
   const publicHosts = Array.from({ length: publicCount }, (_, i) => onBridge(`p${i}`))

@@ -45,6 +45,22 @@ export function netnsUnavailable (): string | null {
   return null
 }
 
+/**
+ * Namespace `ns` (removed after the test) with a veth pair: `inside` in the namespace holding
+ * `addr`/24, up with its loopback; `link` in the root namespace, enslaved to `bridge` and up.
+ */
+export function addBridgedHost (ctx: KitContext, bridge: string, ns: string, inside: string, link: string, addr: string): void {
+  ip('netns', 'add', ns)
+  ctx.defer(() => { try { ip('netns', 'del', ns) } catch {} })
+  ip('link', 'add', inside, 'type', 'veth', 'peer', 'name', link)
+  ip('link', 'set', inside, 'netns', ns)
+  ip('link', 'set', link, 'master', bridge)
+  ip('link', 'set', link, 'up')
+  ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', inside)
+  ip('-n', ns, 'link', 'set', inside, 'up')
+  ip('-n', ns, 'link', 'set', 'lo', 'up')
+}
+
 export function createTestNetwork (ctx: KitContext, count: number): TestNetwork {
   const tag = String(process.pid % 100_000)
   const bridge = `sovbr${tag}`
@@ -57,16 +73,8 @@ export function createTestNetwork (ctx: KitContext, count: number): TestNetwork 
     const ns = `sov${tag}h${i}`
     const inside = `sv${tag}h${i}`
     const link = `sv${tag}b${i}`
-    ip('netns', 'add', ns)
-    ctx.defer(() => { try { ip('netns', 'del', ns) } catch {} })
-    ip('link', 'add', inside, 'type', 'veth', 'peer', 'name', link)
-    ip('link', 'set', inside, 'netns', ns)
-    ip('link', 'set', link, 'master', bridge)
-    ip('link', 'set', link, 'up')
     const addr = `${subnet}.${i + 2}`
-    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', inside)
-    ip('-n', ns, 'link', 'set', inside, 'up')
-    ip('-n', ns, 'link', 'set', 'lo', 'up')
+    addBridgedHost(ctx, bridge, ns, inside, link, addr)
     hosts.push({ ns, ip: addr, link })
   }
   return {
