@@ -11,13 +11,12 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import express from 'express'
 import { AgentCard, Message, TaskState } from '@a2a-js/sdk'
 import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore, type AgentExecutor } from '@a2a-js/sdk/server'
 import { UserBuilder, agentCardHandler, jsonRpcHandler } from '@a2a-js/sdk/server/express'
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
-import { percentile, row, type BenchResult } from './kit.js'
+import { percentile, row, startDaemon, type BenchResult } from './kit.js'
 
 const SOV = new URL('../cli/main.js', import.meta.url).pathname
 const CALLS = 400
@@ -41,18 +40,6 @@ async function sovAsync (home: string, args: string[]): Promise<string> {
   const code = await new Promise<number | null>(resolve => child.once('close', resolve))
   if (code !== 0) throw new Error(`sov ${args.join(' ')} exited ${code}: ${err}`)
   return out
-}
-
-async function startDaemon (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
-  const child = spawn(process.execPath, [SOV, '--home', home, 'node', 'start', '--foreground'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let peerId = ''
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const id = /PeerId: (\S+)/.exec(line)
-    if (id !== null) peerId = id[1]
-    const addr = /Listening on (\S+)/.exec(line)
-    if (addr !== null) return { child, peerId, addr: addr[1] }
-  }
-  throw new Error(`daemon in ${home} exited early`)
 }
 
 /** An SDK echo agent: the task, then COMPLETED with the text echoed as the status message. */

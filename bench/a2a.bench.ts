@@ -24,7 +24,7 @@ import { generateSwarmKey } from '../mesh/index.js'
 import { LP_ECHO } from './a2a-peer.js'
 import { startJetStream, type JetStreamBaseline } from './jetstream.js'
 import { libp2pNode } from './mesh-peer.js'
-import { median, percentile, row, type BenchResult } from './kit.js'
+import { median, percentile, row, startDaemon, type BenchResult } from './kit.js'
 
 const SOV = new URL('../cli/main.js', import.meta.url).pathname
 const PEER = new URL('./a2a-peer.js', import.meta.url).pathname
@@ -52,19 +52,6 @@ async function firstLine (child: ChildProcess, match: RegExp): Promise<RegExpExe
     if (m !== null) return m
   }
   throw new Error(`process exited before printing ${match}`)
-}
-
-async function startDaemon (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
-  const child = spawn(process.execPath, [SOV, '--home', home, 'node', 'start', '--foreground'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout! })
-  let peerId = ''
-  for await (const line of lines) {
-    const id = /PeerId: (\S+)/.exec(line)
-    if (id !== null) peerId = id[1]
-    const addr = /Listening on (\S+)/.exec(line)
-    if (addr !== null) return { child, peerId, addr: addr[1] }
-  }
-  throw new Error(`daemon in ${home} exited early`)
 }
 
 function message (tag: string): Record<string, unknown> {

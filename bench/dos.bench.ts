@@ -5,35 +5,27 @@
  * member needs to connect while 1,000 silent TCP sockets (no swarm key) are held against the
  * node from four loopback addresses (target ≤ 3 s; median of 3).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshNode, parseSwarmKey, type MeshNode } from '../mesh/index.js'
-import { median, row, type BenchResult } from './kit.js'
+import { median, row, startDaemon, type BenchResult } from './kit.js'
 
 const SOV = new URL('../cli/main.js', import.meta.url).pathname
 const HOSTILE_S = 10
 const SILENT_SOCKETS = 1000
 
-async function startDaemon (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string, port: number }> {
+async function initAndStart (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string, port: number }> {
   const init = spawnSync(process.execPath, [SOV, '--home', home, 'init', '--listen', '/ip4/127.0.0.1/tcp/0'], { encoding: 'utf8' })
   if (init.status !== 0) throw new Error(`sov init: ${init.stderr}`)
-  const child = spawn(process.execPath, [SOV, '--home', home, 'node', 'start', '--foreground'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let peerId = ''
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const id = /PeerId: (\S+)/.exec(line)
-    if (id !== null) peerId = id[1]
-    const addr = /Listening on (\S+)/.exec(line)
-    if (addr !== null) return { child, peerId, addr: addr[1], port: Number(/tcp\/(\d+)/.exec(addr[1])![1]) }
-  }
-  throw new Error('daemon exited early')
+  const started = await startDaemon(home)
+  return { ...started, port: Number(/tcp\/(\d+)/.exec(started.addr)![1]) }
 }
 
 async function stopDaemon (child: ChildProcess): Promise<void> {
@@ -86,7 +78,7 @@ function holdSilent (port: number, n: number): { stop: () => void } {
 
 export async function run (): Promise<BenchResult[]> {
   const home = mkdtempSync(join(tmpdir(), 'sov-bench-dos-'))
-  const d = await startDaemon(home)
+  const d = await initAndStart(home)
   try {
     const bad = await member(home)
     await bad.dial(multiaddr(d.addr))

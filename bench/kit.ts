@@ -1,4 +1,9 @@
-/** Shared pieces of the benchmarks: the result row and small statistics helpers. */
+/** Shared pieces of the benchmarks: the result row, small statistics helpers, a daemon to measure. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+
+/** The built `sov` CLI. */
+export const SOV_CLI = new URL('../cli/main.js', import.meta.url).pathname
 
 /** One row of `bench/results/latest.json`; `ratio` = value / baseline (null without baseline). */
 export interface BenchResult {
@@ -31,4 +36,20 @@ export function row (name: string, value: number, unit: string, baseline: number
 
 function round (n: number): number {
   return Number.isFinite(n) ? Number(n.toPrecision(4)) : n
+}
+
+/**
+ * Starts `sov node start --foreground` on an initialised `home` and resolves once it listens, with
+ * its PeerId and first listen address; the caller ends `child`.
+ */
+export async function startDaemon (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
+  const child = spawn(process.execPath, [SOV_CLI, '--home', home, 'node', 'start', '--foreground'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let peerId = ''
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const id = /PeerId: (\S+)/.exec(line)
+    if (id !== null) peerId = id[1]
+    const addr = /Listening on (\S+)/.exec(line)
+    if (addr !== null) return { child, peerId, addr: addr[1] }
+  }
+  throw new Error(`daemon in ${home} exited early`)
 }
