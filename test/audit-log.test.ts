@@ -3,7 +3,7 @@
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { appendFileSync, existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, constants, existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -55,6 +55,33 @@ test('rows appended together share one write and one fdatasync (group commit)', 
   assert.equal(rows.map(r => r.seq), Array.from({ length: 1000 }, (_, i) => i + 1), 'rows keep append order')
   assert.ok(log.stats.writes <= 3, `1000 rows took ${log.stats.writes} writes`)
   assert.ok((await log.verify()).ok)
+})
+
+test('events.jsonl is written O_DSYNC: one call on the thread pool writes and syncs a batch (issue 15)', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const log = await openLog(ctx, dir, key)
+  await log.append(ev(1))
+  const events = realpathSync(join(dir, 'events.jsonl'))
+  const fd = readdirSync('/proc/self/fd').find(fd => { try { return readlinkSync(`/proc/self/fd/${fd}`) === events } catch { return false } })
+  assert.ok(fd !== undefined, 'events.jsonl is open')
+  const flags = parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd as string}`, 'utf8'))![1], 8)
+  assert.ok((flags & constants.O_DSYNC) === constants.O_DSYNC, `flags 0${flags.toString(8)} lack O_DSYNC`)
+})
+
+test('rows queued during a write are submitted before that write\'s rows are answered (issue 15: sealing overlaps the sync)', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const log = await openLog(ctx, ctx.tmp('sov-audit-'), key, 10_000)
+  const first = log.append(ev(1))
+  // The end-of-tick flush submits row 1; its write cannot complete before this code yields to the event loop.
+  await Promise.resolve()
+  await Promise.resolve()
+  assert.is(log.stats.submitted, 1, 'row 1 is on its way alone')
+  const rest = [2, 3, 4, 5].map(async i => await log.append(ev(i)))
+  const submittedWhenAnswered = await first.then(() => log.stats.submitted)
+  assert.is(submittedWhenAnswered, 5, 'rows 2-5 were handed to the file system before row 1 was answered')
+  assert.equal((await Promise.all(rest)).map(r => r.seq), [2, 3, 4, 5])
+  assert.equal(log.batchSizes, [1, 4])
 })
 
 test('a row that cannot be written is refused, cut off the file again, and so is the next (fail closed)', async ctx => {

@@ -3,6 +3,7 @@
  * recent rows read from the end of the log, the last signed checkpoint, and the rows that record
  * what was found (`AUDIT_TORN_TAIL`, `AUDIT_HEAD_DAMAGED`, `AUDIT_INCONSISTENT`).
  */
+import { constants } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import type { PublicKey } from '@libp2p/interface'
 import { auditBroken } from '../../protocol/index.js'
@@ -26,8 +27,11 @@ export interface AuditState {
   notes: AuditEvent[]
 }
 
+/** Open flag making each write of `events.jsonl` durable on return (0 where the platform lacks it: the log then fdatasyncs after each write). */
+export const EVENTS_DSYNC = constants.O_DSYNC ?? 0
+
 export async function loadAuditState (eventsPath: string, checkpointsPath: string, key: PublicKey, tailWindow: number, warn: (line: string) => void): Promise<AuditState> {
-  const ev = await openRw(eventsPath)
+  const ev = await openRw(eventsPath, EVENTS_DSYNC)
   let cp: { fh: FileHandle, size: number } | undefined
   try {
     const rec = await recoverTornTail(eventsPath, ev.fh, ev.size)

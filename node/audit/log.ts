@@ -2,8 +2,13 @@
  * The audit log (DESIGN §10): `audit/events.jsonl`, hash-chained rows, and
  * `audit/checkpoints.jsonl`, signed checkpoints.
  *
- * Group commit: `append()` queues a row and returns a promise that resolves once the row is on
- * disk; every row queued while a write is in flight goes out in the next single write + fdatasync.
+ * Group commit: `append()` seals a row and returns a promise that resolves once the row is on
+ * disk. Rows appended in one tick go out in one write; every row queued while a write is in
+ * flight goes out in the next single write. `events.jsonl` is opened `O_DSYNC`, so a write and
+ * its sync are one call on the thread pool, and the next batch is submitted before the rows of
+ * the last one are answered: their writers seal new rows while it is on its way to disk. A burst
+ * that takes longer to seal than half a write starts its write early, so the rest of the burst
+ * is sealed while the first part syncs (issue 15: sealing overlaps the sync instead of following it).
  * Callers that must not act before their row is durable (refusals, grants, revocations, token
  * changes) await it and refuse the action when it rejects (fail closed). A failed write is cut
  * off the file again so the chain on disk never holds a row that was not answered.
@@ -18,7 +23,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { badRequest, unavailable } from '../../protocol/index.js'
 import { GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './row.js'
 import { checkpointLine, signCheckpoint, type Checkpoint } from './checkpoint.js'
-import { loadAuditState } from './load.js'
+import { EVENTS_DSYNC, loadAuditState } from './load.js'
 import { dropCheckpointsThrough, findCut, keepSuffix } from './purge.js'
 import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './verify.js'
 import { ensureDir, writeAll } from '../files/index.js'
@@ -64,8 +69,11 @@ interface Pending {
 export interface PurgeResult { purged: number, throughSeq: number | null, anchor: string | null, seq: number | null }
 
 export class AuditLog {
-  /** Writes and fdatasyncs of rows so far (group commit makes this far smaller than the row count). */
-  readonly stats = { writes: 0, rows: 0, checkpoints: 0 }
+  /**
+   * Durable writes of rows so far (group commit makes this far smaller than the row count), rows
+   * written, rows handed to the file system (written or on their way), checkpoints.
+   */
+  readonly stats = { writes: 0, rows: 0, submitted: 0, checkpoints: 0 }
   /** Batch sizes of the writes so far, for the benchmark (bounded). */
   readonly batchSizes: number[] = []
   private readonly eventsPath: string
@@ -84,6 +92,14 @@ export class AuditLog {
   private queue: Pending[] = []
   private flushing = false
   private lock: Promise<unknown> = Promise.resolve()
+  /** Exclusive sections queued or running; 0 means the files are free right now. */
+  private held = 0
+  /** A flush is due at the end of this tick. */
+  private kickQueued = false
+  /** When the first row of the current idle period was queued (ms, `performance.now()`). */
+  private burstSince = 0
+  /** Recent duration of one write, sync included (ms, moving average). */
+  private writeMs = 1
   private state: 'open' | 'closing' | 'closed' | 'failed' = 'open'
   private failure?: Error
   private timer?: NodeJS.Timeout
@@ -124,7 +140,7 @@ export class AuditLog {
   /**
    * Seals a row onto the chain now and queues it; resolves with it once it is durable, rejects
    * (UNAVAILABLE) when it could not be written. Sealing at append time keeps the hashing off the
-   * write path: it overlaps the fdatasync of the batch before.
+   * write path: it overlaps the write of the batch before.
    */
   async append (ev: AuditEvent): Promise<AuditRow> {
     if (this.state !== 'open') {
@@ -226,7 +242,7 @@ export class AuditLog {
       while (this.queue.length > 0) await this.writeQueued()
       const row = await written
       await this.writeCheckpoint()
-      const events = await keepSuffix(this.eventsPath, this.fh, this.size, cut.offset)
+      const events = await keepSuffix(this.eventsPath, this.fh, this.size, cut.offset, EVENTS_DSYNC)
       this.fh = events.fh
       this.size = events.size
       const cps = await dropCheckpointsThrough(this.checkpointsPath, this.cpFh, cut.throughSeq)
@@ -296,18 +312,40 @@ export class AuditLog {
     return { ...ev, actor: scrub(ev.actor) as string, detail: scrub(ev.detail) as Record<string, unknown> }
   }
 
-  /** Runs `fn` with the files to itself (writes, checkpoints, purges and snapshots take turns). */
+  /**
+   * Runs `fn` with the files to itself (writes, checkpoints, purges and snapshots take turns).
+   * When the files are free, `fn` starts in the caller's tick, so the first row of a burst is
+   * submitted at once rather than after every other row of the tick has been sealed.
+   */
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn)
-    this.lock = run.catch(() => {})
+    const free = this.held === 0
+    this.held++
+    const run = free ? fn() : this.lock.then(fn, fn)
+    this.lock = run.then(() => { this.held-- }, () => { this.held-- })
     return await run
   }
 
-  /** Starts a flush after the current tick, so rows appended together go out together. */
+  /**
+   * Starts writing what is queued unless a flush is on its way: at the end of this tick, so rows
+   * appended together go out together, or at once when the rows already waiting took longer to
+   * seal than half a write (waiting for the rest of the burst would cost more than a second write).
+   */
   private kick (): void {
     if (this.flushing) return
-    this.flushing = true
-    queueMicrotask(() => { void this.flushLoop() })
+    const now = performance.now()
+    if (this.queue.length === 1) this.burstSince = now
+    if (now - this.burstSince >= this.writeMs / 2) {
+      this.flushing = true
+      void this.flushLoop()
+    } else if (!this.kickQueued) {
+      this.kickQueued = true
+      queueMicrotask(() => {
+        this.kickQueued = false
+        if (this.flushing || this.queue.length === 0) return
+        this.flushing = true
+        void this.flushLoop()
+      })
+    }
   }
 
   private enqueue (ev: AuditEvent, detailJson: string, ts: string): Promise<AuditRow> {
@@ -340,51 +378,72 @@ export class AuditLog {
   }
 
   /**
-   * Writes the next batch of queued rows and fdatasyncs; only then does the durable head move and
-   * are the rows' promises resolved. On a failed write the bytes are cut off again, the batch is
+   * Writes queued rows, batch after batch, each durable before its rows are answered; only then
+   * does the durable head move. The next batch is submitted before the last one's rows are
+   * answered (one write in flight at a time) and the loop ends when the queue is empty or another
+   * section waits for the files. On a failed write the bytes are cut off again, the batch is
    * rejected and the rows queued after it are sealed again from the durable head; if even the cut
    * fails the log stops taking rows. Must run inside `exclusive()`.
    */
   private async writeQueued (): Promise<void> {
-    const batch = this.queue.splice(0, AUDIT_MAX_BATCH_ROWS)
-    if (batch.length === 0) return
+    let batch = this.queue.splice(0, AUDIT_MAX_BATCH_ROWS)
+    let write = this.writeBatch(batch)
+    while (batch.length > 0) {
+      const { bytes, error } = await write
+      if (error !== undefined) { await this.failBatch(batch, error); return }
+      const last = batch[batch.length - 1].row
+      this.size += bytes
+      this.durable = { seq: last.seq, hash: last.hash }
+      this.stats.writes++
+      this.stats.rows += batch.length
+      if (this.batchSizes.length < 100_000) this.batchSizes.push(batch.length)
+      for (const p of batch) this.window.push(p.row)
+      if (this.window.length > 2 * this.opts.tailWindow) this.window = this.window.slice(-this.opts.tailWindow)
+      const done = batch
+      batch = this.held === 1 ? this.queue.splice(0, AUDIT_MAX_BATCH_ROWS) : []
+      if (batch.length > 0) write = this.writeBatch(batch)
+      for (const p of done) p.resolve(p.row)
+      if (this.durable.seq - (this.lastCp?.seq ?? 0) >= this.opts.checkpointEvery) {
+        await this.writeCheckpoint().catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
+      }
+    }
+  }
+
+  /** Writes a batch at the end of the file, durably; never rejects. */
+  private async writeBatch (batch: Pending[]): Promise<{ bytes: number, error?: Error }> {
     let text = ''
     for (const p of batch) text += p.line
     const buf = Buffer.from(text, 'utf8')
+    this.stats.submitted += batch.length
+    const started = performance.now()
     try {
       await writeAll(this.fh, buf, this.size)
-      await this.fh.datasync()
-    } catch (cause) {
-      try {
-        await this.fh.truncate(this.size)
-      } catch (err) {
-        this.state = 'failed'
-        this.failure = err as Error
-      }
-      this.opts.warn(`cannot write ${batch.length} row(s): ${(cause as Error).message}`)
-      this.sealed = { ...this.durable }
-      for (const p of this.queue) {
-        const again = sealRow(this.sealed.seq + 1, p.row.ts, p.ev, p.detailJson, this.sealed.hash)
-        p.row = again.row
-        p.line = again.line
-        this.sealed = { seq: again.row.seq, hash: again.row.hash }
-      }
-      const err = unavailable(`Cannot write the audit log: ${(cause as Error).message}`, { cause })
-      for (const p of batch) p.reject(err)
-      return
+      if (EVENTS_DSYNC === 0) await this.fh.datasync()
+      this.writeMs = 0.8 * this.writeMs + 0.2 * (performance.now() - started)
+      return { bytes: buf.length }
+    } catch (error) {
+      return { bytes: 0, error: error as Error }
     }
-    const last = batch[batch.length - 1].row
-    this.size += buf.length
-    this.durable = { seq: last.seq, hash: last.hash }
-    this.stats.writes++
-    this.stats.rows += batch.length
-    if (this.batchSizes.length < 100_000) this.batchSizes.push(batch.length)
-    for (const p of batch) this.window.push(p.row)
-    if (this.window.length > 2 * this.opts.tailWindow) this.window = this.window.slice(-this.opts.tailWindow)
-    for (const p of batch) p.resolve(p.row)
-    if (this.durable.seq - (this.lastCp?.seq ?? 0) >= this.opts.checkpointEvery) {
-      await this.writeCheckpoint().catch(err => { this.opts.warn(`cannot write a checkpoint: ${err.message}`) })
+  }
+
+  private async failBatch (batch: Pending[], cause: Error): Promise<void> {
+    try {
+      await this.fh.truncate(this.size)
+    } catch (err) {
+      this.state = 'failed'
+      this.failure = err as Error
     }
+    this.opts.warn(`cannot write ${batch.length} row(s): ${cause.message}`)
+    this.stats.submitted -= batch.length
+    this.sealed = { ...this.durable }
+    for (const p of this.queue) {
+      const again = sealRow(this.sealed.seq + 1, p.row.ts, p.ev, p.detailJson, this.sealed.hash)
+      p.row = again.row
+      p.line = again.line
+      this.sealed = { seq: again.row.seq, hash: again.row.hash }
+    }
+    const err = unavailable(`Cannot write the audit log: ${cause.message}`, { cause })
+    for (const p of batch) p.reject(err)
   }
 
   /** Signs and appends a checkpoint of the durable head. Must run inside `exclusive()`. */

@@ -44,9 +44,9 @@ export async function findCut (fh: FileHandle, size: number, beforeMs: number): 
 
 /**
  * Replaces the file at `path` by its bytes from `offset` on (temp file, fsync, rename, fsync of
- * the directory) and returns it reopened; `fh` is closed.
+ * the directory) and returns it reopened with `flags`; `fh` is closed.
  */
-export async function keepSuffix (path: string, fh: FileHandle, size: number, offset: number): Promise<{ fh: FileHandle, size: number }> {
+export async function keepSuffix (path: string, fh: FileHandle, size: number, offset: number, flags: number): Promise<{ fh: FileHandle, size: number }> {
   const tmp = `${path}.purge-${process.pid}`
   const out = await open(tmp, 'w', 0o600)
   try {
@@ -63,7 +63,7 @@ export async function keepSuffix (path: string, fh: FileHandle, size: number, of
   await rename(tmp, path)
   await fsyncDir(dirname(path))
   await fh.close()
-  const reopened = await openRw(path)
+  const reopened = await openRw(path, flags)
   return { fh: reopened.fh, size: reopened.size }
 }
 

@@ -10,15 +10,15 @@ import { basename, dirname, join } from 'node:path'
 /** Bytes read at a time when looking backwards for line ends. @default 1 MiB */
 const BACKWARD_CHUNK_BYTES = 1024 * 1024
 
-/** Opens (creating 0600 if needed) a file for positional reads and writes. */
-export async function openRw (path: string): Promise<{ fh: FileHandle, size: number, created: boolean }> {
+/** Opens (creating 0600 if needed) a file for positional reads and writes; `flags` adds open flags such as `O_DSYNC`. */
+export async function openRw (path: string, flags = 0): Promise<{ fh: FileHandle, size: number, created: boolean }> {
   let created = false
   let fh: FileHandle
   try {
-    fh = await open(path, constants.O_RDWR)
+    fh = await open(path, constants.O_RDWR | flags)
   } catch (err: any) {
     if (err.code !== 'ENOENT') throw err
-    fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600)
+    fh = await open(path, constants.O_RDWR | constants.O_CREAT | flags, 0o600)
     created = true
     await fsyncDir(dirname(path))
   }
