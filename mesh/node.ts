@@ -44,6 +44,14 @@ export const AUTONAT_PROTOCOL_PREFIX = 'sov'
 export type MeshServices = { identify: Identify, ping: Ping, dht: KadDHT, identifyPush: unknown, autoNAT?: unknown, walkPacer: unknown, relay?: CircuitRelayService }
 export type MeshNode = Libp2p<MeshServices>
 
+/**
+ * Largest receive window a Yamux stream grows to (libp2p's default is 16 MiB). A member relay
+ * pauses a stream whose other side cannot take more, and a paused stream still receives what
+ * its window allows into a read buffer capped at 4 MiB (`maxReadBufferLength`): a larger window
+ * would reset relayed connections under load (issue 12). @default 4 MiB
+ */
+export const YAMUX_MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+
 export interface MeshNodeOptions {
   privateKey: PrivateKey
   /** The 32-byte swarm key; there is no public mode. */
@@ -108,7 +116,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
       transports: Object.values(transports),
       connectionProtector: pskProtector(opts.swarmKey),
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } })],
       connectionGater: {
         denyDialPeer: revoked,
         denyInboundConnection: maConn => pending.deny(maConn),

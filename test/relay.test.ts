@@ -3,11 +3,14 @@
 // `sov peers` says so, `sov status` shows reachability and the reservations.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { kitSuite, waitFor, withDeadline } from './kit/index.js'
+import { createInterface } from 'node:readline'
+import { multiaddr } from '@multiformats/multiaddr'
+import { kitSuite, repoPath, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
-import { startNode } from './kit/mesh.js'
+import { sendAll, startNode } from './kit/mesh.js'
 import { connectionInfo, generateSwarmKey, reachability } from '../mesh/index.js'
 
 const test = kitSuite('relay')
@@ -105,6 +108,39 @@ test('a relayed connection between members is not "limited" by default: 2 MiB in
   const pb = (await sov(a.home, ['peers', '--json'])).json.find((p: any) => p.peerId === b.peerId)
   assert.is(pb.connection.type, 'relayed')
   assert.ok(pb.connection.bytesOut > 3 * 1024 * 1024, `more than 3 MiB went out over the relayed connection (${pb.connection.bytesOut})`)
+})
+
+test('R keeps no copy of what it relays: 32 MiB through an open relayed stream leave R\'s buffers as they were', async ctx => {
+  // libp2p's relay joined the two streams with `pipe(src, dst, src)`, which buffered every byte
+  // from the dialer in a reader nobody read until the circuit closed (patches/, issue 12).
+  const key = generateSwarmKey()
+  const child = spawn(process.execPath, ['--expose-gc', repoPath('dist', 'test', 'fixtures', 'relay-child.js'), Buffer.from(key).toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  ctx.defer(() => { child.stdin.end(); child.kill() })
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const next = async (): Promise<any> => JSON.parse((await withDeadline(lines.next(), 20_000, 'the relay child')).value)
+  const rAddr = (await next()).addr as string
+  const mem = async (): Promise<number> => { child.stdin.write('mem\n'); return (await next()).arrayBuffers }
+  const b = await startNode(ctx, key, { reachability: 'private', relayUse: [rAddr], noAnnounce: ['/ip4/127.0.0.0/ipcidr/8'] })
+  const circuit = await waitFor(async () => b.getMultiaddrs().find(m => m.toString().includes('/p2p-circuit')), 20_000, 'a relay slot for B', 100)
+  const TOTAL = 32 * 1024 * 1024
+  let received = 0
+  await b.handle('/sov-test/sink/1.0.0', async stream => {
+    for await (const chunk of stream) {
+      received += chunk.byteLength
+      if (received === TOTAL) stream.send(Buffer.from('all'))
+    }
+  }, { runOnLimitedConnection: true })
+  const a = await startNode(ctx, key)
+  const stream = await a.dialProtocol(multiaddr(circuit.toString()), '/sov-test/sink/1.0.0', { runOnLimitedConnection: true })
+  const before = await mem()
+  const got = new Promise<void>(resolve => { stream.addEventListener('message', () => { resolve() }, { once: true }) })
+  const chunk = Buffer.alloc(64 * 1024, 1)
+  await sendAll(stream, Array.from({ length: TOTAL / chunk.length }, () => chunk))
+  await withDeadline(got, 60_000, 'B to read all 32 MiB')
+  assert.ok(a.getConnections(b.peerId).every(c => c.remoteAddr.toString().includes('/p2p-circuit')), 'A reached B only through R')
+  const held = await mem() - before
+  assert.ok(held < 8 * 1024 * 1024, `R still holds ${(held / 2 ** 20).toFixed(1)} MiB more in buffers with the stream open`)
+  stream.abort(new Error('done'))
 })
 
 test('relay limits are configurable: a data cap makes the connection "limited", A2A still runs on it, an envelope over the cap is cut and stays queued; maxReservations holds', async ctx => {
