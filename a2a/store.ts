@@ -127,7 +127,7 @@ export class MailboxStore {
       migrate(db)
       // Whatever a killed predecessor committed without its sync is made durable before this
       // process acts on it (sends a queued envelope, hands out a message).
-      const wal = new WalSync(path)
+      const wal = new WalSync(path, db)
       wal.syncNow()
       return new MailboxStore(db, wal)
     } catch (err) {

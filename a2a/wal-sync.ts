@@ -10,10 +10,15 @@
  * database file after it, so a commit is either still in the WAL (synced here) or checkpointed
  * into a synced database file. fsync is per file, not per descriptor, so our descriptor covers
  * SQLite's writes; fdatasync also skips the inode time stamp SQLite's own fsync would journal.
+ *
+ * Given the database's connection, it also moves the WAL's checkpoints off the event loop once
+ * the database is busy (`wal-checkpoints.ts`).
  */
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type Database from 'better-sqlite3'
+import { WalCheckpoints } from './wal-checkpoints.js'
 
 export class WalSync {
   private readonly walPath: string | null
@@ -23,10 +28,16 @@ export class WalSync {
   /** Callers waiting for the fdatasync after the running one. */
   private next?: PromiseWithResolvers<void>
   private closed = false
+  /** Where the WAL's checkpoints run (given the connection). */
+  readonly checkpoints?: WalCheckpoints
 
-  /** For the database at `dbPath`; its WAL is `<dbPath>-wal` (`:memory:`: every sync is a no-op). */
-  constructor (dbPath: string) {
+  /**
+   * For the database at `dbPath`; its WAL is `<dbPath>-wal` (`:memory:`: every sync is a no-op).
+   * With `db`, its checkpoints move to a worker thread once it is busy.
+   */
+  constructor (dbPath: string, db?: Database.Database) {
     this.walPath = dbPath === ':memory:' ? null : `${dbPath}-wal`
+    if (db !== undefined && this.walPath !== null) this.checkpoints = new WalCheckpoints(db, dbPath)
   }
 
   /** False for `:memory:`: nothing to wait for. */
@@ -57,10 +68,14 @@ export class WalSync {
     try { fdatasyncSync(fd) } finally { closeSync(fd) }
   }
 
-  /** Syncs what callers still wait for, on this thread, then gives up the descriptor. Idempotent. */
+  /**
+   * Syncs what callers still wait for, on this thread, takes the checkpoints back from the worker
+   * and gives up the descriptor; the caller closes the connection next. Idempotent.
+   */
   close (): void {
     if (this.closed) return
     this.closed = true
+    this.checkpoints?.close()
     const waiting = this.next
     this.next = undefined
     if (waiting !== undefined) {
@@ -84,6 +99,7 @@ export class WalSync {
         try {
           await (await this.open()).datasync()
           batch.resolve()
+          this.checkpoints?.noteSync()
         } catch (err) {
           batch.reject(err)
         }

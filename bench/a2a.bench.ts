@@ -24,7 +24,7 @@ import { generateSwarmKey } from '../mesh/index.js'
 import { LP_ECHO } from './a2a-peer.js'
 import { startJetStream, type JetStreamBaseline } from './jetstream.js'
 import { libp2pNode } from './mesh-peer.js'
-import { median, percentile, row, startDaemon, type BenchResult } from './kit.js'
+import { median, percentile, processCpuMs, row, startDaemon, type BenchResult } from './kit.js'
 
 const SOV = new URL('../cli/main.js', import.meta.url).pathname
 const PEER = new URL('./a2a-peer.js', import.meta.url).pathname
@@ -131,11 +131,17 @@ export async function run (): Promise<BenchResult[]> {
     const bareRates: number[] = []
     const jsRates: number[] = []
     // Candidate and baselines alternate, so each sees the same noise.
+    const cpu = { a: 0, b: 0 }
     for (let r = 0; r < RUNS; r++) {
       bareRates.push(await bareThroughput(lp, MESSAGES))
+      const [a0, b0] = [processCpuMs(a.child.pid!), processCpuMs(b.child.pid!)]
       a2aRates.push(await a2aThroughput(clients.slice(0, SEND_CONNECTIONS), b.peerId, MESSAGES, `run${r}`))
+      cpu.a += processCpuMs(a.child.pid!) - a0
+      cpu.b += processCpuMs(b.child.pid!) - b0
       if (js !== undefined) jsRates.push(await js.throughput(MESSAGES, WINDOW))
     }
+    // Where the CPU goes, per message (both daemons, all threads; the sender polls its status too).
+    const perMsgUs = (ms: number): string => (ms * 1000 / (RUNS * MESSAGES)).toFixed(0)
 
     const a2aMs: number[] = []
     const bareMs: number[] = []
@@ -157,7 +163,7 @@ export async function run (): Promise<BenchResult[]> {
       if (i >= 20) { a2aMs.push(ms); bareMs.push(bms); if (jms !== undefined) jsMs.push(jms) }
     }
 
-    const note = `durable 1 KiB A2A messages between two daemons (send over ${SEND_CONNECTIONS} IPC connections → receiver commit → sender settled), median of ${RUNS}×${MESSAGES}`
+    const note = `durable 1 KiB A2A messages between two daemons (send over ${SEND_CONNECTIONS} IPC connections → receiver commit → sender settled), median of ${RUNS}×${MESSAGES}; CPU per message: sender daemon ${perMsgUs(cpu.a)} µs, receiver daemon ${perMsgUs(cpu.b)} µs`
     return [
       row('a2a.throughput', median(a2aRates), 'msg/s', median(bareRates), `${note} vs bare lpStream pipelined 1 KiB request/response (window ${WINDOW}) on PSK+Noise+Yamux (target ≥ 0.5×)`),
       row('a2a.latency.p50', percentile(a2aMs, 50), 'ms', percentile(bareMs, 50), `send → consumer-visible, one at a time, n=${LATENCY_N}, vs one bare 1 KiB round trip (target ≤ 3 ms)`),

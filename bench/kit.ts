@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: the result row, small statistics helpers, a daemon to measure. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 
 /** The built `sov` CLI. */
@@ -53,3 +54,14 @@ export async function startDaemon (home: string): Promise<{ child: ChildProcess,
   }
   throw new Error(`daemon in ${home} exited early`)
 }
+
+/** CPU time (user + system, all threads) a process has used so far, in ms; NaN where `/proc` is missing. Clock-tick resolution (10 ms): use over long runs. */
+export function processCpuMs (pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return NaN
+  }
+}
+

@@ -7,8 +7,8 @@ import { once } from 'node:events'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { v7 as uuidv7 } from 'uuid'
-import { MailboxStore, backoffMs, openDatabase } from '../a2a/index.js'
-import { kitSuite, repoPath } from './kit/index.js'
+import { HANDOVER_AFTER_SYNCS, MailboxStore, backoffMs, openDatabase } from '../a2a/index.js'
+import { kitSuite, repoPath, waitFor } from './kit/index.js'
 
 const test = kitSuite('a2a-store')
 const ALICE = '12D3KooWAlice'
@@ -62,6 +62,17 @@ test('open() rewrites a file made without incremental auto-vacuum once, keeping 
   assert.is(again.database.pragma('auto_vacuum', { simple: true }), 2)
   assert.is(again.database.pragma('journal_mode', { simple: true }), 'wal')
   assert.is(again.mailboxes(T0)[0].ready, 1)
+})
+
+test('a busy mailbox.db checkpoints on a worker thread: after HANDOVER_AFTER_SYNCS durable commits its own automatic checkpoints are off (issue 15)', async ctx => {
+  const store = MailboxStore.open(join(ctx.tmp(), 'mailbox.db'))
+  ctx.defer(() => { store.close() })
+  assert.is(store.database.pragma('wal_autocheckpoint', { simple: true }), 1000)
+  for (let i = 0; i < HANDOVER_AFTER_SYNCS; i++) {
+    store.accept([incoming('builder', ALICE, `m${i}`)], T0)
+    await store.durable()
+  }
+  await waitFor(() => store.database.pragma('wal_autocheckpoint', { simple: true }) === 0, 10_000, 'the worker to take the checkpoints')
 })
 
 test('open() refuses a database written by a newer schema version', ctx => {

@@ -3,10 +3,11 @@
 // shared by every caller that comes while one runs. fdatasync calls are counted on Node's FileHandle.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
+import { existsSync, unlinkSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { WalSync, openDatabase } from '../a2a/index.js'
-import { kitSuite } from './kit/index.js'
+import { HANDOVER_AFTER_SYNCS, WalSync, openDatabase } from '../a2a/index.js'
+import { kitSuite, waitFor } from './kit/index.js'
 
 const test = kitSuite('wal-sync')
 
@@ -58,6 +59,48 @@ test('WalSync: close() syncs for the callers still waiting and resolves them; la
   let refused = false
   await wal.sync().catch(() => { refused = true })
   assert.ok(refused, 'a sync after close is refused')
+})
+
+test('a busy database\'s checkpoints run on a worker thread, not inside a commit on the event loop (issue 15)', async ctx => {
+  const path = join(ctx.tmp(), 'busy.db')
+  const db = openDatabase(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec('CREATE TABLE t (v TEXT)')
+  const wal = new WalSync(path, db)
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)')
+  assert.is(db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'a quiet database keeps SQLite\'s own checkpoints (no worker)')
+  for (let i = 0; i < HANDOVER_AFTER_SYNCS; i++) { insert.run('x'); await wal.sync() }
+  await waitFor(() => wal.checkpoints?.offLoop, 10_000, 'the worker to take the checkpoints')
+  assert.is(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint runs inside our commits any more')
+  // Well past SQLite's 1000-page trigger: the worker copies the frames into the database file.
+  const row = 'y'.repeat(3000)
+  for (let i = 0; i < 1500; i++) insert.run(row)
+  await wal.sync()
+  await waitFor(() => (wal.checkpoints?.stats.framesCheckpointed ?? 0) >= 1000, 10_000, 'the worker to checkpoint 1000 frames')
+  wal.close()
+  db.close()
+  assert.not.ok(existsSync(`${path}-wal`), 'the owner\'s close was the last one: SQLite checkpointed and removed the WAL')
+  const again = openDatabase(path)
+  ctx.defer(() => { again.close() })
+  assert.is((again.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, HANDOVER_AFTER_SYNCS + 1500)
+})
+
+test('a worker that cannot open the database leaves its checkpoints with the owner', async ctx => {
+  const path = join(ctx.tmp(), 'gone.db')
+  const db = openDatabase(path)
+  ctx.defer(() => { db.close() })
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.exec('CREATE TABLE t (v INTEGER)')
+  const wal = new WalSync(path, db)
+  ctx.defer(() => { wal.close() })
+  unlinkSync(path) // our connection keeps working on the unlinked file; the worker finds nothing to open
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)')
+  for (let i = 0; i < HANDOVER_AFTER_SYNCS; i++) { insert.run(i); await wal.sync() }
+  await new Promise(resolve => setTimeout(resolve, 500))
+  assert.not.ok(wal.checkpoints?.offLoop)
+  assert.is(db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite\'s own checkpoints still run')
 })
 
 test.run()

@@ -124,7 +124,7 @@ export class TaskDb {
       }
       // Whatever a killed predecessor committed without its sync is made durable before this
       // process acts on it (follows a call, sends a final snapshot).
-      const wal = new WalSync(path)
+      const wal = new WalSync(path, db)
       wal.syncNow()
       return new TaskDb(db, wal)
     } catch (err) {

@@ -1,0 +1,50 @@
+/**
+ * The worker thread of `wal-checkpoints.ts`: holds its own connection to each database handed to
+ * it and runs a PASSIVE checkpoint on each every `intervalMs` (issue 15). SQLite lets another
+ * connection checkpoint while the owner writes; PASSIVE never waits for the owner's locks.
+ *
+ * Messages in: `{ op: 'open', path, intervalMs }`, `{ op: 'close', path, done }` (`done`: an
+ * Int32Array on a SharedArrayBuffer, set to 1 and notified once the connection is closed, so the
+ * owner can wait for it synchronously before closing its own). Messages out: `{ op: 'opened',
+ * path }`, `{ op: 'checkpointed', path, frames }`, `{ op: 'failed', path, error }`.
+ */
+import { parentPort } from 'node:worker_threads'
+import type Database from 'better-sqlite3'
+import { openDatabase } from './sqlite.js'
+
+interface Held { db: Database.Database, timer: NodeJS.Timeout }
+const held = new Map<string, Held>()
+const port = parentPort!
+
+function checkpoint (path: string, db: Database.Database): void {
+  try {
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number, log: number, checkpointed: number }>
+    if (r.checkpointed > 0) port.postMessage({ op: 'checkpointed', path, frames: r.checkpointed })
+  } catch (err) {
+    // Busy (a truncating checkpoint of the owner runs) or the disk fails: the next turn tries again.
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') port.postMessage({ op: 'failed', path, error: (err as Error).message })
+  }
+}
+
+port.on('message', (m: { op: 'open', path: string, intervalMs: number } | { op: 'close', path: string, done: Int32Array }) => {
+  if (m.op === 'open') {
+    try {
+      const db = openDatabase(m.path, { fileMustExist: true })
+      db.pragma('busy_timeout = 0')
+      const timer = setInterval(() => { checkpoint(m.path, db) }, m.intervalMs)
+      held.set(m.path, { db, timer })
+      port.postMessage({ op: 'opened', path: m.path })
+    } catch (err) {
+      port.postMessage({ op: 'failed', path: m.path, error: (err as Error).message })
+    }
+    return
+  }
+  const h = held.get(m.path)
+  held.delete(m.path)
+  if (h !== undefined) {
+    clearInterval(h.timer)
+    try { h.db.close() } catch { /* the owner closes its own connection next */ }
+  }
+  Atomics.store(m.done, 0, 1)
+  Atomics.notify(m.done, 0)
+})
