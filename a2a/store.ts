@@ -39,6 +39,8 @@ export interface OutboxInput {
   frame: string
   createdAt: number
   expiresAt: number
+  /** Set by `enqueue` when the row is new: its place in the outbox. */
+  seq?: number
 }
 
 export interface OutboxItem {
@@ -195,8 +197,8 @@ export class MailboxStore {
   /**
    * Queues envelopes, all in one relaxed transaction: the caller awaits `durable()` before it
    * answers, and until then `queuedFor` holds the new rows back. For each input returns `null`
-   * when queued, or the id already queued for the same peer, mailbox and A2A messageId (send is
-   * idempotent on it).
+   * when queued (and sets its `seq`), or the id already queued for the same peer, mailbox and
+   * A2A messageId (send is idempotent on it).
    */
   enqueue (rows: OutboxInput[]): Array<string | null> {
     let first: number | undefined
@@ -205,6 +207,7 @@ export class MailboxStore {
       const ran = this.q.outboxInsert.run(r.id, r.peer, r.mailbox, r.messageId, r.frame, r.createdAt, r.expiresAt)
       if (ran.changes === 0) return (this.q.outboxByMessage.get(r.peer, r.mailbox, r.messageId) as { id: string }).id
       const seq = Number(ran.lastInsertRowid)
+      r.seq = seq
       first ??= seq
       return null
     }))

@@ -50,6 +50,22 @@ test('a granted peer delivers 300 pipelined messages; the consumer gets each onc
   assert.equal(b.a2a.mailboxes(), [], 'an empty mailbox is not listed')
 })
 
+test('a delivery session that has caught up takes new sends in memory, not by reading the outbox back: 100 sends one by one, few outbox reads (issue 15)', async ctx => {
+  const swarmKey = generateSwarmKey()
+  const b = await startA2ANode(ctx, { swarmKey })
+  const a = await startA2ANode(ctx, { swarmKey, bootstrap: [b.addr] })
+  b.grants.add(`${a.peerId}:inbox`)
+  const store = (a.a2a as any).store
+  const queuedFor = store.queuedFor.bind(store)
+  let reads = 0
+  store.queuedFor = (...args: any[]) => { reads++; return queuedFor(...args) }
+  for (let i = 0; i < 100; i++) await a.a2a.send(b.peerId, 'inbox', textMessage(`one by one ${i}`), 30_000)
+  const got = await drain(b, 'inbox', 100, 20_000)
+  assert.is(got.size, 100)
+  await waitFor(() => a.a2a.outbox('delivered').length === 100, 5000, 'all delivered')
+  assert.ok(reads < 20, `the outbox was read ${reads} times for 100 sends`)
+})
+
 test('send() is idempotent on messageId and refuses bad input before queueing', async ctx => {
   const swarmKey = generateSwarmKey()
   const a = await startA2ANode(ctx, { swarmKey })
