@@ -43,6 +43,8 @@ export class Forwarder {
   private readonly init: ForwarderInit
   private readonly running = new Map<string, Promise<void>>()
   private readonly clients = new Map<string, Promise<Awaited<ReturnType<ClientFactory['createFromAgentCard']>>>>()
+  /** Per agent: whether its card declares streaming (read once per card: `forget` drops it). */
+  private readonly streaming = new Map<string, boolean>()
   private shutdown = new AbortController()
 
   constructor (init: ForwarderInit) { this.init = init }
@@ -58,6 +60,7 @@ export class Forwarder {
     this.shutdown.abort()
     await Promise.allSettled([...this.running.values()])
     this.clients.clear()
+    this.streaming.clear()
   }
 
   /** Starts delivering call `callId` unless it is running or done. */
@@ -71,6 +74,7 @@ export class Forwarder {
   /** Drops the client built from `agent`'s card (its card changed): the next call builds it again. */
   forget (agent: string): void {
     this.clients.delete(agent)
+    this.streaming.delete(agent)
   }
 
   /**
@@ -155,7 +159,7 @@ export class Forwarder {
       if (!isTask(result)) { await this.commit(s, result); return }
       if (agentTaskId === null) {
         agentTaskId = result.id
-        await this.init.db.setAgentIds(s.callId, result.id, result.contextId)
+        this.init.db.setAgentIds(s.callId, result.id, result.contextId)
       }
       const text = JSON.stringify(Task.toJSON(result))
       if (text !== last) {
@@ -180,8 +184,13 @@ export class Forwarder {
   }
 
   private streams (agent: string): boolean {
-    const row = this.init.db.getOffered(agent)
-    return row !== undefined && JSON.parse(row.card)?.capabilities?.streaming === true
+    let yes = this.streaming.get(agent)
+    if (yes === undefined) {
+      const row = this.init.db.getOffered(agent)
+      yes = row !== undefined && JSON.parse(row.card)?.capabilities?.streaming === true
+      this.streaming.set(agent, yes)
+    }
+    return yes
   }
 
   /**
@@ -199,7 +208,7 @@ export class Forwarder {
         continue
       }
       if (pl.$case === 'task') {
-        if (task === undefined) { onTaskId(pl.value.id); await this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
+        if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
         task = structuredClone(pl.value)
       } else if (task === undefined) {
         continue
