@@ -248,7 +248,7 @@ export class Forwarder {
   private async commit (s: ServedRow, result: Message | Task): Promise<boolean> {
     let task: Task
     if (isTask(result)) {
-      task = structuredClone(result)
+      task = result // `rewrite` below works on a copy
     } else {
       // A bare Message answer: the call still is a task on both nodes, completed with it.
       task = Task.fromJSON({ id: s.taskId, contextId: s.contextId, status: { state: 'TASK_STATE_COMPLETED', timestamp: new Date().toISOString() } })

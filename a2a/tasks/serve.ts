@@ -38,6 +38,15 @@ export interface TaskServerInit {
   audit: AuditSink
 }
 
+/** Writes one answer: an object, or its JSON text already made. */
+type Send = (a: TaskAnswer | string) => Promise<void>
+
+/** The JSON text of an answer with its 1.1.0 request id added. */
+function withRid (a: TaskAnswer | string, rid: number): string {
+  const text = typeof a === 'string' ? a : JSON.stringify(a)
+  return `${text.slice(0, -1)},"rid":${rid}}`
+}
+
 const encoder = new TextEncoder()
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
@@ -69,7 +78,7 @@ export class TaskServer {
   handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer.toString()
     const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
-    const send = async (a: TaskAnswer): Promise<void> => { await lp.write(encoder.encode(JSON.stringify(a)), { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }) }
+    const send = async (a: TaskAnswer | string): Promise<void> => { await lp.write(encoder.encode(typeof a === 'string' ? a : JSON.stringify(a)), { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }) }
     this.streams.add(stream)
     try {
       let req: TaskRequest
@@ -104,9 +113,9 @@ export class TaskServer {
     this.stopping.signal.addEventListener('abort', end)
     const open = new Set<number>()
     let lastWrite = Date.now()
-    const write = async (a: Record<string, unknown>): Promise<void> => {
+    const write = async (a: Record<string, unknown> | string): Promise<void> => {
       lastWrite = Date.now()
-      await lp.write(encoder.encode(JSON.stringify(a)), { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) })
+      await lp.write(encoder.encode(typeof a === 'string' ? a : JSON.stringify(a)), { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) })
     }
     const fail = (err: unknown): void => { stream.abort(err instanceof Error ? err : new Error(String(err))) }
     const beat = setInterval(() => {
@@ -140,7 +149,7 @@ export class TaskServer {
           continue
         }
         open.add(rid)
-        void this.serve(peer, req, async a => { await write({ ...a, rid }) }, { signal: ended.signal, heartbeat: false })
+        void this.serve(peer, req, async a => { await write(withRid(a, rid)) }, { signal: ended.signal, heartbeat: false })
           .catch(fail).finally(() => { open.delete(rid) })
       }
       await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})
@@ -160,7 +169,7 @@ export class TaskServer {
    * 1.1.0 request gets `resend` and a 1.0.0 stream just ends. `heartbeat`: send `wait` while a
    * followed call has nothing new (1.0.0; a 1.1.0 stream beats once for all its requests).
    */
-  private async serve (peer: string, req: TaskRequest, send: (a: TaskAnswer) => Promise<void>, opts: { signal: AbortSignal, heartbeat: boolean }): Promise<void> {
+  private async serve (peer: string, req: TaskRequest, send: Send, opts: { signal: AbortSignal, heartbeat: boolean }): Promise<void> {
     if (req.type === 'agents') {
       const shown = []
       for (const o of this.init.db.offered()) {
@@ -204,7 +213,7 @@ export class TaskServer {
    * Sends the call's snapshots after `afterSeq` as they are committed, until a final one ('final'),
    * `FOLLOW_STREAM_MAX_MS` ('bound') or the end of the stream ('ended').
    */
-  private async follow (callId: string, afterSeq: number, send: (a: TaskAnswer) => Promise<void>, opts: { signal: AbortSignal, heartbeat: boolean }): Promise<'final' | 'bound' | 'ended'> {
+  private async follow (callId: string, afterSeq: number, send: Send, opts: { signal: AbortSignal, heartbeat: boolean }): Promise<'final' | 'bound' | 'ended'> {
     const until = Date.now() + FOLLOW_STREAM_MAX_MS
     let seq = afterSeq
     let set = this.waiters.get(callId)
@@ -222,7 +231,8 @@ export class TaskServer {
         if (Date.now() >= until) return 'bound'
         dirty = false
         for (const e of this.init.db.servedEvents(callId, seq)) {
-          await send({ type: 'event', seq: e.seq, task: JSON.parse(e.task), final: e.final })
+          // The stored snapshot is our own JSON text: spliced in, not parsed and written again.
+          await send(`{"type":"event","seq":${e.seq},"final":${String(e.final)},"task":${e.task}}`)
           seq = e.seq
           if (e.final) return 'final'
         }
@@ -241,7 +251,7 @@ export class TaskServer {
     }
   }
 
-  private async refuse (send: (a: TaskAnswer) => Promise<void>, peer: string, req: Exclude<TaskRequest, { type: 'agents' }>, code: string, reason: string): Promise<void> {
+  private async refuse (send: Send, peer: string, req: Exclude<TaskRequest, { type: 'agents' }>, code: string, reason: string): Promise<void> {
     await report(this.init.audit, { type: 'A2A_TASK_REFUSED', actor: `peer:${peer}`, outcome: 'denied', detail: { side: 'callee', callId: req.callId, agent: req.agent, code, reason } })
     await send({ type: 'error', code, reason })
   }
