@@ -195,38 +195,59 @@ export class Forwarder {
 
   /**
    * SendStreamingMessage to the agent: the task of its first event, then its status and artifact
-   * updates applied to it, each change committed as the call's next snapshot. 'final' when the
-   * call is over, 'open' when the stream ended before.
+   * updates applied to it, each change committed as the call's next snapshot — except that the
+   * events already there when one is applied (sent together by the agent) are applied first and
+   * committed as one snapshot (issue 11 performance: a task and its completion written at once
+   * cost a snapshot, a frame and the caller's processing each). 'final' when the call is over,
+   * 'open' when the stream ended before.
    */
   private async stream (s: ServedRow, client: any, signal: AbortSignal, onTaskId: (id: string) => void): Promise<'final' | 'open'> {
     let task: Task | undefined
-    for await (const ev of client.sendMessageStream({ tenant: '', message: this.agentMessage(s), configuration: undefined, metadata: undefined }, { signal })) {
-      const pl = ev.payload
-      if (pl === undefined) continue
-      if (pl.$case === 'message') {
-        if (task === undefined) { await this.commit(s, pl.value); return 'final' }
-        continue
+    let changed = false
+    const events: AsyncIterator<any> = client.sendMessageStream({ tenant: '', message: this.agentMessage(s), configuration: undefined, metadata: undefined }, { signal })[Symbol.asyncIterator]()
+    let next = events.next()
+    try {
+      for (;;) {
+        const r = await next
+        if (r.done === true) break
+        next = events.next()
+        const pl = r.value.payload
+        if (pl === undefined) continue
+        if (pl.$case === 'message') {
+          if (task === undefined) { await this.commit(s, pl.value); return 'final' }
+          continue
+        }
+        if (pl.$case === 'task') {
+          if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
+          task = structuredClone(pl.value)
+        } else if (task === undefined) {
+          continue
+        } else if (pl.$case === 'statusUpdate' && pl.value.status !== undefined) {
+          const status = structuredClone(pl.value.status)
+          task.status = status
+          const m = status.message
+          if (m !== undefined && !task.history.some(h => h.messageId === m.messageId)) task.history.push(structuredClone(m))
+        } else if (pl.$case === 'artifactUpdate' && pl.value.artifact !== undefined) {
+          const a = structuredClone(pl.value.artifact)
+          const i = task.artifacts.findIndex(x => x.artifactId === a.artifactId)
+          if (i < 0) task.artifacts.push(a)
+          else if (pl.value.append) task.artifacts[i].parts.push(...a.parts)
+          else task.artifacts[i] = a
+        } else {
+          continue
+        }
+        changed = true
+        if (!FINAL_STATES.has(task!.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) && await arrived(next)) continue
+        changed = false
+        if (await this.commit(s, task!)) return 'final'
       }
-      if (pl.$case === 'task') {
-        if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
-        task = structuredClone(pl.value)
-      } else if (task === undefined) {
-        continue
-      } else if (pl.$case === 'statusUpdate' && pl.value.status !== undefined) {
-        const status = structuredClone(pl.value.status)
-        task.status = status
-        const m = status.message
-        if (m !== undefined && !task.history.some(h => h.messageId === m.messageId)) task.history.push(structuredClone(m))
-      } else if (pl.$case === 'artifactUpdate' && pl.value.artifact !== undefined) {
-        const a = structuredClone(pl.value.artifact)
-        const i = task.artifacts.findIndex(x => x.artifactId === a.artifactId)
-        if (i < 0) task.artifacts.push(a)
-        else if (pl.value.append) task.artifacts[i].parts.push(...a.parts)
-        else task.artifacts[i] = a
-      }
-      if (await this.commit(s, task!)) return 'final'
+      if (changed && task !== undefined && await this.commit(s, task)) return 'final'
+      return 'open'
+    } finally {
+      // Early (a final snapshot): the rest of the response is read, or cut by `signal`, unwaited.
+      next.catch(() => {})
+      void events.return?.()?.catch(() => {})
     }
-    return 'open'
   }
 
   /** The agent's task under the caller's task and context ids. */
@@ -275,6 +296,17 @@ export class Forwarder {
     }
     this.init.onEvent(s.callId)
     return final
+  }
+}
+
+/** True when `p` settles before the event loop's next turn (its value has already arrived). */
+async function arrived (p: Promise<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setImmediate> | undefined
+  const later = new Promise<boolean>(resolve => { timer = setImmediate(() => { resolve(false) }) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), later])
+  } finally {
+    clearImmediate(timer)
   }
 }
 
