@@ -11,6 +11,7 @@ import { setMaxListeners } from 'node:events'
 import type { ClientFactory } from '@a2a-js/sdk/client'
 import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
+import { localFetch, type LocalFetch } from './http-fetch.js'
 import { report, type AuditSink } from '../types.js'
 
 /** First retry delay when the agent cannot be reached. @default 250 ms */
@@ -46,11 +47,14 @@ export class Forwarder {
   /** Per agent: whether its card declares streaming (read once per card: `forget` drops it). */
   private readonly streaming = new Map<string, boolean>()
   private shutdown = new AbortController()
+  private http: LocalFetch = localFetch()
 
   constructor (init: ForwarderInit) { this.init = init }
 
   start (): void {
     this.shutdown = new AbortController()
+    this.http.close()
+    this.http = localFetch()
     // Every call in flight listens on it (AbortSignal.any): many at once is normal.
     setMaxListeners(0, this.shutdown.signal)
     for (const s of this.init.db.openServed()) this.kick(s.callId)
@@ -61,6 +65,7 @@ export class Forwarder {
     await Promise.allSettled([...this.running.values()])
     this.clients.clear()
     this.streaming.clear()
+    this.http.close()
   }
 
   /** Starts delivering call `callId` unless it is running or done. */
@@ -104,7 +109,7 @@ export class Forwarder {
       // The SDK's client loads with the first forwarded call (issue 16: an idle node, or one
       // that offers no agent, never carries it).
       c = import('@a2a-js/sdk/client').then(({ ClientFactory, JsonRpcTransportFactory }) =>
-        new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromAgentCard(card))
+        new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: this.http.fetch })] }).createFromAgentCard(card))
       c.catch(() => { this.clients.delete(agent) })
       this.clients.set(agent, c)
     }
