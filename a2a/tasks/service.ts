@@ -1,7 +1,7 @@
 /**
  * A2A tasks across the mesh under one lifecycle (issue 11): `tasks.db`, the
- * `/sov/a2a-task/1.0.0` handler and caller, the forwarder to local agents, and the local HTTP
- * endpoint. Started after the mailboxes, stopped before them.
+ * `/sov/a2a-task/1.1.0` and `1.0.0` handlers and caller, the forwarder to local agents, and the
+ * local HTTP endpoint. Started after the mailboxes, stopped before them.
  */
 import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import * as v from 'valibot'
