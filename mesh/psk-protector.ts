@@ -113,6 +113,12 @@ class PskConnection extends AbstractMultiaddrConnection {
   private linger?: ReturnType<typeof setTimeout>
   private readonly traffic: PskTraffic
   private readonly deadline: ReturnType<typeof setTimeout>
+  /** Small writes of this event-loop turn, joined into one socket write at its end (`flush`). */
+  private pending: Uint8Array[] = []
+  private pendingBytes = 0
+  private flushQueued = false
+  /** The socket refused more (its buffer is full) until its next 'drain'. */
+  private socketFull = false
 
   constructor (init: PskConnectionInit) {
     super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction })
@@ -133,9 +139,11 @@ class PskConnection extends AbstractMultiaddrConnection {
       if (data instanceof Uint8Array) this.receive(data)
       else for (const buf of data) this.receive(buf)
     })
-    this.maConn.addEventListener('drain', () => { this.onMuxerDrain() })
+    this.maConn.addEventListener('drain', () => { this.socketFull = false; this.onMuxerDrain() })
     this.maConn.addEventListener('close', evt => {
       clearTimeout(this.deadline)
+      this.pending = []
+      this.pendingBytes = 0
       this.inbound?.final()
       this.outbound.final()
       if (this.mismatched || this.hungUpOnUs()) {
@@ -236,30 +244,47 @@ class PskConnection extends AbstractMultiaddrConnection {
       return { sentBytes: data.byteLength, canSendMore: true }
     }
     this.traffic.bytesOut += data.byteLength
-    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(this.encrypt(data)) }
+    if (data.byteLength > JOIN_MAX_BYTES) {
+      // Bulk: what waits goes first, then these bytes XORed in place and passed on as they are
+      // (joining them would cost a copy and gain nothing; libsodium runs 2.3 GiB/s allocating,
+      // 2.7 GiB/s in place). The layers above hand us fresh frames and never read them again.
+      this.flush()
+      for (const buf of data) this.outbound.updateInPlace(buf)
+      if (!this.maConn.send(data)) this.socketFull = true
+      return { sentBytes: data.byteLength, canSendMore: !this.socketFull }
+    }
+    for (const buf of data) this.pending.push(buf)
+    this.pendingBytes += data.byteLength
+    if (this.pendingBytes >= JOIN_MAX_BYTES) this.flush()
+    else if (!this.flushQueued) {
+      this.flushQueued = true
+      setImmediate(() => { this.flushQueued = false; this.flush() })
+    }
+    return { sentBytes: data.byteLength, canSendMore: !this.socketFull }
   }
 
   /**
-   * Encrypts one write. The TCP transport writes each buffer of a list with its own
-   * `socket.write` (a syscall each when the socket is idle), and Noise+Yamux hand down several
-   * small buffers per message, so a small write is joined into one buffer: one syscall per
-   * message (issue 15 §4: 1 KiB pipelined request/response went from 0.86× to above 1.0× of bare
-   * Noise+Yamux). Bulk writes are XORed in place and passed on as they are, since joining them
-   * would cost an allocation and gain nothing (the layers above hand us fresh frames and never
-   * read them again; libsodium runs 2.3 GiB/s allocating, 2.7 GiB/s in place).
+   * Encrypts the small writes held since the last flush into one buffer: one socket write for
+   * them all. The TCP transport writes each buffer with its own `socket.write` (a syscall each
+   * when the socket is idle, and on loopback the peer's receive path runs inside it), while
+   * Noise+Yamux hand down several small buffers per message and a busy node many messages per
+   * event-loop turn: issue 15 §4 joined each message's buffers (1 KiB pipelined
+   * request/response went from 0.86× to above 1.0× of bare Noise+Yamux); issue 11 joins the
+   * messages of one turn (many A2A task calls in flight on one connection). Held bytes wait at
+   * most until the end of the current turn (`setImmediate`), or until 16 KiB are held.
    */
-  private encrypt (data: Parameters<AbstractMultiaddrConnection['sendData']>[0]): Uint8Array | Parameters<AbstractMultiaddrConnection['sendData']>[0] {
-    if (data.byteLength > JOIN_MAX_BYTES) {
-      for (const buf of data) this.outbound.updateInPlace(buf)
-      return data
-    }
-    const out = Buffer.allocUnsafe(data.byteLength)
+  private flush (): void {
+    if (this.pendingBytes === 0) return
+    const out = Buffer.allocUnsafe(this.pendingBytes)
     let at = 0
-    for (const buf of data) {
+    for (const buf of this.pending) {
       this.outbound.xorInto(buf, out.subarray(at, at + buf.byteLength))
       at += buf.byteLength
     }
-    return out
+    this.pending = []
+    this.pendingBytes = 0
+    if (this.maConn.status !== 'open') return
+    if (!this.maConn.send(out)) this.socketFull = true
   }
 
   sendReset (err: Error): void {
@@ -267,6 +292,7 @@ class PskConnection extends AbstractMultiaddrConnection {
   }
 
   async sendClose (options?: AbortOptions): Promise<void> {
+    this.flush()
     await this.maConn.close(options)
   }
 

@@ -1,7 +1,9 @@
 /**
- * `/sov/a2a-task/1.0.0` (issue 11, docs/protocols.md): A2A tasks across the mesh. One request
- * frame per stream from the caller's node, then the callee's answer frames. Varint-length-prefixed
- * UTF-8 JSON, like `/sov/a2a/1.0.0`, which stays as it is (mailbox delivery).
+ * `/sov/a2a-task/1.0.0` and `/sov/a2a-task/1.1.0` (issue 11, docs/protocols.md): A2A tasks across
+ * the mesh. 1.0.0: one request frame per stream from the caller's node, then the callee's answer
+ * frames. 1.1.0: one long-lived stream per peer carrying many requests at once, each request and
+ * its answers tagged with the caller's request id `rid`. Varint-length-prefixed UTF-8 JSON, like
+ * `/sov/a2a/1.0.0`, which stays as it is (mailbox delivery).
  *
  * The A2A payloads (`message`, `task`, agent cards) are A2A v1.0 objects in their proto3 JSON form;
  * this schema checks only the frame around them — the A2A SDK parses them (`Task.fromJSON`).
@@ -10,8 +12,16 @@ import * as v from 'valibot'
 import { MailboxNameSchema } from './a2a.js'
 import { badRequest } from './errors.js'
 
-/** libp2p protocol id of A2A tasks across the mesh. */
+/** libp2p protocol id of A2A tasks across the mesh, one request per stream (still spoken). */
 export const A2A_TASK_PROTOCOL = '/sov/a2a-task/1.0.0'
+/**
+ * libp2p protocol id of A2A tasks across the mesh, many requests on one stream per peer (issue 11
+ * performance): a new stream per call cost a multistream round trip and peer-store writes on both
+ * nodes. A caller tries it first and falls back to `A2A_TASK_PROTOCOL` for a node without it.
+ */
+export const A2A_TASK_SESSION_PROTOCOL = '/sov/a2a-task/1.1.0'
+/** Requests one 1.1.0 stream carries at once; a caller sending more has its stream reset. @default 256 */
+export const MAX_SESSION_REQUESTS = 256
 /** Largest frame either side reads. @default 1 MiB */
 export const MAX_TASK_FRAME_BYTES = 1024 * 1024
 
@@ -63,6 +73,8 @@ export const MAX_CARD_AGE_S = 30 * 24 * 3600
  * - `wait`: nothing new yet (a heartbeat while the agent works or is down).
  * - `cancelled`: the agent's answer to `cancel`, with the task it returned when it accepted.
  * - `error`: the request is refused (`FORBIDDEN`, `NOT_FOUND`, `BAD_REQUEST`, …); the stream ends.
+ * - `resend` (1.1.0 only): the callee ended the request without a final event (it follows a call
+ *   for at most `FOLLOW_STREAM_MAX_MS`); the caller sends it again.
  */
 export const TaskAnswerSchema = v.variant('type', [
   v.strictObject({
@@ -72,6 +84,8 @@ export const TaskAnswerSchema = v.variant('type', [
   v.strictObject({ type: v.literal('event'), seq: v.pipe(v.number(), v.integer(), v.minValue(1)), task: jsonObject, final: v.boolean() }),
   v.strictObject({ type: v.literal('wait') }),
   v.strictObject({ type: v.literal('cancelled'), accepted: v.boolean(), task: v.optional(jsonObject) }),
+  // 1.1.0 only: this request is over without its final event; send it again (with your afterSeq).
+  v.strictObject({ type: v.literal('resend') }),
   v.strictObject({ type: v.literal('error'), code: v.pipe(v.string(), v.maxLength(64)), reason: v.pipe(v.string(), v.maxLength(1024)) })
 ])
 export type TaskAnswer = v.InferOutput<typeof TaskAnswerSchema>
@@ -92,4 +106,16 @@ export function parseTaskRequest (value: unknown): TaskRequest {
 /** Checks a callee's frame; throws `BAD_REQUEST` naming the first bad field. */
 export function parseTaskAnswer (value: unknown): TaskAnswer {
   return parseWith(TaskAnswerSchema, value, 'task answer')
+}
+
+/**
+ * Splits a 1.1.0 frame (parsed JSON) into its request id and the 1.0.0 frame around it, which
+ * `parseTaskRequest` / `parseTaskAnswer` then check. `rid` is a non-negative safe integer the
+ * caller chooses, unique among its open requests on the stream; undefined when the frame has none
+ * or an invalid one (a `wait` heartbeat has none).
+ */
+export function splitRid (value: unknown): { rid: number | undefined, rest: unknown } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { rid: undefined, rest: value }
+  const { rid, ...rest } = value as Record<string, unknown>
+  return { rid: typeof rid === 'number' && Number.isSafeInteger(rid) && rid >= 0 ? rid : undefined, rest }
 }

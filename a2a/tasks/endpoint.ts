@@ -17,9 +17,25 @@ export const MAX_RPC_BODY_BYTES = 4 * 1024 * 1024
 export function parseTarget (req: Request): { peer: string, name: string } | undefined {
   const { peer, name } = req.params as Record<string, string>
   if (!v.is(MailboxNameSchema, name)) return undefined
-  try {
-    return { peer: peerIdFromString(peer).toString(), name }
-  } catch {
-    return undefined
+  const canonical = peerOf(peer)
+  return canonical === null ? undefined : { peer: canonical, name }
+}
+
+/** How many `:peer` segments `parseTarget` remembers. @default 1024 */
+const PEER_CACHE_MAX = 1024
+const peers = new Map<string, string | null>()
+
+/**
+ * The PeerId a `:peer` segment names, in its canonical form, or null. Remembered: decoding and
+ * checking the multihash twice per request (the bearer check, then the route) was a visible
+ * part of a call's CPU (issue 11 performance).
+ */
+function peerOf (text: string): string | null {
+  let p = peers.get(text)
+  if (p === undefined) {
+    try { p = peerIdFromString(text).toString() } catch { p = null }
+    if (peers.size >= PEER_CACHE_MAX) peers.clear()
+    peers.set(text, p)
   }
+  return p
 }

@@ -11,6 +11,7 @@ import { setMaxListeners } from 'node:events'
 import type { ClientFactory } from '@a2a-js/sdk/client'
 import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
+import { localFetch, type LocalFetch } from './http-fetch.js'
 import { report, type AuditSink } from '../types.js'
 
 /** First retry delay when the agent cannot be reached. @default 250 ms */
@@ -43,12 +44,17 @@ export class Forwarder {
   private readonly init: ForwarderInit
   private readonly running = new Map<string, Promise<void>>()
   private readonly clients = new Map<string, Promise<Awaited<ReturnType<ClientFactory['createFromAgentCard']>>>>()
+  /** Per agent: whether its card declares streaming (read once per card: `forget` drops it). */
+  private readonly streaming = new Map<string, boolean>()
   private shutdown = new AbortController()
+  private http: LocalFetch = localFetch()
 
   constructor (init: ForwarderInit) { this.init = init }
 
   start (): void {
     this.shutdown = new AbortController()
+    this.http.close()
+    this.http = localFetch()
     // Every call in flight listens on it (AbortSignal.any): many at once is normal.
     setMaxListeners(0, this.shutdown.signal)
     for (const s of this.init.db.openServed()) this.kick(s.callId)
@@ -58,6 +64,8 @@ export class Forwarder {
     this.shutdown.abort()
     await Promise.allSettled([...this.running.values()])
     this.clients.clear()
+    this.streaming.clear()
+    this.http.close()
   }
 
   /** Starts delivering call `callId` unless it is running or done. */
@@ -71,6 +79,7 @@ export class Forwarder {
   /** Drops the client built from `agent`'s card (its card changed): the next call builds it again. */
   forget (agent: string): void {
     this.clients.delete(agent)
+    this.streaming.delete(agent)
   }
 
   /**
@@ -100,7 +109,7 @@ export class Forwarder {
       // The SDK's client loads with the first forwarded call (issue 16: an idle node, or one
       // that offers no agent, never carries it).
       c = import('@a2a-js/sdk/client').then(({ ClientFactory, JsonRpcTransportFactory }) =>
-        new ClientFactory({ transports: [new JsonRpcTransportFactory()] }).createFromAgentCard(card))
+        new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: this.http.fetch })] }).createFromAgentCard(card))
       c.catch(() => { this.clients.delete(agent) })
       this.clients.set(agent, c)
     }
@@ -155,7 +164,7 @@ export class Forwarder {
       if (!isTask(result)) { await this.commit(s, result); return }
       if (agentTaskId === null) {
         agentTaskId = result.id
-        await this.init.db.setAgentIds(s.callId, result.id, result.contextId)
+        this.init.db.setAgentIds(s.callId, result.id, result.contextId)
       }
       const text = JSON.stringify(Task.toJSON(result))
       if (text !== last) {
@@ -180,44 +189,70 @@ export class Forwarder {
   }
 
   private streams (agent: string): boolean {
-    const row = this.init.db.getOffered(agent)
-    return row !== undefined && JSON.parse(row.card)?.capabilities?.streaming === true
+    let yes = this.streaming.get(agent)
+    if (yes === undefined) {
+      const row = this.init.db.getOffered(agent)
+      yes = row !== undefined && JSON.parse(row.card)?.capabilities?.streaming === true
+      this.streaming.set(agent, yes)
+    }
+    return yes
   }
 
   /**
    * SendStreamingMessage to the agent: the task of its first event, then its status and artifact
-   * updates applied to it, each change committed as the call's next snapshot. 'final' when the
-   * call is over, 'open' when the stream ended before.
+   * updates applied to it, each change committed as the call's next snapshot — except that the
+   * events already there when one is applied (sent together by the agent) are applied first and
+   * committed as one snapshot (issue 11 performance: a task and its completion written at once
+   * cost a snapshot, a frame and the caller's processing each). 'final' when the call is over,
+   * 'open' when the stream ended before.
    */
   private async stream (s: ServedRow, client: any, signal: AbortSignal, onTaskId: (id: string) => void): Promise<'final' | 'open'> {
     let task: Task | undefined
-    for await (const ev of client.sendMessageStream({ tenant: '', message: this.agentMessage(s), configuration: undefined, metadata: undefined }, { signal })) {
-      const pl = ev.payload
-      if (pl === undefined) continue
-      if (pl.$case === 'message') {
-        if (task === undefined) { await this.commit(s, pl.value); return 'final' }
-        continue
+    let changed = false
+    const events: AsyncIterator<any> = client.sendMessageStream({ tenant: '', message: this.agentMessage(s), configuration: undefined, metadata: undefined }, { signal })[Symbol.asyncIterator]()
+    let next = events.next()
+    try {
+      for (;;) {
+        const r = await next
+        if (r.done === true) break
+        next = events.next()
+        const pl = r.value.payload
+        if (pl === undefined) continue
+        if (pl.$case === 'message') {
+          if (task === undefined) { await this.commit(s, pl.value); return 'final' }
+          continue
+        }
+        if (pl.$case === 'task') {
+          if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
+          task = structuredClone(pl.value)
+        } else if (task === undefined) {
+          continue
+        } else if (pl.$case === 'statusUpdate' && pl.value.status !== undefined) {
+          const status = structuredClone(pl.value.status)
+          task.status = status
+          const m = status.message
+          if (m !== undefined && !task.history.some(h => h.messageId === m.messageId)) task.history.push(structuredClone(m))
+        } else if (pl.$case === 'artifactUpdate' && pl.value.artifact !== undefined) {
+          const a = structuredClone(pl.value.artifact)
+          const i = task.artifacts.findIndex(x => x.artifactId === a.artifactId)
+          if (i < 0) task.artifacts.push(a)
+          else if (pl.value.append) task.artifacts[i].parts.push(...a.parts)
+          else task.artifacts[i] = a
+        } else {
+          continue
+        }
+        changed = true
+        if (!FINAL_STATES.has(task!.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) && await arrived(next)) continue
+        changed = false
+        if (await this.commit(s, task!)) return 'final'
       }
-      if (pl.$case === 'task') {
-        if (task === undefined) { onTaskId(pl.value.id); await this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
-        task = structuredClone(pl.value)
-      } else if (task === undefined) {
-        continue
-      } else if (pl.$case === 'statusUpdate' && pl.value.status !== undefined) {
-        const status = structuredClone(pl.value.status)
-        task.status = status
-        const m = status.message
-        if (m !== undefined && !task.history.some(h => h.messageId === m.messageId)) task.history.push(structuredClone(m))
-      } else if (pl.$case === 'artifactUpdate' && pl.value.artifact !== undefined) {
-        const a = structuredClone(pl.value.artifact)
-        const i = task.artifacts.findIndex(x => x.artifactId === a.artifactId)
-        if (i < 0) task.artifacts.push(a)
-        else if (pl.value.append) task.artifacts[i].parts.push(...a.parts)
-        else task.artifacts[i] = a
-      }
-      if (await this.commit(s, task!)) return 'final'
+      if (changed && task !== undefined && await this.commit(s, task)) return 'final'
+      return 'open'
+    } finally {
+      // Early (a final snapshot): the rest of the response is read, or cut by `signal`, unwaited.
+      next.catch(() => {})
+      void events.return?.()?.catch(() => {})
     }
-    return 'open'
   }
 
   /** The agent's task under the caller's task and context ids. */
@@ -239,7 +274,7 @@ export class Forwarder {
   private async commit (s: ServedRow, result: Message | Task): Promise<boolean> {
     let task: Task
     if (isTask(result)) {
-      task = structuredClone(result)
+      task = result // `rewrite` below works on a copy
     } else {
       // A bare Message answer: the call still is a task on both nodes, completed with it.
       task = Task.fromJSON({ id: s.taskId, contextId: s.contextId, status: { state: 'TASK_STATE_COMPLETED', timestamp: new Date().toISOString() } })
@@ -266,6 +301,17 @@ export class Forwarder {
     }
     this.init.onEvent(s.callId)
     return final
+  }
+}
+
+/** True when `p` settles before the event loop's next turn (its value has already arrived). */
+async function arrived (p: Promise<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setImmediate> | undefined
+  const later = new Promise<boolean>(resolve => { timer = setImmediate(() => { resolve(false) }) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), later])
+  } finally {
+    clearImmediate(timer)
   }
 }
 

@@ -1,20 +1,24 @@
 /**
- * Caller side of `/sov/a2a-task/1.0.0`: asks a peer which agents it offers, and follows each call
- * made through the local endpoint until its task reaches a final state. A call is committed before
- * it is sent; each snapshot the callee sends is applied only if it is the next one (`seq`), in the
- * same commit as the task it updates, so a replay after a reconnect or a restart changes nothing.
- * A call not yet final when the node stops is followed again after the restart.
+ * Caller side of A2A tasks across the mesh: asks a peer which agents it offers, and follows each
+ * call made through the local endpoint until its task reaches a final state. A call is committed
+ * before it is sent; each snapshot the callee sends is applied only if it is the next one (`seq`),
+ * in the same commit as the task it updates, so a replay after a reconnect or a restart changes
+ * nothing. A call not yet final when the node stops is followed again after the restart.
+ *
+ * Requests travel on one `/sov/a2a-task/1.1.0` stream per peer (`session.ts`), shared by every
+ * call to it; a peer that does not speak 1.1.0 gets a `/sov/a2a-task/1.0.0` stream per request.
  */
 import { setMaxListeners } from 'node:events'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import {
-  A2A_TASK_PROTOCOL, MAX_TASK_FRAME_BYTES, parseTaskAnswer, timeout, unavailable,
+  A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_FRAME_BYTES, parseTaskAnswer, timeout, unavailable,
   type OfferedAgent, type TaskAnswer, type TaskRequest
 } from '../../protocol/index.js'
 import type { CallRow, TaskDb } from './task-db.js'
 import { WAIT_HEARTBEAT_MS } from './serve.js'
+import { TaskSession } from './session.js'
 import { report, type AuditSink } from '../types.js'
 
 /** Time to open a stream to the callee. @default 10 s */
@@ -24,6 +28,10 @@ export const FOLLOW_RETRY_BASE_MS = 200
 export const FOLLOW_RETRY_MAX_MS = 10_000
 /** How long a call is followed before it is given up as failed. @default 24 h */
 export const FOLLOW_FOR_MS = 24 * 3600_000
+/** After a peer refused `/sov/a2a-task/1.1.0`, how long it gets 1.0.0 streams before we try again. @default 10 min */
+export const SESSION_RETRY_MS = 600_000
+/** Longest wait for the answer to `agents` or `cancel`. @default 30 s */
+const ASK_TIMEOUT_MS = 30_000
 
 /** One applied snapshot: the task (A2A JSON form) and whether the call is over. */
 export interface CallEvent { task: Record<string, any>, final: boolean }
@@ -42,6 +50,10 @@ export class RemoteCalls {
   private readonly init: RemoteCallsInit
   private readonly following = new Map<string, Promise<void>>()
   private readonly listeners = new Map<string, Set<Listener>>()
+  /** Per peer: its open 1.1.0 sessions, the one being opened, and until when it speaks only 1.0.0. */
+  private readonly sessions = new Map<string, TaskSession[]>()
+  private readonly opening = new Map<string, Promise<TaskSession | undefined>>()
+  private readonly legacyUntil = new Map<string, number>()
   private shutdown = new AbortController()
 
   constructor (init: RemoteCallsInit) { this.init = init }
@@ -54,7 +66,9 @@ export class RemoteCalls {
   }
 
   async stop (): Promise<void> {
-    this.shutdown.abort(unavailable('Cannot follow the call: the node is stopping'))
+    const reason = unavailable('Cannot follow the call: the node is stopping')
+    this.shutdown.abort(reason)
+    for (const list of this.sessions.values()) for (const s of [...list]) s.abort(reason)
     await Promise.allSettled([...this.following.values()])
   }
 
@@ -133,49 +147,84 @@ export class RemoteCalls {
     }
   }
 
-  /** One stream: sends the call, applies the snapshots that come back. True if any was applied. */
+  /** Sends the call once and applies the snapshots that come back; true if any was applied. */
   private async followOnce (call: CallRow): Promise<boolean> {
-    const stream = await this.open(call.peer)
+    const session = await this.session(call.peer)
+    const req: TaskRequest = { v: 1, type: 'call', callId: call.callId, agent: call.agent, taskId: call.taskId, contextId: call.contextId, message: JSON.parse(call.message), afterSeq: call.lastSeq }
+    const progress = { lastSeq: call.lastSeq, applied: false }
+    if (session === undefined) return await this.followOnStream(call, req, progress)
+    return await new Promise<boolean>((resolve, reject) => {
+      let forget = (): void => {}
+      const over = (err?: Error): void => {
+        forget()
+        if (err === undefined || progress.applied) resolve(progress.applied || err === undefined)
+        else reject(err)
+      }
+      const r = session.request(req, {
+        answer: a => {
+          try {
+            if (a.type === 'resend') over() // the callee's bound: send it again at once
+            else if (this.apply(call, a, progress) === 'over') over()
+          } catch (err) {
+            over(err as Error)
+          }
+        },
+        end: err => { over(err) }
+      })
+      forget = r.forget
+      r.sent.catch(() => {}) // the session's end reaches `end`
+    })
+  }
+
+  /** 1.0.0: one stream for the call; the snapshots until a final one, or the stream's end. */
+  private async followOnStream (call: CallRow, req: TaskRequest, progress: { lastSeq: number, applied: boolean }): Promise<boolean> {
+    const stream = await this.open(call.peer, A2A_TASK_PROTOCOL)
     const abort = (): void => { stream.abort(new Error('a2a task follower stopping')) }
     this.shutdown.signal.addEventListener('abort', abort)
-    let applied = false
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
-      const req: TaskRequest = { v: 1, type: 'call', callId: call.callId, agent: call.agent, taskId: call.taskId, contextId: call.contextId, message: JSON.parse(call.message), afterSeq: call.lastSeq }
       await lp.write(encoder.encode(JSON.stringify(req)), { signal: AbortSignal.timeout(TASK_DIAL_TIMEOUT_MS) })
-      let lastSeq = call.lastSeq
       for (;;) {
         const a = parseTaskAnswer(JSON.parse(utf8.decode((await lp.read({ signal: AbortSignal.timeout(3 * WAIT_HEARTBEAT_MS) })).subarray())))
-        if (a.type === 'wait') continue
-        if (a.type === 'error') {
-          // Refused (no grant, no such agent): the answer will not change, the task fails.
-          this.fail(call, `error[${a.code}]: ${a.reason}`)
-          return true
-        }
-        if (a.type !== 'event') throw new Error(`unexpected answer "${a.type}"`)
-        if (a.seq <= lastSeq) continue
-        const state = String(a.task.status?.state ?? 'TASK_STATE_UNSPECIFIED')
-        if (!this.init.db.applyEvent(call.callId, a.seq, a.final, scopeOf(call.peer, call.agent, call.owner), call.taskId, call.contextId, state, JSON.stringify({ ...a.task, id: call.taskId, contextId: call.contextId }))) {
-          if (this.init.db.getCall(call.callId)?.done === true) return true
-          throw new Error(`event ${a.seq} of call ${call.callId} is out of order (have ${lastSeq})`)
-        }
-        lastSeq = a.seq
-        applied = true
-        // The end row is handed to the audit log before the client hears of the end.
-        if (a.final) await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state } })
-        this.emit(call.callId, { task: a.task, final: a.final })
-        if (a.final) {
+        if (this.apply(call, a, progress) === 'over') {
           await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})
           return true
         }
       }
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
-      if (applied) return true
+      if (progress.applied) return true
       throw err
     } finally {
       this.shutdown.signal.removeEventListener('abort', abort)
     }
+  }
+
+  /**
+   * Takes one answer to a call: applies an event that is the next one (in one commit with its
+   * task), fails the call on a refusal. 'over' when the call needs no more answers now; throws on
+   * an event out of order or an answer that does not belong (the caller sends the call again).
+   */
+  private apply (call: CallRow, a: TaskAnswer, progress: { lastSeq: number, applied: boolean }): 'more' | 'over' {
+    if (a.type === 'wait') return 'more'
+    if (a.type === 'error') {
+      // Refused (no grant, no such agent): the answer will not change, the task fails.
+      this.fail(call, `error[${a.code}]: ${a.reason}`)
+      return 'over'
+    }
+    if (a.type !== 'event') throw new Error(`unexpected answer "${a.type}"`)
+    if (a.seq <= progress.lastSeq) return 'more'
+    const state = String(a.task.status?.state ?? 'TASK_STATE_UNSPECIFIED')
+    if (!this.init.db.applyEvent(call.callId, a.seq, a.final, scopeOf(call.peer, call.agent, call.owner), call.taskId, call.contextId, state, JSON.stringify({ ...a.task, id: call.taskId, contextId: call.contextId }))) {
+      if (this.init.db.getCall(call.callId)?.done === true) return 'over'
+      throw new Error(`event ${a.seq} of call ${call.callId} is out of order (have ${progress.lastSeq})`)
+    }
+    progress.lastSeq = a.seq
+    progress.applied = true
+    // The end row is handed to the audit log (synchronously, in `report`) before the client hears of the end.
+    if (a.final) void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state } })
+    this.emit(call.callId, { task: a.task, final: a.final })
+    return a.final ? 'over' : 'more'
   }
 
   /** Ends a call with a FAILED snapshot carrying `reason` (no body of anyone's, only ours). */
@@ -199,9 +248,9 @@ export class RemoteCalls {
     }
   }
 
-  private async open (peer: string): Promise<Stream> {
+  private async open (peer: string, protocol: string): Promise<Stream> {
     try {
-      return await this.init.node.dialProtocol(peerIdFromString(peer), A2A_TASK_PROTOCOL, {
+      return await this.init.node.dialProtocol(peerIdFromString(peer), protocol, {
         signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(TASK_DIAL_TIMEOUT_MS)])
       })
     } catch (err: any) {
@@ -210,12 +259,79 @@ export class RemoteCalls {
     }
   }
 
-  /** One request, one answer. */
+  /**
+   * A 1.1.0 session to `peer` with room for a request: an open one, or a new one (one opening at a
+   * time per peer, shared by everyone waiting). Undefined when the peer speaks only 1.0.0.
+   */
+  private async session (peer: string): Promise<TaskSession | undefined> {
+    for (;;) {
+      if ((this.legacyUntil.get(peer) ?? 0) > Date.now()) return undefined
+      const s = this.sessions.get(peer)?.find(x => x.usable)
+      if (s !== undefined) return s
+      let p = this.opening.get(peer)
+      if (p === undefined) {
+        p = this.openSession(peer).finally(() => { this.opening.delete(peer) })
+        this.opening.set(peer, p)
+      }
+      const opened = await p
+      if (opened === undefined || opened.usable) return opened
+    }
+  }
+
+  private async openSession (peer: string): Promise<TaskSession | undefined> {
+    let stream: Stream
+    try {
+      stream = await this.open(peer, A2A_TASK_SESSION_PROTOCOL)
+    } catch (err: any) {
+      if (err?.cause?.name !== 'UnsupportedProtocolError') throw err
+      this.legacyUntil.set(peer, Date.now() + SESSION_RETRY_MS)
+      return undefined
+    }
+    const list = this.sessions.get(peer) ?? []
+    const session: TaskSession = new TaskSession(stream, () => {
+      const i = list.indexOf(session)
+      if (i >= 0) list.splice(i, 1)
+      if (list.length === 0 && this.sessions.get(peer) === list) this.sessions.delete(peer)
+    })
+    list.push(session)
+    this.sessions.set(peer, list)
+    if (this.shutdown.signal.aborted) session.abort(new Error('a2a task caller stopping'))
+    return session
+  }
+
+  /** One request, one answer: on the peer's session, or on a 1.0.0 stream of its own. */
   private async ask (peer: string, req: TaskRequest, signal?: AbortSignal): Promise<TaskAnswer> {
-    const stream = await this.open(peer)
+    const s = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(ASK_TIMEOUT_MS), ...(signal !== undefined ? [signal] : [])])
+    let session: TaskSession | undefined
+    try {
+      session = await this.session(peer)
+    } catch (err) {
+      throw unavailable(`Cannot ask ${peer}: ${(err as Error).message}`, { cause: err })
+    }
+    if (session === undefined) return await this.askOnStream(peer, req, s)
+    const sess = session
+    return await new Promise<TaskAnswer>((resolve, reject) => {
+      const r = sess.request(req, {
+        answer: a => { if (a.type !== 'wait') done(undefined, a) },
+        end: err => { done(err) }
+      })
+      const onAbort = (): void => { done(s.reason instanceof Error ? s.reason : new Error('aborted')) }
+      s.addEventListener('abort', onAbort)
+      function done (err?: Error, a?: TaskAnswer): void {
+        r.forget()
+        s.removeEventListener('abort', onAbort)
+        if (a !== undefined) resolve(a)
+        else reject(unavailable(`Cannot ask ${peer}: ${err?.message ?? 'no answer'}`, { cause: err }))
+      }
+      r.sent.catch(() => {})
+      if (s.aborted) onAbort()
+    })
+  }
+
+  private async askOnStream (peer: string, req: TaskRequest, s: AbortSignal): Promise<TaskAnswer> {
+    const stream = await this.open(peer, A2A_TASK_PROTOCOL)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
-      const s = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(30_000), ...(signal !== undefined ? [signal] : [])])
       await lp.write(encoder.encode(JSON.stringify(req)), { signal: s })
       const a = parseTaskAnswer(JSON.parse(utf8.decode((await lp.read({ signal: s })).subarray())))
       await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})

@@ -1,13 +1,13 @@
 /**
  * A2A tasks across the mesh under one lifecycle (issue 11): `tasks.db`, the
- * `/sov/a2a-task/1.0.0` handler and caller, the forwarder to local agents, and the local HTTP
- * endpoint. Started after the mailboxes, stopped before them.
+ * `/sov/a2a-task/1.1.0` and `1.0.0` handlers and caller, the forwarder to local agents, and the
+ * local HTTP endpoint. Started after the mailboxes, stopped before them.
  */
 import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import * as v from 'valibot'
 import { Task } from '@a2a-js/sdk'
 import { v7 as uuidv7 } from 'uuid'
-import { A2A_TASK_PROTOCOL, MailboxNameSchema, badRequest, conflict, isSovError, notFound, unavailable } from '../../protocol/index.js'
+import { A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MailboxNameSchema, badRequest, conflict, isSovError, notFound, unavailable } from '../../protocol/index.js'
 import type { AuditSink, Authorize } from '../types.js'
 import { report } from '../types.js'
 import { cardUrlOf, fetchAgentCard } from './agent-card.js'
@@ -22,6 +22,8 @@ import { TaskDb } from './task-db.js'
 export const DEFAULT_A2A_HTTP_PORT = 4011
 /** Inbound `/sov/a2a-task/1.0.0` streams per connection. @default 64 */
 export const MAX_TASK_STREAMS = 64
+/** Inbound `/sov/a2a-task/1.1.0` streams per connection (a caller needs one; more while one ends). @default 8 */
+export const MAX_TASK_SESSIONS = 8
 /** How long a call waits in a pull agent's mailbox. @default 24 h */
 export const PULL_CALL_TTL_MS = 24 * 3600_000
 
@@ -70,6 +72,7 @@ export class A2aTasks {
   private remote?: RemoteCalls
   private gateway?: Gateway
   private unhandle?: () => Promise<void>
+  private unhandleSession?: () => Promise<void>
 
   constructor (init: TasksInit) { this.init = init }
 
@@ -89,6 +92,7 @@ export class A2aTasks {
       })
       const handle = this.init.handleProtocol ?? (async (p, h, o) => { await this.init.node.handle(p, h, o); return async () => { await this.init.node.unhandle(p) } })
       this.unhandle = await handle(A2A_TASK_PROTOCOL, server.handle, { maxInboundStreams: MAX_TASK_STREAMS })
+      this.unhandleSession = await handle(A2A_TASK_SESSION_PROTOCOL, server.handleSession, { maxInboundStreams: MAX_TASK_SESSIONS })
       this.remote = new RemoteCalls({ node: this.init.node, db, audit: this.init.audit })
       if (this.init.listen !== null) {
         const gateway = new Gateway({ db, remote: this.remote, audit: this.init.audit, authenticate: this.init.authenticate, blockingMaxMs: this.init.blockingMaxMs })
@@ -115,11 +119,12 @@ export class A2aTasks {
     await this.gateway?.stop()
     await this.remote?.stop()
     await this.unhandle?.().catch(() => {})
+    await this.unhandleSession?.().catch(() => {})
     this.server?.closeAll()
     this.cards?.stop()
     await this.forwarder?.stop()
     this.db?.close()
-    this.db = this.forwarder = this.cards = this.server = this.remote = this.gateway = this.unhandle = undefined
+    this.db = this.forwarder = this.cards = this.server = this.remote = this.gateway = this.unhandle = this.unhandleSession = undefined
     this.status = 'stopped'
   }
 
