@@ -12,17 +12,24 @@ import { parentPort } from 'node:worker_threads'
 import type Database from 'better-sqlite3'
 import { openDatabase } from './sqlite.js'
 
-interface Held { db: Database.Database, timer: NodeJS.Timeout }
+interface Held { db: Database.Database, timer: NodeJS.Timeout, busy: number }
+/** Checkpoints refused as busy in a row before the owner is told to take its checkpoints back (a file another connection holds exclusively). */
+const BUSY_STREAK_MAX = 50
 const held = new Map<string, Held>()
 const port = parentPort!
 
-function checkpoint (path: string, db: Database.Database): void {
+function checkpoint (path: string, h: Held): void {
   try {
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number, log: number, checkpointed: number }>
+    const [r] = h.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number, log: number, checkpointed: number }>
+    h.busy = 0
     if (r.checkpointed > 0) port.postMessage({ op: 'checkpointed', path, frames: r.checkpointed })
   } catch (err) {
-    // Busy (a truncating checkpoint of the owner runs) or the disk fails: the next turn tries again.
-    if ((err as { code?: string }).code !== 'SQLITE_BUSY') port.postMessage({ op: 'failed', path, error: (err as Error).message })
+    // Busy (a truncating checkpoint of the owner runs): the next turn tries again, unless it
+    // never ends. Any other error (the disk fails): the owner takes its checkpoints back.
+    const busy = (err as { code?: string }).code === 'SQLITE_BUSY'
+    if (busy && ++h.busy < BUSY_STREAK_MAX) return
+    clearInterval(h.timer)
+    port.postMessage({ op: 'failed', path, error: (err as Error).message })
   }
 }
 
@@ -31,8 +38,8 @@ port.on('message', (m: { op: 'open', path: string, intervalMs: number } | { op: 
     try {
       const db = openDatabase(m.path, { fileMustExist: true })
       db.pragma('busy_timeout = 0')
-      const timer = setInterval(() => { checkpoint(m.path, db) }, m.intervalMs)
-      held.set(m.path, { db, timer })
+      const h: Held = { db, timer: setInterval(() => { checkpoint(m.path, h) }, m.intervalMs), busy: 0 }
+      held.set(m.path, h)
       port.postMessage({ op: 'opened', path: m.path })
     } catch (err) {
       port.postMessage({ op: 'failed', path: m.path, error: (err as Error).message })

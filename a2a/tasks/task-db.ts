@@ -131,8 +131,9 @@ export class TaskDb {
         db.transaction(() => { db.exec(MIGRATIONS[n]); db.pragma(`user_version = ${n + 1}`) })()
       }
       // Whatever a killed predecessor committed without its sync is made durable before this
-      // process acts on it (follows a call, sends a final snapshot).
-      const wal = new WalSync(path, db)
+      // process acts on it (follows a call, sends a final snapshot). No checkpoint worker: in
+      // exclusive mode no other connection can read the file, so checkpoints stay with us.
+      const wal = new WalSync(path)
       wal.syncNow()
       db.pragma('synchronous = NORMAL')
       return new TaskDb(db, wal)
