@@ -6,9 +6,9 @@
  * disk. Rows appended in one tick go out in one write; every row queued while a write is in
  * flight goes out in the next single write. `events.jsonl` is opened `O_DSYNC`, so a write and
  * its sync are one call on the thread pool, and the next batch is submitted before the rows of
- * the last one are answered: their writers seal new rows while it is on its way to disk. A burst
- * that takes longer to seal than half a write starts its write early, so the rest of the burst
- * is sealed while the first part syncs (issue 15: sealing overlaps the sync instead of following it).
+ * the last one are answered (issue 15). Splitting a burst so that its sealing overlaps the sync
+ * was measured and dropped: sealing 64 rows (~0.27 ms) takes about as long as one sync
+ * (~0.23 ms) here, so two writes per burst lost more than the overlap won (docs/protocols.md).
  * Callers that must not act before their row is durable (refusals, grants, revocations, token
  * changes) await it and refuse the action when it rejects (fail closed). A failed write is cut
  * off the file again so the chain on disk never holds a row that was not answered.
@@ -96,10 +96,6 @@ export class AuditLog {
   private held = 0
   /** A flush is due at the end of this tick. */
   private kickQueued = false
-  /** When the first row of the current idle period was queued (ms, `performance.now()`). */
-  private burstSince = 0
-  /** Recent duration of one write, sync included (ms, moving average). */
-  private writeMs = 1
   private state: 'open' | 'closing' | 'closed' | 'failed' = 'open'
   private failure?: Error
   private timer?: NodeJS.Timeout
@@ -325,27 +321,16 @@ export class AuditLog {
     return await run
   }
 
-  /**
-   * Starts writing what is queued unless a flush is on its way: at the end of this tick, so rows
-   * appended together go out together, or at once when the rows already waiting took longer to
-   * seal than half a write (waiting for the rest of the burst would cost more than a second write).
-   */
+  /** Starts writing what is queued at the end of this tick (rows appended together go out together), unless a flush is on its way. */
   private kick (): void {
-    if (this.flushing) return
-    const now = performance.now()
-    if (this.queue.length === 1) this.burstSince = now
-    if (now - this.burstSince >= this.writeMs / 2) {
+    if (this.flushing || this.kickQueued) return
+    this.kickQueued = true
+    queueMicrotask(() => {
+      this.kickQueued = false
+      if (this.flushing || this.queue.length === 0) return
       this.flushing = true
       void this.flushLoop()
-    } else if (!this.kickQueued) {
-      this.kickQueued = true
-      queueMicrotask(() => {
-        this.kickQueued = false
-        if (this.flushing || this.queue.length === 0) return
-        this.flushing = true
-        void this.flushLoop()
-      })
-    }
+    })
   }
 
   private enqueue (ev: AuditEvent, detailJson: string, ts: string): Promise<AuditRow> {
@@ -415,11 +400,9 @@ export class AuditLog {
     for (const p of batch) text += p.line
     const buf = Buffer.from(text, 'utf8')
     this.stats.submitted += batch.length
-    const started = performance.now()
     try {
       await writeAll(this.fh, buf, this.size)
       if (EVENTS_DSYNC === 0) await this.fh.datasync()
-      this.writeMs = 0.8 * this.writeMs + 0.2 * (performance.now() - started)
       return { bytes: buf.length }
     } catch (error) {
       return { bytes: 0, error: error as Error }
