@@ -1,7 +1,9 @@
 /**
  * The relay of the relay benchmarks, in its own process (so its CPU is its own): a mesh node
  * serving as member relay. Prints one JSON line `{"addr"}`; answers each `cpu` line on stdin
- * with `{"cpuUs"}` (user + system µs so far).
+ * with `{"cpuUs"}` (user + system µs so far), and each `mem` line, after a full GC (run it with
+ * `--expose-gc`), with `{"arrayBuffers"}` (bytes held in ArrayBuffers, where relayed chunks
+ * live). Also the relay of test/relay.test.ts "R keeps no copy of what it relays".
  */
 import '../protocol/index.js'
 import { createInterface } from 'node:readline'
@@ -17,9 +19,19 @@ if (process.argv[1]?.endsWith('relay-peer.js')) {
   })
   process.stdout.write(JSON.stringify({ addr: node.getMultiaddrs()[0].toString() }) + '\n')
   createInterface({ input: process.stdin }).on('line', line => {
-    if (line.trim() !== 'cpu') return
-    const u = process.cpuUsage()
-    process.stdout.write(JSON.stringify({ cpuUs: u.user + u.system }) + '\n')
+    if (line.trim() === 'cpu') {
+      const u = process.cpuUsage()
+      process.stdout.write(JSON.stringify({ cpuUs: u.user + u.system }) + '\n')
+    } else if (line.trim() === 'mem') {
+      // Backing stores of collected buffers are freed by a sweeper that runs after the GC:
+      // collect twice, a moment apart, so only what is still referenced is counted.
+      const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
+      gc()
+      setTimeout(() => {
+        gc()
+        process.stdout.write(JSON.stringify({ arrayBuffers: process.memoryUsage().arrayBuffers }) + '\n')
+      }, 200)
+    }
   }).on('close', () => {
     void (async () => { await node.stop(); process.exit(0) })()
   })

@@ -114,7 +114,7 @@ test('R keeps no copy of what it relays: 32 MiB through an open relayed stream l
   // libp2p's relay joined the two streams with `pipe(src, dst, src)`, which buffered every byte
   // from the dialer in a reader nobody read until the circuit closed (patches/, issue 12).
   const key = generateSwarmKey()
-  const child = spawn(process.execPath, ['--expose-gc', repoPath('dist', 'test', 'fixtures', 'relay-child.js'), Buffer.from(key).toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--expose-gc', repoPath('dist', 'bench', 'relay-peer.js'), Buffer.from(key).toString('hex')], { stdio: ['pipe', 'pipe', 'inherit'] })
   ctx.defer(() => { child.stdin.end(); child.kill() })
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
   const next = async (): Promise<any> => JSON.parse((await withDeadline(lines.next(), 20_000, 'the relay child')).value)
