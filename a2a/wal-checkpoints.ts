@@ -1,8 +1,8 @@
 /**
  * WAL checkpoints off the event loop (issue 15). SQLite runs its automatic checkpoint inside the
  * commit that crosses 1000 WAL pages: on the event loop, copying pages into the database file and
- * syncing it, 5–6 ms here — a stall every few hundred messages that showed as the p99 of a
- * delivery. Once a database has been synced `HANDOVER_AFTER_SYNCS` times (it is busy), a shared
+ * syncing it, 5–6 ms here: a stall of the whole daemon every few hundred messages. (The p99 of
+ * a delivery did not move measurably with it gone: fdatasync times dominate it.) Once a database has been synced `HANDOVER_AFTER_SYNCS` times (it is busy), a shared
  * worker thread opens its own connection, checkpoints it every `CHECKPOINT_INTERVAL_MS` (PASSIVE:
  * it never waits for our locks), and the owner's automatic checkpoints are turned off. An idle
  * node never starts the worker (it costs ~8 MiB). If the worker fails, the owner's automatic
