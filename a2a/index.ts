@@ -39,4 +39,4 @@ export { A2aTasks, parseHttpListen, DEFAULT_A2A_HTTP_PORT, BLOCKING_MAX_MS, REPL
 export { freshnessMs, cacheLifeMs, ifNoneMatch, CARD_CACHE_DEFAULT_MS, CARD_CACHE_MIN_MS, CARD_CACHE_MAX_MS } from './tasks/index.js'
 export { localFetch, type LocalFetch } from './tasks/index.js'
 export { WalSync } from './wal-sync.js'
-export { HANDOVER_AFTER_SYNCS, CHECKPOINT_INTERVAL_MS, type WalCheckpoints } from './wal-checkpoints.js'
+export { HANDOVER_AFTER_SYNCS } from './wal-checkpoints.js'

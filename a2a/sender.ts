@@ -76,10 +76,9 @@ interface PeerState {
   notify?: () => void
   lastError?: string
   /**
-   * The running session has read every durable queued row up to now from the outbox: rows made
-   * durable since are handed to it in `fresh` (in seq order) instead of read back from SQLite.
+   * Set once the running session has read every durable queued row up to now from the outbox:
+   * rows made durable since are handed to it here (in seq order) instead of read back from SQLite.
    */
-  caughtUp?: boolean
   fresh?: QueuedFrame[]
 }
 interface PendingSend { row: OutboxInput, resolve: (r: { id: string, duplicate: boolean }) => void, reject: (e: unknown) => void }
@@ -236,8 +235,9 @@ export class Sender {
       soonest = Math.min(soonest, p.row.expiresAt)
       // A session that has caught up takes the row from here: no read back from the outbox.
       const st = this.peers.get(p.row.peer)
-      if (st?.caughtUp === true && p.row.seq !== undefined) {
-        if (st.fresh!.length >= FRESH_MAX_ROWS) { st.caughtUp = false; st.fresh = [] } else st.fresh!.push({ seq: p.row.seq, id: p.row.id, frame: p.row.frame, expiresAt: p.row.expiresAt })
+      if (st?.fresh !== undefined && p.row.seq !== undefined) {
+        if (st.fresh.length >= FRESH_MAX_ROWS) st.fresh = undefined
+        else st.fresh.push({ seq: p.row.seq, id: p.row.id, frame: p.row.frame, expiresAt: p.row.expiresAt })
       }
     }
     if (soonest < this.expiryAt) this.scheduleExpiry(true)
@@ -365,7 +365,7 @@ export class Sender {
           }
           for (const b of batch) { window.push({ id: b.id, bytes: b.bytes }); this.inflight.add(b.id) }
           // Rows left out by the byte bound are read from the outbox again next time.
-          if (batch.length < rows.length) { st.caughtUp = false; st.fresh = undefined }
+          if (batch.length < rows.length) st.fresh = undefined
           lastProgress = Date.now()
           // A receiver that stops reading holds the write: bounded like a missing reply.
           await lp.writeV(batch.map(b => encoder.encode(b.frame)), { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(REPLY_TIMEOUT_MS)]) })
@@ -392,7 +392,6 @@ export class Sender {
       try { this.init.store.recordAttempts(window.map(w => w.id)) } catch { /* only a counter */ }
       for (const w of window) this.inflight.delete(w.id)
       st.notify = undefined
-      st.caughtUp = false
       st.fresh = undefined
       st.retryAt = st.failures > 0 ? Date.now() + backoffMs(st.failures, this.init.retryBaseMs, this.init.retryMaxMs) : 0
     }
@@ -404,19 +403,19 @@ export class Sender {
    * as they become durable (issue 15: the outbox read was ~12 % of the sender's CPU).
    */
   private nextRows (peer: string, st: PeerState, cursor: number, room: number): QueuedFrame[] {
-    if (st.caughtUp !== true) {
+    if (st.fresh === undefined) {
       const rows = this.init.store.queuedFor(peer, cursor, room)
-      if (rows.length < room) { st.caughtUp = true; st.fresh = [] }
+      if (rows.length < room) st.fresh = []
       return rows
     }
     // Rows already written, and rows the read above returned too (made durable around it), go by
     // seq; the rest stay until written, in case the caller cannot take them all.
     const now = Date.now()
-    const fresh = st.fresh!
+    let fresh = st.fresh
     let start = 0
     while (start < fresh.length && (fresh[start].seq <= cursor || fresh[start].expiresAt <= now)) start++
-    if (start > 0) st.fresh = fresh.slice(start)
-    return st.fresh!.slice(0, room)
+    if (start > 0) st.fresh = fresh = fresh.slice(start)
+    return fresh.slice(0, room)
   }
 
   private scheduleExpiry (force = false): void {

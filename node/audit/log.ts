@@ -310,8 +310,8 @@ export class AuditLog {
 
   /**
    * Runs `fn` with the files to itself (writes, checkpoints, purges and snapshots take turns).
-   * When the files are free, `fn` starts in the caller's tick, so the first row of a burst is
-   * submitted at once rather than after every other row of the tick has been sealed.
+   * When the files are free, `fn` starts at once; `held` also tells the writer loop whether
+   * another section waits (then it hands over after the write in flight).
    */
   private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
     const free = this.held === 0
