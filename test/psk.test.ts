@@ -144,6 +144,41 @@ test('a small message leaves in one socket write, not one per Noise/Yamux frame 
   await stream.close()
 })
 
+test('a stream that only receives answers small messages with no Yamux window update each (issue 15: one write and one wake-up of the sender fewer per message)', async ctx => {
+  const key = generateSwarmKey()
+  const a = await startNode(ctx, key)
+  const b = await startNode(ctx, key)
+  let arrived: (() => void) | undefined
+  await a.handle(ECHO, async stream => {
+    for await (const _ of stream) arrived?.()
+  })
+  const stream = await b.dialProtocol(a.getMultiaddrs()[0], ECHO)
+  const oneWay = async (): Promise<void> => {
+    const got = new Promise<void>(resolve => { arrived = resolve })
+    stream.send(randomBytes(1024))
+    await withDeadline(got, 5000, 'the message')
+    // End the turn: A's writes in it would otherwise leave with B's next message.
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  for (let i = 0; i < 20; i++) await oneWay()
+  const write = Socket.prototype.write
+  let writes = 0
+  Socket.prototype.write = function (this: Socket, ...args: any[]) { writes++; return (write as any).apply(this, args) } as any
+  ctx.defer(() => { Socket.prototype.write = write })
+  const count = 200
+  try {
+    for (let i = 0; i < count; i++) await oneWay()
+  } finally {
+    Socket.prototype.write = write
+  }
+  // B's 200 messages, and a window update from A once half its 256 KiB window is used
+  // (patches/@chainsafe+libp2p-yamux+8.0.1.patch, as hashicorp/yamux does). Stock
+  // @chainsafe/libp2p-yamux sent one per message received: 400 writes.
+  const bound = count + 8
+  assert.ok(writes <= bound, `${writes} socket writes for ${count} one-way messages (bound ${bound})`)
+  await stream.close()
+})
+
 test('wrong key: 20 bare dials each fail with SWARM_KEY_MISMATCH in well under the 6 s dial timeout; no PeerId leaks', async ctx => {
   const a = await startNode(ctx, generateSwarmKey())
   const x = await startNode(ctx, generateSwarmKey())
