@@ -237,19 +237,19 @@ export class Mailboxes {
 
   /** Dead letters back to ready, deliveries reset; all of them when `ids` is undefined. */
   redrive (mailbox: string, ids?: string[]): { redriven: string[], missing: string[] } {
-    const r = redrive(this.running().store!.database, mailbox, ids)
+    const r = this.running().store!.durably(db => redrive(db, mailbox, ids))
     if (r.redriven.length > 0) this.notify(mailbox)
     return r
   }
 
   /** Empties the dead letters and/or ready messages of `mailbox`; leased ones stay. */
   purge (mailbox: string, which: PurgeWhich): { dead: number, ready: number } {
-    return purge(this.running().store!.database, mailbox, which)
+    return this.running().store!.durably(db => purge(db, mailbox, which))
   }
 
   /** Re-queues a failed outbox message and delivers it at once. */
   retry (id: string): { id: string, peer: string } {
-    const r = retryOutbox(this.running().store!.database, id)
+    const r = this.running().store!.durably(db => retryOutbox(db, id))
     this.sender!.retryNow(r.peer)
     return r
   }

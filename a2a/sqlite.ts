@@ -44,18 +44,3 @@ export function openDatabase (path: string, options?: Database.Options): Databas
   }) as typeof db.pragma
   return db
 }
-
-/**
- * Runs `fn` as one transaction committed without waiting for fsync (`synchronous = NORMAL`), then
- * goes back to FULL. WAL order keeps the file consistent and the commit survives SIGKILL (it is in
- * the OS cache); the next FULL commit makes it durable. Callers say why a power cut there can
- * only cause a repeat, never a loss.
- */
-export function relaxedTransaction<T> (db: Database.Database, fn: () => T): T {
-  db.pragma('synchronous = NORMAL')
-  try {
-    return db.transaction(fn)()
-  } finally {
-    db.pragma('synchronous = FULL')
-  }
-}

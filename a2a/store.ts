@@ -8,10 +8,12 @@
  * `durable()` (one fdatasync of the WAL on the thread pool, shared by every commit made while
  * the previous one ran) before it answers. `queuedFor` never hands out an outbox row before it
  * is durable, so no envelope leaves the node before its caller could have been told it is
- * queued. Other writes are either `synchronous = FULL` commits or relaxed ones (`relaxed`).
+ * queued. Other writes are relaxed (`relaxed`), or, when rare, synced at once (`full`). The
+ * connection stays in `synchronous = NORMAL`: switching it around every relaxed transaction
+ * cost two more statements, parsed each time, per commit (issue 15).
  */
 import type Database from 'better-sqlite3'
-import { openDatabase, relaxedTransaction } from './sqlite.js'
+import { openDatabase } from './sqlite.js'
 import { WalSync } from './wal-sync.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
@@ -91,11 +93,14 @@ export class MailboxStore {
   private undurable: number[] = []
   /** A truncating checkpoint was busy: `reclaim` tries it again. */
   private checkpointOwed = false
+  private readonly tx: (fn: () => unknown) => unknown
 
   private constructor (db: Database.Database, wal: WalSync) {
     this.db = db
     this.q = prepare(db)
     this.wal = wal
+    // One transaction function for all: `db.transaction(fn)` builds a new wrapper at each call.
+    this.tx = db.transaction((fn: () => unknown) => fn())
   }
 
   /**
@@ -131,6 +136,7 @@ export class MailboxStore {
       // process acts on it (sends a queued envelope, hands out a message).
       const wal = new WalSync(path, db)
       wal.syncNow()
+      db.pragma('synchronous = NORMAL')
       return new MailboxStore(db, wal)
     } catch (err) {
       db.close()
@@ -258,8 +264,9 @@ export class MailboxStore {
 
   /**
    * Commits without waiting for fsync (`synchronous = NORMAL`): WAL order keeps the file
-   * consistent, the commit survives SIGKILL (it is in the OS cache), and the next FULL commit
-   * makes it durable. Used where a power cut can only cause a repeat, never a loss:
+   * consistent, the commit survives SIGKILL (it is in the OS cache), and the next sync of the WAL
+   * (`durable()`, `full`, or SQLite's own before a checkpoint) makes it durable. Used where a
+   * power cut can only cause a repeat, never a loss:
    * - sender bookkeeping: an envelope is sent again and answered "duplicate", or an attempt
    *   goes uncounted;
    * - consumer leases, acks, nacks and dead-letter moves: consumers are local processes (the
@@ -267,15 +274,28 @@ export class MailboxStore {
    *   once more (at-least-once), and nothing accepted from a peer is lost;
    * - `enqueue` and `accept`, whose callers await `durable()` before they answer.
    */
-  private relaxed<T> (fn: () => T): T { return relaxedTransaction(this.db, fn) }
+  private relaxed<T> (fn: () => T): T { return this.tx(fn) as T }
+
+  /**
+   * One transaction made durable before it returns: the WAL is synced on the event loop, as
+   * `synchronous = FULL` does at a commit. For rare writes (expiry, pruning, operator verbs).
+   */
+  private full<T> (fn: () => T): T {
+    const r = this.tx(fn) as T
+    this.wal.syncNow()
+    return r
+  }
+
+  /** Runs an operator verb of `dead-letters.ts` on the database as one durable transaction (`full`). */
+  durably<T> (fn: (db: Database.Database) => T): T { return this.full(() => fn(this.db)) }
 
   /** Marks queued envelopes past their TTL expired (except those in `skip`, still in flight). */
   expireOutbox (now = Date.now(), skip: ReadonlySet<string> = new Set()): Array<{ id: string, peer: string, mailbox: string, attempts: number }> {
-    return this.db.transaction(() => {
+    return this.full(() => {
       const due = (this.q.outboxDue.all(now) as any[]).filter(r => !skip.has(r.id))
       for (const r of due) this.q.outboxExpire.run('TTL ran out before the peer accepted it', now, r.id)
       return due.map(r => ({ id: r.id, peer: r.peer, mailbox: r.mailbox, attempts: r.attempts }))
-    })()
+    })
   }
 
   /** Earliest expiry among queued envelopes, or null. */
@@ -470,10 +490,10 @@ export class MailboxStore {
 
   /** Forgets expired dedupe ids and old settled outbox rows. */
   prune (now = Date.now()): { dedupe: number, outbox: number } {
-    return this.db.transaction(() => ({
+    return this.full(() => ({
       dedupe: this.q.dedupePrune.run(now).changes,
       outbox: this.q.outboxPrune.run(now - OUTBOX_RETENTION_MS).changes
-    }))()
+    }))
   }
 
   private bury (r: InboxRow, reason: string, now: number): DeadLetter {

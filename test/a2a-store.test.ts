@@ -4,7 +4,8 @@ import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { statSync } from 'node:fs'
+import fs, { statSync } from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
 import { join } from 'node:path'
 import { v7 as uuidv7 } from 'uuid'
 import { HANDOVER_AFTER_SYNCS, MailboxStore, backoffMs, openDatabase } from '../a2a/index.js'
@@ -227,6 +228,27 @@ test('settle(), expireOutbox() and outbox(): delivered, failed with reason, expi
   assert.is(all[1].code, 'FORBIDDEN')
   assert.equal(store.outbox('queued').map(r => r.id), [d.id])
   assert.is(store.prune(T0 + 8 * 24 * 3600_000).outbox, 3)
+})
+
+test('the connection stays in synchronous = NORMAL; rare writes (expiry, pruning, dead-letter verbs) fdatasync the WAL before they return, relaxed ones do not (issue 15)', ctx => {
+  const { store } = open(ctx)
+  assert.is(store.database.pragma('synchronous', { simple: true }), 1, 'NORMAL (1)')
+  const real = fs.fdatasyncSync
+  let syncs = 0
+  fs.fdatasyncSync = (fd: number) => { syncs++; real(fd) }
+  syncBuiltinESMExports()
+  ctx.defer(() => { fs.fdatasyncSync = real; syncBuiltinESMExports() })
+  const e = incoming()
+  store.accept([e], T0)
+  const [m] = store.lease('builder', { leaseMs: 1000, max: 1, maxDeliveries: 5 }, T0).leased
+  store.ack('builder', [m.lease])
+  assert.is(syncs, 0, 'accept, lease and ack commit without a sync on the event loop')
+  store.expireOutbox(T0)
+  assert.is(syncs, 1, 'expireOutbox synced')
+  store.prune(T0)
+  assert.is(syncs, 2, 'prune synced')
+  store.durably(db => db.prepare('DELETE FROM dead_letters WHERE mailbox = ?').run('none'))
+  assert.is(syncs, 3, 'an operator verb synced')
 })
 
 test('a commit that returned survives SIGKILL of the process that made it; leases too', async ctx => {
