@@ -4,8 +4,8 @@
  * (group commit with every other stream, `MailboxStore.durable`) writes the replies, in arrival
  * order. Whatever a peer sends can end its own stream but never the node.
  */
+import { lengthPrefixed } from '../mesh/index.js'
 import type { Connection, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import {
   parseEnvelope, type A2AReply, type ErrorCode
 } from '../protocol/index.js'
@@ -30,8 +30,8 @@ export interface ReceiverInit {
   onAccepted: (mailboxes: Set<string>) => void
 }
 
-/** A frame as lpStream hands it out (a Uint8ArrayList, typed through lpStream to stay on its copy). */
-type Frame = Awaited<ReturnType<ReturnType<typeof lpStream>['read']>>
+/** A frame as lengthPrefixed hands it out (a Uint8ArrayList, typed through lengthPrefixed to stay on its copy). */
+type Frame = Awaited<ReturnType<ReturnType<typeof lengthPrefixed>['read']>>
 
 interface Pending { frame: Frame }
 
@@ -63,7 +63,7 @@ export class Receiver {
   handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const sender = connection.remotePeer.toString()
     const max = this.init.maxEnvelopeBytes
-    const lp = lpStream(stream, { maxDataLength: max, maxBufferSize: max + RECEIVE_BUFFER_SLACK_BYTES })
+    const lp = lengthPrefixed(stream, { maxDataLength: max, maxBufferSize: max + RECEIVE_BUFFER_SLACK_BYTES })
     this.streams.add(stream)
     const pending: Pending[] = []
     let pendingBytes = 0

@@ -13,14 +13,13 @@
  */
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
 import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
 import {
   A2A_ENVELOPE_VERSION, A2A_PERMANENT_CODES, A2A_PROTOCOL, DEFAULT_TTL_MS, MAX_TTL_MS, MailboxNameSchema,
   badRequest, forbidden, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
 } from '../protocol/index.js'
-import { dialProtocolFinding } from '../mesh/index.js'
+import { dialProtocolFinding, lengthPrefixed } from '../mesh/index.js'
 import type { MailboxStore, OutboxInput, QueuedFrame, Settlement } from './store.js'
 import { report, type AuditSink } from './types.js'
 
@@ -303,7 +302,7 @@ export class Sender {
         if (!this.shutdown.signal.aborted) this.init.store.recordPeerAttempt(peer)
         throw err
       }
-      const lp = lpStream(stream, { maxDataLength: MAX_REPLY_BYTES })
+      const lp = lengthPrefixed(stream, { maxDataLength: MAX_REPLY_BYTES })
       let inflightBytes = 0
       let lastProgress = Date.now()
       let readerError: unknown

@@ -17,4 +17,5 @@ export { planRelay, relayReservations, relayOf, RELAY_MAX_RESERVATIONS, type Rea
 export { assertPskOnly, forcePnet, FORCE_PNET_ENV, PSK_TRANSPORTS } from './pnet-guard.js'
 export { connectionInfo, bestConnection, reachability, type ConnectionInfo } from './connection-info.js'
 export { dialProtocolFinding, PRUNE_AFTER_FAILURES } from './peer-finder.js'
+export { lengthPrefixed, lengthDecoder } from './length-prefixed.js'
 export { announceSettings, type AnnounceOptions } from './announce.js'

@@ -8,10 +8,10 @@
  * Requests travel on one `/sov/a2a-task/1.1.0` stream per peer (`session.ts`), shared by every
  * call to it; a peer that does not speak 1.1.0 gets a `/sov/a2a-task/1.0.0` stream per request.
  */
+import { lengthPrefixed } from '../../mesh/index.js'
 import { setMaxListeners } from 'node:events'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
 import {
   A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_FRAME_BYTES, parseTaskAnswer, timeout, unavailable,
   type OfferedAgent, type TaskAnswer, type TaskRequest
@@ -182,7 +182,7 @@ export class RemoteCalls {
     const abort = (): void => { stream.abort(new Error('a2a task follower stopping')) }
     this.shutdown.signal.addEventListener('abort', abort)
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
+      const lp = lengthPrefixed(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
       await lp.write(encoder.encode(JSON.stringify(req)), { signal: AbortSignal.timeout(TASK_DIAL_TIMEOUT_MS) })
       for (;;) {
         const a = parseTaskAnswer(JSON.parse(utf8.decode((await lp.read({ signal: AbortSignal.timeout(3 * WAIT_HEARTBEAT_MS) })).subarray())))
@@ -331,7 +331,7 @@ export class RemoteCalls {
   private async askOnStream (peer: string, req: TaskRequest, s: AbortSignal): Promise<TaskAnswer> {
     const stream = await this.open(peer, A2A_TASK_PROTOCOL)
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
+      const lp = lengthPrefixed(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
       await lp.write(encoder.encode(JSON.stringify(req)), { signal: s })
       const a = parseTaskAnswer(JSON.parse(utf8.decode((await lp.read({ signal: s })).subarray())))
       await stream.close({ signal: AbortSignal.timeout(5000) }).catch(() => {})

@@ -7,9 +7,9 @@
  * against the callee's own `/a2a/send` grant for the asking peer on the agent's name, as a
  * mailbox is.
  */
+import { lengthPrefixed } from '../../mesh/index.js'
 import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, parseTaskRequest, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import type { Forwarder } from './forward.js'
 import type { OfferedCards } from './offered-cards.js'
@@ -77,7 +77,7 @@ export class TaskServer {
   /** `/sov/a2a-task/1.0.0`: one request, its answers, then the stream closes. */
   handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer.toString()
-    const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
+    const lp = lengthPrefixed(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
     const send = async (a: TaskAnswer | string): Promise<void> => { await lp.write(encoder.encode(typeof a === 'string' ? a : JSON.stringify(a)), { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }) }
     this.streams.add(stream)
     try {
@@ -106,7 +106,7 @@ export class TaskServer {
    */
   handleSession = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer.toString()
-    const lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
+    const lp = lengthPrefixed(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
     const ended = new AbortController()
     setMaxListeners(0, ended.signal)
     const end = (): void => { ended.abort() }

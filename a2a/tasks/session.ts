@@ -8,8 +8,8 @@
  * (the callee beats every `WAIT_HEARTBEAT_MS`), and closed after `SESSION_IDLE_CLOSE_MS` with no
  * request open. When it ends, every open request hears of it (`end`), once.
  */
+import { lengthPrefixed } from '../../mesh/index.js'
 import type { Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
 import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, parseTaskAnswer, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import { WAIT_HEARTBEAT_MS } from './serve.js'
 
@@ -28,7 +28,7 @@ const encoder = new TextEncoder()
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 export class TaskSession {
-  private readonly lp: ReturnType<typeof lpStream>
+  private readonly lp: ReturnType<typeof lengthPrefixed>
   private readonly requests = new Map<number, RequestHandler>()
   private nextRid = 0
   private lastHeard = Date.now()
@@ -38,7 +38,7 @@ export class TaskSession {
 
   /** `onEnd` runs once when the stream is over (closed, reset or given up). */
   constructor (private readonly stream: Stream, private readonly onEnd: () => void) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
+    this.lp = lengthPrefixed(stream, { maxDataLength: MAX_TASK_FRAME_BYTES })
     this.live = setInterval(() => {
       if (this.requests.size > 0 && Date.now() - this.lastHeard > 3 * WAIT_HEARTBEAT_MS) this.abort(new Error(`no frame for ${3 * WAIT_HEARTBEAT_MS} ms`))
     }, WAIT_HEARTBEAT_MS)
