@@ -1,0 +1,23 @@
+// The test runner (scripts/test.js) CI reads: a skipped test elsewhere must never offset a failure.
+// Before: uvu's Total counts only the tests that ran, the runner subtracted the skips once more,
+// and one failing file next to one skipping file summed to "0 failed" with exit 0.
+import * as assert from 'uvu/assert'
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { kitSuite, repoPath } from './kit/index.js'
+
+const test = kitSuite('test-runner')
+
+test('a failing test and a skipped one in another file: "0 passed, 1 failed, 1 skipped", exit 1', ctx => {
+  const dir = ctx.tmp()
+  const uvu = JSON.stringify(repoPath('node_modules', 'uvu', 'dist', 'index.mjs'))
+  const assertJs = JSON.stringify(repoPath('node_modules', 'uvu', 'assert', 'index.mjs'))
+  writeFileSync(join(dir, 'fails.test.js'), `import { suite } from ${uvu}; import * as assert from ${assertJs}\nconst t = suite('fails'); t('fails', () => { assert.ok(false) }); t.run()\n`)
+  writeFileSync(join(dir, 'skips.test.js'), `import { suite } from ${uvu}\nconst t = suite('skips'); t.skip('skipped', () => {}); t.run()\n`)
+  const r = spawnSync(process.execPath, [repoPath('scripts', 'test.js')], { env: { ...process.env, TEST_DIR: dir }, encoding: 'utf8', timeout: 60_000 })
+  assert.match(r.stdout, /\n0 passed, 1 failed, 1 skipped\n/)
+  assert.is(r.status, 1)
+})
+
+test.run()
