@@ -8,6 +8,7 @@ const INBOX_COLS = 'seq, id, mailbox, sender, ts, received_at, message, deliveri
 
 export function prepare (db: Database.Database) {
   return {
+    totalChanges: db.prepare('SELECT total_changes()').pluck(),
     outboxByMessage: db.prepare('SELECT id FROM outbox WHERE peer = ? AND mailbox = ? AND message_id = ?'),
     outboxInsert: db.prepare(`INSERT INTO outbox (id, peer, mailbox, message_id, frame, created_at, expires_at, status)
       VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')

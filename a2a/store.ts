@@ -277,12 +277,15 @@ export class MailboxStore {
   private relaxed<T> (fn: () => T): T { return this.tx(fn) as T }
 
   /**
-   * One transaction made durable before it returns: the WAL is synced on the event loop, as
-   * `synchronous = FULL` does at a commit. For rare writes (expiry, pruning, operator verbs).
+   * One transaction made durable before it returns: when it changed a row, the WAL is synced on
+   * the event loop, as `synchronous = FULL` does at a commit. For rare writes (expiry, pruning,
+   * operator verbs).
    */
   private full<T> (fn: () => T): T {
+    const before = this.q.totalChanges.get() as number
     const r = this.tx(fn) as T
-    this.wal.syncNow()
+    // A transaction that wrote nothing left nothing to sync (a FULL commit would not sync either).
+    if (this.q.totalChanges.get() !== before) this.wal.syncNow()
     return r
   }
 
