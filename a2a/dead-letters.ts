@@ -1,7 +1,8 @@
 /**
  * Operator verbs on `mailbox.db` (issue 14, NATS JetStream habits): list the dead letters of a
  * mailbox, put them back as ready (redrive), empty a mailbox's dead or ready messages (purge),
- * and re-queue a refused outbox message (retry). Each is one transaction on the store's handle.
+ * and re-queue a refused outbox message (retry). The writing ones run inside one durable
+ * transaction of the store (`MailboxStore.durably`).
  */
 import type Database from 'better-sqlite3'
 import { badRequest, notFound } from '../protocol/index.js'
@@ -30,22 +31,20 @@ export function listDead (db: Database.Database, mailbox: string, limit = 1000):
  * not dead letters of that mailbox are listed as `missing`.
  */
 export function redrive (db: Database.Database, mailbox: string, ids?: string[]): { redriven: string[], missing: string[] } {
-  return db.transaction(() => {
-    const wanted = ids ?? (db.prepare('SELECT id FROM dead_letters WHERE mailbox = ? ORDER BY died_at, id').all(mailbox) as Array<{ id: string }>).map(r => r.id)
-    const get = db.prepare('SELECT * FROM dead_letters WHERE mailbox = ? AND id = ?')
-    const insert = db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message) VALUES (?, ?, ?, ?, ?, ?)')
-    const del = db.prepare('DELETE FROM dead_letters WHERE id = ?')
-    const redriven: string[] = []
-    const missing: string[] = []
-    for (const id of wanted) {
-      const r = get.get(mailbox, id) as any
-      if (r === undefined) { missing.push(id); continue }
-      insert.run(r.id, r.mailbox, r.sender, r.ts, r.received_at, r.message)
-      del.run(r.id)
-      redriven.push(r.id)
-    }
-    return { redriven, missing }
-  })()
+  const wanted = ids ?? (db.prepare('SELECT id FROM dead_letters WHERE mailbox = ? ORDER BY died_at, id').all(mailbox) as Array<{ id: string }>).map(r => r.id)
+  const get = db.prepare('SELECT * FROM dead_letters WHERE mailbox = ? AND id = ?')
+  const insert = db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message) VALUES (?, ?, ?, ?, ?, ?)')
+  const del = db.prepare('DELETE FROM dead_letters WHERE id = ?')
+  const redriven: string[] = []
+  const missing: string[] = []
+  for (const id of wanted) {
+    const r = get.get(mailbox, id) as any
+    if (r === undefined) { missing.push(id); continue }
+    insert.run(r.id, r.mailbox, r.sender, r.ts, r.received_at, r.message)
+    del.run(r.id)
+    redriven.push(r.id)
+  }
+  return { redriven, missing }
 }
 
 export type PurgeWhich = 'dead' | 'ready' | 'all'
@@ -55,10 +54,10 @@ export type PurgeWhich = 'dead' | 'ready' | 'all'
  * (`all`) of `mailbox`. Leased messages are never purged: a consumer holds them.
  */
 export function purge (db: Database.Database, mailbox: string, which: PurgeWhich, now = Date.now()): { dead: number, ready: number } {
-  return db.transaction(() => ({
+  return {
     dead: which === 'ready' ? 0 : db.prepare('DELETE FROM dead_letters WHERE mailbox = ?').run(mailbox).changes,
     ready: which === 'dead' ? 0 : db.prepare('DELETE FROM inbox WHERE mailbox = ? AND visible_at <= ?').run(mailbox, now).changes
-  }))()
+  }
 }
 
 /**
