@@ -63,8 +63,17 @@ test('2,000 messages, receiver and sender SIGKILLed 5 times each: all delivered,
   const envelopeOf = new Map<string, string>() // messageId → envelope id, from send
   let sending = true
 
+  const kills: string[] = []
+  // The producer keeps pace with the killer, so both daemons die while there is work in flight (a
+  // producer done before the first kill of A made the "both clients saw their daemon die" check a
+  // coin toss in CI).
+  const chunks = MESSAGES / CHUNK
+  const afterKills = async (n: number): Promise<void> => {
+    while (kills.length < n && !over.signal.aborted) await sleep(50)
+  }
   const produce = async (): Promise<void> => {
-    for (let c = 0; c < MESSAGES / CHUNK && !over.signal.aborted; c++) {
+    for (let c = 0; c < chunks && !over.signal.aborted; c++) {
+      await afterKills(Math.floor(c * 2 * KILLS_EACH / chunks))
       const chunk = messages.slice(c * CHUNK, (c + 1) * CHUNK)
       await Promise.all(Array.from({ length: 20 }, async (_, w) => {
         for (let i = w; i < chunk.length; i += 20) {
@@ -75,7 +84,7 @@ test('2,000 messages, receiver and sender SIGKILLed 5 times each: all delivered,
           envelopeOf.set(m.messageId, r.id)
         }
       }))
-      await sleep(400)
+      await sleep(200)
     }
     sending = false
   }
@@ -116,7 +125,6 @@ test('2,000 messages, receiver and sender SIGKILLed 5 times each: all delivered,
     }
   }
 
-  const kills: string[] = []
   const killer = async (): Promise<void> => {
     const order = [...Array(KILLS_EACH).fill('a'), ...Array(KILLS_EACH).fill('b')].sort(() => Math.random() - 0.5)
     for (const who of order) {
