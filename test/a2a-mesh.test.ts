@@ -66,6 +66,19 @@ test('a delivery session that has caught up takes new sends in memory, not by re
   assert.ok(reads < 20, `the outbox was read ${reads} times for 100 sends`)
 })
 
+test('envelopes up to the 1 MiB limit cross the mesh whole (frames past the initial 256 KiB Yamux window)', async ctx => {
+  const swarmKey = generateSwarmKey()
+  const b = await startA2ANode(ctx, { swarmKey })
+  const a = await startA2ANode(ctx, { swarmKey, bootstrap: [b.addr] })
+  b.grants.add(`${a.peerId}:inbox`)
+  const sizes = [300_000, 1_040_000] // the second envelope is within 9 KiB of MAX_ENVELOPE_BYTES
+  for (const n of sizes) await a.a2a.send(b.peerId, 'inbox', textMessage('x'.repeat(n)), 30_000)
+  await waitFor(() => a.a2a.outbox('delivered').length === sizes.length, 20_000, 'both delivered')
+  const got = []
+  while (got.length < sizes.length) got.push(...await b.a2a.receive('inbox', { leaseMs: 10_000, max: 10, waitMs: 1000 }))
+  assert.equal(got.map(m => (m.message as any).parts[0].text.length), sizes)
+})
+
 test('send() is idempotent on messageId and refuses bad input before queueing', async ctx => {
   const swarmKey = generateSwarmKey()
   const a = await startA2ANode(ctx, { swarmKey })
