@@ -4,8 +4,8 @@
  * (group commit with every other stream, `MailboxStore.durable`) writes the replies, in arrival
  * order. Whatever a peer sends can end its own stream but never the node.
  */
-import { lengthPrefixed } from '../mesh/index.js'
 import type { Connection, Stream } from '@libp2p/interface'
+import { lengthPrefixed } from '../mesh/index.js'
 import {
   parseEnvelope, type A2AReply, type ErrorCode
 } from '../protocol/index.js'

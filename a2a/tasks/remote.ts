@@ -8,10 +8,10 @@
  * Requests travel on one `/sov/a2a-task/1.1.0` stream per peer (`session.ts`), shared by every
  * call to it; a peer that does not speak 1.1.0 gets a `/sov/a2a-task/1.0.0` stream per request.
  */
-import { lengthPrefixed } from '../../mesh/index.js'
 import { setMaxListeners } from 'node:events'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { lengthPrefixed } from '../../mesh/index.js'
 import {
   A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_FRAME_BYTES, parseTaskAnswer, timeout, unavailable,
   type OfferedAgent, type TaskAnswer, type TaskRequest

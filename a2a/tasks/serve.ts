@@ -7,9 +7,9 @@
  * against the callee's own `/a2a/send` grant for the asking peer on the agent's name, as a
  * mailbox is.
  */
-import { lengthPrefixed } from '../../mesh/index.js'
 import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
+import { lengthPrefixed } from '../../mesh/index.js'
 import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, parseTaskRequest, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import type { Forwarder } from './forward.js'
 import type { OfferedCards } from './offered-cards.js'

@@ -8,8 +8,8 @@
  * (the callee beats every `WAIT_HEARTBEAT_MS`), and closed after `SESSION_IDLE_CLOSE_MS` with no
  * request open. When it ends, every open request hears of it (`end`), once.
  */
-import { lengthPrefixed } from '../../mesh/index.js'
 import type { Stream } from '@libp2p/interface'
+import { lengthPrefixed } from '../../mesh/index.js'
 import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, parseTaskAnswer, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import { WAIT_HEARTBEAT_MS } from './serve.js'
 
