@@ -61,6 +61,35 @@ test('WalSync: close() syncs for the callers still waiting and resolves them; la
   assert.ok(refused, 'a sync after close is refused')
 })
 
+test('WalSync.syncWithin: a sync that begins before its time covers it (one fdatasync, not two); alone it syncs within its time; close() clears it (issue 11)', async ctx => {
+  const { dir, count } = await counted(ctx)
+  const { wal, insert } = walDatabase(ctx, join(dir, 'w.db'))
+  ctx.defer(() => { wal.close() })
+  const failed: Error[] = []
+  // The forwarder's pattern: the agent's task id, then the final snapshot, which waits for its sync.
+  insert.run(1)
+  wal.syncWithin(300, err => { failed.push(err) })
+  insert.run(2)
+  await wal.sync()
+  assert.is(count(), 1, 'the final snapshot\'s fdatasync covered the deferred one')
+  await new Promise(resolve => setTimeout(resolve, 500))
+  assert.is(count(), 1, 'no second fdatasync when the deferred time passed')
+  // Alone, the deferred sync runs by itself.
+  insert.run(3)
+  wal.syncWithin(50, err => { failed.push(err) })
+  wal.syncWithin(50, err => { failed.push(err) }) // one deferred sync at a time
+  await waitFor(() => count() === 2, 5000, 'the deferred sync')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  assert.is(count(), 2, 'two requests made one fdatasync')
+  // close() syncs on its own thread and leaves no timer to fire on a closed WAL.
+  insert.run(4)
+  wal.syncWithin(100, err => { failed.push(err) })
+  wal.close()
+  await new Promise(resolve => setTimeout(resolve, 300))
+  assert.is(count(), 2)
+  assert.equal(failed, [])
+})
+
 test('a busy database\'s checkpoints run on a worker thread, not inside a commit on the event loop (issue 15)', async ctx => {
   const path = join(ctx.tmp(), 'busy.db')
   const db = openDatabase(path)

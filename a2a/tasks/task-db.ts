@@ -6,7 +6,8 @@
  * call (a call on the caller, the agent's task id and a final snapshot on the callee) are made
  * without it (`synchronous = NORMAL`, which never blocks the event loop on the disk) and are then
  * made durable by `sync()` (`wal-sync.ts`: one fdatasync of the WAL in the thread pool, shared by
- * every commit made before it started), awaited before the commit is acted on. Rare commits
+ * every commit made before it started), awaited before the commit is acted on — except the agent's
+ * task id, which the next sync to begin covers (`setAgentIds`). Rare commits
  * (offered agents, ending a call) are synced at once on the event loop (`WalSync.syncNow`), which
  * is what `synchronous = FULL` does at a commit. The connection stays in NORMAL: switching it per
  * transaction cost two more statements on every commit of every call (issue 11 performance).
@@ -93,6 +94,9 @@ export interface ServedRow { callId: string, peer: string, agent: string, taskId
 export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number, etag: string | null, freshUntil: number }
 export interface StoredTask { id: string, task: string, updatedAt: number }
 export interface ServedEvent { seq: number, task: string, final: boolean }
+
+/** Longest time the agent's task id of a forwarded call waits for a sync to cover it. @default 50 ms */
+export const AGENT_IDS_SYNC_WITHIN_MS = 50
 
 /** Called with each committed snapshot (A2A Task JSON text) of a watched task. */
 export type TaskWatcher = (task: string) => void
@@ -342,14 +346,16 @@ export class TaskDb {
 
   /**
    * Records the agent's task id for a call, so that a restarted callee follows the agent's task
-   * instead of sending the message again, and starts its sync (`sync()`) without waiting for it:
-   * the forwarder goes on reading the agent's events meanwhile (issue 11 performance), and the
-   * call's final snapshot is sent only after a later sync, which covers this commit too. A failed
-   * sync is only logged: the final snapshot's own sync fails as well and holds it back.
+   * instead of sending the message again. The commit survives SIGKILL at once; it is made durable
+   * (power cut) within `AGENT_IDS_SYNC_WITHIN_MS`, by the sync of the call's final snapshot when
+   * that comes first (`WalSync.syncWithin`: one fdatasync a forwarded call instead of two, issue
+   * 11 performance). Until then a power cut can make the restarted callee send the message to
+   * the agent again: delivery to the agent is at least once. A failed sync is only logged: the
+   * final snapshot's own sync fails as well and holds it back.
    */
   setAgentIds (callId: string, agentTaskId: string, agentContextId: string): void {
     this.relaxed(() => { this.db.prepare('UPDATE served SET agent_task_id = ?, agent_context_id = ? WHERE call_id = ?').run(agentTaskId, agentContextId, callId) })
-    this.sync().catch(err => { console.error(`a2a: cannot sync the agent's task id of call ${callId}: ${(err as Error).message}`) })
+    this.wal.syncWithin(AGENT_IDS_SYNC_WITHIN_MS, err => { console.error(`a2a: cannot sync the agent's task id of call ${callId}: ${err.message}`) })
   }
 
   /**
