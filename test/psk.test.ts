@@ -59,9 +59,9 @@ test('2,000 connect/disconnect cycles leave no connections behind and heap grows
   const addr = a.getMultiaddrs()[0]
   // A full cycle: connect, identify completes (as on any real connection), disconnect.
   // (Closing mid-identify leaks ~13 KB a time inside @libp2p/identify 4.1.x; see the closing note.)
-  // Ids of the connections the cycles opened: the nodes' own services (AutoNAT, the DHT, relay
-  // discovery) may open one of their own meanwhile, which is no leak.
-  // (A WeakSet: ids repeat across 2,500 connections, and it keeps none of them alive for the heap check.)
+  // The connections the cycles opened (the nodes' own services may open one meanwhile, which is
+  // no leak). A WeakSet of the objects: ids repeat across 2,500 connections, and it keeps none of
+  // them alive for the heap check.
   const ours = new WeakSet<object>()
   let opened = 0
   const cycle = async (): Promise<void> => {
