@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert'
 import { createHash, randomBytes } from 'node:crypto'
 import { Socket, connect } from 'node:net'
 import type { Libp2p } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
 import { generateSwarmKey, isSwarmKeyMismatch } from '../mesh/index.js'
 import { kitSuite, withDeadline } from './kit/index.js'
 import { hashStream, readAll, sendAll, startNode, startStockPnetNode } from './kit/mesh.js'
@@ -190,6 +191,42 @@ test('a stream that only receives answers small messages with no Yamux window up
   // @chainsafe/libp2p-yamux sent one per message received: 400 writes.
   const bound = count + 8
   assert.ok(writes <= bound, `${writes} socket writes for ${count} one-way messages (bound ${bound})`)
+  await stream.close()
+})
+
+test('a pipelined burst (one writeV of 100 small frames) leaves in a few socket writes, not two per frame (issue 15)', async ctx => {
+  const key = generateSwarmKey()
+  const a = await startNode(ctx, key)
+  const b = await startNode(ctx, key)
+  let received = 0
+  let arrived: (() => void) | undefined
+  await a.handle(ECHO, async stream => {
+    for await (const chunk of stream) { received += chunk.byteLength; arrived?.() }
+  })
+  const stream = await b.dialProtocol(a.getMultiaddrs()[0], ECHO)
+  const lp = lpStream(stream)
+  const count = 100
+  const frames = Array.from({ length: count }, () => randomBytes(1024))
+  const burst = async (): Promise<void> => {
+    const want = received + count * (1024 + 2)
+    const got = new Promise<void>(resolve => { arrived = () => { if (received >= want) resolve() } })
+    await lp.writeV(frames)
+    await withDeadline(got, 5000, 'the burst')
+  }
+  await burst()
+  const write = Socket.prototype.write
+  let writes = 0
+  Socket.prototype.write = function (this: Socket, ...args: any[]) { writes++; return (write as any).apply(this, args) } as any
+  ctx.defer(() => { Socket.prototype.write = write })
+  try {
+    await burst()
+  } finally {
+    Socket.prototype.write = write
+  }
+  // ~103 KiB joined 16 KiB at a time: 7 writes, and a Yamux window update from A. Noise hands
+  // the burst down as one list of 200 buffers (length prefix, frame): when the PSK layer passed
+  // on any list over 16 KiB as it was, the TCP transport wrote each buffer alone (200 writes).
+  assert.ok(writes <= 12, `${writes} socket writes for a burst of ${count} 1 KiB frames (bound 12)`)
   await stream.close()
 })
 
