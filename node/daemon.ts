@@ -18,7 +18,7 @@ import { acquireLock } from './lock.js'
 import { Supervisor } from './supervisor.js'
 import { capsAuditParts, secretForms } from './parts.js'
 import { RefusalAudit, type AuditEvent, type AuditLog } from './audit/index.js'
-import { AgentTokens, RevokedPeers, guardMeshProtocol, newOperatorToken, readOperatorToken, secretEquals, type Capabilities } from './caps/index.js'
+import { AgentTokens, RevokedPeers, guardMeshProtocol, newOperatorToken, readOperatorToken, secretDigest, digestEquals, type Capabilities } from './caps/index.js'
 import { IpcServer, createDispatcher, type IpcComponents } from './ipc/index.js'
 
 export interface DaemonOptions {
@@ -43,6 +43,8 @@ export class Daemon implements IpcComponents {
   readonly agents: AgentTokens
   readonly revoked: RevokedPeers
   operatorToken: string
+  /** `secretDigest(operatorToken)`, set with it: a request hashes only its own token. */
+  private operatorDigest: Buffer
   mesh!: MeshNode
   a2a!: Mailboxes
   /** A2A tasks across the mesh and the local A2A endpoint (issue 11). */
@@ -72,12 +74,14 @@ export class Daemon implements IpcComponents {
     this.agents = new AgentTokens(paths.agents)
     this.revoked = new RevokedPeers(paths.revokedPeers)
     this.operatorToken = readOperatorToken(paths.operatorToken)
+    this.operatorDigest = secretDigest(this.operatorToken)
 
     const ipc = this.ipc = new IpcServer({
       path: paths.socket,
       authenticate: token => {
-        if (secretEquals(token, this.operatorToken)) return { kind: 'operator' }
-        const agent = this.agents.authenticate(token)
+        const digest = secretDigest(token)
+        if (digestEquals(digest, this.operatorDigest)) return { kind: 'operator' }
+        const agent = this.agents.authenticate(token, digest)
         return agent === undefined ? undefined : { kind: 'agent', name: agent.name }
       },
       dispatch: createDispatcher(this),
@@ -262,6 +266,7 @@ export class Daemon implements IpcComponents {
   /** Writes a new operator token; every session opened with the old one ends (issue 10 §2). */
   rotateOperatorToken (): string {
     this.operatorToken = newOperatorToken(this.paths.operatorToken)
+    this.operatorDigest = secretDigest(this.operatorToken)
     this.endStaleSessions()
     return this.paths.operatorToken
   }
