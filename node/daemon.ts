@@ -42,9 +42,8 @@ export class Daemon implements IpcComponents {
   readonly startedAt = Date.now()
   readonly agents: AgentTokens
   readonly revoked: RevokedPeers
-  operatorToken: string
-  /** `secretDigest(operatorToken)`, set with it: a request hashes only its own token. */
-  private operatorDigest: Buffer
+  /** The operator token and its `secretDigest`, replaced together: a request hashes only its own token. */
+  private operator: { token: string, digest: Buffer }
   mesh!: MeshNode
   a2a!: Mailboxes
   /** A2A tasks across the mesh and the local A2A endpoint (issue 11). */
@@ -73,14 +72,13 @@ export class Daemon implements IpcComponents {
     this.listen = listen
     this.agents = new AgentTokens(paths.agents)
     this.revoked = new RevokedPeers(paths.revokedPeers)
-    this.operatorToken = readOperatorToken(paths.operatorToken)
-    this.operatorDigest = secretDigest(this.operatorToken)
+    this.operator = operatorSecret(readOperatorToken(paths.operatorToken))
 
     const ipc = this.ipc = new IpcServer({
       path: paths.socket,
       authenticate: token => {
         const digest = secretDigest(token)
-        if (digestEquals(digest, this.operatorDigest)) return { kind: 'operator' }
+        if (digestEquals(digest, this.operator.digest)) return { kind: 'operator' }
         const agent = this.agents.authenticate(token, digest)
         return agent === undefined ? undefined : { kind: 'agent', name: agent.name }
       },
@@ -94,7 +92,7 @@ export class Daemon implements IpcComponents {
     this.licence = new LicenceWatcher({ config, path: paths.licence, audit: async (e, durable) => { await this.audit(e, durable) } })
 
     this.supervisor = new Supervisor([
-      ...capsAuditParts(this, secretForms(() => this.operatorToken, swarmKey, privateKey), log),
+      ...capsAuditParts(this, secretForms(() => this.operator.token, swarmKey, privateKey), log),
       {
         name: 'mesh',
         start: async () => {
@@ -265,8 +263,7 @@ export class Daemon implements IpcComponents {
 
   /** Writes a new operator token; every session opened with the old one ends (issue 10 §2). */
   rotateOperatorToken (): string {
-    this.operatorToken = newOperatorToken(this.paths.operatorToken)
-    this.operatorDigest = secretDigest(this.operatorToken)
+    this.operator = operatorSecret(newOperatorToken(this.paths.operatorToken))
     this.endStaleSessions()
     return this.paths.operatorToken
   }
@@ -343,4 +340,8 @@ function isFile (fd: number): boolean {
 /** libp2p reports addresses with `/p2p/<id>` already; add it where missing. */
 function withPeer (addr: string, peerId: string): string {
   return addr.includes('/p2p/') ? addr : `${addr}/p2p/${peerId}`
+}
+
+function operatorSecret (token: string): { token: string, digest: Buffer } {
+  return { token, digest: secretDigest(token) }
 }
