@@ -62,6 +62,12 @@ export interface MeshNodeOptions {
   bootstrap?: string[]
   /** Folder of the persistent peer store (and DHT records); in memory when absent. */
   datastorePath?: string
+  /**
+   * Time a connection has to complete the PSK exchange, in ms. @default PSK_HANDSHAKE_TIMEOUT_MS (2 s)
+   * Only tests that run many nodes in one busy process raise it: the deadline runs on the local
+   * event loop, so a starved process would drop peers that did answer in time.
+   */
+  pskHandshakeTimeoutMs?: number
   /** PeerIds refused at the connection gater, checked on every dial and inbound connection. */
   isRevoked?: (peerId: string) => boolean
   /** Serve as a circuit relay for members (issue 12); absent or `false`: do not serve. */
@@ -114,7 +120,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
       datastore,
       addresses: { listen: [...opts.listen, ...relay.listen], ...announce },
       transports: Object.values(transports),
-      connectionProtector: pskProtector(opts.swarmKey),
+      connectionProtector: pskProtector(opts.swarmKey, opts.pskHandshakeTimeoutMs),
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: YAMUX_MAX_STREAM_WINDOW_BYTES } })],
       connectionGater: {

@@ -126,11 +126,12 @@ class PskConnection extends AbstractMultiaddrConnection {
     this.traffic = init.traffic
     this.key = init.key
     this.outbound = new XSalsa20(init.localNonce, init.key)
+    const handshakeMs = init.handshakeTimeoutMs ?? PSK_HANDSHAKE_TIMEOUT_MS
     this.deadline = setTimeout(() => {
       if (this.verified >= MSS_HEADER.length || this.mismatched || this.status !== 'open') return
-      this.log('no PSK exchange from %a within %d ms: dropping', this.remoteAddr, PSK_HANDSHAKE_TIMEOUT_MS)
-      this.abort(timeout(`Cannot protect the connection: the peer did not complete the PSK exchange within ${PSK_HANDSHAKE_TIMEOUT_MS} ms`))
-    }, init.handshakeTimeoutMs ?? PSK_HANDSHAKE_TIMEOUT_MS)
+      this.log('no PSK exchange from %a within %d ms: dropping', this.remoteAddr, handshakeMs)
+      this.abort(timeout(`Cannot protect the connection: the peer did not complete the PSK exchange within ${handshakeMs} ms`))
+    }, handshakeMs)
     this.deadline.unref()
 
     this.maConn.addEventListener('message', evt => {
@@ -312,10 +313,12 @@ class PskConnection extends AbstractMultiaddrConnection {
 class PskProtector implements ConnectionProtector {
   readonly [Symbol.toStringTag] = 'sovereign/psk'
   private readonly key: Buffer
+  private readonly handshakeTimeoutMs?: number
 
-  constructor (key: Uint8Array) {
+  constructor (key: Uint8Array, handshakeTimeoutMs?: number) {
     if (key.length !== SWARM_KEY_BYTES) throw new RangeError(`swarm key must be ${SWARM_KEY_BYTES} bytes`)
     this.key = Buffer.from(key)
+    this.handshakeTimeoutMs = handshakeTimeoutMs
   }
 
   /**
@@ -329,11 +332,11 @@ class PskProtector implements ConnectionProtector {
     connection.send(localNonce)
     const counted: PskTraffic = { bytesIn: 0, bytesOut: NONCE_BYTES }
     traffic.set(connection.timeline, counted)
-    return new PskConnection({ maConn: connection, key: this.key, localNonce, log: connection.log.newScope('psk'), traffic: counted })
+    return new PskConnection({ maConn: connection, key: this.key, localNonce, log: connection.log.newScope('psk'), traffic: counted, handshakeTimeoutMs: this.handshakeTimeoutMs })
   }
 }
 
-/** The protector factory for `createLibp2p({ connectionProtector })`. */
-export function pskProtector (key: Uint8Array): () => ConnectionProtector {
-  return () => new PskProtector(key)
+/** The protector factory for `createLibp2p({ connectionProtector })`; `handshakeTimeoutMs` defaults to `PSK_HANDSHAKE_TIMEOUT_MS`. */
+export function pskProtector (key: Uint8Array, handshakeTimeoutMs?: number): () => ConnectionProtector {
+  return () => new PskProtector(key, handshakeTimeoutMs)
 }

@@ -12,9 +12,13 @@ const bareAddr = (a: { toString: () => string }): string => a.toString().replace
 
 test('10 nodes and one bootstrap: every node finds every other by PeerId through the DHT', async ctx => {
   const key = generateSwarmKey()
-  const boot = await startNode(ctx, key)
+  // Eleven nodes in one process dial each other at once: on a loaded 2-core machine the event
+  // loop can stall past the 2 s PSK deadline, which then drops peers that did answer (this test
+  // failed so under CPU load before and after issue 15's PSK change). The DHT is under test here.
+  const psk = { pskHandshakeTimeoutMs: 10_000 }
+  const boot = await startNode(ctx, key, psk)
   const bootAddr = boot.getMultiaddrs()[0].toString()
-  const nodes = await Promise.all(Array.from({ length: 10 }, async () => await startNode(ctx, key, { bootstrap: [bootAddr] })))
+  const nodes = await Promise.all(Array.from({ length: 10 }, async () => await startNode(ctx, key, { ...psk, bootstrap: [bootAddr] })))
   await waitFor(() => dhtRoutingTableSize(boot) >= 10, 20_000, 'the bootstrap routing table to hold all 10')
   await withDeadline(Promise.all(nodes.map(async node => {
     for (const other of nodes) {
