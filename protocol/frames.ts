@@ -6,21 +6,25 @@ import { badRequest, tooLarge } from './errors.js'
 /** Largest IPC frame body accepted, in bytes. @default 4 MiB */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
 
+/** The frame of `value`: its JSON encoded straight into the buffer after the length (one copy). */
 export function encodeFrame (value: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(value), 'utf8')
-  if (body.length > MAX_FRAME_BYTES) {
-    throw tooLarge(`Cannot send frame: ${body.length} bytes exceeds ${MAX_FRAME_BYTES}`)
+  const text = JSON.stringify(value)
+  const length = Buffer.byteLength(text, 'utf8')
+  if (length > MAX_FRAME_BYTES) {
+    throw tooLarge(`Cannot send frame: ${length} bytes exceeds ${MAX_FRAME_BYTES}`)
   }
-  const head = Buffer.allocUnsafe(4)
-  head.writeUInt32BE(body.length, 0)
-  return Buffer.concat([head, body])
+  const frame = Buffer.allocUnsafe(4 + length)
+  frame.writeUInt32BE(length, 0)
+  frame.write(text, 4, 'utf8')
+  return frame
 }
 
 /**
  * Incremental decoder: `push()` bytes as they arrive, get back every complete frame parsed as
  * JSON. Throws `TOO_LARGE` for a declared length over the limit (before buffering it) and
  * `BAD_REQUEST` for a body that is not JSON; after a throw the stream is unusable and the
- * caller closes it.
+ * caller closes it. The chunks of a frame are joined once, when it is complete: joining them at
+ * every chunk copied a 4 MiB frame read in 64 KiB pieces ~32 times over (128 MiB).
  */
 export class FrameDecoder {
   private chunks: Buffer[] = []
@@ -39,13 +43,13 @@ export class FrameDecoder {
     this.buffered += chunk.length
     const out: unknown[] = []
     while (this.buffered >= 4) {
-      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
-      this.chunks = [all]
-      const length = all.readUInt32BE(0)
+      if (this.chunks[0].length < 4) this.chunks = [Buffer.concat(this.chunks)]
+      const length = this.chunks[0].readUInt32BE(0)
       if (length > this.maxBytes) {
         throw tooLarge(`Cannot read frame: length ${length} exceeds ${this.maxBytes}`)
       }
-      if (all.length < 4 + length) break
+      if (this.buffered < 4 + length) break
+      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
       const body = all.subarray(4, 4 + length)
       const rest = all.subarray(4 + length)
       this.chunks = rest.length > 0 ? [rest] : []
