@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { badRequest } from '../protocol/index.js'
-import { RECEIVE_MAX_BYTES } from '../a2a/index.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { RECEIVE_MAX_BYTES, parseHttpListen } from '../a2a/index.js'
 import { writeFileAtomic } from './files/index.js'
 
 /** Where a fresh node listens: loopback only; `--listen /ip4/0.0.0.0/tcp/4001` opens it to the LAN. */
@@ -33,12 +34,31 @@ const LicenceSchema = v.strictObject({
   graceS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), LICENCE_GRACE_S)
 })
 
+/**
+ * Values the daemon parses at start are parsed here too, so that `sov config set` refuses what
+ * `sov node start` would (before, a bad multiaddr or endpoint address was written and the next
+ * start failed).
+ */
+const Multiaddrs = v.array(v.pipe(v.string(), v.check(isMultiaddr, issue => `"${String(issue.input).slice(0, 120)}" is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001)`)))
+const HttpListen = v.pipe(
+  v.union([v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), v.string()]),
+  v.check(isHttpListen, issue => `"${String(issue.input).slice(0, 120)}" is not 0 (off), a port, or a loopback HOST:PORT such as 127.0.0.1:4011`)
+)
+
+function isMultiaddr (text: string): boolean {
+  try { multiaddr(text); return true } catch { return false }
+}
+
+function isHttpListen (value: string | number): boolean {
+  try { parseHttpListen(value); return true } catch { return false }
+}
+
 const Int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min))
 
 /** Circuit relay between members (issue 12): serving is off by default. */
 const RelaySchema = v.strictObject({
   serve: v.optional(v.boolean(), false),
-  use: v.optional(v.union([v.literal('auto'), v.array(v.string())]), 'auto'),
+  use: v.optional(v.union([v.literal('auto'), Multiaddrs]), 'auto'),
   maxReservations: v.optional(Int(1)),
   /** Per relayed connection; absent = unlimited (members are already gated by the swarm key). */
   durationLimitS: v.optional(Int(1)),
@@ -47,8 +67,8 @@ const RelaySchema = v.strictObject({
 
 // Strict everywhere: an unknown or mistyped key (`lisen`) is an error naming it (issue 14).
 export const ConfigSchema = v.strictObject({
-  listen: v.optional(v.array(v.string()), DEFAULT_LISTEN),
-  bootstrap: v.optional(v.array(v.string()), []),
+  listen: v.optional(Multiaddrs, DEFAULT_LISTEN),
+  bootstrap: v.optional(Multiaddrs, []),
   machineId: v.optional(v.string()),
   licence: v.optional(LicenceSchema),
   limits: v.optional(v.strictObject({
@@ -63,7 +83,7 @@ export const ConfigSchema = v.strictObject({
     sweepIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10))),
     /** The local A2A endpoint (issue 11): `listen` is 0 (off), a port or `127.0.0.1:PORT`. */
     http: v.optional(v.strictObject({
-      listen: v.optional(v.union([v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), v.string()])),
+      listen: v.optional(HttpListen),
       /** Longest blocking SendMessage. @default 60 s */
       blockingMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)))
     }), {})
@@ -71,9 +91,9 @@ export const ConfigSchema = v.strictObject({
   relay: v.optional(RelaySchema, {}),
   reachability: v.optional(v.picklist(['auto', 'public', 'private']), 'auto'),
   /** Kubo semantics (issue 12): replace / add to / remove from the announced addresses. */
-  announce: v.optional(v.array(v.string()), []),
-  appendAnnounce: v.optional(v.array(v.string()), []),
-  noAnnounce: v.optional(v.array(v.string()), []),
+  announce: v.optional(Multiaddrs, []),
+  appendAnnounce: v.optional(Multiaddrs, []),
+  noAnnounce: v.optional(Multiaddrs, []),
   audit: v.optional(v.strictObject({
     checkpointEvery: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), AUDIT_CHECKPOINT_EVERY)
   }), {})

@@ -10,7 +10,7 @@ import { sov, startDaemon } from './kit/daemon.js'
 const test = kitSuite('cli-kubo')
 const PEER = '12D3KooWGzQ8Yz2Cf6ZyGdUjKwYjDx2NLHhy2JbTTA3MygUbAPDs'
 
-test('config get/set/show use the daemon schema; unknown keys and [] are refused by the CLI and the daemon', async ctx => {
+test('config get/set/show use the daemon schema; unknown keys, bad addresses and [] are refused by the CLI and the daemon', async ctx => {
   const home = ctx.tmp()
   assert.is((await sov(home, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])).code, 0)
   const set = await sov(home, ['config', 'set', 'limits.maxDeliveries', '3', '--json'])
@@ -21,6 +21,13 @@ test('config get/set/show use the daemon schema; unknown keys and [] are refused
     [['config', 'set', 'lisen', '[]'], /config key "lisen": "lisen" is unknown; allowed at the top: listen, bootstrap/],
     [['config', 'set', 'limits.maxEnvelopeByte', '1'], /"limits.maxEnvelopeByte" is unknown; allowed in "limits": maxEnvelopeBytes, maxDeliveries/],
     [['config', 'set', 'limits.maxDeliveries', '0'], /field "limits.maxDeliveries": must be at least 1 \(got 0\)/],
+    // What the daemon parses at start is parsed by config set too (it was written, then start failed).
+    [['config', 'set', 'a2a.http.listen', 'abc'], /field "a2a.http.listen": "abc" is not 0 \(off\), a port, or a loopback HOST:PORT/],
+    [['config', 'set', 'a2a.http.listen', '0.0.0.0:4011'], /field "a2a.http.listen": "0.0.0.0:4011" is not/],
+    [['config', 'set', 'listen', '["garbage"]'], /field "listen.0": "garbage" is not a multiaddr/],
+    [['config', 'set', 'bootstrap', '["/ip4/192.0.2.1/tcp/1", "x"]'], /field "bootstrap.1": "x" is not a multiaddr/],
+    [['config', 'set', 'announce', '["garbage"]'], /field "announce.0": "garbage" is not a multiaddr/],
+    [['config', 'set', 'relay.use', '["garbage"]'], /field "relay.use.0": "garbage" is not a multiaddr/],
     [['config', 'get', 'nope'], /"nope" is unknown/],
     [['bootstrap', 'add', '/ip4/192.0.2.1/tcp/4001'], /must end with \/p2p\/<PeerId>/],
     [['bootstrap', 'rm', '/ip4/192.0.2.1/tcp/4001/p2p/' + PEER], /it is not a bootstrap peer/]
