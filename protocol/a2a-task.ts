@@ -24,6 +24,21 @@ export const A2A_TASK_SESSION_PROTOCOL = '/sov/a2a-task/1.1.0'
 export const MAX_SESSION_REQUESTS = 256
 /** Largest frame either side reads. @default 1 MiB */
 export const MAX_TASK_FRAME_BYTES = 1024 * 1024
+/**
+ * Largest A2A payload one frame carries — a call's `message`, or a task snapshot — in bytes of
+ * its UTF-8 JSON: the frame limit less 8 KiB for what surrounds it (ids, `seq`, `rid`). Checked
+ * where the payload is accepted (the local endpoint, `a2a reply`, the forwarder), so a payload
+ * that could never cross the mesh is refused there instead of being retried for a day.
+ */
+export const MAX_TASK_PAYLOAD_BYTES = MAX_TASK_FRAME_BYTES - 8 * 1024
+
+/** The UTF-8 size of `json` (a payload's JSON text) when it is over `MAX_TASK_PAYLOAD_BYTES`, else undefined. */
+export function payloadTooLarge (json: string): number | undefined {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: short texts need no count.
+  if (json.length * 3 <= MAX_TASK_PAYLOAD_BYTES) return undefined
+  const bytes = Buffer.byteLength(json, 'utf8')
+  return bytes > MAX_TASK_PAYLOAD_BYTES ? bytes : undefined
+}
 
 const UUID_V7_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const idText = v.pipe(v.string(), v.minLength(1), v.maxLength(256))

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { TaskState } from '@a2a-js/sdk'
+import { MAX_TASK_PAYLOAD_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { startA2ADaemon } from './kit/a2a.js'
@@ -164,7 +165,7 @@ test('config: a2a.http.listen on a non-loopback host stops the daemon from start
   writeFileSync(cfg, JSON.stringify(c))
   const r = await sov(off.home, ['node', 'start', '--foreground'], { timeoutMs: 30_000 })
   assert.is.not(r.code, 0)
-  assert.match(r.stdout + r.stderr, /a2a\.http\.listen "0\.0\.0\.0:4011".*loopback only/)
+  assert.match(r.stdout + r.stderr, /field "a2a\.http\.listen": "0\.0\.0\.0:4011" is not .*loopback only/)
 })
 
 test('CORE-SEND-002 CORE-GET-002: returnImmediately answers at once with a submitted task; polling GetTask on A sees it complete (an agent that does not stream: B polls it)', async ctx => {
@@ -227,6 +228,51 @@ test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a curs
   assert.is(theirs.totalSize, 0)
   const peek = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'GetTask', params: { id: ids[0] } }), other.json.token)
   assert.is(peek.json.error?.code, -32001, 'another token gets TaskNotFound')
+})
+
+// Limits and refusals found by trying to break the endpoint (issue 11): each is a clear error at
+// once, never a call that is accepted and then waits, nor an HTML page.
+test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused before anything is stored (-32602, blocking and streaming); an agent answer too large ends the call FAILED naming the limit, and the next call completes; JSON that is no request object is -32600, a body over 4 MiB a JSON 413, a bad pageToken -32602, a path naming this node or no PeerId a clear error', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const big = 'y'.repeat(MAX_TASK_PAYLOAD_BYTES)
+  for (const method of ['SendMessage', 'SendStreamingMessage']) {
+    const r = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { message: { messageId: `big-${method}`, role: 'ROLE_USER', parts: [{ text: big }] } } }), p.token)
+    // A refusal before the stream starts is a plain JSON-RPC answer; an SSE one would be `data: {…}`.
+    const error = typeof r.json === 'object' ? r.json.error : JSON.parse(String(r.json).replace(/^data: /, '')).error
+    assert.is(error?.code, -32602, `${method}: ${JSON.stringify(r.json).slice(0, 300)}`)
+    assert.match(error.message, new RegExp(`error\\[TOO_LARGE\\].*over the ${MAX_TASK_PAYLOAD_BYTES} bytes`))
+  }
+  const listed = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ListTasks', params: {} }), p.token)
+  assert.is(listed.json.result?.totalSize, 0, 'a refused message left no task')
+
+  const tooBig = await withDeadline(send(p.client, `big ${MAX_TASK_PAYLOAD_BYTES + 1000}`), 30_000, 'the oversized answer')
+  assert.is(tooBig.status?.state, TaskState.TASK_STATE_FAILED)
+  assert.match(textOf(tooBig.status?.message?.parts), /error\[TOO_LARGE\]: Agent "builder" answered with a task of \d+ bytes/)
+  const next = await withDeadline(send(p.client, 'after the big one'), 30_000, 'the next call')
+  assert.is(next.status?.state, TaskState.TASK_STATE_COMPLETED)
+
+  for (const body of ['null', '"str"', '42']) {
+    const r = await rpc(p.base, body, p.token)
+    assert.is(r.json.error?.code, -32600, `${body}: ${JSON.stringify(r.json)}`)
+  }
+  const huge = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'SendMessage', params: { pad: 'z'.repeat(5 * 1024 * 1024) } }), p.token)
+  assert.is(huge.status, 413)
+  assert.is(typeof huge.json, 'object', 'JSON, not an HTML page')
+  assert.match(huge.json.error?.message ?? '', /error\[TOO_LARGE\]: the request body is \d+ bytes, over the endpoint's limit of 4194304 bytes/)
+  assert.not.ok(JSON.stringify(huge.json).includes('node_modules'), 'no stack trace')
+  const token = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ListTasks', params: { pageToken: 'garbage' } }), p.token)
+  assert.is(token.json.error?.code, -32602, JSON.stringify(token.json))
+  assert.match(token.json.error.message, /pageToken "garbage" is not one this endpoint issued/)
+
+  const self = await rpc(`${p.http}/peers/${p.a.peerId}/agents/builder`, JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'SendMessage', params: {} }), p.token)
+  assert.is(self.status, 400)
+  assert.match(self.json.error, /^error\[BAD_REQUEST\]: \S+ is this node itself/)
+  const selfCard = await fetch(`${p.http}/peers/${p.a.peerId}/agents/builder/.well-known/agent-card.json`)
+  assert.is(selfCard.status, 400)
+  const notPeer = await fetch(`${p.http}/peers/notapeer/agents/builder/.well-known/agent-card.json`)
+  assert.is(notPeer.status, 404)
+  assert.match(((await notPeer.json()) as any).error, /^error\[NOT_FOUND\]: "notapeer" in \/peers\/<PeerId>\/agents\/<name> is not a PeerId/)
+  assert.equal(p.agent.received, [`big ${MAX_TASK_PAYLOAD_BYTES + 1000}`, 'after the big one'], 'only the two calls reached the agent')
 })
 
 test.run()

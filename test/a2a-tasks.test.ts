@@ -3,7 +3,10 @@
 // carry the A2A v1.0 TCK requirement ids they cover where one applies.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { TaskState, type Task } from '@a2a-js/sdk'
+import { MAX_TASK_PAYLOAD_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { runDaemonIn, sov } from './kit/daemon.js'
 import { freePort, grantSend } from './kit/a2a.js'
@@ -23,7 +26,7 @@ test('CORE-MULTI-TURN: input-required, then the next message with the same taskI
   assert.equal(p.agent.received, ['ask me', 'blue'])
 })
 
-test('CORE-CANCEL-001: CancelTask of a working task travels to the agent behind B; the task is CANCELED on A, and stays so', async ctx => {
+test('CORE-CANCEL-001 CORE-CANCEL-002: CancelTask of a working task travels to the agent behind B; the task is CANCELED on A, and stays so; cancelling it again is TaskNotCancelableError (-32002); one end row on each node', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const task = await withDeadline(send(p.client, 'slow 3000 long job', { returnImmediately: true }), 10_000, 'SendMessage')
   await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
@@ -32,8 +35,13 @@ test('CORE-CANCEL-001: CancelTask of a working task travels to the agent behind 
   await new Promise(resolve => setTimeout(resolve, 3500))
   const later = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
   assert.is(later.status?.state, TaskState.TASK_STATE_CANCELED, 'the agent finishing later does not undo the cancellation')
-  const again = await p.client.cancelTask({ tenant: '', id: task.id, metadata: undefined })
-  assert.is(again.status?.state, TaskState.TASK_STATE_CANCELED, 'cancelling a cancelled task returns it')
+  // A2A v1.0 §3.1.5: a task already canceled is not cancelable (the SDK returned it as it was).
+  const again = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'CancelTask', params: { id: task.id } }), p.token)
+  assert.is(again.json.error?.code, -32002, JSON.stringify(again.json))
+  const ends = async (home: string): Promise<any[]> => (await auditRows(home)).filter(r => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === task.id)
+  await waitFor(async () => (await ends(p.b.home)).length > 0, 5000, 'the callee end row')
+  assert.is((await ends(p.b.home)).length, 1, 'one end row on B (a cancel wrote two)')
+  assert.is((await ends(p.a.home)).length, 1, 'one end row on A')
 })
 
 test('CORE-CANCEL-002: CancelTask of a completed task is TaskNotCancelableError (-32002)', async ctx => {
@@ -67,6 +75,16 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   assert.is(working.code, 0, working.stderr)
   assert.is(textOf((await state(TaskState.TASK_STATE_WORKING)).status?.message?.parts), 'on it')
   assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'the note', '--artifact', 'note', '--state', 'working'])).code, 0)
+  // Refused, and nothing written: a snapshot the mesh cannot carry, and an empty text.
+  const bigFile = join(ctx.tmp(), 'big.bin')
+  writeFileSync(bigFile, Buffer.alloc(MAX_TASK_PAYLOAD_BYTES, 1))
+  const tooBig = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, '--file', bigFile, '--state', 'working'])
+  assert.is.not(tooBig.code, 0, tooBig.stdout + tooBig.stderr)
+  assert.match(tooBig.stderr, /error\[TOO_LARGE\]: Cannot reply to "[^"]+": the task would be \d+ bytes of JSON, over the \d+ bytes one snapshot can carry/)
+  const blank = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, ''])
+  assert.is(blank.code, 2)
+  assert.match(blank.stderr, /error\[BAD_REQUEST\]: Cannot send an empty text/)
+  assert.is((await state(TaskState.TASK_STATE_WORKING)).artifacts.length, 1, 'the refused replies changed nothing')
   assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--json'])).json.final, true)
   const done = await state(TaskState.TASK_STATE_COMPLETED)
   assert.is(textOf(done.artifacts.find(a => a.artifactId === 'note')?.parts), 'the note')

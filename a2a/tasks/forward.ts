@@ -11,6 +11,7 @@ import { setMaxListeners } from 'node:events'
 import type { ClientFactory } from '@a2a-js/sdk/client'
 import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
+import { MAX_TASK_PAYLOAD_BYTES, payloadTooLarge } from '../../protocol/index.js'
 import { localFetch, type LocalFetch } from './http-fetch.js'
 import { report, type AuditSink } from '../types.js'
 
@@ -93,7 +94,9 @@ export class Forwarder {
     try {
       const client = await this.client(s.agent)
       const task: Task = await client.cancelTask({ tenant: '', id: ids.agentTaskId, metadata: undefined }, { signal: AbortSignal.timeout(30_000) })
-      void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${s.peer}`, outcome: 'ok', detail: { side: 'callee', callId: s.callId, agent: s.agent, taskId: s.taskId, state: taskStateToJSON(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED), terminal: true } })
+      // Committed as the call's snapshot, which writes its one A2A_TASK_ENDED row; the agent's
+      // own CANCELED event, when it comes, finds the call done (before: two rows per cancel).
+      await this.commit(s, task)
       return Task.toJSON(this.rewrite(s, task)) as Record<string, any>
     } catch {
       return undefined
@@ -272,6 +275,8 @@ export class Forwarder {
    * true when final (then once it is durable: `TaskDb.appendServedEvent`).
    */
   private async commit (s: ServedRow, result: Message | Task): Promise<boolean> {
+    // Done already (a cancellation was committed meanwhile): nothing more to record.
+    if (this.init.db.getServed(s.callId)?.done !== false) return true
     let task: Task
     if (isTask(result)) {
       task = result // `rewrite` below works on a copy
@@ -281,10 +286,18 @@ export class Forwarder {
       task.status!.message = structuredClone(result as Message)
     }
     task = this.rewrite(s, task)
+    let text = JSON.stringify(Task.toJSON(task))
+    // A snapshot that cannot cross the mesh in one frame ends the call, saying why, instead of
+    // being sent, refused by the caller's node and sent again for as long as the call lives.
+    const bytes = payloadTooLarge(text)
+    if (bytes !== undefined) {
+      task = failedTask(s, `error[TOO_LARGE]: Agent "${s.agent}" answered with a task of ${bytes} bytes of JSON, over the ${MAX_TASK_PAYLOAD_BYTES} bytes a snapshot can carry across the mesh; have the agent return large content as a file URL`)
+      text = JSON.stringify(Task.toJSON(task))
+    }
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
     const final = FINAL_STATES.has(state)
     try {
-      await this.init.db.appendServedEvent(s.callId, JSON.stringify(Task.toJSON(task)), final)
+      await this.init.db.appendServedEvent(s.callId, text, final)
     } catch (err) {
       if (!final) throw err
       // Committed but not durable: held back from the caller until the restart's sync.

@@ -9,7 +9,7 @@ import { AgentCard } from '@a2a-js/sdk'
 import { jsonRpcHandler } from '@a2a-js/sdk/server/express'
 import { MeshExecutor } from './executor.js'
 import { MAX_RPC_BODY_BYTES, parseTarget } from './endpoint.js'
-import { invalidRequestGuard, parseErrorHandler } from './jsonrpc-envelope.js'
+import { invalidRequestGuard, lastErrorHandler, parseErrorHandler } from './jsonrpc-envelope.js'
 import { MeshRequestHandler } from './request-handler.js'
 import { scopeOf, type RemoteCalls } from './remote.js'
 import { SqliteTaskStore } from './task-store.js'
@@ -44,12 +44,14 @@ export function buildApp (gateway: GatewayHooks): express.Express {
   // Parsed here, once (the SDK's own parser then skips the body): -32700 / -32600 come first.
   app.use('/peers/:peer/agents/:name',
     (req: Request, res: Response, next: NextFunction) => { gateway.authorize(req, res, next) },
-    express.json({ limit: MAX_RPC_BODY_BYTES }), parseErrorHandler, invalidRequestGuard,
+    // Not strict: `null` or `"x"` is JSON that is no request object (-32600), not a parse error.
+    express.json({ limit: MAX_RPC_BODY_BYTES, strict: false }), parseErrorHandler, invalidRequestGuard,
     (req: Request, res: Response, next: NextFunction) => {
       const target = parseTarget(req)!
       void rpcOf(target.peer, target.name)(req, res, next)
     })
-  app.use((_req, res) => { res.status(404).json({ error: 'not found: use /peers/<PeerId>/agents/<name>' }) })
+  app.use((_req, res) => { res.status(404).json({ error: 'error[NOT_FOUND]: no such path; remote agents are at /peers/<PeerId>/agents/<name> (`sov agents PEER` prints their card URLs)' }) })
+  app.use(lastErrorHandler(line => { console.error(line) }))
   return app
 }
 

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net'
 import type { NextFunction, Request, Response } from 'express'
 import type { OfferedAgent } from '../../protocol/index.js'
 import { AGENT_CARD_PATH, CARD_CACHE_DEFAULT_MS, cacheLifeMs, etagOf, ifNoneMatch } from './agent-card.js'
-import { parseTarget } from './endpoint.js'
+import { parseTarget, targetProblem } from './endpoint.js'
 import type { RemoteCalls } from './remote.js'
 import type { TaskDb } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
@@ -28,6 +28,8 @@ interface OfferedList { until: number, agents: OfferedAgent[] }
 export interface GatewayInit {
   db: TaskDb
   remote: RemoteCalls
+  /** This node's PeerId: a path naming it is refused (a call to ourselves would wait for a day). */
+  self: string
   audit: AuditSink
   /** The local agent a bearer token belongs to, if it may call out (`/a2a/post`); never logs the token. */
   authenticate: (token: string, agent: string) => { name: string } | { refused: string } | undefined
@@ -125,8 +127,8 @@ export class Gateway {
 
   /** GET of a remote agent's card, rewritten (`gateway-app.ts` routes it here). */
   async card (req: Request, res: Response): Promise<void> {
-    const target = parseTarget(req)
-    if (target === undefined) { res.status(404).json({ error: 'not found: bad PeerId or agent name' }); return }
+    const target = this.target(req, res)
+    if (target === undefined) return
     let list: OfferedList
     try {
       list = await this.offered(target.peer, false)
@@ -145,10 +147,18 @@ export class Gateway {
     res.type('application/json').send(body)
   }
 
+  /** The remote agent a path names, or undefined once the refusal is answered (404, or 400 for this node itself). */
+  private target (req: Request, res: Response): { peer: string, name: string } | undefined {
+    const problem = targetProblem(req, this.init.self)
+    if (problem === undefined) return parseTarget(req)
+    res.status(problem.startsWith('error[NOT_FOUND]') ? 404 : 400).json({ error: problem })
+    return undefined
+  }
+
   /** Bearer check before any JSON-RPC request reaches the SDK (`gateway-app.ts` mounts it). */
   authorize (req: Request, res: Response, next: NextFunction): void {
-    const target = parseTarget(req)
-    if (target === undefined) { res.status(404).json({ error: 'not found: bad PeerId or agent name' }); return }
+    const target = this.target(req, res)
+    if (target === undefined) return
     const header = req.headers.authorization ?? ''
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
     const who = m === null ? undefined : this.init.authenticate(m[1], target.name)

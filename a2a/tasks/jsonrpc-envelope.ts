@@ -3,7 +3,9 @@
  * Request). `@a2a-js/sdk` 1.3.0 answers such a body with -32602 (it folds -32600 into its
  * `RequestMalformedError`), so this middleware, mounted after `express.json()` and before the
  * SDK's handler, answers it first; `parseErrorHandler` answers a body that does not parse with
- * -32700 exactly as the SDK's own parser does. Params, methods and the rest are the SDK's.
+ * -32700 exactly as the SDK's own parser does, and any other refusal of the body parser (too
+ * large, an unknown encoding, cut short) with a JSON-RPC error naming the cause and the limit,
+ * never Express's HTML page with its stack trace. Params, methods and the rest are the SDK's.
  */
 import type { NextFunction, Request, Response } from 'express'
 
@@ -32,5 +34,25 @@ export function parseErrorHandler (err: unknown, _req: Request, res: Response, n
     res.status(200).json({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Invalid JSON payload.' } })
     return
   }
+  const e = err as { status?: number, type?: string, limit?: number, length?: number }
+  if (typeof e?.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    const why = e.type === 'entity.too.large'
+      ? `error[TOO_LARGE]: the request body is ${e.length ?? 'over'} bytes, over the endpoint's limit of ${e.limit} bytes; send large content as a file URL`
+      : `error[BAD_REQUEST]: the request body could not be read (${e.type}); send UTF-8 JSON with Content-Type: application/json`
+    res.status(e.status).json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: why } })
+    return
+  }
   next(err)
+}
+
+/**
+ * The app's last error handler: an error no route answered gets a JSON `error[INTERNAL]` line
+ * (no stack, no paths) and one log line; Express's own would send an HTML page with the stack.
+ */
+export function lastErrorHandler (log: (line: string) => void) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    log(`a2a endpoint: ${(err as Error)?.message ?? String(err)}`)
+    if (res.headersSent) { res.end(); return }
+    res.status(500).json({ error: 'error[INTERNAL]: Cannot serve this request; the node\'s log says why' })
+  }
 }

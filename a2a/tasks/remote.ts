@@ -107,8 +107,12 @@ export class RemoteCalls {
     const a = await this.ask(call.peer, { v: 1, type: 'cancel', callId: call.callId, agent: call.agent }, signal)
     if (a.type === 'error') throw unavailable(`Cannot cancel: error[${a.code}]: ${a.reason}`)
     if (a.type !== 'cancelled' || !a.accepted || a.task === undefined) return undefined
-    this.init.db.endCall(call.callId)
-    void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: 'ok', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state: String(a.task.status?.state ?? '') } })
+    // The callee commits the cancellation as the call's final snapshot, which may be applied
+    // here (and its end row written) before this answer: one end row per call.
+    if (this.init.db.getCall(call.callId)?.done !== true) {
+      this.init.db.endCall(call.callId)
+      void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: 'ok', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state: String(a.task.status?.state ?? '') } })
+    }
     return { ...a.task, id: call.taskId, contextId: call.contextId }
   }
 

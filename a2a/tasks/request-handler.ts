@@ -4,14 +4,20 @@
  *   executor). Here the cancellation first travels to the callee's agent; only the agent's answer
  *   decides, and it ends the call so no later snapshot overrides it. A refusal (or a task the
  *   agent never got) is TaskNotCancelableError.
+ * - SendMessage and SendStreamingMessage: a message too large to cross the mesh in one frame is
+ *   refused before anything is stored (RequestMalformed, -32602, naming the limit); before, it
+ *   was accepted and then re-sent for a day without ever reaching the callee.
+ * - CancelTask of a task already in a terminal state, CANCELED included: TaskNotCancelable
+ *   (-32002, A2A v1.0 §3.1.5); the SDK answers a cancelled one with the task.
  * - SubscribeToTask: the SDK's follows only the event bus of an executor running in this process,
  *   which a restart (or the end of the blocking bound) leaves behind, so the stream ended after
  *   the first snapshot. Here it follows the task in `tasks.db`, where every snapshot the callee
  *   sends is applied, whoever is following the call (issue 11).
  */
-import { Task, TaskState, taskStateToJSON, type CancelTaskRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
+import { Message, Task, TaskState, taskStateToJSON, type CancelTaskRequest, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
 import { DefaultRequestHandler, type ServerCallContext } from '@a2a-js/sdk/server'
 import { RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
+import { MAX_TASK_PAYLOAD_BYTES, payloadTooLarge } from '../../protocol/index.js'
 import type { MeshExecutor } from './executor.js'
 import type { SqliteTaskStore } from './task-store.js'
 import { INTERRUPTED_STATES, TERMINAL_STATES as TERMINAL, updatesBetween } from './task-updates.js'
@@ -33,9 +39,21 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     super(card, store, executor)
   }
 
+  override async sendMessage (params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
+    checkSize(params)
+    return await super.sendMessage(params, context)
+  }
+
+  override async * sendMessageStream (params: SendMessageRequest, context: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
+    checkSize(params)
+    yield * super.sendMessageStream(params, context)
+  }
+
   override async cancelTask (params: CancelTaskRequest, context: ServerCallContext): Promise<Task> {
     const task = await this.store.load(params.id, context)
-    if (task !== undefined && !TERMINAL.has(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) {
+    const state = task?.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+    if (task !== undefined && TERMINAL.has(state)) throw new TaskNotCancelableError(`Task not cancelable: ${params.id} is already in a terminal state (${taskStateToJSON(state)})`)
+    if (task !== undefined) {
       const answer = await this.cancelRemote(task.id).catch(() => undefined)
       if (answer === undefined) throw new TaskNotCancelableError(`Task not cancelable: ${params.id}: the agent did not accept the cancellation`)
       const remote = Task.fromJSON(answer)
@@ -103,5 +121,14 @@ export class MeshRequestHandler extends DefaultRequestHandler {
       unwatch()
       signal?.removeEventListener('abort', onAbort)
     }
+  }
+}
+
+/** Refuses a message whose JSON could not cross the mesh in one frame (`MAX_TASK_PAYLOAD_BYTES`). */
+function checkSize (params: SendMessageRequest): void {
+  if (params.message === undefined) return
+  const bytes = payloadTooLarge(JSON.stringify(Message.toJSON(params.message)))
+  if (bytes !== undefined) {
+    throw new RequestMalformedError(`error[TOO_LARGE]: Cannot send the message: its JSON is ${bytes} bytes, over the ${MAX_TASK_PAYLOAD_BYTES} bytes a call across the mesh carries; send large content as a file URL, or split it over several messages`)
   }
 }

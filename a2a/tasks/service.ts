@@ -7,7 +7,7 @@ import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interf
 import * as v from 'valibot'
 import { Task } from '@a2a-js/sdk'
 import { v7 as uuidv7 } from 'uuid'
-import { A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MailboxNameSchema, badRequest, conflict, isSovError, notFound, unavailable } from '../../protocol/index.js'
+import { A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_PAYLOAD_BYTES, MailboxNameSchema, badRequest, conflict, isSovError, notFound, payloadTooLarge, tooLarge, unavailable } from '../../protocol/index.js'
 import type { AuditSink, Authorize } from '../types.js'
 import { report } from '../types.js'
 import { cardUrlOf, fetchAgentCard } from './agent-card.js'
@@ -95,7 +95,7 @@ export class A2aTasks {
       this.unhandleSession = await handle(A2A_TASK_SESSION_PROTOCOL, server.handleSession, { maxInboundStreams: MAX_TASK_SESSIONS })
       this.remote = new RemoteCalls({ node: this.init.node, db, audit: this.init.audit })
       if (this.init.listen !== null) {
-        const gateway = new Gateway({ db, remote: this.remote, audit: this.init.audit, authenticate: this.init.authenticate, blockingMaxMs: this.init.blockingMaxMs })
+        const gateway = new Gateway({ db, remote: this.remote, self: this.init.node.peerId.toString(), audit: this.init.audit, authenticate: this.init.authenticate, blockingMaxMs: this.init.blockingMaxMs })
         try {
           await gateway.start(this.init.listen.host, this.init.listen.port)
           this.gateway = gateway
@@ -191,7 +191,11 @@ export class A2aTasks {
     let parsed
     try { parsed = Task.toJSON(Task.fromJSON(task)) } catch (cause) { throw badRequest(`Cannot reply: the parts are not A2A parts: ${(cause as Error).message}`, { cause }) }
     const final = state !== 'TASK_STATE_WORKING'
-    await db.appendServedEvent(id, JSON.stringify(parsed), final)
+    const text = JSON.stringify(parsed)
+    // The snapshot (history and artifacts included) must cross the mesh in one frame.
+    const bytes = payloadTooLarge(text)
+    if (bytes !== undefined) throw tooLarge(`Cannot reply to "${id}": the task would be ${bytes} bytes of JSON, over the ${MAX_TASK_PAYLOAD_BYTES} bytes one snapshot can carry to the caller; send large content as a file URL (a part with a url) instead of inline`)
+    await db.appendServedEvent(id, text, final)
     this.server?.notify(id)
     if (final) {
       this.init.mailboxes?.settle(mailbox, id)

@@ -6,6 +6,7 @@
  */
 import { Task, TaskState, taskStateToJSON, type ListTasksRequest, type ListTasksResponse } from '@a2a-js/sdk'
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server'
+import { RequestMalformedError } from '@a2a-js/sdk/errors'
 import type { TaskDb } from './task-db.js'
 
 export class SqliteTaskStore implements TaskStore {
@@ -84,5 +85,6 @@ function decodeCursor (token: string): { updatedAt: number, id: string } | undef
     const [updatedAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
     if (typeof updatedAt === 'number' && typeof id === 'string') return { updatedAt, id }
   } catch {}
-  return { updatedAt: -1, id: '' } // a token we never issued: an empty page
+  // A token this endpoint never issued is the client's mistake, not an empty page.
+  throw new RequestMalformedError(`error[BAD_REQUEST]: pageToken "${token.slice(0, 64)}" is not one this endpoint issued: pass the nextPageToken of the previous ListTasks page, or none for the first page`)
 }

@@ -5,6 +5,7 @@
  * - `ask …`: the task asks for input (`TASK_STATE_INPUT_REQUIRED`); the next turn completes it
  *   with `got <text>`;
  * - `slow <ms> …`: works for `<ms>` before completing;
+ * - `big <bytes>`: completes with an artifact `result` of that many `x` (larger than the mesh carries);
  * - anything else: completes with an artifact `result` holding `echo: <text>`.
  * CancelTask marks a task CANCELED. It streams (SendStreamingMessage) unless `streaming: false`.
  * `stop()` and `start()` again keep the port, so a test can take the agent down and back up.
@@ -71,7 +72,8 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
       }
       const slow = /^slow (\d+)/.exec(body)
       if (slow !== null) await new Promise(resolve => setTimeout(resolve, Number(slow[1])))
-      bus.publish(AgentEvent.artifactUpdate({ taskId, contextId, artifact: { artifactId: 'result', name: 'result', description: '', parts: [{ content: { $case: 'text', value: `echo: ${body}` }, mediaType: 'text/plain', filename: '', metadata: undefined }], metadata: undefined, extensions: [] }, append: false, lastChunk: true, metadata: undefined }))
+      const big = /^big (\d+)$/.exec(body)
+      bus.publish(AgentEvent.artifactUpdate({ taskId, contextId, artifact: { artifactId: 'result', name: 'result', description: '', parts: [{ content: { $case: 'text', value: big !== null ? 'x'.repeat(Number(big[1])) : `echo: ${body}` }, mediaType: 'text/plain', filename: '', metadata: undefined }], metadata: undefined, extensions: [] }, append: false, lastChunk: true, metadata: undefined }))
       bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: status(TaskState.TASK_STATE_COMPLETED, 'done'), metadata: undefined }))
       bus.finished()
     },
