@@ -47,7 +47,10 @@ export class IpcClient {
     const root = homeDir(home)
     assertHomeExists(root)
     const sock = join(root, 'sov.sock')
-    const secret = token ?? process.env.SOV_TOKEN ?? readToken(root)
+    const env = token === undefined ? process.env.SOV_TOKEN : undefined
+    // Set but empty is a mistake (an unset variable expanded), never a reason to use another token.
+    if (env === '') throw unauthenticated('Cannot authenticate: $SOV_TOKEN is set but empty; unset it to use this home\'s operator token, or set it to an agent token (sov agent-token issue)')
+    const secret = token ?? env ?? readToken(root)
     const socket = await new Promise<Socket>((res, rej) => {
       const s = connect(sock)
       s.once('connect', () => { s.removeAllListeners('error'); res(s) })
@@ -62,7 +65,10 @@ export class IpcClient {
     })
     if (reply?.ok !== true) {
       client.close()
-      throw reply?.error !== undefined ? toError(reply.error) : unauthenticated('Cannot authenticate: the daemon refused hello')
+      const err = reply?.error !== undefined ? toError(reply.error) : unauthenticated('Cannot authenticate: the daemon refused hello')
+      // Say where the refused token came from: $SOV_TOKEN overrides the operator token.
+      if (env !== undefined && err.code === 'UNAUTHENTICATED') err.message += ' (the token came from $SOV_TOKEN: unset it to use this home\'s operator token)'
+      throw err
     }
     client.node = reply.node
     return client

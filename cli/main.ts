@@ -13,6 +13,15 @@ import { reportError, type GlobalOptions } from './output.js'
 import { registerCommands } from './commands/index.js'
 import { addGlobalHelp, commandName } from './help.js'
 
+// A reader that closed early (`sov audit tail | head -1`) has what it wanted: stop quietly,
+// as Unix tools do, instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0)
+    throw err
+  })
+}
+
 // Known before commander parses: decides where help, version and parse errors go.
 const argv = process.argv.slice(2)
 const dashdash = argv.indexOf('--')

@@ -4,10 +4,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import * as v from 'valibot'
-import { badRequest } from '../protocol/index.js'
+import { badRequest, describeIssue } from '../protocol/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { RECEIVE_MAX_BYTES, parseHttpListen } from '../a2a/index.js'
-import { writeFileAtomic } from './files/index.js'
+import { explainFsError, writeFileAtomic } from './files/index.js'
 
 /** Where a fresh node listens: loopback only; `--listen /ip4/0.0.0.0/tcp/4001` opens it to the LAN. */
 export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/4001']
@@ -42,7 +42,7 @@ const LicenceSchema = v.strictObject({
 const Multiaddrs = v.array(v.pipe(v.string(), v.check(isMultiaddr, issue => `"${String(issue.input).slice(0, 120)}" is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001)`)))
 const HttpListen = v.pipe(
   v.union([v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), v.string()]),
-  v.check(isHttpListen, issue => `"${String(issue.input).slice(0, 120)}" is not 0 (off), a port, or a loopback HOST:PORT such as 127.0.0.1:4011`)
+  v.check(isHttpListen, issue => `"${String(issue.input).slice(0, 120)}" is not 0 (off), a port, or HOST:PORT with a loopback HOST such as 127.0.0.1:4011 (loopback only)`)
 )
 
 function isMultiaddr (text: string): boolean {
@@ -116,39 +116,27 @@ export function loadConfig (path: string): Config {
 
 /**
  * Checks a config value against the schema the daemon uses; `path` names the file in messages.
- * An unknown key is named with the keys allowed there.
+ * An unknown key is named with the keys allowed there. `verb` says what was being done
+ * (`config set` checks the file it is about to write: "change config", not "read config").
  */
-export function parseConfig (raw: unknown, path: string): Config {
+export function parseConfig (raw: unknown, path: string, verb = 'read config'): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw badRequest(`Cannot read config "${path}": it must be a JSON object like {"listen": [...]}, not ${Array.isArray(raw) ? 'an array' : String(raw)}`)
+    throw badRequest(`Cannot ${verb} "${path}": it must be a JSON object like {"listen": [...]}, not ${Array.isArray(raw) ? 'an array' : String(raw)}`)
   }
   const parsed = v.safeParse(ConfigSchema, raw)
   if (!parsed.success) {
     const issue = parsed.issues[0]
     const field = v.getDotPath(issue) ?? '(root)'
     if (issue.type === 'strict_object' && issue.received === 'undefined') {
-      throw badRequest(`Cannot read config "${path}": key "${field}" is missing; it is required there`)
+      throw badRequest(`Cannot ${verb} "${path}": key "${field}" is missing; it is required there`)
     }
     if (issue.type === 'strict_object') {
       const parent = field.split('.').slice(0, -1)
-      throw badRequest(`Cannot read config "${path}": unknown key "${field}"; allowed ${parent.length === 0 ? 'at the top' : `in "${parent.join('.')}"`}: ${configKeys(parent).join(', ')}`)
+      throw badRequest(`Cannot ${verb} "${path}": unknown key "${field}"; allowed ${parent.length === 0 ? 'at the top' : `in "${parent.join('.')}"`}: ${configKeys(parent).join(', ')}`)
     }
-    throw badRequest(`Cannot read config "${path}": field "${field}": ${plain(issue)}`)
+    throw badRequest(`Cannot ${verb} "${path}": field "${field}": ${describeIssue(issue)}`)
   }
   return parsed.output
-}
-
-/** A schema issue in words (not `Invalid value: Expected >=1 but received 0`). */
-function plain (issue: v.BaseIssue<unknown>): string {
-  const got = `got ${issue.received}`
-  switch (issue.type) {
-    case 'min_value': return `must be at least ${String(issue.requirement)} (${got})`
-    case 'max_value': return `must be at most ${String(issue.requirement)} (${got})`
-    case 'integer': return `must be a whole number (${got})`
-    case 'min_length': return `must have at least ${String(issue.requirement)} entries (${got})`
-    case 'picklist': return `must be one of ${issue.expected ?? '?'} (${got})`
-    default: return issue.kind === 'schema' ? `must be ${issue.expected ?? 'another type'} (${got})` : issue.message
-  }
 }
 
 /** The keys the schema allows under `parent` (a dotted path split), for messages and `config get`. */
@@ -165,5 +153,10 @@ export function configKeys (parent: string[] = []): string[] {
 export function updateConfig (path: string, change: (raw: Record<string, any>) => void): void {
   const raw = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {}
   change(raw)
-  writeFileAtomic(path, JSON.stringify(raw, null, 2) + '\n')
+  try {
+    writeFileAtomic(path, JSON.stringify(raw, null, 2) + '\n')
+  } catch (err) {
+    // A read-only or full home said in our words, naming the file (it was error[INTERNAL]: EROFS…).
+    throw explainFsError(err, `change "${path}"`)
+  }
 }

@@ -289,8 +289,9 @@ export class Daemon implements IpcComponents {
  */
 export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   // stdout/stderr are daemon.log in the background: a failed write there (disk full, EPIPE) must
-  // never stop the daemon (issue 10 §4). Lines that cannot be written are dropped.
-  for (const s of [process.stdout, process.stderr]) s.on('error', () => {})
+  // never stop the daemon (issue 10 §4). Lines that cannot be written are dropped. The CLI's
+  // own handler (quit quietly when a reader such as `| head` hangs up) is taken off first.
+  for (const s of [process.stdout, process.stderr]) { s.removeAllListeners('error'); s.on('error', () => {}) }
   const log = opts.log ?? resilientLog
   const daemon = await Daemon.start({ ...opts, log })
   const info = daemon.info()

@@ -3,10 +3,10 @@
  * whatever already exists. Secrets are written 0600 inside a 0700 home.
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { conflict, swarmKeyInvalid } from '../protocol/index.js'
+import { SovError, conflict, swarmKeyInvalid } from '../protocol/index.js'
 import { formatSwarmKey, generateSwarmKey, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint } from '../mesh/index.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { DEFAULT_LISTEN, updateConfig } from './config.js'
+import { DEFAULT_LISTEN, parseConfig, updateConfig } from './config.js'
 import { homePaths } from './home.js'
 import { ensureDir, explainFsError, writeFileAtomic } from './files/index.js'
 import { newOperatorToken } from './caps/index.js'
@@ -42,11 +42,13 @@ export async function initHome (opts: InitOptions = {}): Promise<InitResult> {
 
 async function init (opts: InitOptions): Promise<InitResult> {
   const paths = homePaths(opts.home)
+  // Every input is checked before anything is created: a refused init leaves no home behind.
+  const given = opts.swarmKey ?? (opts.swarmKeyFile !== undefined ? readKeyFile(opts.swarmKeyFile) : undefined)
+  parseConfig({ listen: opts.listen ?? DEFAULT_LISTEN, bootstrap: opts.bootstrap ?? [] }, paths.config, 'init')
   ensureDir(paths.root)
   ensureDir(paths.identityDir)
   const created = { swarmKey: false, identity: false, operatorToken: false, config: false }
 
-  const given = opts.swarmKey ?? (opts.swarmKeyFile !== undefined ? readKeyFile(opts.swarmKeyFile) : undefined)
   if (given !== undefined) {
     if (existsSync(paths.swarmKey)) {
       const { key: current } = parseSwarmKey(readFileSync(paths.swarmKey))
@@ -98,5 +100,11 @@ function readKeyFile (path: string): Uint8Array {
   } catch (cause) {
     throw swarmKeyInvalid(`Cannot read swarm key "${path}": ${(cause as Error).message}`, { cause })
   }
-  return parseSwarmKey(bytes).key
+  try {
+    return parseSwarmKey(bytes).key
+  } catch (err) {
+    // Name the file: the parser only knows the bytes.
+    if (err instanceof SovError) err.message = `"${path}": ${err.message}`
+    throw err
+  }
 }

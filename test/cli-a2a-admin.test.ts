@@ -99,13 +99,17 @@ test('outbox shows the last error of a queued message and takes --peer and --lim
   }, 20_000, 'a last error')
   assert.match(row[0].lastError, /no address for peer/)
   assert.match((await sov(a.home, ['a2a', 'outbox'])).stdout, /queued \(\d+ attempts\)  last error: no address for peer/)
-  assert.equal((await sov(a.home, ['a2a', 'outbox', '--peer', 'someone-else', '--json'])).json, [])
+  assert.equal((await sov(a.home, ['a2a', 'outbox', '--peer', a.peerId, '--json'])).json, [])
+  // A --peer that is no PeerId is said (it printed "Outbox empty").
+  const notPeer = await sov(a.home, ['a2a', 'outbox', '--peer', 'someone-else'])
+  assert.is(notPeer.code, 2)
+  assert.match(notPeer.stderr, /--peer "someone-else": not a PeerId/)
   const wait = await sov(a.home, ['a2a', 'send', UNKNOWN_PEER, 'jobs', 'x', '--wait', '1s'])
   assert.is(wait.code, 1)
   assert.match(wait.stderr, /error\[TIMEOUT\]: Cannot confirm ".*": still queued after 1s/)
 })
 
-test('dead letters: list with reason and deliveries, redrive (audited), purge --dead/--ready --yes (audited)', async ctx => {
+test('dead letters: list with reason and deliveries, redrive (audited when it moved something; an id given twice is one), nack says what died, purge --dead/--ready --yes (audited)', async ctx => {
   const b = await startA2ADaemon(ctx, { config: { limits: { maxDeliveries: 1 } } })
   const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr] })
   await sov(b.home, ['cap', 'grant', a.peerId, '/a2a/send', '--mailbox', 'jobs'])
@@ -121,7 +125,11 @@ test('dead letters: list with reason and deliveries, redrive (audited), purge --
   assert.match(dead[0].reason, /lease ran out after 1 deliveries/)
   assert.match((await sov(b.home, ['a2a', 'dead', 'jobs'])).stdout, /1 deliveries {2}died .*: lease ran out/)
 
-  const one = await sov(b.home, ['a2a', 'redrive', 'jobs', dead[0].id, 'not-an-id', '--json'])
+  // A redrive that moves nothing is refused and writes no audit row.
+  const nothing = await sov(b.home, ['a2a', 'redrive', 'jobs', 'not-an-id', '--json'])
+  assert.is(nothing.code, 1)
+  assert.not.ok((await sov(b.home, ['audit', 'tail', '-n', '100', '--json'])).json.some((r: any) => r.type === 'A2A_REDRIVE'), 'no row for a redrive that moved nothing')
+  const one = await sov(b.home, ['a2a', 'redrive', 'jobs', dead[0].id, dead[0].id, 'not-an-id', '--json'])
   assert.is(one.code, 1, 'an id that is not a dead letter is reported')
   assert.equal(one.json.redriven, [dead[0].id])
   assert.equal(one.json.missing, ['not-an-id'])
@@ -131,7 +139,8 @@ test('dead letters: list with reason and deliveries, redrive (audited), purge --
   assert.equal(boxes.json, [{ mailbox: 'jobs', ready: 2, leased: 0, dead: 0 }])
   const again = await sov(b.home, ['a2a', 'receive', 'jobs', '--json'])
   assert.is(again.json[0].deliveries, 1, 'the delivery count starts again')
-  await sov(b.home, ['a2a', 'nack', 'jobs', ...again.json.map((m: any) => m.lease)])
+  const nacked = await sov(b.home, ['a2a', 'nack', 'jobs', ...again.json.map((m: any) => m.lease)])
+  assert.match(nacked.stdout, /^Returned 0; 2 reached the delivery limit and went to the dead letters/, 'the human output says where they went')
 
   const purgedReady = await sov(b.home, ['a2a', 'purge', 'jobs', '--ready', '--yes', '--json'])
   assert.is(purgedReady.code, 0, purgedReady.stderr)
@@ -139,7 +148,7 @@ test('dead letters: list with reason and deliveries, redrive (audited), purge --
   const purgedDead = await sov(b.home, ['a2a', 'purge', 'jobs', '--dead', '--yes', '--json'])
   assert.is(purgedDead.json.dead, 2, 'the nacked ones died (one delivery allowed)')
   const rows = (await sov(b.home, ['audit', 'tail', '-n', '100', '--json'])).json
-  assert.ok(rows.some((r: any) => r.type === 'A2A_REDRIVE' && r.detail.count === 1))
+  assert.ok(rows.some((r: any) => r.type === 'A2A_REDRIVE' && r.detail.count === 1 && r.detail.missing === 1), 'the id given twice counts once')
   assert.ok(rows.some((r: any) => r.type === 'A2A_PURGE' && r.detail.which === 'dead' && r.detail.dead === 2))
 })
 
@@ -184,6 +193,20 @@ test('send with several ordered parts, stdin, ids and metadata; receive --follow
   const after = await sov(b.home, ['a2a', 'mailboxes', '--json'])
   assert.is(after.json[0].leased, 0, 'Ctrl-C released the leases')
   assert.is(after.json[0].ready, 2)
+
+  // Many polls in one follower: each used to add an abort listener (a warning at the 11th).
+  const more = await Promise.all(Array.from({ length: 10 }, async (_, i) => await sov(a.home, ['a2a', 'send', b.peerId, 'jobs', `more ${i}`, '--wait', '20s'])))
+  assert.ok(more.every(r => r.code === 0), more.map(r => r.stderr).join(''))
+  const many = spawn(process.execPath, [SOV, '--home', b.home, 'a2a', 'receive', 'jobs', '--follow', '--json', '--max', '1', '--ack'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  ctx.defer(() => { many.kill('SIGKILL') })
+  let manyOut = ''
+  let manyErr = ''
+  many.stdout.on('data', d => { manyOut += d })
+  many.stderr.on('data', d => { manyErr += d })
+  await waitFor(() => manyOut.split('\n').filter(Boolean).length === 12, 30_000, '12 messages, one poll each')
+  many.kill('SIGINT')
+  assert.is(await new Promise(resolve => many.once('exit', resolve)), 0)
+  assert.not.match(manyErr, /MaxListenersExceeded/, manyErr)
 })
 
 test.run()

@@ -1,11 +1,12 @@
 // Errors that name the thing and the fix (issue 14): each refusal through the built CLI and a real
 // daemon, with its code, exit status and the words a user needs; nothing written before the check.
 import * as assert from 'uvu/assert'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { newAddress } from '../finance/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
-import { sov, startDaemon } from './kit/daemon.js'
+import { SOV, sov, startDaemon } from './kit/daemon.js'
 import { startElectrum } from './kit/electrum.js'
 
 const test = kitSuite('cli-errors')
@@ -18,6 +19,11 @@ test('usage mistakes: exit 2, error[BAD_REQUEST] naming the flag, the value and 
     [['a2a', 'send', a.peerId, 'jobs', '--file', dir], /--file ".*": it is a directory/],
     [['a2a', 'send', a.peerId, 'jobs', '--data', '{nope'], /--data "\{nope": not valid JSON/],
     [['a2a', 'send', a.peerId, 'jobs', 'x', '--metadata', '[1]'], /--metadata "\[1\]": it must be a JSON object/],
+    [['a2a', 'send', a.peerId, 'jobs', '--data', '{"n":1e400}'], /--data "\{"n":1e400\}": a number in it is beyond what JSON numbers hold \(it reads as Infinity\)/],
+    [['a2a', 'send', a.peerId, 'jobs', ''], /Cannot send an empty text/],
+    [['a2a', 'send', a.peerId, 'jobs', '--file', join(dir, 'missing.txt'), '--media-type', ''], /--media-type "": give a media type/],
+    [['a2a', 'outbox', '--peer', 'notapeer'], /--peer "notapeer": not a PeerId/],
+    [['a2a', 'ack', 'jobs', ''], /Cannot run a2a\.ack: leases\.0 "": must have at least 1 character \(got 0\)/],
     [['a2a', 'send', a.peerId, 'jobs', 'x', '--ttl', '31d'], /--ttl "31d": out of range; use 1s to 30d/],
     [['a2a', 'receive', 'jobs', '--wait', '10m'], /--wait "10m": out of range; use 0s to 5m/],
     [['a2a', 'receive', 'jobs', '--lease', 'soon'], /--lease "soon": not a duration; use e\.g\. 250ms/],
@@ -41,7 +47,7 @@ test('usage mistakes: exit 2, error[BAD_REQUEST] naming the flag, the value and 
     assert.is(r.code, 2, `sov ${args.join(' ')}: ${r.stderr}`)
     assert.match(r.stderr, /^error\[BAD_REQUEST\]: /, r.stderr)
     assert.match(r.stderr, message, `sov ${args.join(' ')}`)
-    assert.not.match(r.stderr, /Invalid value|Expected <=|waitMs|expiresS/, 'no schema text leaks')
+    assert.not.match(r.stderr, /Invalid value|Invalid length|Expected <=|Expected >=|waitMs|expiresS/, 'no schema text leaks')
   }
   // Nothing was signed or stored by the refused grants and tokens; the lists still work.
   const caps = await sov(a.home, ['cap', 'list', '--json'])
@@ -50,6 +56,25 @@ test('usage mistakes: exit 2, error[BAD_REQUEST] naming the flag, the value and 
   const tokens = await sov(a.home, ['agent-token', 'list', '--json'])
   assert.is(tokens.code, 0)
   assert.equal(tokens.json, [])
+  // $SOV_TOKEN set but empty: said locally, naming the variable (it was sent as the token).
+  const empty = await sov(a.home, ['status'], { env: { SOV_TOKEN: '' } })
+  assert.is(empty.code, 1)
+  assert.match(empty.stderr, /^error\[UNAUTHENTICATED\]: Cannot authenticate: \$SOV_TOKEN is set but empty; unset it/)
+  const wrong = await sov(a.home, ['status'], { env: { SOV_TOKEN: 'sova_' + '0'.repeat(64) } })
+  assert.match(wrong.stderr, /the token came from \$SOV_TOKEN: unset it/)
+  // A reader that stops early ends the command quietly (it died on EPIPE with a stack trace).
+  const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${SOV}" --home "${a.home}" audit tail -n 200 | head -c 0`], { encoding: 'utf8' })
+  assert.not.match(piped.stderr, /EPIPE|Unhandled/, piped.stderr)
+  // A refused init names the input and creates nothing (it left identity/ behind).
+  const badKey = join(dir, 'bad.key')
+  writeFileSync(badKey, 'garbage\n')
+  for (const [args, message] of [[['--listen', 'not-a-multiaddr'], /field "listen\.0": "not-a-multiaddr" is not a multiaddr/], [['--swarm-key', badKey], /".*bad\.key": Cannot parse swarm key/]] as const) {
+    const fresh = join(dir, `fresh-${args[0].slice(2)}`)
+    const r = await sov(fresh, ['init', ...args])
+    assert.is(r.code, 2, r.stderr)
+    assert.match(r.stderr, message)
+    assert.not.ok(existsSync(fresh), `sov init ${args.join(' ')} created the home`)
+  }
   // An unknown grant id prefix is NOT_FOUND with where to look.
   const unknown = await sov(a.home, ['cap', 'revoke', 'deadbeef'])
   assert.is(unknown.code, 1)

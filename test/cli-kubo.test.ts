@@ -22,7 +22,7 @@ test('config get/set/show use the daemon schema; unknown keys, bad addresses and
     [['config', 'set', 'limits.maxEnvelopeByte', '1'], /"limits.maxEnvelopeByte" is unknown; allowed in "limits": maxEnvelopeBytes, maxDeliveries/],
     [['config', 'set', 'limits.maxDeliveries', '0'], /field "limits.maxDeliveries": must be at least 1 \(got 0\)/],
     // What the daemon parses at start is parsed by config set too (it was written, then start failed).
-    [['config', 'set', 'a2a.http.listen', 'abc'], /field "a2a.http.listen": "abc" is not 0 \(off\), a port, or a loopback HOST:PORT/],
+    [['config', 'set', 'a2a.http.listen', 'abc'], /field "a2a.http.listen": "abc" is not 0 \(off\), a port, or HOST:PORT with a loopback HOST/],
     [['config', 'set', 'a2a.http.listen', '0.0.0.0:4011'], /field "a2a.http.listen": "0.0.0.0:4011" is not/],
     [['config', 'set', 'listen', '["garbage"]'], /field "listen.0": "garbage" is not a multiaddr/],
     [['config', 'set', 'bootstrap', '["/ip4/192.0.2.1/tcp/1", "x"]'], /field "bootstrap.1": "x" is not a multiaddr/],

@@ -13,6 +13,7 @@ import { SOV, sov } from './kit/daemon.js'
 import { FAST_A2A, freePort, grantSend, startA2ADaemon, textMessage, ipc } from './kit/a2a.js'
 
 const test = kitSuite('environment')
+const PEER = '12D3KooWGzQ8Yz2Cf6ZyGdUjKwYjDx2NLHhy2JbTTA3MygUbAPDs'
 const isRoot = process.getuid?.() === 0
 
 async function initHome (home: string, port = 0): Promise<void> {
@@ -106,6 +107,11 @@ test(`a read-only home: error[UNAVAILABLE] naming the file, foreground and backg
   const fresh = join(ro, 'new-home')
   const init = await sov(fresh, ['init'])
   assert.match(init.stderr, /^error\[UNAVAILABLE\]: Cannot init the home: cannot write ".*new-home": the file system is read-only \(EROFS\)/)
+  // Config writes too (they were error[INTERNAL] with the raw EROFS text).
+  for (const args of [['config', 'set', 'limits.maxDeliveries', '3'], ['bootstrap', 'add', `/ip4/192.0.2.1/tcp/4001/p2p/${PEER}`]]) {
+    const r = await sov(ro, args)
+    assert.match(r.stderr, /^error\[UNAVAILABLE\]: Cannot change ".*config\.json": cannot write ".*config\.json\.tmp-[^"]*": the file system is read-only \(EROFS\)/, args.join(' '))
+  }
 })
 
 test(`disk full under the daemon: its log write fails, it keeps running, refuses deliveries as transient and takes them all once space is back${isRoot ? '' : ' (SKIPPED: needs root for tmpfs)'}`, async ctx => {

@@ -19,11 +19,17 @@ export function partCollector (kind: PartSpec['kind']) {
 /** Shared across the three flags so `--text a --file f --text b` keeps its order (one command a process). */
 export const orderedParts: PartSpec[] = []
 
+/** type/subtype (RFC 6838 names), optionally with parameters. */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\s*;.*)?$/
+
 export interface MessageFlags { contextId?: string, taskId?: string, metadata?: string, mediaType?: string }
 
 export function buildMessage (specs: PartSpec[], flags: MessageFlags, readStdin: () => Buffer): Record<string, unknown> {
   if (specs.length === 0) throw badRequest('Cannot send: give the content as TEXT, --text T, --data JSON or --file F (each repeatable)')
   if (specs.filter(s => s.kind === 'file' && s.value === '-').length > 1) throw badRequest('Cannot send: --file - (stdin) can be given once')
+  // An empty TEXT is most often an unset shell variable ("$ANSWER"): said, not sent as nothing.
+  if (specs.some(s => s.kind === 'text' && s.value === '')) throw badRequest('Cannot send an empty text: give the text (is a shell variable unset?), or --data JSON or --file F')
+  if (flags.mediaType !== undefined && !MEDIA_TYPE.test(flags.mediaType)) throw badRequest(`Cannot use --media-type "${flags.mediaType}": give a media type such as text/plain or application/pdf`)
   const parts = specs.map(s => {
     if (s.kind === 'text') return { text: s.value }
     if (s.kind === 'data') return { data: parseJson('--data', s.value) }
@@ -60,9 +66,17 @@ function fileRawPart (path: string, mediaType: string | undefined, readStdin: ()
 }
 
 function parseJson (flag: string, text: string): unknown {
-  try { return JSON.parse(text) } catch (cause) {
-    throw badRequest(`Cannot use ${flag} "${text.length > 60 ? text.slice(0, 60) + '…' : text}": not valid JSON (${(cause as Error).message}); quote it for the shell, e.g. '{"n":1}'`, { cause })
+  const shown = text.length > 60 ? text.slice(0, 60) + '…' : text
+  let huge: string | undefined
+  let value: unknown
+  try {
+    // A number JSON can write but not hold (1e400 parses to Infinity) would be sent as null.
+    value = JSON.parse(text, (_k, v) => { if (typeof v === 'number' && !Number.isFinite(v)) huge ??= String(v); return v })
+  } catch (cause) {
+    throw badRequest(`Cannot use ${flag} "${shown}": not valid JSON (${(cause as Error).message}); quote it for the shell, e.g. '{"n":1}'`, { cause })
   }
+  if (huge !== undefined) throw badRequest(`Cannot use ${flag} "${shown}": a number in it is beyond what JSON numbers hold (it reads as ${huge}); send it as a string`)
+  return value
 }
 
 function nonEmpty (flag: string, text: string): string {

@@ -55,7 +55,10 @@ export function registerA2ACommands (program: Command): void {
       .action(async (mailbox: string, leases: string[], _o: unknown, cmd: Command) => {
         const g = cmd.optsWithGlobals<GlobalOptions>()
         const r = await withDaemon(g.home, async c => await c.request(verb === 'ack' ? 'a2a.ack' : 'a2a.nack', { mailbox, leases }))
-        emit(g, r, r => `${verb === 'ack' ? 'Acknowledged' : 'Returned'} ${r.count ?? leases.length}`)
+        // A nack past the delivery limit moves the message to the dead letters: said, not hidden.
+        const dead: string[] = r.dead ?? []
+        emit(g, r, r => verb === 'ack' ? `Acknowledged ${r.count ?? leases.length}`
+          : `Returned ${(r.count ?? leases.length) - dead.length}${dead.length > 0 ? `; ${dead.length} reached the delivery limit and went to the dead letters (${dead.join(', ')}; see \`sov a2a dead ${mailbox}\`)` : ''}`)
         // A lease that names no message here (acked already, or never leased) is said, and fails
         // the command, so a script notices (issue 14); the JSON lists them under "missing".
         if (r.missing?.length > 0) {
@@ -132,10 +135,12 @@ async function follow (g: GlobalOptions, mailbox: string, opts: { leaseMs: numbe
   const onSignal = (): void => { stop.abort() }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  // One listener for the whole loop (one per poll piled up: a warning at the 11th, and memory).
+  const stopped = new Promise<null>(resolve => { stop.signal.addEventListener('abort', () => { resolve(null) }, { once: true }) })
   try {
     while (!stop.signal.aborted) {
       const got = c.request('a2a.receive', { mailbox, leaseMs: opts.leaseMs, max: opts.max, waitMs: FOLLOW_POLL_MS }, FOLLOW_POLL_MS + 30_000) as Promise<any[]>
-      const r = await Promise.race([got, new Promise<null>(resolve => stop.signal.addEventListener('abort', () => { resolve(null) }, { once: true }))])
+      const r = await Promise.race([got, stopped])
       // Interrupted mid-poll: the daemon ends that poll when the connection closes.
       if (r === null) break
       for (const m of r) {

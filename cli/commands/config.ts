@@ -103,7 +103,7 @@ async function change (home: string | undefined, node: Node, path: string, edit:
     try { raw = JSON.parse(readFileSync(path, 'utf8')) } catch (cause) { throw badRequest(`Cannot read config "${path}": not valid JSON; fix it by hand first`, { cause }) }
   }
   edit(raw)
-  node.parseConfig(raw, path)
+  node.parseConfig(raw, path, 'change config')
   node.updateConfig(path, r => { for (const k of Object.keys(r)) delete r[k]; Object.assign(r, raw) })
   // A running daemon applies what it can now and names what needs a restart.
   const reload = await withDaemon(home, async c => await c.request('config.reload', {})).catch(() => undefined)

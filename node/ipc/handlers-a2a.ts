@@ -2,6 +2,7 @@
  * IPC handlers of `sov a2a …` (DESIGN §4 `--json` shapes). The dispatcher has already checked an
  * agent token's scope (`/a2a/post` to send, `/a2a/read` on the mailbox to receive/ack/nack).
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { badRequest, type RequestType } from '../../protocol/index.js'
 import type { InboxItem, OutboxItem } from '../../a2a/index.js'
 import type { A2aComponents } from './components.js'
@@ -20,15 +21,22 @@ export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Hand
     'a2a.ack': async ({ mailbox, leases }) => d.a2a.ack(mailbox, leases),
     'a2a.nack': async ({ mailbox, leases }) => d.a2a.nack(mailbox, leases),
     'a2a.outbox': async ({ status, peer, limit, outboxId }) => {
-      const rows = d.a2a.outbox(status).filter(r => (peer === undefined || r.to === peer) && (outboxId === undefined || r.id === outboxId))
+      // A --peer that is no PeerId is a mistake to say, not an empty outbox.
+      let to: string | undefined
+      try { to = peer === undefined ? undefined : peerIdFromString(peer).toString() } catch (cause) {
+        throw badRequest(`Cannot list the outbox for --peer "${String(peer).slice(0, 80)}": not a PeerId (as \`sov peers\` prints them)`, { cause })
+      }
+      const rows = d.a2a.outbox(status).filter(r => (to === undefined || r.to === to) && (outboxId === undefined || r.id === outboxId))
       return rows.slice(limit === undefined ? 0 : Math.max(0, rows.length - limit)).map(outboxRow)
     },
     'a2a.dead': async ({ mailbox, limit }) => d.a2a.dead(mailbox, limit),
     // Redrive and purge change what consumers will see: audited, durably, before the answer.
     'a2a.redrive': async ({ mailbox, ids, all }) => {
       if ((ids === undefined) === (all !== true)) throw badRequest('Cannot redrive: give message ids or --all (not both)')
-      const r = d.a2a.redrive(mailbox, all === true ? undefined : ids)
-      await d.audit({ type: 'A2A_REDRIVE', actor: 'operator', outcome: 'ok', detail: { mailbox, count: r.redriven.length, ids: r.redriven.slice(0, 100), missing: r.missing.length } }, true)
+      // An id given twice is one message (it was redriven, then reported missing).
+      const r = d.a2a.redrive(mailbox, all === true ? undefined : [...new Set<string>(ids)])
+      // Only what changed is audited: a redrive that moved nothing wrote an "ok" row.
+      if (r.redriven.length > 0) await d.audit({ type: 'A2A_REDRIVE', actor: 'operator', outcome: 'ok', detail: { mailbox, count: r.redriven.length, ids: r.redriven.slice(0, 100), missing: r.missing.length } }, true)
       return r
     },
     'a2a.purge': async ({ mailbox, which }) => {

@@ -8,7 +8,7 @@ import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
 import { assertSocketPath, explainFsError } from '../files/index.js'
 import {
-  FrameDecoder, HelloSchema, findLoneSurrogate, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
+  FrameDecoder, HelloSchema, describeIssue, issueSubject, findLoneSurrogate, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
   toSovError, unauthenticated, unavailable, type RequestType
 } from '../../protocol/index.js'
 
@@ -179,7 +179,7 @@ export class IpcServer {
       }
       if (!env.success) {
         const path = v.getDotPath(env.issues[0]) ?? 'frame'
-        fail(id, badRequest(`Cannot parse request: ${path}: ${env.issues[0].message}`), id === null)
+        fail(id, badRequest(`Cannot parse request: ${issueSubject(env.issues[0], path)}: ${describeIssue(env.issues[0])}`), id === null)
         return
       }
       const { id: reqId, type } = env.output
@@ -193,7 +193,7 @@ export class IpcServer {
       const params = v.safeParse(REQUEST_PARAMS[type], rest)
       if (!params.success) {
         const path = v.getDotPath(params.issues[0]) ?? 'params'
-        fail(reqId, badRequest(`Cannot run ${type}: ${path}: ${params.issues[0].message}`), false)
+        fail(reqId, badRequest(`Cannot run ${type}: ${issueSubject(params.issues[0], path)}: ${describeIssue(params.issues[0])}`), false)
         return
       }
       if (inFlight >= this.opts.maxInFlight) {
