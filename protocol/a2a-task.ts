@@ -11,6 +11,7 @@
 import * as v from 'valibot'
 import { MailboxNameSchema } from './a2a.js'
 import { badRequest } from './errors.js'
+import { describeIssue } from './issues.js'
 
 /** libp2p protocol id of A2A tasks across the mesh, one request per stream (still spoken). */
 export const A2A_TASK_PROTOCOL = '/sov/a2a-task/1.0.0'
@@ -110,7 +111,7 @@ function parseWith<S extends v.GenericSchema> (schema: S, value: unknown, what: 
   if (r.success) return r.output
   const issue = r.issues[0]
   const path = v.getDotPath(issue)
-  throw badRequest(`Cannot accept ${what}: ${path === null ? '' : `field "${path}": `}${issue.message}`)
+  throw badRequest(`Cannot accept ${what}: ${path === null ? '' : `field "${path}": `}${describeIssue(issue)}`)
 }
 
 /** Checks a caller's frame; throws `BAD_REQUEST` naming the first bad field. */

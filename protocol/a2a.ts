@@ -9,6 +9,7 @@
  */
 import * as v from 'valibot'
 import { badRequest } from './errors.js'
+import { describeIssue } from './issues.js'
 import { assertNoLoneSurrogate } from './unicode.js'
 
 /** libp2p protocol id of mailbox delivery. */
@@ -110,7 +111,7 @@ function parseWith<S extends v.GenericSchema> (schema: S, value: unknown, what: 
   if (r.success) return r.output
   const issue = r.issues[0]
   const path = v.getDotPath(issue)
-  throw badRequest(`Cannot accept ${what}: ${path === null ? '' : `field "${path}": `}${issue.message}`)
+  throw badRequest(`Cannot accept ${what}: ${path === null ? '' : `field "${path}": `}${describeIssue(issue)}`)
 }
 
 /** Checks an A2A message; throws `BAD_REQUEST` naming the first bad field. */

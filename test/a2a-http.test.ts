@@ -232,7 +232,7 @@ test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a curs
 
 // Limits and refusals found by trying to break the endpoint (issue 11): each is a clear error at
 // once, never a call that is accepted and then waits, nor an HTML page.
-test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused before anything is stored (-32602, blocking and streaming); an agent answer too large ends the call FAILED naming the limit, and the next call completes; JSON that is no request object is -32600, a body over 4 MiB a JSON 413, a bad pageToken -32602, a path naming this node or no PeerId a clear error', async ctx => {
+test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused before anything is stored (-32602, blocking and streaming); an agent answer too large ends the call FAILED naming the limit, and the next call completes; JSON that is no request object is -32600, a body over 4 MiB a JSON 413, a bad pageToken -32602, a path naming this node or no PeerId a clear error; a card over 64 KiB is refused at agent add', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const big = 'y'.repeat(MAX_TASK_PAYLOAD_BYTES)
   for (const method of ['SendMessage', 'SendStreamingMessage']) {
@@ -273,6 +273,13 @@ test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused b
   assert.is(notPeer.status, 404)
   assert.match(((await notPeer.json()) as any).error, /^error\[NOT_FOUND\]: "notapeer" in \/peers\/<PeerId>\/agents\/<name> is not a PeerId/)
   assert.equal(p.agent.received, [`big ${MAX_TASK_PAYLOAD_BYTES + 1000}`, 'after the big one'], 'only the two calls reached the agent')
+
+  // Every offered card crosses the mesh in one `agents` frame: a card over 64 KiB is refused at add.
+  p.agent.setDescription('d'.repeat(70_000))
+  const wordy = await sov(p.b.home, ['agent', 'add', 'wordy', '--url', p.agent.url])
+  assert.is(wordy.code, 2, wordy.stderr)
+  assert.match(wordy.stderr, /serves a card of \d+ bytes, over the 65536 a card may have/)
+  assert.equal((await sov(p.a.home, ['agents', p.b.peerId, '--json'])).json.map((a: any) => a.name), ['builder'], 'B still offers its other agents')
 })
 
 test.run()

@@ -18,6 +18,12 @@ export const CARD_CACHE_MAX_MS = 3600_000
 export const CARD_RETRY_AFTER_MS = 10_000
 /** Time given to fetch an agent's card. @default 10 s */
 export const CARD_FETCH_TIMEOUT_MS = 10_000
+/**
+ * Largest Agent Card accepted, in bytes of its JSON (cards are a few KiB). Every offered card
+ * travels in one `agents` frame of the mesh (1 MiB), so one huge card would hide all of a node's
+ * agents from its peers. @default 64 KiB
+ */
+export const MAX_CARD_BYTES = 64 * 1024
 /** The card path under an agent's base URL (A2A v1.0 §8.2). */
 export const AGENT_CARD_PATH = '.well-known/agent-card.json'
 
@@ -85,7 +91,7 @@ export type FetchedCard =
  * GETs an agent's card, conditionally when `etag` is known (`If-None-Match`; a 304 keeps the
  * stored card and renews its life from the 304's headers, RFC 9111 §4.3.4). `lifeMs` is the
  * bounded life (`cacheLifeMs`). Throws `BAD_REQUEST` for a body that is not an A2A v1.0 card
- * (no `supportedInterfaces`), and the fetch's own error when the agent cannot be reached or
+ * (no `supportedInterfaces`) or is over `MAX_CARD_BYTES`, and the fetch's own error when the agent cannot be reached or
  * answers another status.
  */
 export async function fetchAgentCard (cardUrl: URL, options: { etag?: string | null, signal?: AbortSignal } = {}): Promise<FetchedCard> {
@@ -107,7 +113,11 @@ export async function fetchAgentCard (cardUrl: URL, options: { etag?: string | n
     await res.body?.cancel()
     throw new Error(`HTTP ${res.status}`)
   }
-  const card: unknown = await res.json()
+  const text = await res.text()
+  const bytes = Buffer.byteLength(text, 'utf8')
+  if (bytes > MAX_CARD_BYTES) throw badRequest(`${cardUrl.href} serves a card of ${bytes} bytes, over the ${MAX_CARD_BYTES} a card may have (every offered card crosses the mesh in one frame)`)
+  let card: unknown
+  try { card = JSON.parse(text) } catch { card = undefined }
   if (typeof card !== 'object' || card === null || !Array.isArray((card as any).supportedInterfaces) || (card as any).supportedInterfaces.length === 0) {
     throw badRequest(`${cardUrl.href} is not an A2A v1.0 Agent Card (no supportedInterfaces)`)
   }

@@ -15,27 +15,25 @@ export const MAX_RPC_BODY_BYTES = 4 * 1024 * 1024
 
 /** The `{ peer, name }` of a request under `/peers/:peer/agents/:name`, if both are valid. */
 export function parseTarget (req: Request): { peer: string, name: string } | undefined {
-  const { peer, name } = req.params as Record<string, string>
-  if (!v.is(MailboxNameSchema, name)) return undefined
-  const canonical = peerOf(peer)
-  return canonical === null ? undefined : { peer: canonical, name }
+  const t = resolveTarget(req)
+  return 'problem' in t ? undefined : t
 }
 
 /**
- * Why a path under `/peers/:peer/agents/:name` names no remote agent of ours, as an
- * `error[CODE]` line naming the part and the fix; undefined when it does. `self` is this node's
- * PeerId: an agent of this node is called at its own URL, not through the mesh.
+ * The remote agent a path under `/peers/:peer/agents/:name` names, or why it names none: an
+ * `error[CODE]` line naming the part and the fix. With `self` (this node's PeerId) a path naming
+ * this node is refused too: a local agent is called at its own URL, not through the mesh.
  */
-export function targetProblem (req: Request, self: string): string | undefined {
+export function resolveTarget (req: Request, self?: string): { peer: string, name: string } | { problem: string } {
   const { peer, name } = req.params as Record<string, string>
   const canonical = peerOf(peer)
-  if (canonical === null) return `error[NOT_FOUND]: "${String(peer).slice(0, 80)}" in /peers/<PeerId>/agents/<name> is not a PeerId; take the URL that \`sov agents PEER\` prints`
-  if (!v.is(MailboxNameSchema, name)) return `error[NOT_FOUND]: "${String(name).slice(0, 80)}" in /peers/<PeerId>/agents/<name> is not an agent name (1-64 of A-Z a-z 0-9 . _ -); see \`sov agents ${canonical}\``
-  if (canonical === self) return `error[BAD_REQUEST]: ${canonical} is this node itself; call a local agent at its own URL, and remote agents through /peers/<their node's PeerId>/agents/<name>`
-  return undefined
+  if (canonical === null) return { problem: `error[NOT_FOUND]: "${String(peer).slice(0, 80)}" in /peers/<PeerId>/agents/<name> is not a PeerId; take the URL that \`sov agents PEER\` prints` }
+  if (!v.is(MailboxNameSchema, name)) return { problem: `error[NOT_FOUND]: "${String(name).slice(0, 80)}" in /peers/<PeerId>/agents/<name> is not an agent name (1-64 of A-Z a-z 0-9 . _ -); see \`sov agents ${canonical}\`` }
+  if (canonical === self) return { problem: `error[BAD_REQUEST]: ${canonical} is this node itself; call a local agent at its own URL, and remote agents through /peers/<their node's PeerId>/agents/<name>` }
+  return { peer: canonical, name }
 }
 
-/** How many `:peer` segments `parseTarget` remembers. @default 1024 */
+/** How many `:peer` segments `resolveTarget` remembers. @default 1024 */
 const PEER_CACHE_MAX = 1024
 const peers = new Map<string, string | null>()
 

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net'
 import type { NextFunction, Request, Response } from 'express'
 import type { OfferedAgent } from '../../protocol/index.js'
 import { AGENT_CARD_PATH, CARD_CACHE_DEFAULT_MS, cacheLifeMs, etagOf, ifNoneMatch } from './agent-card.js'
-import { parseTarget, targetProblem } from './endpoint.js'
+import { resolveTarget } from './endpoint.js'
 import type { RemoteCalls } from './remote.js'
 import type { TaskDb } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
@@ -149,9 +149,9 @@ export class Gateway {
 
   /** The remote agent a path names, or undefined once the refusal is answered (404, or 400 for this node itself). */
   private target (req: Request, res: Response): { peer: string, name: string } | undefined {
-    const problem = targetProblem(req, this.init.self)
-    if (problem === undefined) return parseTarget(req)
-    res.status(problem.startsWith('error[NOT_FOUND]') ? 404 : 400).json({ error: problem })
+    const t = resolveTarget(req, this.init.self)
+    if (!('problem' in t)) return t
+    res.status(t.problem.startsWith('error[NOT_FOUND]') ? 404 : 400).json({ error: t.problem })
     return undefined
   }
 

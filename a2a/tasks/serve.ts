@@ -10,7 +10,7 @@
 import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lengthPrefixed } from '../../mesh/index.js'
-import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, parseTaskRequest, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
+import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, MAX_TASK_PAYLOAD_BYTES, parseTaskRequest, payloadTooLarge, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import type { Forwarder } from './forward.js'
 import type { OfferedCards } from './offered-cards.js'
 import type { TaskDb } from './task-db.js'
@@ -178,7 +178,11 @@ export class TaskServer {
       // Stale cards are revalidated with their agents first (together), so the caller's copy
       // follows the agent's caching hints.
       const agents = await Promise.all(shown.map(async o => ({ name: o.name, ...await this.init.cards.current(o) })))
-      await send({ type: 'agents', agents })
+      const answer = JSON.stringify({ type: 'agents', agents })
+      // Cards are bounded one by one (MAX_CARD_BYTES); many at once could still exceed a frame,
+      // which the caller would refuse with an unreadable stream error.
+      const bytes = payloadTooLarge(answer)
+      await send(bytes === undefined ? answer : { type: 'error', code: 'TOO_LARGE', reason: `Cannot list the ${agents.length} agents offered to you: their cards are ${bytes} bytes, over the ${MAX_TASK_PAYLOAD_BYTES} one answer carries` })
       return
     }
     const auth = await this.init.authorize(peer, req.agent)

@@ -11,7 +11,7 @@ import { hash as digest, randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import * as v from 'valibot'
-import { badRequest } from '../../protocol/index.js'
+import { badRequest, describeIssue } from '../../protocol/index.js'
 import { jcs } from '../files/index.js'
 
 /** The commands a grant can carry; anything else is refused when granting. */
@@ -151,7 +151,7 @@ export function parseGrant (line: string): { grant: Grant, id: string } | { reas
   let obj: unknown
   try { obj = JSON.parse(line) } catch { return { reason: 'not valid JSON' } }
   const r = v.safeParse(GrantSchema, obj)
-  if (!r.success) return { reason: `not a grant: ${v.getDotPath(r.issues[0]) ?? 'line'}: ${r.issues[0].message}` }
+  if (!r.success) return { reason: `not a grant: ${v.getDotPath(r.issues[0]) ?? 'line'}: ${describeIssue(r.issues[0])}` }
   return { grant: r.output, id: grantId(r.output) }
 }
 
@@ -159,7 +159,7 @@ export function parseRevocation (line: string): { rev: Revocation } | { reason: 
   let obj: unknown
   try { obj = JSON.parse(line) } catch { return { reason: 'not valid JSON' } }
   const r = v.safeParse(RevocationSchema, obj)
-  if (!r.success) return { reason: `not a revocation: ${v.getDotPath(r.issues[0]) ?? 'line'}: ${r.issues[0].message}` }
+  if (!r.success) return { reason: `not a revocation: ${v.getDotPath(r.issues[0]) ?? 'line'}: ${describeIssue(r.issues[0])}` }
   return { rev: r.output }
 }
 

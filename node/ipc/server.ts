@@ -148,7 +148,7 @@ export class IpcServer {
         const wantsOther = typeof frame === 'object' && frame !== null && (frame as any).type !== 'hello'
         const err = wantsOther
           ? unauthenticated('Cannot serve request: send hello with a token first')
-          : badRequest(`Cannot parse hello: ${v.getDotPath(hello.issues[0]) ?? 'frame'}: ${hello.issues[0].message}`)
+          : badRequest(`Cannot parse hello: ${v.getDotPath(hello.issues[0]) ?? 'frame'}: ${describeIssue(hello.issues[0])}`)
         await this.opts.onAuthFailure(err.message, '').catch(() => {})
         fail(null, err, true)
         return
