@@ -7,7 +7,9 @@ import { appendFileSync, constants, existsSync, readFileSync, readdirSync, readl
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import canonicalizeModule from 'canonicalize'
 import { AuditLog, GENESIS_HASH, PURGE_TYPE, prepareEvent, sealRow, verifyAudit, verifyAuditFiles, type AuditRow } from '../node/audit/index.js'
+import { jcs } from '../node/files/index.js'
 import { kitSuite, repoPath, withDeadline } from './kit/index.js'
 
 const test = kitSuite('audit-log')
@@ -276,6 +278,42 @@ test('a row carrying a known secret is written with the secret redacted', async 
   assert.is(row.detail.oops, 'token=[redacted]')
   assert.not.ok(readFileSync(join(dir, 'events.jsonl'), 'utf8').includes(secret))
   assert.ok(existsSync(join(dir, 'checkpoints.jsonl')))
+})
+
+test('jcs writes what the canonicalize package writes, on 4,000 generated values and the edge cases (issue 15 fast path)', () => {
+  const canonicalize = canonicalizeModule as unknown as (v: unknown) => string
+  let seed = 0x5eed
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n }
+  const names = ['a', 'b', 'B', 'Z', '', 'é', '\u0080', '😀', '\ud83d\ude00x', 'a\u0000', '__proto__', '10', '9', '01', 'constructor', 'toString', 'aa', 'a b']
+  const numbers = [0, -0, 1, -1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 2 ** 53, -(2 ** 31), 5e-324, 1.7976931348623157e308]
+  const strings = ['', 'x', '"', '\\', '\n\t\u0001\u001f', '\u007f', 'é😀', '\u2028\u2029', '</script>']
+  const gen = (depth: number): unknown => {
+    const k = rand(depth > 4 ? 4 : 7)
+    if (k === 0) return numbers[rand(numbers.length)]
+    if (k === 1) return strings[rand(strings.length)]
+    if (k === 2) return [true, false, null][rand(3)]
+    if (k === 3) return rand(1000) - 500
+    if (k === 4) return Array.from({ length: rand(4) }, () => rand(8) === 0 ? undefined : gen(depth + 1))
+    const o: Record<string, unknown> = rand(5) === 0 ? Object.create(null) : {}
+    for (let i = rand(6); i > 0; i--) Object.defineProperty(o, names[rand(names.length)], { value: rand(8) === 0 ? undefined : gen(depth + 1), enumerable: true, writable: true, configurable: true })
+    return o
+  }
+  for (let i = 0; i < 4000; i++) {
+    const v = gen(0)
+    assert.is(jcs(v), canonicalize(v), JSON.stringify(v))
+  }
+  // Members JSON.parse makes that an assignment would not (`__proto__`), integer-like names
+  // (enumerated numerically), objects with toJSON, deep nesting: each as the package writes it.
+  const edge = [
+    JSON.parse('{"b":1,"__proto__":{"z":1,"a":2},"a":[{"__proto__":3}]}'),
+    { 10: 'x', 9: 'y', a: { 2: 1, 1: 2 } },
+    { when: new Date(0), b: [new Date(1)] },
+    JSON.parse('['.repeat(70) + '{"b":1,"a":2}' + ']'.repeat(70))
+  ]
+  for (const v of edge) assert.is(jcs(v), canonicalize(v), JSON.stringify(v))
+  assert.throws(() => jcs({ a: Number.NaN }), /NaN/)
+  assert.throws(() => jcs({ a: [Infinity] }), /Infinity/)
+  assert.throws(() => jcs({ a: { ['x\udc00']: 1 } }), /lone UTF-16 surrogate/)
 })
 
 test.run()

@@ -53,7 +53,8 @@ function sha256Hex (text: string): string {
  */
 function parts (seq: number, ts: string, ev: AuditEvent, detailJson: string, prev: string): [string, string] {
   const head = `{"actor":${JSON.stringify(ev.actor)},"detail":${detailJson}`
-  const tail = `,"outcome":${JSON.stringify(ev.outcome)},"prev":"${prev}","seq":${seq},"ts":${JSON.stringify(ts)},"type":${JSON.stringify(ev.type)}}`
+  // outcome, type (checked by prepareEvent) and ts (RFC 3339) never need JSON escapes.
+  const tail = `,"outcome":"${ev.outcome}","prev":"${prev}","seq":${seq},"ts":"${ts}","type":"${ev.type}"}`
   return [head, tail]
 }
 
