@@ -83,8 +83,8 @@ export class Daemon implements IpcComponents {
         return agent === undefined ? undefined : { kind: 'agent', name: agent.name }
       },
       dispatch: createDispatcher(this),
-      onAuthFailure: async (reason, hint) => {
-        await this.audit({ type: 'IPC_AUTH_FAILED', actor: 'unknown', outcome: 'denied', detail: { reason, tokenPrefix: hint === '' ? null : `${hint}…` } }, true)
+      onAuthFailure: async reason => {
+        await this.audit({ type: 'IPC_AUTH_FAILED', actor: 'unknown', outcome: 'denied', detail: { reason } }, true)
       },
       node: () => ({ peerId: this.peerId, version: VERSION })
     })

@@ -3,7 +3,7 @@
  * validated against these schemas; the inferred types are what both sides program against.
  */
 import * as v from 'valibot'
-import type { ErrorCode } from './errors.js'
+import { badRequest, type ErrorCode } from './errors.js'
 import { MailboxNameSchema } from './a2a.js'
 
 export const IPC_VERSION = 1
@@ -211,3 +211,17 @@ export interface PeerInfo { peerId: string, addrs: string[], connected: boolean,
 export interface PingResult { peerId: string, rttMs: number }
 export interface AgentTokenIssued { name: string, token: string, scopes: string[], expires: number | null, grants: string[] }
 export interface AgentTokenInfo { name: string, scopes: string[], expires: number | null, tokenPrefix: string }
+
+/**
+ * The cut of an audit purge (`audit.purge`'s `before`, `sov audit purge --before`): an RFC 3339
+ * date or time not in the future (rows not yet written cannot be old enough). `what` names the
+ * input in the error, e.g. `--before "2999-01-01"`. Throws `BAD_REQUEST`.
+ */
+export function purgeCutoff (before: string, what: string, now = Date.now()): Date {
+  const at = Date.parse(before)
+  if (!/^\d{4}-\d{2}-\d{2}/.test(before) || Number.isNaN(at)) {
+    throw badRequest(`Cannot purge the audit log: ${what} is not an RFC 3339 date; use e.g. 2026-01-01 or 2026-01-01T12:00:00Z`)
+  }
+  if (at > now) throw badRequest(`Cannot purge the audit log: ${what} is in the future; purging up to it would drop rows not yet written`)
+  return new Date(at)
+}

@@ -256,6 +256,34 @@ test('purge drops old rows, anchors the cut in a signed purge row, and the chain
   assert.equal([w.ok, w.firstBadSeq], [false, 51], w.reason)
 })
 
+test('a purge while rows keep arriving checkpoints its own row and ends; the log verifies (helper finding: it wrote on under load and signed a later head)', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const log = await openLog(ctx, dir, key, 1000)
+  for (let i = 1; i <= 40; i++) await log.append(ev(i))
+  await new Promise(resolve => setTimeout(resolve, 5))
+  const cut = new Date()
+  // Rows arrive as requests do, each tick, whether or not earlier ones are written (bounded).
+  let purging = true
+  const appended: Array<Promise<AuditRow>> = []
+  const writers = Array.from({ length: 4 }, async () => {
+    for (let i = 0; purging && i < 3000; i++) {
+      appended.push(log.append(ev(100 + i)))
+      await new Promise(resolve => setImmediate(resolve))
+    }
+  })
+  await new Promise(resolve => setTimeout(resolve, 5))
+  const r = await log.purge(cut, 'operator')
+  purging = false
+  await Promise.all(writers)
+  await Promise.all(appended)
+  assert.is(r.purged, 40)
+  const cps = readFileSync(join(dir, 'checkpoints.jsonl'), 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l))
+  assert.ok(cps.some(c => c.seq === r.seq), `a checkpoint names the purge row ${String(r.seq)} (${cps.map(c => c.seq).join(',')})`)
+  const v = await log.verify()
+  assert.ok(v.ok, v.reason)
+})
+
 test('tail serves recent rows from memory and older ones from the file', async ctx => {
   const key = await generateKeyPair('Ed25519')
   const dir = ctx.tmp('sov-audit-')

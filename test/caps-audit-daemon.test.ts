@@ -1,7 +1,7 @@
 // Capabilities and the audit log end to end: real daemon processes from the built `sov`, temp
 // homes, the CLI's JSON shapes and exit codes.
 import * as assert from 'uvu/assert'
-import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -10,6 +10,7 @@ import { loadOrCreateIdentity, parseSwarmKey } from '../mesh/index.js'
 import { signGrant } from '../node/caps/index.js'
 import { kitSuite } from './kit/index.js'
 import { runDaemonIn, sov, startDaemon, type SovResult } from './kit/daemon.js'
+import { ipc } from './kit/a2a.js'
 
 const test = kitSuite('caps-audit-daemon')
 const errorCode = (r: SovResult): string | undefined => r.json?.error?.code
@@ -149,8 +150,12 @@ test('audit verify, checkpoint and purge through the CLI; a tampered row makes v
   const a = await startDaemon(ctx)
   const badToken = randomBytes(32).toString('hex')
   assert.is(errorCode(await sov(a.home, ['status', '--json'], { env: { SOV_TOKEN: badToken } })), 'UNAUTHENTICATED')
-  const issued = await sov(a.home, ['agent-token', 'issue', 'w', '--scope', '/a2a/post', '--json'])
   const oldOperator = readFileSync(join(a.home, 'operator.token'), 'utf8').trim()
+  // A near miss of the real token: its refusal must not record any part of it (it gave 6 characters).
+  const nearMiss = oldOperator.slice(0, -1) + (oldOperator.endsWith('0') ? '1' : '0')
+  assert.is(errorCode(await sov(a.home, ['status', '--json'], { env: { SOV_TOKEN: nearMiss } })), 'UNAUTHENTICATED')
+  const issued = await sov(a.home, ['agent-token', 'issue', 'w', '--scope', '/a2a/post', '--json'])
+  assert.is((await sov(a.home, ['agent-token', 'list', '--json'])).json[0].tokenPrefix, 'sova_…', 'the list shows the kind of token, no character of it')
   assert.is((await sov(a.home, ['token', 'rotate'])).code, 0)
   for (let i = 0; i < 3; i++) await sov(a.home, ['cap', 'grant', 'agent:w', '/a2a/read', '--mailbox', `m${i}`])
 
@@ -161,7 +166,15 @@ test('audit verify, checkpoint and purge through the CLI; a tampered row makes v
   const cp = await sov(a.home, ['audit', 'checkpoint', '--json'])
   assert.equal(Object.keys(cp.json).sort(), ['hash', 'seq', 'sig', 'ts'])
   const rows = await auditRows(a.home)
-  assert.ok(rows.some(r => r.type === 'IPC_AUTH_FAILED' && r.detail.tokenPrefix === `${badToken.slice(0, 6)}…`), 'a bad token is audited by its prefix only')
+  const refused = rows.filter(r => r.type === 'IPC_AUTH_FAILED')
+  assert.is(refused.length, 2, 'each refused token is audited')
+  assert.ok(refused.every(r => JSON.stringify(r.detail) === '{"reason":"bad token"}'), 'by the reason only')
+  assert.not.ok('tokenPrefix' in rows.find(r => r.type === 'AGENT_TOKEN_ISSUED').detail, 'an issued token is recorded without any part of it')
+  // No 8-character piece of any token anywhere in the log (past the public `sova_`).
+  const auditText = readFileSync(join(a.home, 'audit', 'events.jsonl'), 'utf8')
+  for (const t of [badToken, nearMiss, oldOperator, issued.json.token.slice(5)]) {
+    for (let i = 0; i + 8 <= t.length; i += 2) assert.not.ok(auditText.includes(t.slice(i, i + 8)), `the audit log holds part of a token (${t.slice(i, i + 2)}… at ${i})`)
+  }
   assert.ok(rows.some(r => r.type === 'OPERATOR_TOKEN_ROTATED') && rows.some(r => r.type === 'AGENT_TOKEN_ISSUED'))
 
   // Purge the rows up to the agent token issue: the chain still verifies and the purge row anchors the cut.
@@ -190,6 +203,88 @@ test('audit verify, checkpoint and purge through the CLI; a tampered row makes v
   assert.is(human.code, 3)
   assert.match(human.stderr, new RegExp(`error\\[AUDIT_BROKEN\\]: .*seq ${after[2].seq}`))
   assertNoSecrets(a.home, [issued.json.token, oldOperator, badToken])
+})
+
+test('agent tokens: one issue per name at a time, no grant outlives its token, a change the disk refuses is recorded as failed (helper findings, issue 15 stop 25)', async ctx => {
+  const a = await startDaemon(ctx)
+  const c = await ipc(ctx, a.home)
+  const grantsTo = async (name: string): Promise<any[]> => (await sov(a.home, ['cap', 'list', '--json'])).json.filter((g: any) => g.aud === `agent:${name}` && g.revoked === false)
+
+  // Two issues of one name at once: one wins, the other is CONFLICT and leaves nothing behind
+  // (it stored its grants and an ok row, and its /cap/admin grant went to the winner's token).
+  const both = await Promise.allSettled([
+    c.request('agentToken.issue', { name: 'racer', scopes: ['/a2a/read:inbox'] }),
+    c.request('agentToken.issue', { name: 'racer', scopes: ['/cap/admin'] })
+  ])
+  assert.equal(both.map(r => r.status).sort(), ['fulfilled', 'rejected'])
+  assert.is((both.find(r => r.status === 'rejected') as PromiseRejectedResult).reason.code, 'CONFLICT')
+  const won = (both.find(r => r.status === 'fulfilled') as PromiseFulfilledResult<any>).value
+  assert.equal((await grantsTo('racer')).map(g => g.id), won.grants, 'only the winner\'s grants are live')
+  let rows = await auditRows(a.home)
+  assert.is(rows.filter(r => r.type === 'AGENT_TOKEN_ISSUED' && r.detail.agent === 'racer').length, 1, 'one issued row')
+
+  // A grant added to the agent with cap grant goes with its token: the next token of the name starts clean.
+  assert.is((await sov(a.home, ['cap', 'grant', 'agent:racer', '/audit/read'])).code, 0)
+  const revoked = await sov(a.home, ['agent-token', 'revoke', 'racer', '--json'])
+  assert.is(revoked.code, 0, revoked.stderr)
+  assert.equal(await grantsTo('racer'), [], 'revoke takes every grant to agent:racer')
+  // One granted before a token exists is revoked when the token is issued (and said in its row).
+  const early = await sov(a.home, ['cap', 'grant', 'agent:racer', '/a2a/read', '--mailbox', 'secret', '--json'])
+  const again = await sov(a.home, ['agent-token', 'issue', 'racer', '--scope', '/licence/verify', '--json'])
+  assert.is(again.code, 0, again.stderr)
+  assert.equal((await grantsTo('racer')).map(g => g.id), again.json.grants)
+  rows = await auditRows(a.home)
+  assert.equal(rows.filter(r => r.type === 'AGENT_TOKEN_ISSUED' && r.detail.agent === 'racer').at(-1).detail.revoked, [early.json.id])
+  const refused: any = await (await ipc(ctx, a.home, again.json.token)).request('a2a.receive', { mailbox: 'secret', max: 1 }).catch(e => e)
+  assert.is(refused.code, 'FORBIDDEN', 'the new token did not inherit the old grant')
+
+  // agents.json cannot be written (a directory in its place): the issue is refused naming the
+  // file, nothing authenticates, a CHANGE_FAILED row follows its ok row, no temp file is left,
+  // and the next issue of the name revokes the grants the failed one stored.
+  const agentsFile = join(a.home, 'agents.json')
+  rmSync(agentsFile, { force: true })
+  mkdirSync(agentsFile)
+  const failed = await sov(a.home, ['agent-token', 'issue', 'ghost', '--scope', '/cap/admin', '--json'])
+  assert.is(errorCode(failed), 'UNAVAILABLE', failed.stdout + failed.stderr)
+  assert.match(failed.json.error.message, /cannot write ".*agents\.json": a directory stands where the file should be/)
+  rows = await auditRows(a.home)
+  const ok = rows.findLast(r => r.type === 'AGENT_TOKEN_ISSUED')
+  assert.is(ok.detail.agent, 'ghost')
+  const change = rows.find(r => r.type === 'CHANGE_FAILED' && r.seq > ok.seq)
+  assert.ok(change !== undefined, 'a CHANGE_FAILED row follows')
+  assert.equal([change.outcome, change.detail.change, change.detail.agent], ['error', 'AGENT_TOKEN_ISSUED', 'ghost'])
+  assert.equal((await sov(a.home, ['agent-token', 'list', '--json'])).json.map((r: any) => r.name), ['racer'], 'the failed agent is not listed')
+  assert.equal(readdirSync(a.home).filter(f => f.includes('.tmp-')), [], 'no temp file left')
+  rmSync(agentsFile, { recursive: true })
+  const orphans = (await grantsTo('ghost')).map(g => g.id)
+  assert.is(orphans.length, 1, 'the failed issue stored its grant')
+  const ghost = await sov(a.home, ['agent-token', 'issue', 'ghost', '--scope', '/audit/read', '--json'])
+  assert.is(ghost.code, 0, ghost.stderr)
+  assert.equal((await grantsTo('ghost')).map(g => g.id), ghost.json.grants, 'the orphan grant is revoked at the next issue')
+
+  // operator.token cannot be replaced: rotate is refused naming it, the old token still works,
+  // and the ok row is followed by CHANGE_FAILED.
+  const tokenFile = join(a.home, 'operator.token')
+  const token = readFileSync(tokenFile, 'utf8').trim()
+  rmSync(tokenFile)
+  mkdirSync(tokenFile)
+  const rotate = await sov(a.home, ['token', 'rotate', '--json'], { env: { SOV_TOKEN: token } })
+  assert.is(errorCode(rotate), 'UNAVAILABLE', rotate.stderr)
+  assert.match(rotate.json.error.message, /operator\.token/)
+  rmSync(tokenFile, { recursive: true })
+  writeFileSync(tokenFile, token + '\n', { mode: 0o600 })
+  assert.is((await sov(a.home, ['status', '--json'])).code, 0, 'the old operator token still works')
+  rows = await auditRows(a.home)
+  assert.equal(rows.slice(-2).map(r => [r.type, r.outcome]), [['OPERATOR_TOKEN_ROTATED', 'ok'], ['CHANGE_FAILED', 'error']])
+  assert.equal(readdirSync(a.home).filter(f => f.includes('.tmp-')), [], 'no temp file left')
+
+  // The daemon itself refuses a purge date in the future or not a date, whoever asks (the CLI did).
+  const head = (await auditRows(a.home, 1))[0].seq
+  for (const before of ['9999-01-01', '1']) {
+    const err: any = await c.request('audit.purge', { before }).catch(e => e)
+    assert.is(err.code, 'BAD_REQUEST', before)
+  }
+  assert.is((await auditRows(a.home, 1))[0].seq, head, 'nothing written')
 })
 
 test.run()

@@ -1,6 +1,6 @@
 /** `sov cap grant|revoke|list` and `sov audit tail|verify|checkpoint|purge`. */
 import type { Command } from 'commander'
-import { auditBroken, badRequest } from '../../protocol/index.js'
+import { auditBroken, badRequest, purgeCutoff } from '../../protocol/index.js'
 import { durationFlag, emit, intFlag, type GlobalOptions } from '../output.js'
 import { confirm } from '../confirm.js'
 import { MAX_EXPIRES_MS, expiryMark } from './expiry.js'
@@ -117,10 +117,8 @@ export function registerCapAuditCommands (program: Command): void {
     .option('--yes', 'do not ask')
     .action(async (o: { before: string, yes?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const at = Date.parse(o.before)
-      if (!/^\d{4}-\d{2}-\d{2}/.test(o.before) || Number.isNaN(at)) throw badRequest(`Cannot use --before "${o.before}": not an RFC 3339 date; use e.g. 2026-01-01 or 2026-01-01T12:00:00Z`)
-      if (at > Date.now()) throw badRequest(`Cannot use --before "${o.before}": it is in the future; purging up to it would drop rows not yet written`)
-      await confirm(`Drop every audit row before ${new Date(at).toISOString()}?`, o.yes, 'purge the audit log')
+      const at = purgeCutoff(o.before, `--before "${o.before}"`)
+      await confirm(`Drop every audit row before ${at.toISOString()}?`, o.yes, 'purge the audit log')
       const r = await withDaemon(g.home, async c => await c.request('audit.purge', { before: o.before }))
       emit(g, r, r => `Purged ${r.purged ?? 0} rows`)
     })

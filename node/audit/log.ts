@@ -21,7 +21,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import { badRequest, unavailable } from '../../protocol/index.js'
-import { GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './row.js'
+import { CHANGE_FAILED_TYPE, GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './row.js'
 import { checkpointLine, signCheckpoint, type Checkpoint } from './checkpoint.js'
 import { EVENTS_DSYNC, loadAuditState } from './load.js'
 import { dropCheckpointsThrough, findCut, keepSuffix } from './purge.js'
@@ -238,15 +238,25 @@ export class AuditLog {
       if (cut.count === 0) return { purged: 0, throughSeq: null, anchor: null, seq: null }
       const detail = { before: before.toISOString(), throughSeq: cut.throughSeq, anchor: cut.anchor, rows: cut.count }
       const written = this.enqueue({ type: PURGE_TYPE, actor, outcome: 'ok', detail }, prepareEvent({ type: PURGE_TYPE, actor, outcome: 'ok', detail }), this.now())
-      while (this.queue.length > 0) await this.writeQueued()
+      const purgeSeq = this.sealed.seq
+      // Only the rows up to the purge row: step 2's checkpoint must name that very row (verify
+      // honours a purge only then); rows appended meanwhile wait for the files.
+      while (this.queue.length > 0 && this.queue[0].row.seq <= purgeSeq) await this.writeQueued(purgeSeq)
       const row = await written
-      await this.writeCheckpoint()
-      const events = await keepSuffix(this.eventsPath, this.fh, this.size, cut.offset, EVENTS_DSYNC)
-      this.fh = events.fh
-      this.size = events.size
-      const cps = await dropCheckpointsThrough(this.checkpointsPath, this.cpFh, cut.throughSeq)
-      this.cpFh = cps.fh
-      this.cpSize = cps.size
+      try {
+        await this.writeCheckpoint()
+        const events = await keepSuffix(this.eventsPath, this.fh, this.size, cut.offset, EVENTS_DSYNC)
+        this.fh = events.fh
+        this.size = events.size
+        const cps = await dropCheckpointsThrough(this.checkpointsPath, this.cpFh, cut.throughSeq)
+        this.cpFh = cps.fh
+        this.cpSize = cps.size
+      } catch (err) {
+        // The purge row is on disk: a row saying it was not carried out keeps the log honest.
+        const failed = { type: CHANGE_FAILED_TYPE, actor, outcome: 'error' as const, detail: { ...detail, change: PURGE_TYPE, seq: row.seq, error: (err as Error).message.slice(0, 500) } }
+        this.enqueue(failed, prepareEvent(failed), this.now()).catch(() => {})
+        throw err
+      }
       this.window = this.window.filter(r => r.seq > cut.throughSeq)
       return { purged: cut.count, throughSeq: cut.throughSeq, anchor: cut.anchor, seq: row.seq }
     })
@@ -383,8 +393,13 @@ export class AuditLog {
    * rejected and the rows queued after it are sealed again from the durable head; if even the cut
    * fails the log stops taking rows. Must run inside `exclusive()`.
    */
-  private async writeQueued (): Promise<void> {
-    let batch = this.queue.splice(0, AUDIT_MAX_BATCH_ROWS)
+  private async writeQueued (maxSeq = Number.POSITIVE_INFINITY): Promise<void> {
+    const take = (): Pending[] => {
+      let n = Math.min(this.queue.length, AUDIT_MAX_BATCH_ROWS)
+      while (n > 0 && this.queue[n - 1].row.seq > maxSeq) n--
+      return this.queue.splice(0, n)
+    }
+    let batch = take()
     let write = this.writeBatch(batch)
     while (batch.length > 0) {
       const { bytes, error } = await write
@@ -398,7 +413,7 @@ export class AuditLog {
       for (const p of batch) this.window.push(p.row)
       if (this.window.length > 2 * this.opts.tailWindow) this.window = this.window.slice(-this.opts.tailWindow)
       const done = batch
-      batch = this.held === 1 ? this.queue.splice(0, AUDIT_MAX_BATCH_ROWS) : []
+      batch = this.held === 1 ? take() : []
       if (batch.length > 0) write = this.writeBatch(batch)
       for (const p of done) p.resolve(p.row)
       if (this.durable.seq - (this.lastCp?.seq ?? 0) >= this.opts.checkpointEvery) {

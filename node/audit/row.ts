@@ -36,6 +36,12 @@ export interface AuditRow extends AuditEvent {
 
 /** The row that anchors a purge: its detail names the last dropped row (DESIGN §10 retention). */
 export const PURGE_TYPE = 'AUDIT_PURGED'
+/**
+ * The row that follows the durable row of a change which could then not be carried out (its
+ * store refused it): `detail.change` names that row's type, `detail.error` why. Without it the
+ * `ok` row before would read as done.
+ */
+export const CHANGE_FAILED_TYPE = 'CHANGE_FAILED'
 
 const OUTCOMES = new Set(['ok', 'denied', 'error'])
 const TYPE = /^[A-Z][A-Z0-9_]{0,63}$/

@@ -64,9 +64,13 @@ export function newAgentToken (): string {
   return AGENT_PREFIX + randomBytes(TOKEN_BYTES).toString('hex')
 }
 
-/** A token as it may appear in a log or audit row: a short prefix, never the secret. */
+/**
+ * A token as `agent-token list` shows it: its kind (`sova_…` for agent tokens), never any
+ * character of the secret (a 6-character prefix gave away 4 bits of an agent token and 24 of
+ * an operator token an attacker had nearly guessed).
+ */
 export function tokenHint (token: string): string {
-  return token.length > 8 ? `${token.slice(0, 6)}…` : '…'
+  return token.startsWith(AGENT_PREFIX) ? `${AGENT_PREFIX}…` : '…'
 }
 
 export interface AgentRecord {
@@ -113,17 +117,18 @@ export class AgentTokens {
       name, scopes, expires, grants, created: Math.floor(Date.now() / 1000),
       hash: sha256(token).toString('hex'), prefix: tokenHint(token)
     }
+    // Saved before it is indexed: a record the file refused never authenticates, nor blocks the name.
+    this.save([...this.byName.values(), record])
     this.index(record)
-    this.save()
     return { token, record }
   }
 
   revoke (name: string): AgentRecord {
     const rec = this.byName.get(name)
     if (rec === undefined) throw notFound(`Cannot revoke agent token "${name}": no such agent`)
+    this.save([...this.byName.values()].filter(r => r !== rec))
     this.byName.delete(name)
     this.byHash.delete(rec.hash)
-    this.save()
     return rec
   }
 
@@ -142,8 +147,8 @@ export class AgentTokens {
     this.byHash.set(rec.hash, rec)
   }
 
-  private save (): void {
-    writeFileAtomic(this.path, JSON.stringify({ agents: this.list() }, null, 2) + '\n', 0o600)
+  private save (records: AgentRecord[]): void {
+    writeFileAtomic(this.path, JSON.stringify({ agents: records.sort((a, b) => a.name.localeCompare(b.name)) }, null, 2) + '\n', 0o600)
   }
 }
 

@@ -10,8 +10,9 @@ export const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103
 
 const FS_REASONS: Record<string, string> = {
   EROFS: 'the file system is read-only (EROFS); the home must be writable: remount it read-write or choose another --home',
-  ENOSPC: 'the disk is full (ENOSPC); free some space and start again',
-  EDQUOT: 'the disk quota is exhausted (EDQUOT); free some space and start again',
+  ENOSPC: 'the disk is full (ENOSPC); free some space and try again',
+  EDQUOT: 'the disk quota is exhausted (EDQUOT); free some space and try again',
+  EISDIR: 'a directory stands where the file should be (EISDIR); move it away',
   EACCES: 'permission denied (EACCES); the home and its files must belong to the user running sov',
   EPERM: 'operation not permitted (EPERM); the home and its files must belong to the user running sov'
 }

@@ -2,15 +2,18 @@
  * IPC handlers for capabilities, agent tokens (which are grants with `aud: agent:NAME`) and the
  * audit log, and the authority check the dispatcher runs for agent tokens.
  *
- * Ordering rule for every privileged change: sign in memory → write the audit row durably →
- * store the change → answer. If the row cannot be written the change is refused and nothing is
- * stored (fail closed); a refusal is recorded before it is answered.
+ * Ordering rule for every privileged change (recorded-change.ts): sign in memory → write the
+ * audit row durably → store the change → answer. If the row cannot be written the change is
+ * refused and nothing is stored (fail closed); if the store fails after it, a `CHANGE_FAILED` row
+ * says so; a refusal is recorded before it is answered. Changes to one agent name or one grant
+ * run one at a time.
  */
-import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, type RequestType } from '../../protocol/index.js'
+import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, purgeCutoff, type RequestType } from '../../protocol/index.js'
 import { newAgentToken, parseScope, tokenHint } from '../caps/index.js'
 import { ACK_TYPE } from '../audit/index.js'
-import type { CapsComponents } from './components.js'
+import type { AuditWriter, CapsComponents } from './components.js'
 import { actorOf, type Handler } from './handler.js'
+import { KeyedQueue, recordedChange } from './recorded-change.js'
 
 /** Rows `audit tail` returns without `-n`. */
 const AUDIT_TAIL_DEFAULT_ROWS = 20
@@ -21,27 +24,38 @@ const AUDIT_TAIL_DEFAULT_ROWS = 20
 export const AUDIT_TAIL_MAX_BYTES = 2 * 1024 * 1024
 
 export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Handler>> {
+  const serial = new KeyedQueue()
+  // `d.audit` is the daemon's method: called through `d`.
+  const audit: AuditWriter = async (e, durable) => { await d.audit(e, durable) }
+  /** Active grants to `agent:NAME`: the token's own and any `cap grant agent:NAME` added. */
+  const agentGrants = (name: string): string[] => d.caps.list().filter(g => g.aud === `agent:${name}` && !g.revoked && !g.expired).map(g => g.id)
   return {
     'cap.grant': async ({ aud, cmd, mailbox, expiresS }, { principal }) => {
       const { id, grant } = await d.caps.sign({ aud, cmd, mailbox, expiresS })
-      await d.audit({ type: 'CAP_GRANTED', actor: actorOf(principal), outcome: 'ok', detail: { id, aud: grant.aud, cmd: grant.cmd, with: grant.with, nbf: grant.nbf, exp: grant.exp } }, true)
-      await d.caps.add(id, grant)
+      await recordedChange(audit, { type: 'CAP_GRANTED', actor: actorOf(principal), outcome: 'ok', detail: { id, aud: grant.aud, cmd: grant.cmd, with: grant.with, nbf: grant.nbf, exp: grant.exp } },
+        async () => { await d.caps.add(id, grant) })
       return { id, grant }
     },
     'cap.revoke': async ({ grantId }, { principal }) => {
       const id = resolveGrantId(d, grantId)
-      const { rev, already } = await d.caps.prepareRevocation(id)
-      if (!already) {
-        await d.audit({ type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } }, true)
-        await d.caps.addRevocation(rev)
-      }
-      return { id, revoked: true, alreadyRevoked: already }
+      return await serial.run(`grant:${id}`, async () => {
+        const { rev, already } = await d.caps.prepareRevocation(id)
+        if (!already) {
+          await recordedChange(audit, { type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } },
+            async () => { await d.caps.addRevocation(rev) })
+        }
+        return { id, revoked: true, alreadyRevoked: already }
+      })
     },
     'cap.list': async () => d.caps.list(),
 
-    'agentToken.issue': async ({ name, scopes, expiresS }, { principal }) => {
+    'agentToken.issue': async ({ name, scopes, expiresS }, { principal }) => await serial.run(`agent:${name}`, async () => {
       if (d.agents.get(name) !== undefined) throw conflict(`Cannot issue agent token "${name}": it exists (revoke it first)`)
-      const signed = []
+      // Grants to this name left by no token (a `cap grant agent:NAME` before any token, or an
+      // issue that failed half-way) are revoked first: a new token never inherits authority.
+      const leftover = agentGrants(name)
+      const revs = await Promise.all(leftover.map(async id => (await d.caps.prepareRevocation(id)).rev))
+      const signed: Array<Awaited<ReturnType<typeof d.caps.sign>>> = []
       for (const scope of scopes as string[]) {
         const { cmd, mailbox } = parseScope(scope)
         signed.push(await d.caps.sign({ aud: `agent:${name}`, cmd, mailbox, expiresS }))
@@ -49,25 +63,32 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       const token = newAgentToken()
       const grants = signed.map(s => s.id)
       const expires = signed[0].grant.exp
-      await d.audit({ type: 'AGENT_TOKEN_ISSUED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, scopes, expires, grants, tokenPrefix: tokenHint(token) } }, true)
-      for (const s of signed) await d.caps.add(s.id, s.grant)
-      d.agents.issue(name, scopes, expires, grants, token)
+      const detail = { agent: name, scopes, expires, grants, ...(leftover.length > 0 ? { revoked: leftover } : {}) }
+      await recordedChange(audit, { type: 'AGENT_TOKEN_ISSUED', actor: actorOf(principal), outcome: 'ok', detail }, async () => {
+        for (const rev of revs) await d.caps.addRevocation(rev)
+        for (const s of signed) await d.caps.add(s.id, s.grant)
+        d.agents.issue(name, scopes, expires, grants, token)
+      })
       return { name, token, scopes, expires, grants }
-    },
-    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, expired: r.expires !== null && r.expires * 1000 <= Date.now(), tokenPrefix: r.prefix })),
-    'agentToken.revoke': async ({ name }, { principal }) => {
+    }),
+    'agentToken.list': async () => d.agents.list().map(r => ({ name: r.name, scopes: r.scopes, expires: r.expires, expired: r.expires !== null && r.expires * 1000 <= Date.now(), tokenPrefix: tokenHint(r.prefix) })),
+    'agentToken.revoke': async ({ name }, { principal }) => await serial.run(`agent:${name}`, async () => {
       const rec = d.agents.get(name)
       if (rec === undefined) throw notFound(`Cannot revoke agent token "${name}": no such agent`)
-      const revs = []
-      for (const id of rec.grants) {
-        if (d.caps.get(id) !== undefined) revs.push((await d.caps.prepareRevocation(id)).rev)
+      // Every grant to the name goes, not only the token's own: the next token of this name
+      // starts with none.
+      const grants = [...new Set([...rec.grants, ...agentGrants(name)])]
+      const revs: Array<Awaited<ReturnType<typeof d.caps.prepareRevocation>>['rev']> = []
+      for (const id of grants) {
+        if (d.caps.get(id) !== undefined && !d.caps.isRevoked(id)) revs.push((await d.caps.prepareRevocation(id)).rev)
       }
-      await d.audit({ type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants: rec.grants } }, true)
-      for (const rev of revs) await d.caps.addRevocation(rev)
-      d.agents.revoke(name)
+      await recordedChange(audit, { type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants } }, async () => {
+        for (const rev of revs) await d.caps.addRevocation(rev)
+        d.agents.revoke(name)
+      })
       d.endStaleSessions()
-      return { name, revoked: true, grants: rec.grants }
-    },
+      return { name, revoked: true, grants }
+    }),
 
     'audit.tail': async ({ n, afterSeq }) => fitTail(await d.auditLog.tail(n ?? AUDIT_TAIL_DEFAULT_ROWS, afterSeq), afterSeq === undefined),
     'audit.verify': async () => {
@@ -87,9 +108,8 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       return { acknowledged: seq, checkpoint: checkpoint.seq, verify: after }
     },
     'audit.purge': async ({ before }, { principal }) => {
-      const at = new Date(before)
-      if (Number.isNaN(at.getTime())) throw badRequest(`Cannot purge the audit log: "${before}" is not an RFC 3339 date`)
-      return await d.auditLog.purge(at, actorOf(principal))
+      // The same rule as the CLI's: an IPC client (an agent with /cap/admin) must not get past it.
+      return await d.auditLog.purge(purgeCutoff(before, `before "${before}"`), actorOf(principal))
     }
   }
 }

@@ -25,8 +25,11 @@ export interface IpcServerOptions {
    * whatever the request handed out (leases) must not count as seen (issue 10).
    */
   dispatch: (principal: Principal, type: RequestType, params: any, signal: AbortSignal, onUnsent: (undo: () => void) => void) => Promise<unknown>
-  /** Called (and awaited) for every refused `hello`, before the refusal is sent. */
-  onAuthFailure: (reason: string, tokenHint: string) => Promise<void>
+  /**
+   * Called (and awaited) for every refused `hello`, before the refusal is sent. It gets no part
+   * of the token: a near miss of a real token would give part of the real one away.
+   */
+  onAuthFailure: (reason: string) => Promise<void>
   node: () => { peerId: string, version: string }
   /** Connections served at once; further ones get `UNAVAILABLE` and a close. @default 256 */
   maxConnections?: number
@@ -149,16 +152,14 @@ export class IpcServer {
         const err = wantsOther
           ? unauthenticated('Cannot serve request: send hello with a token first')
           : badRequest(`Cannot parse hello: ${v.getDotPath(hello.issues[0]) ?? 'frame'}: ${describeIssue(hello.issues[0])}`)
-        await this.opts.onAuthFailure(err.message, '').catch(() => {})
+        await this.opts.onAuthFailure(err.message).catch(err => { console.error(`ipc: cannot record a refused hello: ${(err as Error).message}`) })
         fail(null, err, true)
         return
       }
       const who = this.opts.authenticate(hello.output.token)
       if (who === undefined) {
-        const hint = hello.output.token.slice(0, 6)
-        try {
-          await this.opts.onAuthFailure('bad token', hint)
-        } catch { /* the refusal stands either way */ }
+        // The refusal stands either way; a row that cannot be written is said in the log.
+        await this.opts.onAuthFailure('bad token').catch(err => { console.error(`ipc: cannot record a refused hello: ${(err as Error).message}`) })
         fail(null, unauthenticated('Cannot authenticate: the token is not valid'), true)
         return
       }
