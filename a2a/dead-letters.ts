@@ -33,14 +33,15 @@ export function listDead (db: Database.Database, mailbox: string, limit = 1000):
 export function redrive (db: Database.Database, mailbox: string, ids?: string[]): { redriven: string[], missing: string[] } {
   const wanted = ids ?? (db.prepare('SELECT id FROM dead_letters WHERE mailbox = ? ORDER BY died_at, id').all(mailbox) as Array<{ id: string }>).map(r => r.id)
   const get = db.prepare('SELECT * FROM dead_letters WHERE mailbox = ? AND id = ?')
-  const insert = db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message) VALUES (?, ?, ?, ?, ?, ?)')
+  // Deliveries restart at 0; the ones before are kept so that lease names never repeat.
+  const insert = db.prepare('INSERT OR IGNORE INTO inbox (id, mailbox, sender, ts, received_at, message, earlier_deliveries) VALUES (?, ?, ?, ?, ?, ?, ?)')
   const del = db.prepare('DELETE FROM dead_letters WHERE id = ?')
   const redriven: string[] = []
   const missing: string[] = []
   for (const id of wanted) {
     const r = get.get(mailbox, id) as any
     if (r === undefined) { missing.push(id); continue }
-    insert.run(r.id, r.mailbox, r.sender, r.ts, r.received_at, r.message)
+    insert.run(r.id, r.mailbox, r.sender, r.ts, r.received_at, r.message, r.earlier_deliveries + r.deliveries)
     del.run(r.id)
     redriven.push(r.id)
   }

@@ -67,6 +67,13 @@ export const MIGRATIONS: readonly string[] = [
     reason       TEXT    NOT NULL
   );
   CREATE INDEX dead_letters_mailbox ON dead_letters (mailbox);
+  `,
+  // 1 → 2: deliveries a message had before its last redrive. A lease is named
+  // <id>.<earlier_deliveries + deliveries>, so a redrive (which restarts deliveries at 0) never
+  // hands out a lease name a stale consumer still holds.
+  `
+  ALTER TABLE inbox ADD COLUMN earlier_deliveries INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE dead_letters ADD COLUMN earlier_deliveries INTEGER NOT NULL DEFAULT 0;
   `
 ]
 

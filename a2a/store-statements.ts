@@ -2,9 +2,9 @@
 import type Database from 'better-sqlite3'
 
 /** An inbox row as the statements read it; `bytes` is the stored message's UTF-8 length. */
-export interface InboxRow { seq: number, id: string, mailbox: string, sender: string, ts: number, received_at: number, message: string, deliveries: number, visible_at: number, bytes: number }
+export interface InboxRow { seq: number, id: string, mailbox: string, sender: string, ts: number, received_at: number, message: string, deliveries: number, earlier_deliveries: number, visible_at: number, bytes: number }
 
-const INBOX_COLS = 'seq, id, mailbox, sender, ts, received_at, message, deliveries, visible_at, length(CAST(message AS BLOB)) AS bytes'
+const INBOX_COLS = 'seq, id, mailbox, sender, ts, received_at, message, deliveries, earlier_deliveries, visible_at, length(CAST(message AS BLOB)) AS bytes'
 
 export function prepare (db: Database.Database) {
   return {
@@ -44,7 +44,7 @@ export function prepare (db: Database.Database) {
     nextLeaseAny: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE visible_at > ?'),
     inboxStats: db.prepare(`SELECT mailbox, sum(visible_at <= @now) AS ready, sum(visible_at > @now) AS leased FROM inbox GROUP BY mailbox`),
     deadStats: db.prepare('SELECT mailbox, count(*) AS dead FROM dead_letters GROUP BY mailbox'),
-    deadInsert: db.prepare(`INSERT OR IGNORE INTO dead_letters (id, mailbox, sender, ts, received_at, message, deliveries, died_at, reason)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    deadInsert: db.prepare(`INSERT OR IGNORE INTO dead_letters (id, mailbox, sender, ts, received_at, message, deliveries, earlier_deliveries, died_at, reason)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   }
 }

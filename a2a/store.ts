@@ -458,8 +458,8 @@ export class MailboxStore {
     const { id, delivery } = parseLease(lease)
     const r = this.q.inboxById.get(mailbox, id) as InboxRow | undefined
     if (r === undefined) return undefined
-    if (r.visible_at === 0 || r.deliveries !== delivery) {
-      const now = r.visible_at === 0 ? 'it is back in the queue' : `it was leased again (delivery ${r.deliveries})`
+    if (r.visible_at === 0 || r.earlier_deliveries + r.deliveries !== delivery) {
+      const now = r.visible_at === 0 ? 'it is back in the queue' : `it was leased again (lease ${leaseName(r, r.deliveries)})`
       throw conflict(`Cannot ${verb} lease "${lease}": ${now}; nothing was changed — receive it again`)
     }
     return r
@@ -500,7 +500,7 @@ export class MailboxStore {
   }
 
   private bury (r: InboxRow, reason: string, now: number): DeadLetter {
-    const moved = this.q.deadInsert.run(r.id, r.mailbox, r.sender, r.ts, r.received_at, r.message, r.deliveries, now, reason).changes
+    const moved = this.q.deadInsert.run(r.id, r.mailbox, r.sender, r.ts, r.received_at, r.message, r.deliveries, r.earlier_deliveries, now, reason).changes
     if (moved !== 1) throw conflict(`Cannot move message "${r.id}" to the dead letters: the id is already there`)
     this.q.inboxDelete.run(r.seq)
     return { id: r.id, mailbox: r.mailbox, from: r.sender, deliveries: r.deliveries, reason }
@@ -508,5 +508,10 @@ export class MailboxStore {
 }
 
 function toItem (r: InboxRow, deliveries: number, leaseUntil: number): InboxItem {
-  return { id: r.id, from: r.sender, mailbox: r.mailbox, ts: r.ts, receivedAt: r.received_at, deliveries, leaseUntil, lease: `${r.id}.${deliveries}`, message: JSON.parse(r.message) }
+  return { id: r.id, from: r.sender, mailbox: r.mailbox, ts: r.ts, receivedAt: r.received_at, deliveries, leaseUntil, lease: leaseName(r, deliveries), message: JSON.parse(r.message) }
+}
+
+/** `<id>.<n>`, n counting every delivery of the message, before redrives too (schema 1 → 2). */
+function leaseName (r: InboxRow, deliveries: number): string {
+  return `${r.id}.${r.earlier_deliveries + deliveries}`
 }

@@ -36,7 +36,7 @@ test('open() creates mailbox.db 0600 in WAL mode at the current schema version; 
   const dir = ctx.tmp()
   const { store, path } = open(ctx, dir)
   assert.is(statSync(path).mode & 0o777, 0o600)
-  assert.is(store.schemaVersion, 1)
+  assert.is(store.schemaVersion, 2)
   const e = incoming()
   assert.equal(store.accept([e], T0), ['accepted'])
   store.close()
@@ -74,6 +74,21 @@ test('a busy mailbox.db checkpoints on a worker thread: after HANDOVER_AFTER_SYN
     await store.durable()
   }
   await waitFor(() => store.database.pragma('wal_autocheckpoint', { simple: true }) === 0, 10_000, 'the worker to take the checkpoints')
+})
+
+test('open() takes a version 1 file to version 2 (lease names count deliveries before a redrive), keeping its messages', ctx => {
+  const dir = ctx.tmp()
+  const { store, path } = open(ctx, dir)
+  const e = incoming()
+  store.accept([e], T0)
+  store.close()
+  const db = openDatabase(path)
+  db.exec('ALTER TABLE inbox DROP COLUMN earlier_deliveries; ALTER TABLE dead_letters DROP COLUMN earlier_deliveries; PRAGMA user_version = 1')
+  db.close()
+  const again = MailboxStore.open(path)
+  ctx.defer(() => { again.close() })
+  assert.is(again.schemaVersion, 2)
+  assert.equal(again.lease('builder', { leaseMs: 100, max: 1, maxDeliveries: 5 }, T0).leased.map(m => m.lease), [`${e.id}.1`])
 })
 
 test('open() refuses a database written by a newer schema version', ctx => {

@@ -139,6 +139,11 @@ test('dead letters: list with reason and deliveries, redrive (audited when it mo
   assert.equal(boxes.json, [{ mailbox: 'jobs', ready: 2, leased: 0, dead: 0 }])
   const again = await sov(b.home, ['a2a', 'receive', 'jobs', '--json'])
   assert.is(again.json[0].deliveries, 1, 'the delivery count starts again')
+  // Lease names do not: a consumer still holding a lease from before the redrive is stale (its
+  // ack took the new consumer's lease, helper finding).
+  assert.equal(again.json.map((m: any) => m.lease).sort(), got.json.map((m: any) => `${String(m.id)}.2`).sort())
+  const stale = await sov(b.home, ['a2a', 'ack', 'jobs', got.json[0].lease, '--json'])
+  assert.is(stale.json?.error?.code, 'CONFLICT', stale.stdout + stale.stderr)
   const nacked = await sov(b.home, ['a2a', 'nack', 'jobs', ...again.json.map((m: any) => m.lease)])
   assert.match(nacked.stdout, /^Returned 0; 2 reached the delivery limit and went to the dead letters/, 'the human output says where they went')
 
