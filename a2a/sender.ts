@@ -11,13 +11,14 @@
  * envelope stays queued until accepted/duplicate (delivered), refused with a permanent code
  * (failed) or past its TTL (expired) — never sent after its TTL.
  */
+import { setMaxListeners } from 'node:events'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
 import {
   A2A_ENVELOPE_VERSION, A2A_PERMANENT_CODES, A2A_PROTOCOL, DEFAULT_TTL_MS, MAX_TTL_MS, MailboxNameSchema,
-  badRequest, forbidden, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
+  SovError, badRequest, forbidden, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
 } from '../protocol/index.js'
 import { dialProtocolFinding, lengthPrefixed } from '../mesh/index.js'
 import type { MailboxStore, OutboxInput, QueuedFrame, Settlement } from './store.js'
@@ -117,6 +118,8 @@ export class Sender {
     if (this.running) return
     this.running = true
     this.shutdown = new AbortController()
+    // Each peer's session listens on it: more than ten peers is normal, not a leak.
+    setMaxListeners(0, this.shutdown.signal)
     this.init.node.addEventListener('peer:connect', this.onConnect)
     for (const peer of this.init.store.queuedPeers()) this.wake(peer)
     this.scheduleExpiry(true)
@@ -207,7 +210,7 @@ export class Sender {
     try {
       results = this.init.store.enqueue(batch.map(p => p.row))
     } catch (err) {
-      for (const p of batch) p.reject(unavailable(`Cannot queue message: ${(err as Error).message}`, { cause: err }))
+      for (const p of batch) p.reject(err instanceof SovError ? err : unavailable(`Cannot queue message: ${(err as Error).message}`, { cause: err }))
       return
     }
     // Sends that arrive while this batch waits for the disk go in one transaction after it: under
@@ -225,7 +228,7 @@ export class Sender {
       await this.init.store.durable()
     } catch (err) {
       try { this.init.store.dropQueued(added.map(p => p.row.id)) } catch { /* the disk is failing: the log says so */ }
-      for (const p of batch) p.reject(unavailable(`Cannot queue message: ${(err as Error).message}`, { cause: err }))
+      for (const p of batch) p.reject(err instanceof SovError ? err : unavailable(`Cannot queue message: ${(err as Error).message}`, { cause: err }))
       return
     }
     let soonest = Infinity

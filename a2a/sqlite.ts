@@ -11,6 +11,7 @@
  * Issue 16: the suite must pass on Node 20, 22 and 24.
  */
 import Database from 'better-sqlite3'
+import { unavailable } from '../protocol/index.js'
 
 const kept: Database.Database[] = []
 
@@ -43,4 +44,37 @@ export function openDatabase (path: string, options?: Database.Options): Databas
     return opts?.simple === true ? s.pluck(true).get() : s.pluck(false).all()
   }) as typeof db.pragma
   return db
+}
+
+/**
+ * One `db.transaction` for any function (`db.transaction(fn)` builds a new wrapper at each
+ * call), with the machine's refusals said in words: `SQLITE_FULL`, `SQLITE_IOERR_*` and
+ * `SQLITE_READONLY*` throw `UNAVAILABLE` naming the file and the fix (a full disk answered
+ * `a2a ack` with INTERNAL and a stack in daemon.log). Other errors pass unchanged.
+ */
+export function transactionOf (db: Database.Database): <T>(fn: () => T) => T {
+  const tx = db.transaction((fn: () => unknown) => fn())
+  return <T>(fn: () => T): T => {
+    try {
+      return tx(fn) as T
+    } catch (err) {
+      throw explainSqliteError(db.name, err)
+    }
+  }
+}
+
+const SQLITE_REASONS: Array<[RegExp, string]> = [
+  [/^SQLITE_FULL$/, 'the disk is full ({code}); free some space and try again'],
+  [/^SQLITE_READONLY/, 'the file or its file system is read-only ({code}); make the home writable'],
+  [/^SQLITE_IOERR/, 'the disk reported an I/O error ({code}); check it and its free space, then try again']
+]
+
+/** A SQLite error of the machine as `UNAVAILABLE` naming `path`; anything else unchanged. */
+export function explainSqliteError (path: string, err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code
+  if (typeof code !== 'string') return err
+  for (const [match, reason] of SQLITE_REASONS) {
+    if (match.test(code)) return unavailable(`Cannot write "${path}": ${reason.replace('{code}', code)}`, { cause: err })
+  }
+  return err
 }

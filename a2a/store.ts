@@ -13,7 +13,7 @@
  * cost two more statements, parsed each time, per commit (issue 15).
  */
 import type Database from 'better-sqlite3'
-import { openDatabase } from './sqlite.js'
+import { openDatabase, transactionOf } from './sqlite.js'
 import { WalSync } from './wal-sync.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { conflict } from '../protocol/index.js'
@@ -93,14 +93,13 @@ export class MailboxStore {
   private undurable: number[] = []
   /** A truncating checkpoint was busy: `reclaim` tries it again. */
   private checkpointOwed = false
-  private readonly tx: (fn: () => unknown) => unknown
+  private readonly tx: <T>(fn: () => T) => T
 
   private constructor (db: Database.Database, wal: WalSync) {
     this.db = db
     this.q = prepare(db)
     this.wal = wal
-    // One transaction function for all: `db.transaction(fn)` builds a new wrapper at each call.
-    this.tx = db.transaction((fn: () => unknown) => fn())
+    this.tx = transactionOf(db)
   }
 
   /**

@@ -91,6 +91,27 @@ test('open() takes a version 1 file to version 2 (lease names count deliveries b
   assert.equal(again.lease('builder', { leaseMs: 100, max: 1, maxDeliveries: 5 }, T0).leased.map(m => m.lease), [`${e.id}.1`])
 })
 
+test('a full disk is UNAVAILABLE naming the file and the fix, for every kind of write (helper finding: a2a ack answered INTERNAL with a stack)', ctx => {
+  const { store, path } = open(ctx)
+  store.accept([incoming()], T0)
+  const leased = store.lease('builder', { leaseMs: 60_000, max: 1, maxDeliveries: 5 }, T0).leased
+  // SQLite's own cap stands in for the disk: the next page it needs is refused with SQLITE_FULL.
+  store.database.pragma(`max_page_count = ${store.database.pragma('page_count', { simple: true }) as number}`)
+  const big = 'x'.repeat(256 * 1024)
+  const full = (f: () => unknown, what: string): void => {
+    try {
+      f()
+      assert.unreachable(`${what} went through`)
+    } catch (err: any) {
+      assert.is(err.code, 'UNAVAILABLE', `${what}: ${String(err.message)}`)
+      assert.is(err.message, `Cannot write "${path}": the disk is full (SQLITE_FULL); free some space and try again`)
+    }
+  }
+  full(() => store.accept([incoming('builder', ALICE, big)], T0), 'accept')
+  full(() => store.enqueue([{ id: 'o1', peer: ALICE, mailbox: 'builder', messageId: 'm1', frame: big, createdAt: T0, expiresAt: T0 + 60_000 }]), 'enqueue')
+  assert.equal(store.ack('builder', [leased[0].lease]).acked, [leased[0].lease], 'a write that frees space still goes through')
+})
+
 test('open() refuses a database written by a newer schema version', ctx => {
   const path = join(ctx.tmp(), 'mailbox.db')
   const db = openDatabase(path)

@@ -18,7 +18,7 @@
  * and `served_events` (each call's task snapshots, numbered, kept for the caller to catch up).
  */
 import type Database from 'better-sqlite3'
-import { openDatabase } from '../sqlite.js'
+import { openDatabase, transactionOf } from '../sqlite.js'
 import { chmodSync, closeSync, openSync } from 'node:fs'
 import { WalSync } from '../wal-sync.js'
 
@@ -113,8 +113,7 @@ export class TaskDb {
   private constructor (db: Database.Database, wal: WalSync) {
     this.db = db
     this.wal = wal
-    // One transaction function for all: `db.transaction(fn)` builds a new wrapper at each call.
-    this.tx = db.transaction((fn: () => unknown) => fn())
+    this.tx = transactionOf(db)
   }
 
   /** Opens (creating it 0600) and migrates the database at `path`. */
@@ -156,7 +155,7 @@ export class TaskDb {
   /** Makes every commit made so far durable (`WalSync.sync`: one shared fdatasync of the WAL). */
   async sync (): Promise<void> { await this.wal.sync() }
 
-  private readonly tx: (fn: () => unknown) => unknown
+  private readonly tx: <T>(fn: () => T) => T
 
   /** One transaction without fsync at its commit (`synchronous = NORMAL`); survives SIGKILL. */
   private relaxed<T> (fn: () => T): T { return this.tx(fn) as T }

@@ -3,6 +3,7 @@
  * token first, then id-matched requests answered concurrently. Client input can close its own
  * connection but never crash the daemon or hold up other clients.
  */
+import { setMaxListeners } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
 import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
@@ -51,6 +52,9 @@ export class IpcServer {
 
   constructor (opts: IpcServerOptions) {
     this.opts = { maxConnections: 256, helloTimeoutMs: 5000, maxInFlight: 64, maxBufferedBytes: 16 * 1024 * 1024, ...opts }
+    // Each connection listens on it (up to maxConnections): more than ten is normal, not a leak
+    // (the warning filled daemon.log under load).
+    setMaxListeners(0, this.shutdown.signal)
   }
 
   async start (): Promise<void> {
