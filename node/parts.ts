@@ -1,12 +1,14 @@
 /**
  * The daemon's first two supervised parts: the audit log (opened first, closed last, with a
  * signed checkpoint at shutdown) and the capability table (its unsigned or torn lines reported
- * as audit rows at load).
+ * as audit rows at load, and the changes the log recorded but a crash kept from the files
+ * settled: unfinished-changes.ts).
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION } from '../protocol/index.js'
-import { AuditLog } from './audit/index.js'
-import { Capabilities } from './caps/index.js'
+import { AUDIT_TAIL_WINDOW_ROWS, AuditLog } from './audit/index.js'
+import { Capabilities, type AgentTokens } from './caps/index.js'
+import { settleUnfinishedChanges } from './unfinished-changes.js'
 import type { AuditWriter } from './ipc/index.js'
 import type { Config } from './config.js'
 import type { HomePaths } from './home.js'
@@ -20,6 +22,7 @@ export interface CapsAuditHost {
   readonly peerId: string
   readonly startedAt: number
   readonly audit: AuditWriter
+  readonly agents: AgentTokens
   auditLog: AuditLog
   caps: Capabilities
 }
@@ -68,6 +71,7 @@ export function capsAuditParts (d: CapsAuditHost, secrets: () => string[], log: 
           log(`capabilities: ignoring ${i.file} line ${i.line}: ${i.reason}`)
           await d.audit({ type: 'CAP_LINE_IGNORED', actor: 'node', outcome: 'denied', detail: { file: i.file, line: i.line, id: i.id ?? null, reason: i.reason } }, true)
         }
+        await settleUnfinishedChanges({ rows: await d.auditLog.tail(AUDIT_TAIL_WINDOW_ROWS), caps: d.caps, agents: d.agents, audit: async e => { await d.audit(e, true) } })
       },
       stop: async () => { await d.caps.close() }
     }

@@ -8,6 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreateIdentity, parseSwarmKey } from '../mesh/index.js'
 import { signGrant } from '../node/caps/index.js'
+import { prepareEvent, sealRow, type AuditEvent } from '../node/audit/index.js'
 import { kitSuite } from './kit/index.js'
 import { runDaemonIn, sov, startDaemon, type SovResult } from './kit/daemon.js'
 import { ipc } from './kit/a2a.js'
@@ -289,6 +290,46 @@ test('agent tokens: one issue per name at a time, no grant outlives its token, a
     assert.is(err.code, 'BAD_REQUEST', before)
   }
   assert.is((await auditRows(a.home, 1))[0].seq, head, 'nothing written')
+})
+
+test('changes the log recorded but a crash kept from the files are settled at the next start: revocations carried out, grants and tokens never stored said failed (helper finding: kill -9 under load left revoked grants live)', async ctx => {
+  const a = await startDaemon(ctx)
+  const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  const kept = await sov(a.home, ['cap', 'grant', peer, '/a2a/send', '--mailbox', 'jobs', '--json'])
+  const gone = await sov(a.home, ['agent-token', 'issue', 'gone', '--scope', '/audit/read', '--json'])
+  assert.is(gone.code, 0, gone.stderr)
+  assert.is(await a.stop(), 0)
+
+  // The rows a killed daemon had made durable before its stores: appended as it would have.
+  const events = join(a.home, 'audit', 'events.jsonl')
+  const last = JSON.parse(readFileSync(events, 'utf8').trim().split('\n').at(-1) as string)
+  let prev = { seq: last.seq as number, hash: last.hash as string }
+  const append = (ev: AuditEvent): number => {
+    const { row, line } = sealRow(prev.seq + 1, new Date().toISOString(), ev, prepareEvent(ev), prev.hash)
+    appendFileSync(events, line)
+    prev = { seq: row.seq, hash: row.hash }
+    return row.seq
+  }
+  const neverStored = 'f'.repeat(64)
+  const revokedSeq = append({ type: 'CAP_REVOKED', actor: 'operator', outcome: 'ok', detail: { id: kept.json.id } })
+  const grantedSeq = append({ type: 'CAP_GRANTED', actor: 'operator', outcome: 'ok', detail: { id: neverStored, aud: peer, cmd: '/a2a/send', with: 'mailbox:x', nbf: 0, exp: null } })
+  const tokenSeq = append({ type: 'AGENT_TOKEN_REVOKED', actor: 'operator', outcome: 'ok', detail: { agent: 'gone', grants: gone.json.grants } })
+
+  const b = await runDaemonIn(ctx, a.home)
+  const list = (await sov(b.home, ['cap', 'list', '--json'])).json
+  assert.ok(list.find((g: any) => g.id === kept.json.id).revoked, 'the recorded revocation is carried out')
+  assert.ok(gone.json.grants.every((id: string) => list.find((g: any) => g.id === id).revoked), 'and the token\'s grants')
+  assert.equal((await sov(b.home, ['agent-token', 'list', '--json'])).json, [], 'the revoked token is gone')
+  assert.is(errorCode(await sov(b.home, ['audit', 'tail', '--json'], { env: { SOV_TOKEN: gone.json.token } })), 'UNAUTHENTICATED')
+  const rows = await auditRows(b.home)
+  const follow = rows.filter(r => r.type === 'CHANGE_RECOVERED' || r.type === 'CHANGE_FAILED').map(r => [r.type, r.detail.change, r.detail.seq])
+  assert.equal(follow, [['CHANGE_RECOVERED', 'CAP_REVOKED', revokedSeq], ['CHANGE_FAILED', 'CAP_GRANTED', grantedSeq], ['CHANGE_RECOVERED', 'AGENT_TOKEN_REVOKED', tokenSeq]])
+  assert.is((await sov(b.home, ['audit', 'verify', '--json'])).json.ok, true)
+
+  // Settled once: the next start writes nothing more.
+  assert.is(await b.stop(), 0)
+  const c = await runDaemonIn(ctx, a.home)
+  assert.is((await auditRows(c.home)).filter(r => r.type === 'CHANGE_RECOVERED' || r.type === 'CHANGE_FAILED').length, 3)
 })
 
 test.run()
