@@ -99,6 +99,18 @@ test('an agent token with /a2a/read on one mailbox cannot touch another; refusal
   assert.match(refusals[0].detail.reason, /covers mailbox "payroll"/)
   assert.match(refusals[1].detail.reason, /for the operator only/)
 
+  // The same refusal again and again is counted, not written each time: 300 pipelined refusals
+  // add no row now, and one row with their count when the window closes (at the latest, at stop).
+  const agent = await ipc(ctx, a.home, issued.json.token)
+  const many = await Promise.allSettled(Array.from({ length: 300 }, async () => await agent.request('a2a.ack', { mailbox: 'payroll', leases: ['x.1'] })))
+  assert.ok(many.every(r => r.status === 'rejected' && r.reason.code === 'FORBIDDEN'), 'every one is refused')
+  const after = (await sov(a.home, ['audit', 'tail', '-n', '50', '--json'])).json.filter((r: any) => r.type === 'IPC_FORBIDDEN')
+  assert.is(after.length, 2, 'no row per repeat')
+  assert.is(await a.stop(), 0)
+  const b = await runDaemonIn(ctx, a.home)
+  const counted = (await auditRows(b.home)).filter(r => r.type === 'IPC_FORBIDDEN' && r.detail.aggregated === true)
+  assert.equal(counted.map(r => [r.detail.mailbox, r.detail.count]), [['payroll', 300]], 'the repeats are one row with their count')
+
   assert.is((await sov(a.home, ['agent-token', 'revoke', 'reader'])).code, 0)
   assert.ok((await sov(a.home, ['cap', 'list', '--json'])).json.every((x: any) => x.revoked), 'revoking the token revokes its grants')
   assert.is(errorCode(await sov(a.home, ['audit', 'tail', '--json'], asAgent)), 'UNAUTHENTICATED')
@@ -167,9 +179,10 @@ test('audit verify, checkpoint and purge through the CLI; a tampered row makes v
   const cp = await sov(a.home, ['audit', 'checkpoint', '--json'])
   assert.equal(Object.keys(cp.json).sort(), ['hash', 'seq', 'sig', 'ts'])
   const rows = await auditRows(a.home)
+  // The second refusal of the same reason is counted into the window's closing row.
   const refused = rows.filter(r => r.type === 'IPC_AUTH_FAILED')
-  assert.is(refused.length, 2, 'each refused token is audited')
-  assert.ok(refused.every(r => JSON.stringify(r.detail) === '{"reason":"bad token"}'), 'by the reason only')
+  assert.is(refused.length, 1, 'the first refused token is audited at once')
+  assert.equal(refused[0].detail, { count: 1, reason: 'bad token' }, 'by the reason only')
   assert.not.ok('tokenPrefix' in rows.find(r => r.type === 'AGENT_TOKEN_ISSUED').detail, 'an issued token is recorded without any part of it')
   // No 8-character piece of any token anywhere in the log (past the public `sova_`).
   const auditText = readFileSync(join(a.home, 'audit', 'events.jsonl'), 'utf8')

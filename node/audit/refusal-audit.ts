@@ -1,7 +1,8 @@
 /**
  * Refusals of remote peers, aggregated before they reach the audit log (issue 10 §3): a peer
  * that is refused again and again must not be able to grow the log, or the disk, faster than a
- * small fixed rate. Per window, the first refusal of a (peer, type) key is written at once, in
+ * small fixed rate. Local refusals (IPC and A2A endpoint) use a second instance keyed by their
+ * reason (an agent token wrote 8 MB/s of IPC_FORBIDDEN rows, helper finding stop 25). Per window, the first refusal of a (peer, type) key is written at once, in
  * full; later ones only count, and one row with their `count` closes the window. Keys beyond
  * `maxKeys` in one window (many fresh PeerIds) share the key `peer:*`.
  *
@@ -23,6 +24,13 @@ export interface RefusalAuditOptions {
   windowMs?: number
   /** @default REFUSAL_MAX_KEYS */
   maxKeys?: number
+  /** The key a refusal is counted under. @default actor and type (a peer's refusals) */
+  keyOf?: (event: AuditEvent) => string
+  /**
+   * Where a refusal goes once a window has `maxKeys` keys. @default the key `peer:*` and type,
+   * the actor moved into `detail.peer` (fresh PeerIds are free to make)
+   */
+  overflowOf?: (event: AuditEvent) => { key: string, event: AuditEvent }
 }
 
 interface Entry { first: AuditEvent, more: number, reasons: Set<string> }
@@ -37,7 +45,13 @@ export class RefusalAudit {
   private windowStart = 0
 
   constructor (opts: RefusalAuditOptions) {
-    this.opts = { windowMs: REFUSAL_WINDOW_MS, maxKeys: REFUSAL_MAX_KEYS, ...opts }
+    this.opts = {
+      windowMs: REFUSAL_WINDOW_MS,
+      maxKeys: REFUSAL_MAX_KEYS,
+      keyOf: e => `${e.actor}\0${e.type}`,
+      overflowOf: e => ({ key: `peer:*\0${e.type}`, event: { ...e, actor: 'peer:*', detail: { ...e.detail, peer: e.actor } } }),
+      ...opts
+    }
   }
 
   /**
@@ -45,11 +59,8 @@ export class RefusalAudit {
    * window; at once otherwise (it is counted for the window's closing row).
    */
   async record (event: AuditEvent): Promise<void> {
-    let key = `${event.actor}\0${event.type}`
-    if (!this.window.has(key) && this.window.size >= this.opts.maxKeys) {
-      key = `peer:*\0${event.type}`
-      event = { ...event, actor: 'peer:*', detail: { ...event.detail, peer: event.actor } }
-    }
+    let key = this.opts.keyOf(event)
+    if (!this.window.has(key) && this.window.size >= this.opts.maxKeys) ({ key, event } = this.opts.overflowOf(event))
     const e = this.window.get(key)
     if (e !== undefined) {
       e.more++

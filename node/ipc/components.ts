@@ -29,6 +29,11 @@ export interface CapsComponents {
   agents: AgentTokens
   auditLog: AuditLog
   audit: AuditWriter
+  /**
+   * Records a refusal of a local caller, aggregated per actor and reason (refusal-audit.ts): the
+   * first of a window is durable before it resolves, repeats are counted into one row.
+   */
+  refusal: (event: AuditEvent) => Promise<void>
   /** Ends, once the current reply is out, every IPC session whose token no longer authenticates. */
   endStaleSessions: () => void
 }

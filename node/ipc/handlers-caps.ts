@@ -126,7 +126,8 @@ function resolveGrantId (d: CapsComponents, prefix: string): string {
 /**
  * An agent may make a request only if the shared capability check finds a grant to
  * `agent:NAME` of the command `REQUEST_SCOPE` declares for it (on the request's mailbox, if any).
- * Every refusal is an audit row with the reason, written before the refusal is answered.
+ * Every refusal is an audit row with the reason, written before the refusal is answered; repeats
+ * of one reason within a window are counted into one row (refusal-audit.ts).
  */
 export async function authorizeAgent (d: CapsComponents, name: string, type: RequestType, params: any): Promise<void> {
   const need = REQUEST_SCOPE[type]
@@ -136,7 +137,7 @@ export async function authorizeAgent (d: CapsComponents, name: string, type: Req
     ? { ok: false as const, reason: `${type} is for the operator only` }
     : d.caps.check({ aud: `agent:${name}`, cmd: need, mailbox })
   if (r.ok) return
-  await d.audit({ type: 'IPC_FORBIDDEN', actor: `agent:${name}`, outcome: 'denied', detail: { request: type, cmd: need, mailbox: mailbox ?? null, reason: r.reason } }, true)
+  await d.refusal({ type: 'IPC_FORBIDDEN', actor: `agent:${name}`, outcome: 'denied', detail: { request: type, cmd: need, mailbox: mailbox ?? null, reason: r.reason } })
     .catch(() => { /* refused either way */ })
   throw forbidden(`Cannot run ${type}: agent "${name}" is not allowed: ${r.reason}`)
 }
