@@ -109,7 +109,7 @@ test('CLI and agent tokens: send, receive, nack, ack with --json; /a2a/read and 
   assert.equal([again.code, again.json.count, again.json.missing], [1, 0, [r2.json[0].lease]], 'an acked message is gone: listed as missing, exit 1 (issue 14)')
   const human = await sov(b.home, ['a2a', 'ack', 'builder', r2.json[0].lease])
   assert.is(human.code, 1)
-  assert.match(human.stderr, /^error\[NOT_FOUND\]: Cannot ack 1 of 1: no message in "builder" holds ".+" \(already acknowledged, or never leased\)/)
+  assert.match(human.stderr, /^error\[NOT_FOUND\]: Cannot ack 1 of 1: no message in "builder" holds ".+" \(already acknowledged, moved to the dead letters, or never leased\)/)
 
   const data = await sov(a.home, ['a2a', 'send', b.peerId, 'builder', '--data', '{"job":42}', '--json'])
   assert.is(data.code, 0, data.stderr)

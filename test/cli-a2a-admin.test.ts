@@ -107,6 +107,10 @@ test('outbox shows the last error of a queued message and takes --peer and --lim
   const wait = await sov(a.home, ['a2a', 'send', UNKNOWN_PEER, 'jobs', 'x', '--wait', '1s'])
   assert.is(wait.code, 1)
   assert.match(wait.stderr, /error\[TIMEOUT\]: Cannot confirm ".*": still queued after 1s/)
+  // A TTL that runs out during the wait is no answer either: exit 1 (it was 3, the refusal code).
+  const expired = await sov(a.home, ['a2a', 'send', UNKNOWN_PEER, 'jobs', 'x', '--ttl', '1s', '--wait', '5s'])
+  assert.is(expired.code, 1, expired.stdout + expired.stderr)
+  assert.match(expired.stderr, /error\[TIMEOUT\]: Cannot deliver ".*" to .*\/jobs: expired: TTL ran out/)
 })
 
 test('dead letters: list with reason and deliveries, redrive (audited when it moved something; an id given twice is one), nack says what died, purge --dead/--ready --yes (audited)', async ctx => {

@@ -29,7 +29,7 @@ export function registerA2ACommands (program: Command): void {
     .option('--task-id <id>', 'A2A taskId of the message')
     .option('--metadata <json>', 'A2A metadata: a JSON object')
     .option('--ttl <duration>', 'give up delivering after this long (1s to 30d)', '24h')
-    .option('--wait [duration]', 'wait until the receiver accepted (exit 0) or refused (exit 3); default 30s, at most 5m')
+    .option('--wait [duration]', 'wait until the receiver accepted (exit 0) or refused (exit 3); exit 1 when the wait or the TTL runs out first; default 30s, at most 5m')
     .action(async (peer: string, mailbox: string, text: string | undefined, o: MessageFlags & { ttl: string, wait?: string | true }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const ttlMs = durationFlag('--ttl', o.ttl, { min: 1000, max: MAX_TTL_MS })
@@ -42,10 +42,11 @@ export function registerA2ACommands (program: Command): void {
       })
       emit(g, r, r => waitMs === undefined ? r.id : r.status === 'delivered' ? `${r.id} delivered (accepted by ${peer})` : `${r.id} ${r.status}`)
       if (r.status === 'failed' || r.status === 'expired') {
-        // A refusal is a verdict, not an error of ours: exit 3 with the receiver's code.
+        // A refusal is the receiver's verdict: exit 3 with its code. A TTL that ran out is no
+        // answer at all: exit 1, as a wait that ended (docs/operations.md).
         const e = new SovError(r.code ?? 'INTERNAL', `Cannot deliver "${r.id}" to ${peer}/${mailbox}: ${r.status}: ${r.reason ?? 'no reason given'}`)
         if (g.json !== true) reportError(g, e)
-        process.exitCode = 3
+        process.exitCode = r.status === 'expired' ? 1 : 3
       }
     })
   registerReceive(a2a)
@@ -62,7 +63,7 @@ export function registerA2ACommands (program: Command): void {
         // A lease that names no message here (acked already, or never leased) is said, and fails
         // the command, so a script notices (issue 14); the JSON lists them under "missing".
         if (r.missing?.length > 0) {
-          if (g.json !== true) process.stderr.write(`error[NOT_FOUND]: Cannot ${verb} ${r.missing.length} of ${leases.length}: no message in "${mailbox}" holds ${r.missing.map((l: string) => `"${l}"`).join(', ')} (already acknowledged, or never leased); see \`sov a2a receive ${mailbox}\`\n`)
+          if (g.json !== true) process.stderr.write(`error[NOT_FOUND]: Cannot ${verb} ${r.missing.length} of ${leases.length}: no message in "${mailbox}" holds ${r.missing.map((l: string) => `"${l}"`).join(', ')} (already acknowledged, moved to the dead letters, or never leased); see \`sov a2a dead ${mailbox}\` and \`sov a2a receive ${mailbox}\`\n`)
           process.exitCode = 1
         }
       })
