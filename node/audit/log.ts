@@ -26,6 +26,7 @@ import { checkpointLine, signCheckpoint, type Checkpoint } from './checkpoint.js
 import { EVENTS_DSYNC, loadAuditState } from './load.js'
 import { dropCheckpointsThrough, findCut, keepSuffix } from './purge.js'
 import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './verify.js'
+import { offsetBefore } from './seek.js'
 import { ensureDir, writeAll } from '../files/index.js'
 
 /** Rows between two automatic checkpoints. @default 1000 */
@@ -34,6 +35,8 @@ export const AUDIT_CHECKPOINT_EVERY_ROWS = 1000
 export const AUDIT_CHECKPOINT_INTERVAL_MS = 60_000
 /** Recent rows kept in memory for `tail()`. @default 10,000 */
 export const AUDIT_TAIL_WINDOW_ROWS = 10_000
+/** Bytes a tail behind the window reads at a time. @default 256 KiB */
+const TAIL_READ_BYTES = 256 * 1024
 /** Most rows in one write. @default 8192 */
 export const AUDIT_MAX_BATCH_ROWS = 8192
 
@@ -71,9 +74,10 @@ export interface PurgeResult { purged: number, throughSeq: number | null, anchor
 export class AuditLog {
   /**
    * Durable writes of rows so far (group commit makes this far smaller than the row count), rows
-   * written, rows handed to the file system (written or on their way), checkpoints.
+   * written, rows handed to the file system (written or on their way), checkpoints, and bytes
+   * `tail` read from the file (behind the in-memory window).
    */
-  readonly stats = { writes: 0, rows: 0, submitted: 0, checkpoints: 0 }
+  readonly stats = { writes: 0, rows: 0, submitted: 0, checkpoints: 0, tailBytesRead: 0 }
   /** Batch sizes of the writes so far, for the benchmark (bounded). */
   readonly batchSizes: number[] = []
   private readonly eventsPath: string
@@ -179,9 +183,13 @@ export class AuditLog {
     const out: AuditRow[] = []
     const { fh, size } = await this.exclusive(async () => ({ fh: await open(this.eventsPath, 'r'), size: this.size }))
     try {
+      const from = await offsetBefore(fh, size, afterSeq)
+      this.stats.tailBytesRead += from.bytesRead
       let rest = ''
       const decoder = new TextDecoder()
-      for await (const chunk of readChunks(fh, size)) {
+      // Small reads: a page of a tail is a few rows, not the 4 MiB a verify reads at once.
+      for await (const chunk of readChunks(fh, size, from.offset, TAIL_READ_BYTES)) {
+        this.stats.tailBytesRead += chunk.byteLength
         const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n')
         rest = lines.pop() as string
         for (const line of lines) {

@@ -262,11 +262,11 @@ export async function verifyAudit (input: VerifyInput): Promise<VerifyResult> {
   return result
 }
 
-/** Reads `length` bytes of an open log file in chunks. */
-export async function * readChunks (fh: import('node:fs/promises').FileHandle, length: number): AsyncIterable<Uint8Array> {
-  let pos = 0
+/** Reads an open log file in chunks of `chunkBytes`, from byte `from` up to byte `length`. */
+export async function * readChunks (fh: import('node:fs/promises').FileHandle, length: number, from = 0, chunkBytes = READ_CHUNK_BYTES): AsyncIterable<Uint8Array> {
+  let pos = from
   while (pos < length) {
-    const n = Math.min(READ_CHUNK_BYTES, length - pos)
+    const n = Math.min(chunkBytes, length - pos)
     const buf = Buffer.allocUnsafe(n)
     const { bytesRead } = await fh.read(buf, 0, n, pos)
     if (bytesRead === 0) return
