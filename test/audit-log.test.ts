@@ -284,6 +284,19 @@ test('a purge while rows keep arriving checkpoints its own row and ends; the log
   assert.ok(v.ok, v.reason)
 })
 
+test('the copy of a purge the node died in is removed at the next open, and the log is whole (helper finding: 46 MB left behind)', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const { dir } = await makeLog(ctx, 30, key)
+  const leftover = join(dir, 'events.jsonl.purge-99999')
+  writeFileSync(leftover, 'half a copy')
+  const warned: string[] = []
+  const log = await AuditLog.open({ dir, privateKey: key, warn: line => { warned.push(line) } })
+  ctx.defer(async () => { await log.close() })
+  assert.not.ok(existsSync(leftover))
+  assert.match(warned.join('\n'), /removed events\.jsonl\.purge-99999/)
+  assert.ok((await log.verify()).ok)
+})
+
 test('tail serves recent rows from memory and older ones from the file', async ctx => {
   const key = await generateKeyPair('Ed25519')
   const dir = ctx.tmp('sov-audit-')

@@ -24,7 +24,7 @@ import { badRequest, unavailable } from '../../protocol/index.js'
 import { CHANGE_FAILED_TYPE, GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './row.js'
 import { checkpointLine, signCheckpoint, type Checkpoint } from './checkpoint.js'
 import { EVENTS_DSYNC, loadAuditState } from './load.js'
-import { dropCheckpointsThrough, findCut, keepSuffix } from './purge.js'
+import { dropCheckpointsThrough, findCut, keepSuffix, removeAbandonedPurges } from './purge.js'
 import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './verify.js'
 import { offsetBefore } from './seek.js'
 import { ensureDir, writeAll } from '../files/index.js'
@@ -294,6 +294,7 @@ export class AuditLog {
   // ---- internals ----
 
   private async load (): Promise<void> {
+    for (const name of await removeAbandonedPurges(this.eventsPath)) this.opts.warn(`removed ${name}, the copy of a purge the node did not finish (the log is whole)`)
     const st = await loadAuditState(this.eventsPath, this.checkpointsPath, this.opts.privateKey.publicKey, this.opts.tailWindow, this.opts.warn)
     this.fh = st.fh
     this.size = st.size

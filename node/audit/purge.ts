@@ -2,8 +2,8 @@
  * File steps of an audit purge (the ordering and the anchor rule are in `AuditLog.purge()`):
  * find the prefix to drop, replace the log by its suffix, drop checkpoints of dropped rows.
  */
-import { open, readFile, rename, type FileHandle } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { GENESIS_HASH, checkLine } from './row.js'
 import type { Checkpoint } from './checkpoint.js'
 import { readChunks } from './verify.js'
@@ -42,25 +42,45 @@ export async function findCut (fh: FileHandle, size: number, beforeMs: number): 
   return cut
 }
 
+/** `events.jsonl.purge-<pid>`: the copy a purge writes before it replaces the log. */
+export const PURGE_TMP_INFIX = '.purge-'
+
+/**
+ * Removes the copies purges left when the node died before their rename (the log itself is
+ * whole: the rename is what replaces it). Returns their names.
+ */
+export async function removeAbandonedPurges (path: string): Promise<string[]> {
+  const prefix = basename(path) + PURGE_TMP_INFIX
+  const names = (await readdir(dirname(path))).filter(n => n.startsWith(prefix))
+  for (const n of names) await unlink(join(dirname(path), n)).catch(() => {})
+  return names
+}
+
 /**
  * Replaces the file at `path` by its bytes from `offset` on (temp file, fsync, rename, fsync of
  * the directory) and returns it reopened with `flags`; `fh` is closed.
  */
 export async function keepSuffix (path: string, fh: FileHandle, size: number, offset: number, flags: number): Promise<{ fh: FileHandle, size: number }> {
-  const tmp = `${path}.purge-${process.pid}`
+  const tmp = `${path}${PURGE_TMP_INFIX}${process.pid}`
   const out = await open(tmp, 'w', 0o600)
   try {
-    let pos = 0
-    for await (const chunk of readChunks(fh, size)) {
-      const end = pos + chunk.length
-      if (end > offset) await out.write(chunk.subarray(Math.max(0, offset - pos)))
-      pos = end
+    try {
+      let pos = 0
+      for await (const chunk of readChunks(fh, size)) {
+        const end = pos + chunk.length
+        if (end > offset) await out.write(chunk.subarray(Math.max(0, offset - pos)))
+        pos = end
+      }
+      await out.sync()
+    } finally {
+      await out.close()
     }
-    await out.sync()
-  } finally {
-    await out.close()
+    await rename(tmp, path)
+  } catch (err) {
+    // A copy that never replaced the log is of no use (a full disk left 46 MB of it).
+    await unlink(tmp).catch(() => {})
+    throw err
   }
-  await rename(tmp, path)
   await fsyncDir(dirname(path))
   await fh.close()
   const reopened = await openRw(path, flags)
