@@ -17,7 +17,7 @@ import { isPrivate } from '@libp2p/utils'
 import { LevelDatastore } from 'datastore-level'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
-import { SovError, badRequest, type ErrorCode } from '../protocol/index.js'
+import { SovError, badRequest, unavailable, type ErrorCode } from '../protocol/index.js'
 import { pskProtector } from './psk-protector.js'
 import { startBootstrapper } from './bootstrapper.js'
 import { planRelay, type ReachabilityMode, type RelayServeOptions } from './relay.js'
@@ -112,7 +112,11 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
   const pending = new PendingPerAddress()
   const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath, PEER_STORE_LEVEL_OPTIONS) : undefined
-  await datastore?.open()
+  await datastore?.open().catch(err => {
+    // LevelDB says only "Database failed to open"; its cause says why (ENOSPC, a file in the way).
+    const why = String((err as Error)?.cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error)?.message)
+    throw unavailable(`Cannot open the peer store "${opts.datastorePath as string}": ${why}; free some space or move the path aside (it only caches peer addresses; the node rebuilds it)`, { cause: err })
+  })
   let node: MeshNode
   try {
     node = await createLibp2p({

@@ -91,6 +91,18 @@ test('a port in use and an IPC socket path too long for the OS: error[CODE] nami
   }
 })
 
+test('a peer store that cannot be opened is error[UNAVAILABLE] naming it and the fix, not INTERNAL "Database failed to open" (helper finding, full disk)', async ctx => {
+  const home = ctx.tmp('sov-home-')
+  await initHome(home)
+  // A file where the LevelDB directory goes fails the open as a full disk does, without root.
+  rmSync(join(home, 'peers', 'store'), { recursive: true, force: true })
+  mkdirSync(join(home, 'peers'), { recursive: true })
+  writeFileSync(join(home, 'peers', 'store'), 'in the way')
+  const fg = await sov(home, ['node', 'start', '--foreground'], { timeoutMs: 30_000 })
+  assert.is.not(fg.code, 0)
+  assert.match(fg.stderr, /error\[UNAVAILABLE\]: (Cannot start the daemon: )?Cannot open the peer store ".*peers\/store": .+; free some space or move the path aside/, fg.stderr)
+})
+
 test(`a read-only home: error[UNAVAILABLE] naming the file, foreground and background${isRoot ? '' : ' (SKIPPED: needs root for a read-only bind mount)'}`, async ctx => {
   if (!isRoot) { console.warn('SKIPPED environment: read-only home needs root'); return }
   const rw = ctx.tmp('sov-home-')
@@ -110,7 +122,7 @@ test(`a read-only home: error[UNAVAILABLE] naming the file, foreground and backg
   // Config writes too (they were error[INTERNAL] with the raw EROFS text).
   for (const args of [['config', 'set', 'limits.maxDeliveries', '3'], ['bootstrap', 'add', `/ip4/192.0.2.1/tcp/4001/p2p/${PEER}`]]) {
     const r = await sov(ro, args)
-    assert.match(r.stderr, /^error\[UNAVAILABLE\]: Cannot change ".*config\.json": cannot write ".*config\.json\.tmp-[^"]*": the file system is read-only \(EROFS\)/, args.join(' '))
+    assert.match(r.stderr, /^error\[UNAVAILABLE\]: Cannot change ".*config\.json": cannot write ".*config\.json": the file system is read-only \(EROFS\)/, args.join(' '))
   }
 })
 

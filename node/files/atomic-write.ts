@@ -3,8 +3,7 @@
  * content, never a torn one.
  */
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { basename, dirname } from 'node:path'
-import { explainFsError } from './environment-errors.js'
+import { dirname } from 'node:path'
 
 export function ensureDir (dir: string, mode = 0o700): void {
   try {
@@ -20,7 +19,7 @@ export function ensureDir (dir: string, mode = 0o700): void {
 /**
  * Writes a file atomically (temp file, fsync, rename, fsync of the directory) with `mode`, so a
  * crash leaves either the old or the new content, never a torn file. A write the file system
- * refuses (full, read-only, not ours) throws `UNAVAILABLE` naming `path` and leaves no temp file.
+ * refuses throws its error with `path` set to the file asked for, and leaves no temp file.
  */
 export function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o600): void {
   ensureDir(dirname(path))
@@ -37,8 +36,9 @@ export function writeFileAtomic (path: string, data: string | Uint8Array, mode =
     renameSync(tmp, path)
   } catch (err) {
     try { unlinkSync(tmp) } catch { /* never created, or already renamed */ }
-    // writeSync's errors name no file: name the one the caller wanted written.
-    throw explainFsError(Object.assign(err as object, { path }), `save "${basename(path)}"`)
+    // writeSync's errors name no file, open's the temp one: name the file the caller wanted
+    // written (callers and the IPC edge say it in words with explainFsError).
+    throw Object.assign(err as object, { path })
   }
   try {
     const dfd = openSync(dirname(path), 'r')

@@ -229,7 +229,9 @@ export class IpcServer {
         write(frame, err => { if (err != null) unsent() })
         if (socket.writableLength > this.opts.maxBufferedBytes) socket.destroy()
       } catch (err) {
-        const e = toSovError(err)
+        // The machine refusing a file (full disk, read-only, a directory in the way) is said in
+        // words naming the file, whichever handler met it (token rotate on a full disk was INTERNAL).
+        const e = toSovError(explainFsError(err, `run ${type}`))
         if (e.code === 'INTERNAL') console.error(`ipc: ${type} failed:`, err)
         send({ id: reqId, ok: false, error: e.toJSON() })
       } finally {
