@@ -190,7 +190,7 @@ export class Daemon implements IpcComponents {
       // Licence checks run in the background: a slow Electrum server never delays the start.
       { name: 'finance', start: async () => { this.licence.start() }, stop: async () => { await this.licence.stop() } },
       { name: 'ipc', start: async () => { await ipc.start() }, stop: async () => { await ipc.stop(); await this.localRefusals.flush() } }
-    ])
+    ], { log })
   }
 
   /** Checks the home, takes the lock and starts every part. A failed start leaves nothing running. */

@@ -6,3 +6,4 @@
 export { runDaemon, type DaemonOptions, type DaemonInfo } from './daemon.js'
 export { initHome, UNSHARED_SUFFIX, type InitOptions, type InitResult } from './init.js'
 export { loadConfig, parseConfig, configKeys, updateConfig, type Config } from './config.js'
+export { Supervisor, PART_STOP_TIMEOUT_MS, type Part } from './supervisor.js'

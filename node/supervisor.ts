@@ -1,7 +1,13 @@
 /**
  * One lifecycle for every long-lived part (STYLE 3): parts start in order, stop in reverse,
- * and a failed start stops what had already started before the error is rethrown.
+ * and a failed start stops what had already started before the error is rethrown. A part that
+ * does not stop within `stopTimeoutMs` is left behind, said, so the parts after it (the audit
+ * log last, with its NODE_STOPPED row and shutdown checkpoint) still stop: one stop that never
+ * settled kept a daemon running without its checkpoint (helper finding, stop 25).
  */
+
+/** How long one part may take to stop before the others go on without it. @default 10 s */
+export const PART_STOP_TIMEOUT_MS = 10_000
 export interface Part {
   name: string
   start: () => Promise<void>
@@ -15,9 +21,15 @@ export class Supervisor {
   private started: Part[] = []
   private readonly parts: Part[]
 
-  constructor (parts: Part[]) {
+  private readonly stopTimeoutMs: number
+
+  constructor (parts: Part[], opts: { stopTimeoutMs?: number, log?: (line: string) => void } = {}) {
     this.parts = parts
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? PART_STOP_TIMEOUT_MS
+    this.log = opts.log ?? (line => { console.error(line) })
   }
+
+  private readonly log: (line: string) => void
 
   async start (): Promise<void> {
     if (this.status !== 'stopped') return
@@ -38,10 +50,14 @@ export class Supervisor {
     if (this.status === 'stopping' || this.status === 'stopped' && this.started.length === 0) return
     this.status = 'stopping'
     for (const part of this.started.splice(0).reverse()) {
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<'late'>(resolve => { timer = setTimeout(() => { resolve('late') }, this.stopTimeoutMs) })
       try {
-        await part.stop()
+        if (await Promise.race([part.stop(), late]) === 'late') this.log(`supervisor: ${part.name} did not stop within ${this.stopTimeoutMs} ms; stopping the rest without it`)
       } catch (err) {
-        console.error(`supervisor: stopping ${part.name} failed:`, err)
+        this.log(`supervisor: stopping ${part.name} failed: ${(err as Error)?.stack ?? String(err)}`)
+      } finally {
+        clearTimeout(timer)
       }
     }
     this.status = 'stopped'
