@@ -3,7 +3,7 @@
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { appendFileSync, constants, existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, constants, existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -212,6 +212,34 @@ test('the running log reports its file cut short under it; a restart records the
   assert.is(w.ok, false)
   assert.is(w.firstBadSeq, 25, w.reason)
   assert.match(w.reason ?? '', /differs from the signed checkpoint/)
+})
+
+test('the running log reports its checkpoints file removed, emptied or rolled back under it (helper finding: verify said OK, or INTERNAL ENOENT)', async ctx => {
+  const key = await generateKeyPair('Ed25519')
+  const dir = ctx.tmp('sov-audit-')
+  const log = await openLog(ctx, dir, key, 1000)
+  for (let i = 1; i <= 20; i++) await log.append(ev(i))
+  const first = await log.checkpoint()
+  const cpPath = join(dir, 'checkpoints.jsonl')
+  const older = readFileSync(cpPath)
+  for (let i = 21; i <= 30; i++) await log.append(ev(i))
+  const last = await log.checkpoint()
+  const good = readFileSync(cpPath)
+  assert.ok((await log.verify()).ok)
+  const lacks = new RegExp(`checkpoints\\.jsonl lacks the checkpoint at seq ${last.seq} this daemon holds as its last`)
+  for (const [what, damage] of [
+    ['removed', () => { rmSync(cpPath) }],
+    ['emptied', () => { writeFileSync(cpPath, '') }],
+    ['rolled back', () => { writeFileSync(cpPath, older) }]
+  ] as Array<[string, () => void]>) {
+    damage()
+    const v = await log.verify()
+    assert.equal([v.ok, v.firstBadSeq], [false, last.seq], `${what}: ${String(v.reason)}`)
+    assert.match(v.reason ?? '', lacks, what)
+    writeFileSync(cpPath, good)
+  }
+  assert.ok((await log.verify()).ok, 'whole again')
+  assert.ok(first.seq < last.seq)
 })
 
 test('purge drops old rows, anchors the cut in a signed purge row, and the chain still verifies', async ctx => {

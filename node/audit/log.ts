@@ -214,14 +214,18 @@ export class AuditLog {
       // No write is in flight here, so a size other than ours means someone else changed the file.
       const fh = await open(this.eventsPath, 'r')
       const { size } = await fh.stat()
-      return { fh, size, head: { ...this.durable }, checkpoints: await readFile(this.checkpointsPath, 'utf8') }
+      // A missing file is reported below (it lacks our last checkpoint), not thrown as ENOENT.
+      const checkpoints = await readFile(this.checkpointsPath, 'utf8').catch(err => { if (err.code === 'ENOENT') return ''; throw err })
+      const cp = this.lastCp === undefined ? undefined : { seq: this.lastCp.seq, hash: this.lastCp.hash }
+      return { fh, size, head: { ...this.durable }, checkpoints, cp }
     })
     try {
       const result = await verifyAudit({
         events: readChunks(snap.fh, snap.size),
         checkpoints: snap.checkpoints,
         publicKey: this.opts.privateKey.publicKey,
-        expectHead: snap.head
+        expectHead: snap.head,
+        expectCheckpoint: snap.cp
       })
       return result
     } finally {

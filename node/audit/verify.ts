@@ -64,7 +64,7 @@ class ChainVerifier {
   private rest = ''
 
   /** `checkpoints`: verified checkpoints, in any order. */
-  constructor (checkpoints: Checkpoint[], private readonly expectHead?: AuditHead) {
+  constructor (checkpoints: Checkpoint[], private readonly expectHead?: AuditHead, private readonly expectCheckpoint?: AuditHead) {
     this.cps = [...checkpoints].sort((a, b) => a.seq - b.seq)
   }
 
@@ -116,6 +116,10 @@ class ChainVerifier {
         if (lastSeq < h.seq) fails.push({ seq: lastSeq + 1, reason: `the log ends at seq ${lastSeq} but this daemon wrote up to seq ${h.seq}: the file was cut off or rolled back` })
         else if (this.last !== undefined && lastSeq === h.seq && this.last.hash !== h.hash) fails.push({ seq: h.seq, reason: `row ${h.seq} is not the row this daemon wrote: the file was replaced` })
       }
+    }
+    const c = this.expectCheckpoint
+    if (c !== undefined && !this.cps.some(x => x.seq === c.seq && x.hash === c.hash)) {
+      fails.push({ seq: c.seq, reason: `checkpoints.jsonl lacks the checkpoint at seq ${c.seq} this daemon holds as its last: the file was removed, cut or replaced under the running node` })
     }
     const head = this.last === undefined ? null : { seq: this.last.seq, hash: this.last.hash }
     const acks = acknowledged.length > 0 ? { acknowledged } : {}
@@ -238,12 +242,14 @@ export interface VerifyInput {
   publicKey: PublicKey
   /** The head a running daemon holds; the file must end there. */
   expectHead?: AuditHead
+  /** The last checkpoint a running daemon wrote or loaded; the checkpoints file must hold it. */
+  expectCheckpoint?: AuditHead
 }
 
 /** Verifies a log and its checkpoints (rules in the module doc). */
 export async function verifyAudit (input: VerifyInput): Promise<VerifyResult> {
   const { cps, bad: cpBad } = await readCheckpoints(input.checkpoints, input.publicKey)
-  const v = new ChainVerifier(cps, input.expectHead)
+  const v = new ChainVerifier(cps, input.expectHead, input.expectCheckpoint)
   const decoder = new TextDecoder('utf-8')
   if (input.events instanceof Uint8Array) {
     v.push(decoder.decode(input.events))
