@@ -87,6 +87,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 const encoder = new TextEncoder()
 const PERMANENT = new Set<string>(A2A_PERMANENT_CODES)
 
+/** Longest wait before trying a peer again that did not speak the mailbox protocol yet. @default 2 s */
+export const NOT_READY_RETRY_MS = 2000
+
 /** Delay before retry number `failures` (≥ 1): base·2^(n-1), capped, with ±50 % jitter below the cap. */
 export function backoffMs (failures: number, baseMs: number, maxMs: number, random = Math.random): number {
   const exp = Math.min(maxMs, baseMs * 2 ** Math.min(30, failures - 1))
@@ -291,6 +294,7 @@ export class Sender {
       })
     }
     const onShutdown = (): void => { stream?.abort(new Error('a2a sender stopping')); st.notify?.() }
+    let notReady = false
     this.shutdown.signal.addEventListener('abort', onShutdown)
     try {
       try {
@@ -386,6 +390,7 @@ export class Sender {
     } catch (err) {
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
       st.failures++
+      notReady = isUnsupportedProtocol(err)
       if (!this.shutdown.signal.aborted) st.lastError = describeFailure(err)
     } finally {
       this.shutdown.signal.removeEventListener('abort', onShutdown)
@@ -395,7 +400,8 @@ export class Sender {
       for (const w of window) this.inflight.delete(w.id)
       st.notify = undefined
       st.fresh = undefined
-      st.retryAt = st.failures > 0 ? Date.now() + backoffMs(st.failures, this.init.retryBaseMs, this.init.retryMaxMs) : 0
+      const backoff = st.failures > 0 ? backoffMs(st.failures, this.init.retryBaseMs, this.init.retryMaxMs) : 0
+      st.retryAt = st.failures > 0 ? Date.now() + (notReady ? Math.min(backoff, NOT_READY_RETRY_MS) : backoff) : 0
     }
   }
 
@@ -445,6 +451,16 @@ export class Sender {
 }
 
 /** A delivery failure in words an operator can act on (libp2p errors by name). */
+/**
+ * A peer that does not speak the mailbox protocol yet: its node is starting (the mesh is up
+ * before the a2a part registers the handler). It is tried again within `NOT_READY_RETRY_MS`,
+ * not after the full backoff, which held messages for up to a minute (helper finding, stop 25).
+ */
+function isUnsupportedProtocol (err: unknown): boolean {
+  const e = err as { name?: string, cause?: { name?: string } } | undefined
+  return e?.name === 'UnsupportedProtocolError' || e?.cause?.name === 'UnsupportedProtocolError'
+}
+
 function describeFailure (err: unknown): string {
   const e = err as Error
   if (e?.name === 'NoValidAddressesError' || /no valid addresses|no addresses/i.test(e?.message ?? '')) return 'no address for peer (connect it with `sov peers connect MULTIADDR` or add a bootstrap)'

@@ -9,6 +9,9 @@ import { A2A_PROTOCOL } from '../protocol/index.js'
 import { generateSwarmKey } from '../mesh/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { startA2ANode, textMessage, type A2ANode } from './kit/a2a.js'
+import { startNode } from './kit/mesh.js'
+import { createMailboxes } from '../a2a/index.js'
+import { join } from 'node:path'
 
 const test = kitSuite('a2a-mesh')
 
@@ -300,6 +303,23 @@ test('a hostile peer with the swarm key and a grant, by hand: each bad frame ref
   assert.ok(got.has(id))
   assert.is(b.audit.filter(e => e.type === 'A2A_REJECTED').length, cases.length + 2)
   assert.ok(b.audit.filter(e => e.type === 'A2A_REJECTED').every(e => e.actor === `peer:${x.peerId}` || e.detail.code === 'CONFLICT'))
+})
+
+test('a peer whose mailbox protocol comes up after it connected is tried again within NOT_READY_RETRY_MS, not after the backoff (helper finding: a node dialling out before its a2a part is up held messages for up to a minute)', async ctx => {
+  const swarmKey = generateSwarmKey()
+  // B's node is up and connected, its mailboxes not yet: the first session is refused (protocol
+  // not supported) and the next try is a backoff of 30-60 s away.
+  const bNode = await startNode(ctx, swarmKey)
+  const a = await startA2ANode(ctx, { swarmKey, bootstrap: [bNode.getMultiaddrs()[0].toString()], mailboxes: { retryBaseMs: 60_000, retryMaxMs: 60_000 } })
+  const b = bNode.peerId.toString()
+  const { id } = await a.a2a.send(b, 'inbox', textMessage('early'), 300_000)
+  await waitFor(() => a.a2a.outbox('queued').some(r => r.id === id && r.attempts > 0), 10_000, 'a refused first attempt')
+  const dir = ctx.tmp('sov-a2a-')
+  const mailboxes = createMailboxes({ node: bNode, dbPath: join(dir, 'mailbox.db'), authorize: () => ({ ok: true }), audit: () => {} })
+  ctx.defer(async () => { await mailboxes.stop() })
+  await mailboxes.start()
+  // A peer that did not speak the protocol yet is tried again within 2 s, not after the backoff.
+  await waitFor(() => a.a2a.outbox('delivered').some(r => r.id === id), 15_000, 'delivery once B speaks the mailbox protocol')
 })
 
 test.run()
