@@ -96,6 +96,7 @@ test('a row that cannot be written is refused, cut off the file again, and so is
   await withDeadline(once(child, 'exit'), 20_000, 'the fill child to finish')
   const r = JSON.parse(out)
   assert.is(r.refused?.code, 'UNAVAILABLE', out)
+  assert.match(r.refused.message, /Cannot write the audit log ".*events\.jsonl": /, 'the refusal names the file')
   assert.is(r.second, 'UNAVAILABLE', 'the log keeps refusing while it cannot write')
   assert.is(r.head, r.lastDurable, 'the head never moves past the last durable row')
   const log = await openLog(ctx, dir, key)
@@ -240,6 +241,16 @@ test('the running log reports its checkpoints file removed, emptied or rolled ba
   }
   assert.ok((await log.verify()).ok, 'whole again')
   assert.ok(first.seq < last.seq)
+  // The next checkpoint after a removal goes to a new file at the path, not into the deleted one
+  // (a purge's checkpoint went there and the purge could never verify), and the loss is a row.
+  rmSync(cpPath)
+  await log.append(ev(31))
+  const next = await log.checkpoint()
+  assert.ok(readFileSync(cpPath, 'utf8').includes(`"seq":${next.seq}`), 'written where verify reads')
+  await log.append(ev(32))
+  const rows = await log.tail(5)
+  assert.ok(rows.some(r => r.type === 'AUDIT_INCONSISTENT' && /checkpoints\.jsonl was removed, cut or replaced/.test(String(r.detail.reason))), rows.map(r => r.type).join(','))
+  assert.ok((await log.verify()).ok)
 })
 
 test('purge drops old rows, anchors the cut in a signed purge row, and the chain still verifies', async ctx => {

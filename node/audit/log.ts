@@ -17,17 +17,17 @@
  * recent rows for `tail()`. A torn last line left by a crash is moved aside into a
  * `events.jsonl.torn-<ms>` file and recorded by an `AUDIT_TORN_TAIL` row.
  */
-import { open, readFile, type FileHandle } from 'node:fs/promises'
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
-import { badRequest, unavailable } from '../../protocol/index.js'
+import { SovError, badRequest, unavailable } from '../../protocol/index.js'
 import { CHANGE_FAILED_TYPE, GENESIS_HASH, PURGE_TYPE, checkLine, prepareEvent, sealRow, type AuditEvent, type AuditRow } from './row.js'
 import { checkpointLine, signCheckpoint, type Checkpoint } from './checkpoint.js'
 import { EVENTS_DSYNC, loadAuditState } from './load.js'
 import { dropCheckpointsThrough, findCut, keepSuffix, removeAbandonedPurges } from './purge.js'
 import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './verify.js'
 import { offsetBefore } from './seek.js'
-import { ensureDir, writeAll } from '../files/index.js'
+import { ensureDir, explainFsError, openRw, writeAll } from '../files/index.js'
 
 /** Rows between two automatic checkpoints. @default 1000 */
 export const AUDIT_CHECKPOINT_EVERY_ROWS = 1000
@@ -466,12 +466,15 @@ export class AuditLog {
       p.line = again.line
       this.sealed = { seq: again.row.seq, hash: again.row.hash }
     }
-    const err = unavailable(`Cannot write the audit log: ${cause.message}`, { cause })
+    // ENOSPC and the like in words naming the file (they named none).
+    const explained = explainFsError(Object.assign(cause, { path: this.eventsPath }), 'write the audit log')
+    const err = explained instanceof SovError ? explained : unavailable(`Cannot write the audit log "${this.eventsPath}": ${cause.message}`, { cause })
     for (const p of batch) p.reject(err)
   }
 
   /** Signs and appends a checkpoint of the durable head. Must run inside `exclusive()`. */
   private async writeCheckpoint (): Promise<Checkpoint> {
+    await this.followCheckpointsFile()
     const cp = await signCheckpoint(this.opts.privateKey, this.durable.seq, this.durable.hash)
     const buf = Buffer.from(checkpointLine(cp), 'utf8')
     try {
@@ -486,6 +489,25 @@ export class AuditLog {
     this.lastCpAt = Date.now()
     this.stats.checkpoints++
     return cp
+  }
+
+  /**
+   * Checkpoints go to the file at the path, as it is now: one removed, cut or replaced under the
+   * running node is reopened (its loss recorded by an `AUDIT_INCONSISTENT` row, and reported by
+   * verify until then). Writing on into a deleted file left every later checkpoint, a purge's
+   * included, where no verify could see it (helper finding, stop 25).
+   */
+  private async followCheckpointsFile (): Promise<void> {
+    const ours = await this.cpFh.stat()
+    const there = await stat(this.checkpointsPath).catch(() => undefined)
+    if (there !== undefined && there.ino === ours.ino && there.dev === ours.dev && ours.size === this.cpSize) return
+    const reopened = await openRw(this.checkpointsPath)
+    await this.cpFh.close().catch(() => {})
+    this.cpFh = reopened.fh
+    this.cpSize = reopened.size
+    const ev: AuditEvent = { type: 'AUDIT_INCONSISTENT', actor: 'node', outcome: 'error', detail: { reason: 'checkpoints.jsonl was removed, cut or replaced under the running node; checkpoints go on in the file now there', lastCheckpointSeq: this.lastCp?.seq ?? null } }
+    this.opts.warn(`AUDIT_INCONSISTENT: ${ev.detail.reason as string}`)
+    this.enqueue(ev, prepareEvent(ev), this.now()).catch(() => {})
   }
 
   private async timedCheckpoint (): Promise<void> {

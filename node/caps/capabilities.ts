@@ -12,12 +12,12 @@ import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
 import type { PrivateKey } from '@libp2p/interface'
-import { notFound, unavailable } from '../../protocol/index.js'
+import { SovError, notFound, unavailable } from '../../protocol/index.js'
 import {
   nowSeconds, parseGrant, parseRevocation, signGrant, signRevocation, signatureVerdict,
   type Grant, type GrantRequest, type Revocation
 } from './grant.js'
-import { ensureDir, openRw, recoverTornTail, type TornTail } from '../files/index.js'
+import { ensureDir, explainFsError, openRw, recoverTornTail, type TornTail } from '../files/index.js'
 
 export interface CapQuery {
   /** PeerId or `agent:NAME`. */
@@ -126,7 +126,7 @@ export class Capabilities {
   /** Stores a grant this node signed: appended and fdatasynced before it is honoured. */
   async add (id: string, grant: Grant): Promise<void> {
     if (this.byId.has(id)) return
-    await this.appendLine(this.grantsFile, JSON.stringify(grant))
+    await this.appendLine(this.grantsFile, join(this.opts.dir, 'grants.jsonl'), JSON.stringify(grant))
     this.index(id, grant, null)
   }
 
@@ -142,7 +142,7 @@ export class Capabilities {
   /** Stores a tombstone: appended and fdatasynced, then the grant is refused from then on. */
   async addRevocation (rev: Revocation): Promise<void> {
     if (this.revoked.has(rev.id)) return
-    await this.appendLine(this.revokedFile, JSON.stringify(rev))
+    await this.appendLine(this.revokedFile, join(this.opts.dir, 'revoked.jsonl'), JSON.stringify(rev))
     this.revoked.set(rev.id, rev)
   }
 
@@ -198,7 +198,7 @@ export class Capabilities {
     return await open(path, 'a', 0o600)
   }
 
-  private async appendLine (fh: FileHandle, line: string): Promise<void> {
+  private async appendLine (fh: FileHandle, path: string, line: string): Promise<void> {
     await this.serial(async () => {
       const buf = Buffer.from(line + '\n', 'utf8')
       const { size } = await fh.stat()
@@ -208,7 +208,9 @@ export class Capabilities {
         await fh.datasync()
       } catch (cause) {
         await fh.truncate(size).catch(() => {})
-        throw unavailable(`Cannot store the capability change: ${(cause as Error).message}`, { cause })
+        // The machine's refusal (ENOSPC…) in words, naming the file; anything else as it came.
+        const explained = explainFsError(Object.assign(cause as object, { path }), 'store the capability change')
+        throw explained instanceof SovError ? explained : unavailable(`Cannot store the capability change in "${path}": ${(cause as Error).message}`, { cause })
       }
     })
   }

@@ -31,10 +31,15 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
   const agentGrants = (name: string): string[] => d.caps.list().filter(g => g.aud === `agent:${name}` && !g.revoked && !g.expired).map(g => g.id)
   return {
     'cap.grant': async ({ aud, cmd, mailbox, expiresS }, { principal }) => {
-      const { id, grant } = await d.caps.sign({ aud, cmd, mailbox, expiresS })
-      await recordedChange(audit, { type: 'CAP_GRANTED', actor: actorOf(principal), outcome: 'ok', detail: { id, aud: grant.aud, cmd: grant.cmd, with: grant.with, nbf: grant.nbf, exp: grant.exp } },
-        async () => { await d.caps.add(id, grant) })
-      return { id, grant }
+      const grant = async (): Promise<unknown> => {
+        const { id, grant } = await d.caps.sign({ aud, cmd, mailbox, expiresS })
+        await recordedChange(audit, { type: 'CAP_GRANTED', actor: actorOf(principal), outcome: 'ok', detail: { id, aud: grant.aud, cmd: grant.cmd, with: grant.with, nbf: grant.nbf, exp: grant.exp } },
+          async () => { await d.caps.add(id, grant) })
+        return { id, grant }
+      }
+      // A grant to an agent takes its turn with that name's issue and revoke: one racing an issue
+      // was logged before the token yet escaped its sweep of leftover grants (helper finding).
+      return typeof aud === 'string' && aud.startsWith('agent:') ? await serial.run(aud, grant) : await grant()
     },
     'cap.revoke': async ({ grantId }, { principal }) => {
       const id = resolveGrantId(d, grantId)
