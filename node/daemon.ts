@@ -269,7 +269,8 @@ export class Daemon implements IpcComponents {
     await this.localRefusals.record(event)
   }
 
-  async audit (event: AuditEvent, durable = false): Promise<void> {
+  /** Bound (an arrow): parts and IPC handlers are handed `audit` itself and call it unbound. */
+  readonly audit = async (event: AuditEvent, durable = false): Promise<void> => {
     if (this.auditLog === undefined) {
       if (durable) throw unavailable(`Cannot record ${event.type}: the audit log is not open`)
       return

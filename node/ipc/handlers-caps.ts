@@ -11,7 +11,7 @@
 import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, purgeCutoff, type RequestType } from '../../protocol/index.js'
 import { newAgentToken, parseScope, tokenHint } from '../caps/index.js'
 import { ACK_TYPE } from '../audit/index.js'
-import type { AuditWriter, CapsComponents } from './components.js'
+import type { CapsComponents } from './components.js'
 import { actorOf, type Handler } from './handler.js'
 import { KeyedQueue, recordedChange } from './recorded-change.js'
 
@@ -25,28 +25,26 @@ export const AUDIT_TAIL_MAX_BYTES = 2 * 1024 * 1024
 
 export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Handler>> {
   const serial = new KeyedQueue()
-  // `d.audit` is the daemon's method: called through `d`.
-  const audit: AuditWriter = async (e, durable) => { await d.audit(e, durable) }
   /** Active grants to `agent:NAME`: the token's own and any `cap grant agent:NAME` added. */
   const agentGrants = (name: string): string[] => d.caps.list().filter(g => g.aud === `agent:${name}` && !g.revoked && !g.expired).map(g => g.id)
   return {
     'cap.grant': async ({ aud, cmd, mailbox, expiresS }, { principal }) => {
       const grant = async (): Promise<unknown> => {
         const { id, grant } = await d.caps.sign({ aud, cmd, mailbox, expiresS })
-        await recordedChange(audit, { type: 'CAP_GRANTED', actor: actorOf(principal), outcome: 'ok', detail: { id, aud: grant.aud, cmd: grant.cmd, with: grant.with, nbf: grant.nbf, exp: grant.exp } },
+        await recordedChange(d.audit, { type: 'CAP_GRANTED', actor: actorOf(principal), outcome: 'ok', detail: { id, aud: grant.aud, cmd: grant.cmd, with: grant.with, nbf: grant.nbf, exp: grant.exp } },
           async () => { await d.caps.add(id, grant) })
         return { id, grant }
       }
       // A grant to an agent takes its turn with that name's issue and revoke: one racing an issue
       // was logged before the token yet escaped its sweep of leftover grants (helper finding).
-      return typeof aud === 'string' && aud.startsWith('agent:') ? await serial.run(aud, grant) : await grant()
+      return (aud as string).startsWith('agent:') ? await serial.run(aud, grant) : await grant()
     },
     'cap.revoke': async ({ grantId }, { principal }) => {
       const id = resolveGrantId(d, grantId)
       return await serial.run(`grant:${id}`, async () => {
         const { rev, already } = await d.caps.prepareRevocation(id)
         if (!already) {
-          await recordedChange(audit, { type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } },
+          await recordedChange(d.audit, { type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } },
             async () => { await d.caps.addRevocation(rev) })
         }
         return { id, revoked: true, alreadyRevoked: already }
@@ -69,7 +67,7 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       const grants = signed.map(s => s.id)
       const expires = signed[0].grant.exp
       const detail = { agent: name, scopes, expires, grants, ...(leftover.length > 0 ? { revoked: leftover } : {}) }
-      await recordedChange(audit, { type: 'AGENT_TOKEN_ISSUED', actor: actorOf(principal), outcome: 'ok', detail }, async () => {
+      await recordedChange(d.audit, { type: 'AGENT_TOKEN_ISSUED', actor: actorOf(principal), outcome: 'ok', detail }, async () => {
         for (const rev of revs) await d.caps.addRevocation(rev)
         for (const s of signed) await d.caps.add(s.id, s.grant)
         d.agents.issue(name, scopes, expires, grants, token)
@@ -87,7 +85,7 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       for (const id of grants) {
         if (d.caps.get(id) !== undefined && !d.caps.isRevoked(id)) revs.push((await d.caps.prepareRevocation(id)).rev)
       }
-      await recordedChange(audit, { type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants } }, async () => {
+      await recordedChange(d.audit, { type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants } }, async () => {
         for (const rev of revs) await d.caps.addRevocation(rev)
         d.agents.revoke(name)
       })

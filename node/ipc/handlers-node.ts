@@ -8,13 +8,11 @@ import {
   type PeerInfo, type RequestType, type StatusResult
 } from '../../protocol/index.js'
 import { bestConnection, connectionInfo, dhtRoutingTableSize, isSwarmKeyMismatch, reachability, relayReservations } from '../../mesh/index.js'
-import type { AuditWriter, NodeComponents } from './components.js'
+import type { NodeComponents } from './components.js'
 import { actorOf, type Handler } from './handler.js'
 import { recordedChange } from './recorded-change.js'
 
 export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Handler>> {
-  // `d.audit` is the daemon's method: called through `d`.
-  const audit: AuditWriter = async (e, durable) => { await d.audit(e, durable) }
   return {
     status: async () => status(d),
     'node.stop': async () => {
@@ -55,7 +53,7 @@ export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Ha
     },
     'config.reload': async () => await d.reloadConfig(),
     'token.rotate': async ({}, { principal }) => {
-      const path = await recordedChange(audit, { type: 'OPERATOR_TOKEN_ROTATED', actor: actorOf(principal), outcome: 'ok', detail: {} }, () => d.rotateOperatorToken())
+      const path = await recordedChange(d.audit, { type: 'OPERATOR_TOKEN_ROTATED', actor: actorOf(principal), outcome: 'ok', detail: {} }, () => d.rotateOperatorToken())
       return { rotated: true, path }
     }
   }
