@@ -100,9 +100,10 @@ export class IpcClient {
     if (this.closedError !== undefined) throw this.closedError
     const id = this.nextId++
     const reply = await new Promise<IpcResponse>((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(timeout(`Cannot finish ${type}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+      const timer = setTimeout(() => { this.waiting.delete(id); this.rejecters.delete(id); reject(timeout(`Cannot finish ${type}: no answer within ${timeoutMs} ms${unknownOutcome(type)}`)) }, timeoutMs)
       this.waiting.set(id, r => { clearTimeout(timer); resolve(r) })
-      this.rejecters.set(id, e => { clearTimeout(timer); reject(e) })
+      // A connection lost with the request in flight: the daemon may have carried it out.
+      this.rejecters.set(id, e => { clearTimeout(timer); reject(e.message.startsWith('Lost the daemon connection') ? new SovError(e.code, `${e.message} while ${type} waited for its answer${unknownOutcome(type)}`) : e) })
       this.write(encodeFrame({ id, type, ...params }))
     })
     this.rejecters.delete(id)
@@ -143,6 +144,36 @@ function readToken (root: string): string {
   } catch (cause) {
     throw unauthenticated(`Cannot read the operator token in "${root}": run \`sov init\` or set $SOV_TOKEN`, { cause })
   }
+}
+
+/**
+ * How to learn whether a change whose answer never came was made, before trying it again (a
+ * second `a2a.send` would queue a second message). Requests that change nothing are absent.
+ */
+const CHECK_AFTER_LOSS: Partial<Record<RequestType, string>> = {
+  'a2a.send': '`sov a2a outbox --peer PEER` lists it if it was queued',
+  'a2a.reply': 'a final reply sent again answers CONFLICT if the first was taken',
+  'a2a.ack': '`sov a2a receive` shows the message again if the ack was not taken',
+  'a2a.nack': '`sov a2a receive` shows whether the message is back',
+  'a2a.redrive': '`sov a2a dead MAILBOX` lists what is still dead',
+  'a2a.purge': '`sov a2a mailboxes` shows what is left',
+  'a2a.retry': '`sov a2a outbox` shows its status',
+  'cap.grant': '`sov cap list` shows it if it was made',
+  'cap.revoke': '`sov cap list` shows whether it is still live',
+  'agentToken.issue': '`sov agent-token list` shows it if it was made (its token was shown nowhere: issue it again)',
+  'agentToken.revoke': '`sov agent-token list` shows whether it is gone',
+  'agent.add': '`sov agent list` shows it if it was added',
+  'agent.remove': '`sov agent list` shows whether it is gone',
+  'token.rotate': 'if the old token stopped working, the new one is in operator.token',
+  'peers.revoke': '`sov peers` shows whether it is revoked',
+  'peers.unrevoke': '`sov peers` shows whether it is revoked',
+  'audit.purge': '`sov audit tail` shows an AUDIT_PURGED row if it ran',
+  'audit.acknowledge': '`sov audit tail` shows an AUDIT_ACKNOWLEDGED row if it was taken'
+}
+
+function unknownOutcome (type: RequestType): string {
+  const check = CHECK_AFTER_LOSS[type]
+  return check === undefined ? '' : `; it may have been carried out: ${check}`
 }
 
 function toError (e: { code?: unknown, message?: unknown } | undefined): SovError {

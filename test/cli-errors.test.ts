@@ -4,9 +4,11 @@ import * as assert from 'uvu/assert'
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { IpcClient } from '../cli/index.js'
 import { newAddress } from '../finance/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
 import { SOV, sov, startDaemon } from './kit/daemon.js'
+import { textMessage } from './kit/a2a.js'
 import { startElectrum } from './kit/electrum.js'
 
 const test = kitSuite('cli-errors')
@@ -143,6 +145,22 @@ test('peers ping: a peer we revoked, and a peer that revoked us, are both named 
   await waitFor(async () => (await sov(b.home, ['peers', 'ping', a.peerId, '--json'])).code === 0, 20_000, 'B to reach A again')
   const audit = await sov(a.home, ['audit', 'tail', '-n', '50', '--json'])
   assert.ok(audit.json.some((row: any) => row.type === 'PEER_UNREVOKED'))
+})
+
+test('a daemon lost with changes in flight: each error names the request, says it may have been carried out and how to look', async ctx => {
+  const a = await startDaemon(ctx)
+  const b = await startDaemon(ctx)
+  const client = await IpcClient.open(a.home)
+  ctx.defer(() => { client.close() })
+  const sends = Array.from({ length: 50 }, async (_, i) => await client.request('a2a.send', { peer: b.peerId, mailbox: 'jobs', message: textMessage(`in flight ${i}`) }).then(() => null, (err: Error) => err))
+  const listing = client.request('cap.list', {}).then(() => null, (err: Error) => err)
+  await a.kill()
+  const lost = (await Promise.all(sends)).filter(e => e !== null)
+  assert.ok(lost.length > 0, 'the kill came before some answers')
+  for (const err of lost) assert.match(err.message, /^Lost the daemon connection: .* while a2a\.send waited for its answer; it may have been carried out: `sov a2a outbox --peer PEER` lists it if it was queued$/)
+  // A request that changes nothing gets no such warning.
+  const list = await listing
+  if (list !== null) assert.not.match(list.message, /carried out/)
 })
 
 test.run()
