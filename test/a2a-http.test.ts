@@ -146,12 +146,17 @@ test('JSONRPC-VERSION CORE-PUSH CORE-EXTCARD: a request without A2A-Version is t
   const res = await fetch(p.base, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${p.token}` }, body })
   const noVersion = await res.json() as any
   assert.is(noVersion.error?.code, -32009, JSON.stringify(noVersion))
+  assert.is(noVersion.id, 1)
+  const old = await fetch(p.base, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${p.token}`, 'A2A-Version': '0.2' }, body })
+  assert.is((await old.json() as any).error?.code, -32009)
   const push = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'CreateTaskPushNotificationConfig', params: { taskId: 't', url: 'http://127.0.0.1:1/hook' } }), p.token)
   assert.is(push.json.error?.code, -32003, JSON.stringify(push.json))
   const ext = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'GetExtendedAgentCard', params: {} }), p.token)
   assert.is(ext.json.error?.code, -32004, JSON.stringify(ext.json))
   const missing = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'GetTask', params: { id: 'no-such-task' } }), p.token)
   assert.is(missing.json.error?.code, -32001, 'CORE-GET: an unknown task is TaskNotFound')
+  // The SDK logged each refused version with its stack trace and the caller's request id.
+  assert.not.match(p.a.output(), /VersionNotSupported|Unhandled error|\n\s+at /, 'a refused version leaves no stack in the log')
 })
 
 test('config: a2a.http.listen on a non-loopback host stops the daemon from starting, naming the key; 0 turns the endpoint off (status a2aHttp null)', async ctx => {

@@ -6,6 +6,7 @@
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express'
 import { AgentCard } from '@a2a-js/sdk'
+import { JsonRpcTransportHandler, validateVersion } from '@a2a-js/sdk/server'
 import { jsonRpcHandler } from '@a2a-js/sdk/server/express'
 import { MeshExecutor } from './executor.js'
 import { MAX_RPC_BODY_BYTES, parseTarget } from './endpoint.js'
@@ -45,7 +46,7 @@ export function buildApp (gateway: GatewayHooks): express.Express {
   app.use('/peers/:peer/agents/:name',
     (req: Request, res: Response, next: NextFunction) => { gateway.authorize(req, res, next) },
     // Not strict: `null` or `"x"` is JSON that is no request object (-32600), not a parse error.
-    express.json({ limit: MAX_RPC_BODY_BYTES, strict: false }), parseErrorHandler, invalidRequestGuard,
+    express.json({ limit: MAX_RPC_BODY_BYTES, strict: false }), parseErrorHandler, invalidRequestGuard, versionGuard,
     (req: Request, res: Response, next: NextFunction) => {
       const target = parseTarget(req)!
       void rpcOf(target.peer, target.name)(req, res, next)
@@ -55,13 +56,40 @@ export function buildApp (gateway: GatewayHooks): express.Express {
   return app
 }
 
+/** The A2A version the endpoint speaks (A2A v1.0 §3.6; `A2A-Version`). */
+const PROTOCOL_VERSION = '1.0'
+
+/** What the SDK checks a request's version against: our interface (the card only lists it). */
+const VERSION_CARD = AgentCard.fromJSON({
+  name: 'sov', description: 'version check', version: '1.0.0',
+  supportedInterfaces: [{ url: 'http://127.0.0.1/', protocolBinding: 'JSONRPC', protocolVersion: PROTOCOL_VERSION }],
+  capabilities: {}, defaultInputModes: [], defaultOutputModes: []
+})
+
+/**
+ * `A2A-Version` checked before the SDK's handler, with the SDK's own rule and error (absent is
+ * 0.3, refused with VersionNotSupported -32009): the SDK answers the same but also logs the
+ * refusal's stack trace, with the caller's request id, for every such request (helper finding,
+ * stop 24).
+ */
+function versionGuard (req: Request, res: Response, next: NextFunction): void {
+  try {
+    validateVersion(req.header('A2A-Version') ?? '0.3', VERSION_CARD, 'JSONRPC')
+  } catch (err) {
+    const id = typeof req.body?.id === 'string' || typeof req.body?.id === 'number' ? req.body.id : null
+    res.status(200).json({ jsonrpc: '2.0', id, error: JsonRpcTransportHandler.mapToJSONRPCError(err) })
+    return
+  }
+  next()
+}
+
 function requestHandler (gateway: GatewayHooks, peer: string, name: string): MeshRequestHandler {
   const { db, remote, blockingMaxMs } = gateway.init
-  // The handler's own card only drives the SDK's checks (version, capabilities); the card
-  // clients read is the remote one, rewritten, and needs no round trip here.
+  // The handler's own card only drives the SDK's checks (capabilities); the card clients read
+  // is the remote one, rewritten, and needs no round trip here.
   const card = AgentCard.fromJSON({
     name, description: `Agent "${name}" on ${peer}`, version: '1.0.0',
-    supportedInterfaces: [{ url: gateway.agentUrl(peer, name), protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
+    supportedInterfaces: [{ url: gateway.agentUrl(peer, name), protocolBinding: 'JSONRPC', protocolVersion: PROTOCOL_VERSION }],
     capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: false },
     defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain']
   })
