@@ -204,6 +204,14 @@ export class Mailboxes {
   }
 
   /**
+   * Renews the lease on message `id` of `mailbox` for `leaseMs` from now, when it is leased (a
+   * pull agent's `a2a reply --state working`: it is still at work on that call, issue 11).
+   */
+  renew (mailbox: string, id: string, leaseMs = DEFAULT_LEASE_MS): boolean {
+    return this.running().store!.renewLease(mailbox, id, Date.now() + leaseMs)
+  }
+
+  /**
    * Deletes leased messages, each named by its lease (`InboxItem.lease`). Leases of messages no
    * longer in `mailbox` are listed as missing; a stale lease (the message was leased again or
    * nacked since) throws `CONFLICT` and nothing changes.

@@ -40,6 +40,8 @@ export function prepare (db: Database.Database) {
     inboxExhausted: db.prepare(`SELECT ${INBOX_COLS} FROM inbox WHERE visible_at > 0 AND visible_at <= ? AND deliveries >= ?`),
     inboxDropId: db.prepare('DELETE FROM inbox WHERE id = ?'),
     inboxDelete: db.prepare('DELETE FROM inbox WHERE seq = ?'),
+    inboxRenew: db.prepare('UPDATE inbox SET visible_at = @until WHERE mailbox = @mailbox AND id = @id AND visible_at > @now AND visible_at < @until'),
+    deadDeleteId: db.prepare('DELETE FROM dead_letters WHERE mailbox = ? AND id = ?'),
     nextLease: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE mailbox = ? AND visible_at > ?'),
     nextLeaseAny: db.prepare('SELECT min(visible_at) AS t FROM inbox WHERE visible_at > ?'),
     inboxStats: db.prepare(`SELECT mailbox, sum(visible_at <= @now) AS ready, sum(visible_at > @now) AS leased FROM inbox GROUP BY mailbox`),

@@ -443,13 +443,24 @@ export class MailboxStore {
     })
   }
 
-  /** Deletes message `id` of `mailbox` in any state (an answered pull call, issue 11). */
+  /**
+   * Deletes message `id` of `mailbox` in any state, a dead letter too (an answered pull call,
+   * issue 11: a call that died in the mailbox and was answered anyway must not be redriven).
+   */
   removeAnswered (mailbox: string, id: string): boolean {
     return this.relaxed(() => {
       const r = this.q.inboxById.get(mailbox, id) as InboxRow | undefined
       if (r !== undefined) this.q.inboxDelete.run(r.seq)
-      return r !== undefined
+      return this.q.deadDeleteId.run(mailbox, id).changes > 0 || r !== undefined
     })
+  }
+
+  /**
+   * Moves the end of the lease on message `id` of `mailbox` to `until` (ms since the epoch) when
+   * it is leased and would end sooner: a pull agent that answers `working` still holds its call.
+   */
+  renewLease (mailbox: string, id: string, until: number, now = Date.now()): boolean {
+    return this.relaxed(() => this.q.inboxRenew.run({ mailbox, id, until, now }).changes > 0)
   }
 
   /** The row a lease still holds; undefined when the message is gone; `CONFLICT` when stale. */

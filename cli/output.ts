@@ -7,11 +7,30 @@ import { badRequest, exitCodeFor, toSovError, type SovError } from '../protocol/
 
 export interface GlobalOptions { home?: string, json?: boolean }
 
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text safe to print on a terminal: control characters other than newline and tab (ESC, CR,
+ * BEL, C1…) and bidirectional overrides are shown as `\u{1b}`. Human output carries text from
+ * other machines (cards, messages, refusal reasons), and an escape sequence in it could clear
+ * the screen, retitle the window or forge lines (helper finding, stop 26). `--json` output is
+ * JSON, escaped by the encoder.
+ */
+export function printable (text: string): string {
+  return text.replace(UNPRINTABLE, c => `\\u{${c.codePointAt(0)!.toString(16)}}`)
+}
+
+/** `printable` for a field shown on one line of a table: newlines and tabs escaped too. */
+export function oneLine (text: string): string {
+  return text.replace(/[\n\t]/g, c => `\\u{${c.codePointAt(0)!.toString(16)}}`)
+}
+
 /** Prints a command's result: `human` renders it as text unless `--json` was given. */
 export function emit<T> (opts: GlobalOptions, result: T, human: (r: T) => string): void {
   if (opts.json === true) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else {
-    const text = human(result)
+    const text = printable(human(result))
     if (text !== '') process.stdout.write(text.endsWith('\n') ? text : text + '\n')
   }
 }
@@ -21,7 +40,7 @@ export function reportError (opts: GlobalOptions, err: unknown): number {
   const e: SovError = toSovError(err)
   // DESIGN §4: with --json the failure is the one document on stdout, with the same exit status.
   if (opts.json === true) process.stdout.write(JSON.stringify({ error: e.toJSON() }) + '\n')
-  else process.stderr.write(`${process.env.SOV_LOG_TIMESTAMPS === '1' ? new Date().toISOString() + ' ' : ''}error[${e.code}]: ${e.message}\n`)
+  else process.stderr.write(`${process.env.SOV_LOG_TIMESTAMPS === '1' ? new Date().toISOString() + ' ' : ''}error[${e.code}]: ${printable(e.message)}\n`)
   if (process.env.SOV_DEBUG === '1' && e.cause !== undefined) console.error(e.cause)
   const code = exitCodeFor(e.code)
   process.exitCode = code

@@ -166,7 +166,7 @@ export class Daemon implements IpcComponents {
               const rec = this.agents.authenticate(token)
               if (rec === undefined) return undefined
               const r = this.caps.check({ aud: `agent:${rec.name}`, cmd: '/a2a/post', mailbox: agent })
-              return r.ok ? { name: rec.name } : { refused: `agent "${rec.name}" may not call out: ${r.reason}` }
+              return r.ok ? { name: rec.name } : { name: rec.name, refused: `agent "${rec.name}" may not call out: ${r.reason}` }
             },
             audit: async event => {
               if (event.type === 'A2A_HTTP_REFUSED') await this.localRefusals.record(event)
@@ -174,7 +174,8 @@ export class Daemon implements IpcComponents {
             },
             mailboxes: {
               deliverLocal: (mailbox, id, sender, message, ttlMs) => this.a2a.deliverLocal(mailbox, id, sender, message, ttlMs),
-              settle: (mailbox, id) => this.a2a.settle(mailbox, id)
+              settle: (mailbox, id) => this.a2a.settle(mailbox, id),
+              renew: (mailbox, id) => this.a2a.renew(mailbox, id)
             },
             log
           })

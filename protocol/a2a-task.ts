@@ -12,6 +12,7 @@ import * as v from 'valibot'
 import { MailboxNameSchema } from './a2a.js'
 import { badRequest } from './errors.js'
 import { describeIssue } from './issues.js'
+import { assertFitJson } from './unicode.js'
 
 /** libp2p protocol id of A2A tasks across the mesh, one request per stream (still spoken). */
 export const A2A_TASK_PROTOCOL = '/sov/a2a-task/1.0.0'
@@ -107,6 +108,7 @@ export const TaskAnswerSchema = v.variant('type', [
 export type TaskAnswer = v.InferOutput<typeof TaskAnswerSchema>
 
 function parseWith<S extends v.GenericSchema> (schema: S, value: unknown, what: string): v.InferOutput<S> {
+  assertFitJson(value, what)
   const r = v.safeParse(schema, value)
   if (r.success) return r.output
   const issue = r.issues[0]

@@ -10,7 +10,7 @@
 import * as v from 'valibot'
 import { badRequest } from './errors.js'
 import { describeIssue } from './issues.js'
-import { assertNoLoneSurrogate } from './unicode.js'
+import { assertFitJson } from './unicode.js'
 
 /** libp2p protocol id of mailbox delivery. */
 export const A2A_PROTOCOL = '/sov/a2a/1.0.0'
@@ -106,7 +106,7 @@ export const ReplySchema = v.strictObject({
 export type A2AReply = v.InferOutput<typeof ReplySchema>
 
 function parseWith<S extends v.GenericSchema> (schema: S, value: unknown, what: string): v.InferOutput<S> {
-  assertNoLoneSurrogate(value, what)
+  assertFitJson(value, what)
   const r = v.safeParse(schema, value)
   if (r.success) return r.output
   const issue = r.issues[0]

@@ -1,33 +1,44 @@
 /**
- * Lone UTF-16 surrogates (U+D800–U+DFFF not in a pair): JSON's `\ud800` escape can carry one,
- * but RFC 8785 §3.2.2.2 forbids them and UTF-8 cannot encode them, so a conforming outside
- * verifier of our signed or hash-chained data could not process a row holding one (issue 10
- * §5). Every edge that takes JSON from outside refuses them with `BAD_REQUEST`.
+ * JSON every edge takes from outside must be fit to keep and to sign (issue 10 §5, stop 26):
+ * - no lone UTF-16 surrogates (U+D800–U+DFFF not in a pair): JSON's `\ud800` escape can carry
+ *   one, but RFC 8785 §3.2.2.2 forbids them and UTF-8 cannot encode them, so a conforming
+ *   outside verifier of our signed or hash-chained data could not process a row holding one;
+ * - nothing nested deeper than `MAX_JSON_DEPTH`: `JSON.parse` takes thousands of levels, but
+ *   `JSON.stringify` of the same value overflows the stack, so a 5,000-deep message or card
+ *   failed deep inside the node (helper finding, stop 26).
+ * Every such edge refuses them with `BAD_REQUEST`.
  */
 import { badRequest } from './errors.js'
 
-/** Path (`$.a[2].b`, or `$` / a key marked `(key)`) of the first string holding a lone surrogate, or null. */
-export function findLoneSurrogate (value: unknown, path = '$', depth = 0): string | null {
-  if (typeof value === 'string') return value.isWellFormed() ? null : path
-  if (value === null || typeof value !== 'object' || depth > 64) return null
+/** Deepest nesting of arrays and objects accepted in JSON from outside. @default 64 */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * What makes `value` unfit, in words naming where (`$.a[2].b`, or a member name), or null:
+ * "the string at PATH holds a lone UTF-16 surrogate…" or "the value at PATH is nested deeper…".
+ */
+export function jsonProblem (value: unknown, path = '$', depth = 0): string | null {
+  if (typeof value === 'string') return value.isWellFormed() ? null : `the string at ${path.slice(0, 200)} holds a lone UTF-16 surrogate, which RFC 8785 and UTF-8 forbid`
+  if (value === null || typeof value !== 'object') return null
+  if (depth >= MAX_JSON_DEPTH) return `the value at ${path.slice(0, 200)} is nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const p = findLoneSurrogate(value[i], `${path}[${i}]`, depth + 1)
+      const p = jsonProblem(value[i], `${path}[${i}]`, depth + 1)
       if (p !== null) return p
     }
     return null
   }
-  for (const [k, v] of Object.entries(value)) {
-    const safeKey = k.isWellFormed() ? k : null
-    if (safeKey === null) return `${path} (a member name)`
-    const p = findLoneSurrogate(v, `${path}.${safeKey}`, depth + 1)
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue
+    if (!k.isWellFormed()) return `a member name in ${path.slice(0, 200)} holds a lone UTF-16 surrogate, which RFC 8785 and UTF-8 forbid`
+    const p = jsonProblem((value as Record<string, unknown>)[k], `${path}.${k}`, depth + 1)
     if (p !== null) return p
   }
   return null
 }
 
-/** Throws `BAD_REQUEST` ("Cannot accept WHAT: the string at PATH holds a lone surrogate…"). */
-export function assertNoLoneSurrogate (value: unknown, what: string): void {
-  const path = findLoneSurrogate(value)
-  if (path !== null) throw badRequest(`Cannot accept ${what}: the string at ${path.slice(0, 200)} holds a lone UTF-16 surrogate, which RFC 8785 and UTF-8 forbid`)
+/** Throws `BAD_REQUEST` ("Cannot accept WHAT: " and the problem) for JSON unfit to take (`jsonProblem`). */
+export function assertFitJson (value: unknown, what: string): void {
+  const problem = jsonProblem(value)
+  if (problem !== null) throw badRequest(`Cannot accept ${what}: ${problem}`)
 }

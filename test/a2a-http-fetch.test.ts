@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { localFetch } from '../a2a/index.js'
-import { kitSuite, type KitContext } from './kit/index.js'
+import { kitSuite, waitFor, type KitContext } from './kit/index.js'
 import { freePort } from './kit/a2a.js'
 
 const test = kitSuite('a2a-http-fetch')
@@ -62,6 +62,42 @@ test('an SSE answer arrives on body event by event, before the server ends it; a
   assert.is((await reader.read()).done, true)
   const bad = await f(`${url}bad`, { method: 'POST', body: '{}' })
   assert.equal([bad.ok, bad.status, await bad.text()], [false, 500, 'nope'])
+})
+
+test('bounded answers: an SSE stream of 3 MiB in 64 KiB events is read whole (the bound is per event, events end in \\n\\n, \\r\\n\\r\\n or \\r\\r, split across chunks); one event, or a JSON body, past 1 MiB + 64 KiB errors the body with TOO_LARGE and the server sees the connection dropped', async ctx => {
+  const KiB = 1024
+  const ends = ['\n\n', '\r\n\r\n', '\r\r']
+  let dropped = 0
+  const url = await serve(ctx, (req, res) => {
+    res.once('close', () => { if (!res.writableFinished) dropped++ })
+    const pad = (n: number): string => 'data: ' + 'x'.repeat(n) + '\n'
+    if (req.url === '/many') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' })
+      // Each event is written in two pieces, the second holding half of its blank line.
+      for (let i = 0; i < 48; i++) { const e = ends[i % 3]; res.write(pad(64 * KiB) + e.slice(0, e.length / 2)); res.write(e.slice(e.length / 2)) }
+      res.end()
+      return
+    }
+    // 64 MiB with back-pressure: far more than socket buffers hold, so a reader that stops shows.
+    res.writeHead(200, { 'Content-Type': req.url === '/one' ? 'text/event-stream' : 'application/json' })
+    let n = 0
+    const pump = (): void => {
+      while (n++ < 1024 && !res.destroyed) if (!res.write(pad(64 * KiB))) { res.once('drain', pump); return }
+      res.end()
+    }
+    pump()
+  })
+  const f = client(ctx)
+  let total = 0
+  for await (const chunk of (await f(`${url}many`, { method: 'POST', body: '{}' })).body!) total += chunk.byteLength
+  assert.ok(total > 3 * 1024 * KiB, `read ${total} bytes`)
+  for (const path of ['one', 'json']) {
+    const r = await f(`${url}${path}`, { method: 'POST', body: '{}' })
+    const err = await r.text().then(() => undefined, (e: Error) => e)
+    assert.ok(err !== undefined, `${path}: the body was read whole`)
+    assert.match(err!.message, /error\[TOO_LARGE\]|passed 1114112 bytes/, `${path}: ${err!.message}`)
+  }
+  await waitFor(() => dropped === 2, 5000, 'both connections dropped')
 })
 
 test('errors as fetch gives them: a timeout rejects with TimeoutError, a closed port with ECONNREFUSED, a body cut short errors its stream', async ctx => {

@@ -140,7 +140,7 @@ test('JSONRPC-PARSE JSONRPC-REQ: malformed JSON gets -32700 and a request withou
   assert.equal(p.agent.received, [], 'nothing reached the agent')
 })
 
-test('JSONRPC-VERSION CORE-PUSH CORE-EXTCARD: a request without A2A-Version is taken as 0.3 and refused (-32009); push notifications (-32003) and the extended card (-32004, the card does not declare it) are answered "not supported"', async ctx => {
+test('JSONRPC-VERSION CORE-PUSH CORE-EXTCARD: a request without A2A-Version is taken as 0.3 and refused (-32009); push notifications (-32003, a config inside SendMessage too) and the extended card (-32004, the card does not declare it) are answered "not supported"', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'x' } })
   const res = await fetch(p.base, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${p.token}` }, body })
@@ -151,6 +151,10 @@ test('JSONRPC-VERSION CORE-PUSH CORE-EXTCARD: a request without A2A-Version is t
   assert.is((await old.json() as any).error?.code, -32009)
   const push = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'CreateTaskPushNotificationConfig', params: { taskId: 't', url: 'http://127.0.0.1:1/hook' } }), p.token)
   assert.is(push.json.error?.code, -32003, JSON.stringify(push.json))
+  // A push config inside SendMessage is refused too, not ignored (the SDK ignored it silently).
+  const inSend = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'SendMessage', params: { message: { messageId: 'm-push', role: 'ROLE_USER', parts: [{ text: 'x' }] }, configuration: { taskPushNotificationConfig: { url: 'http://127.0.0.1:1/hook' } } } }), p.token)
+  assert.is(inSend.json.error?.code, -32003, JSON.stringify(inSend.json))
+  assert.equal(p.agent.received, [], 'nothing reached the agent')
   const ext = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'GetExtendedAgentCard', params: {} }), p.token)
   assert.is(ext.json.error?.code, -32004, JSON.stringify(ext.json))
   const missing = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'GetTask', params: { id: 'no-such-task' } }), p.token)
@@ -211,7 +215,7 @@ test('STREAM-001 CORE-SEND-STREAM: SendStreamingMessage over SSE through both no
   assert.is(got.status?.state, TaskState.TASK_STATE_COMPLETED)
 })
 
-test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total; another local token sees none of them', async ctx => {
+test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total (a tampered cursor is -32602); statusTimestampAfter and historyLength filter; another local token sees none of them', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const ids: string[] = []
   for (const t of ['one', 'two', 'three']) ids.push((await withDeadline(send(p.client, t), 30_000, 'SendMessage')).id)
@@ -225,6 +229,18 @@ test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a curs
   assert.is(second.nextPageToken, '')
   assert.equal([...first.tasks, ...second.tasks].map(t => t.id).sort(), [...ids].sort())
   assert.is(textOf(first.tasks[0].artifacts[0]?.parts), 'echo: three', 'newest first, artifacts included')
+  // A token with junk appended is not the one issued (base64 decoding skipped the junk).
+  const junk = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'ListTasks', params: { pageSize: 2, pageToken: `${first.nextPageToken}!!junk` } }), p.token)
+  assert.is(junk.json.error?.code, -32602, JSON.stringify(junk.json))
+  // statusTimestampAfter: only tasks whose status changed after it; historyLength trims history.
+  const third = first.tasks[0]
+  const after = async (ts: string) => await p.client.listTasks({ tenant: '', contextId: '', status: TaskState.TASK_STATE_UNSPECIFIED, pageSize: 10, pageToken: '', historyLength: 0, statusTimestampAfter: ts, includeArtifacts: false })
+  const since = await after(new Date(Date.parse(third.status!.timestamp!) - 1).toISOString())
+  assert.equal(since.tasks.map(t => t.id), [third.id])
+  assert.equal(since.tasks[0].history, [], 'historyLength 0')
+  assert.is((await after(new Date(Date.now() + 60_000).toISOString())).totalSize, 0)
+  const badTime = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'ListTasks', params: { statusTimestampAfter: 'yesterday' } }), p.token)
+  assert.is(badTime.json.error?.code, -32602, JSON.stringify(badTime.json))
 
   // Another local agent token sees none of them: tasks belong to the token that sent them.
   const other = await sov(p.a.home, ['agent-token', 'issue', 'other', '--scope', '/a2a/post', '--json'])
@@ -283,7 +299,7 @@ test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused b
   p.agent.setDescription('d'.repeat(70_000))
   const wordy = await sov(p.b.home, ['agent', 'add', 'wordy', '--url', p.agent.url])
   assert.is(wordy.code, 2, wordy.stderr)
-  assert.match(wordy.stderr, /serves a card of \d+ bytes, over the 65536 a card may have/)
+  assert.match(wordy.stderr, /serves a card of over 65536 bytes, more than a card may have/)
   assert.equal((await sov(p.a.home, ['agents', p.b.peerId, '--json'])).json.map((a: any) => a.name), ['builder'], 'B still offers its other agents')
 })
 

@@ -90,4 +90,33 @@ test('lone surrogates are BAD_REQUEST at the IPC edge and the envelope edge, and
   assert.not.match(rows, /\\ud[89a-f][0-9a-f]{2}/i, 'no surrogate escape in any row')
 })
 
+test('JSON nested past 64 levels is BAD_REQUEST at the IPC edge and the envelope edge (5,000 deep, which JSON.parse takes and JSON.stringify overflows on), and jcs refuses it; the node keeps running', async ctx => {
+  const nest = (n: number): unknown => { let v: unknown = 1; for (let i = 0; i < n; i++) v = { a: v }; return v }
+  assert.throws(() => jcs(nest(100)), /nested deeper than 64 levels/)
+  assert.is(jcs(nest(60)).length, 60 * 6 + 1, '60 levels are fine')
+
+  const b = await startA2ADaemon(ctx)
+  const c = await ipc(ctx, b.home)
+  const err: any = await c.request('a2a.send', { peer: b.peerId, mailbox: 'inbox', message: { ...textMessage('deep'), metadata: nest(100) } }).catch(e => e)
+  assert.is(err.code, 'BAD_REQUEST')
+  assert.match(err.message, /^Cannot parse request: the value at \$\.message\.metadata(\.a)+ is nested deeper than 64 levels/, err.message)
+
+  const { key } = parseSwarmKey(readFileSync(join(b.home, 'swarm.key')))
+  const member = await startNode(ctx, key)
+  await member.dial(multiaddr(b.addr))
+  await grantSend(b.home, member.peerId.toString(), 'inbox')
+  const s = await member.dialProtocol(peerIdFromString(b.peerId), '/sov/a2a/1.0.0', { signal: AbortSignal.timeout(5000) })
+  const lp = lpStream(s)
+  const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)
+  const env = JSON.stringify({ v: 1, id: uuidv7(), mailbox: 'inbox', ts: Date.now(), ttl: 60_000, message: { ...textMessage('deep'), metadata: '@' } }).replace('"@"', deep)
+  await lp.write(new TextEncoder().encode(env))
+  const r = JSON.parse(new TextDecoder().decode((await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()))
+  assert.equal([r.status, r.code], ['rejected', 'BAD_REQUEST'])
+  assert.match(r.reason, /nested deeper than 64 levels/)
+  assert.ok(r.reason.length < 1100, 'the reason is bounded')
+  await s.close()
+  assert.equal((await sov(b.home, ['a2a', 'mailboxes', '--json'])).json, [], 'nothing was accepted')
+  assert.is((await sov(b.home, ['audit', 'verify', '--json'])).json?.ok, true)
+})
+
 test.run()

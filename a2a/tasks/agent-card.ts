@@ -6,7 +6,9 @@
  * than `CARD_CACHE_MIN_MS` nor later than `CARD_CACHE_MAX_MS`.
  */
 import { createHash } from 'node:crypto'
-import { badRequest } from '../../protocol/index.js'
+import { AgentCard } from '@a2a-js/sdk'
+import { SovError, badRequest } from '../../protocol/index.js'
+import { readBounded } from './bounded-body.js'
 
 /** Life of a card whose agent sent no caching hint (spec §8.6.2 lets a client choose). @default 60 s */
 export const CARD_CACHE_DEFAULT_MS = 60_000
@@ -113,13 +115,48 @@ export async function fetchAgentCard (cardUrl: URL, options: { etag?: string | n
     await res.body?.cancel()
     throw new Error(`HTTP ${res.status}`)
   }
-  const text = await res.text()
-  const bytes = Buffer.byteLength(text, 'utf8')
-  if (bytes > MAX_CARD_BYTES) throw badRequest(`${cardUrl.href} serves a card of ${bytes} bytes, over the ${MAX_CARD_BYTES} a card may have (every offered card crosses the mesh in one frame)`)
+  // Read no further than a card may be: one that never ends must not fill memory (stop 26).
+  let text: string
+  try {
+    text = await readBounded(res.body, MAX_CARD_BYTES, 'the card')
+  } catch (err) {
+    if ((err as SovError).code === 'TOO_LARGE') throw badRequest(`${cardUrl.href} serves a card of over ${MAX_CARD_BYTES} bytes, more than a card may have (every offered card crosses the mesh in one frame)`)
+    throw err
+  }
   let card: unknown
   try { card = JSON.parse(text) } catch { card = undefined }
   if (typeof card !== 'object' || card === null || !Array.isArray((card as any).supportedInterfaces) || (card as any).supportedInterfaces.length === 0) {
     throw badRequest(`${cardUrl.href} is not an A2A v1.0 Agent Card (no supportedInterfaces)`)
   }
-  return { status: 'modified', card: card as Record<string, any>, etag: res.headers.get('etag'), lifeMs }
+  return { status: 'modified', card: v1CardOf(card as Record<string, any>, cardUrl.href), etag: res.headers.get('etag'), lifeMs }
+}
+
+/**
+ * `card` as an A2A v1.0 AgentCard and nothing else (helper finding, stop 26): the SDK's own type
+ * keeps the v1.0 members and drops the rest — 0.3's `url`, `additionalInterfaces`, `security`,
+ * `preferredTransport`, where a 0.3 client would send its bearer token — and links that are not
+ * http(s) (`javascript:`…) are dropped. Applied to what an agent serves (`sov agent add`, each
+ * refetch) and again to every card a peer sends, before it is served to local clients. Throws
+ * `BAD_REQUEST` naming `from` for a card the SDK cannot read (nested past the stack's depth).
+ */
+export function v1CardOf (card: Record<string, any>, from: string): Record<string, any> {
+  let c: Record<string, any>
+  try {
+    c = AgentCard.toJSON(AgentCard.fromJSON(card)) as Record<string, any>
+  } catch (cause) {
+    throw badRequest(`${from} serves a card that cannot be read as an A2A v1.0 Agent Card: ${(cause as Error).message}`, { cause })
+  }
+  for (const key of ['iconUrl', 'documentationUrl']) if (!isHttpUrl(c[key])) delete c[key]
+  if (c.provider !== undefined && !isHttpUrl(c.provider.url)) delete c.provider.url
+  return c
+}
+
+function isHttpUrl (text: unknown): boolean {
+  if (typeof text !== 'string') return false
+  try {
+    const u = new URL(text)
+    return u.protocol === 'http:' || u.protocol === 'https:'
+  } catch {
+    return false
+  }
 }

@@ -9,9 +9,9 @@
  */
 import { setMaxListeners } from 'node:events'
 import type { ClientFactory } from '@a2a-js/sdk/client'
-import { AgentCard, Message, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
+import { AgentCard, Message, Role, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
-import { MAX_TASK_PAYLOAD_BYTES, payloadTooLarge } from '../../protocol/index.js'
+import { MAX_TASK_PAYLOAD_BYTES, SovError, payloadTooLarge } from '../../protocol/index.js'
 import { localFetch, type LocalFetch } from './http-fetch.js'
 import { report, type AuditSink } from '../types.js'
 
@@ -58,7 +58,7 @@ export class Forwarder {
     this.http = localFetch()
     // Every call in flight listens on it (AbortSignal.any): many at once is normal.
     setMaxListeners(0, this.shutdown.signal)
-    for (const s of this.init.db.openServed()) this.kick(s.callId)
+    for (const s of this.init.db.openServed()) this.kick(s.callId, true)
   }
 
   async stop (): Promise<void> {
@@ -69,10 +69,10 @@ export class Forwarder {
     this.http.close()
   }
 
-  /** Starts delivering call `callId` unless it is running or done. */
-  kick (callId: string): void {
+  /** Starts delivering call `callId` unless it is running or done (`resumed`: after a restart). */
+  kick (callId: string, resumed = false): void {
     if (this.running.has(callId) || this.shutdown.signal.aborted) return
-    const p = this.run(callId).catch(err => { console.error(`a2a: call ${callId} stopped: ${(err as Error).message}`) })
+    const p = this.run(callId, resumed).catch(err => { console.error(`a2a: call ${callId} stopped: ${(err as Error).message}`) })
       .finally(() => { this.running.delete(callId) })
     this.running.set(callId, p)
   }
@@ -123,22 +123,39 @@ export class Forwarder {
    * Sends the call to the agent with `returnImmediately` (so the agent's task id is known at once
    * and a cancellation can reach it), then follows the task with GetTask until a final state,
    * committing each change as a snapshot. A call the agent already took (after a restart) is only
-   * followed, never sent again.
+   * followed, never sent again: one whose agent task id was stored, and a next turn of a task
+   * whose agent task holds the turn's message (the node may have stopped after the agent took it
+   * and before its answer was stored; before, the turn was sent again, helper finding, stop 26).
    */
-  private async run (callId: string): Promise<void> {
+  private async run (callId: string, resumed: boolean): Promise<void> {
     const s = this.init.db.getServed(callId)
     if (s === undefined || s.done) return
+    // A pull agent's call waits in its mailbox for `a2a reply`: it has no URL to deliver to (on a
+    // restart every open call comes here; before, a pull call was FAILED "No compatible transport").
+    if (this.init.db.getOffered(s.agent)?.mode === 'pull') return
     const until = Date.now() + AGENT_RETRY_FOR_MS
     const signal = (): AbortSignal => AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(AGENT_CALL_TIMEOUT_MS)])
     let failures = 0
     let agentTaskId = s.agentTaskId
     let last = ''
     let pollMs = POLL_MIN_MS
+    // A next turn resumed after a restart: its agent task is the one of the earlier turns.
+    let prior = resumed && agentTaskId === null ? this.init.db.agentIdsOf(s.peer, s.taskId) : undefined
+    /** The turn's messageId once its agent task was found holding it (`tookTurn`). */
+    let adopted: string | undefined
     for (;;) {
       if (this.shutdown.signal.aborted) return
       let result: Message | Task
       try {
         const client = await this.client(s.agent)
+        if (prior !== undefined) {
+          if (await this.tookTurn(client, s, prior.agentTaskId, signal())) {
+            agentTaskId = prior.agentTaskId
+            adopted = JSON.parse(s.message).messageId
+            this.init.db.setAgentIds(s.callId, prior.agentTaskId, prior.agentContextId)
+          }
+          prior = undefined
+        }
         if (agentTaskId === null && this.streams(s.agent)) {
           // A streaming agent: its events as they come, no polling; GetTask only after a break.
           const r = await this.stream(s, client, signal(), id => { agentTaskId = id })
@@ -161,10 +178,18 @@ export class Forwarder {
           await sleep(Math.min(AGENT_RETRY_MAX_MS, AGENT_RETRY_BASE_MS * 2 ** Math.min(10, failures - 1)), this.shutdown.signal)
           continue
         }
-        await this.commit(s, failedTask(s, `error[UNAVAILABLE]: Cannot deliver to agent "${s.agent}": ${(err as Error).message}`))
+        // A refusal of ours keeps its code (TOO_LARGE: an answer past its bound); else the agent's.
+        const code = err instanceof SovError ? err.code : 'UNAVAILABLE'
+        await this.commit(s, failedTask(s, `error[${code}]: Cannot deliver to agent "${s.agent}": ${agentFailure(err)}`))
         return
       }
       if (!isTask(result)) { await this.commit(s, result); return }
+      if (adopted !== undefined && !TERMINAL.has(result.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) && !answeredSince(result, adopted)) {
+        // Still the earlier turn's input-required (or working on ours): no answer to this turn yet.
+        await sleep(pollMs, this.shutdown.signal)
+        pollMs = Math.min(POLL_MAX_MS, Math.ceil(pollMs * 1.5))
+        continue
+      }
       if (agentTaskId === null) {
         agentTaskId = result.id
         this.init.db.setAgentIds(s.callId, result.id, result.contextId)
@@ -181,13 +206,34 @@ export class Forwarder {
     }
   }
 
-  /** The call's message as the agent must see it: its own task and context ids (a later turn). */
+  /**
+   * Whether the agent's task `agentTaskId` already holds the call's message (by its messageId).
+   * Unreachable: throws, so the caller retries; any other answer (the agent forgot the task): no.
+   */
+  private async tookTurn (client: any, s: ServedRow, agentTaskId: string, signal: AbortSignal): Promise<boolean> {
+    const messageId = JSON.parse(s.message).messageId
+    try {
+      const t: Task = await client.getTask({ tenant: '', id: agentTaskId, historyLength: undefined }, { signal })
+      return t.history.some(m => m.messageId === messageId)
+    } catch (err) {
+      if (unreachable(err)) throw err
+      return false
+    }
+  }
+
+  /**
+   * The call's message as the agent must see it: in its own task and context ids (a later turn),
+   * or its own context id (a new task in a context the agent already has).
+   */
   private agentMessage (s: ServedRow): Message {
     const json = JSON.parse(s.message)
     const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
     delete json.taskId
     delete json.contextId
-    if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId }
+    if (ids !== undefined) { json.taskId = ids.agentTaskId; json.contextId = ids.agentContextId } else {
+      const contextId = this.init.db.agentContextOf(s.peer, s.agent, s.contextId)
+      if (contextId !== undefined) json.contextId = contextId
+    }
     return Message.fromJSON(json)
   }
 
@@ -350,6 +396,24 @@ function streamBroke (err: any): boolean {
 }
 
 /** A connection failure (agent down), as opposed to an answer from the agent. */
+/**
+ * Why a call to the agent failed, in words fit for the caller, who is on another machine: the
+ * HTTP status of an error page, never the page (an agent's HTML error page carried its file paths
+ * to the caller, helper finding, stop 26); one line of at most 300 characters.
+ */
+function agentFailure (err: unknown): string {
+  const text = String((err as Error)?.message ?? err).replace(/\. Response: [\s\S]*$/, ' (its body is not a JSON-RPC answer)')
+  return text.replace(/\s+/g, ' ').slice(0, 300)
+}
+
+/** Whether the agent wrote to `task` after the message `messageId` (its answer to that turn). */
+function answeredSince (task: Task, messageId: string): boolean {
+  const i = task.history.findIndex(m => m.messageId === messageId)
+  const status = task.status?.message
+  return task.history.slice(i + 1).some(m => m.role === Role.ROLE_AGENT) ||
+    (status !== undefined && !task.history.slice(0, i + 1).some(m => m.messageId === status.messageId))
+}
+
 function unreachable (err: any): boolean {
   const text = `${err?.name ?? ''} ${err?.message ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`
   return /fetch failed|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|UND_ERR|TimeoutError|other side closed/i.test(text)

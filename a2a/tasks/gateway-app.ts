@@ -6,6 +6,7 @@
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express'
 import { AgentCard } from '@a2a-js/sdk'
+import { A2AError } from '@a2a-js/sdk/errors'
 import { JsonRpcTransportHandler, validateVersion } from '@a2a-js/sdk/server'
 import { jsonRpcHandler } from '@a2a-js/sdk/server/express'
 import { MeshExecutor } from './executor.js'
@@ -24,8 +25,19 @@ export interface GatewayHooks {
   authorize: (req: Request, res: Response, next: NextFunction) => void
 }
 
+/**
+ * Streams (SendStreamingMessage, SubscribeToTask) one local agent may hold open at once; more
+ * are answered HTTP 429. Each holds a task of up to 1 MiB and its SSE buffers: 3,000 streams of
+ * one token took 1.8 GB (helper finding, stop 26). @default 32
+ */
+export const MAX_STREAMS_PER_AGENT = 32
+
+const STREAMING_METHODS = new Set(['SendStreamingMessage', 'SubscribeToTask'])
+
 /** The app `gateway` serves with: one SDK handler per remote agent, made on its first call. */
 export function buildApp (gateway: GatewayHooks): express.Express {
+  quietSdkLog()
+  const streams = new Map<string, number>()
   const entries = new Map<string, RequestHandler>()
   const rpcOf = (peer: string, name: string): RequestHandler => {
     const scope = `${peer}/${name}`
@@ -47,6 +59,7 @@ export function buildApp (gateway: GatewayHooks): express.Express {
     (req: Request, res: Response, next: NextFunction) => { gateway.authorize(req, res, next) },
     // Not strict: `null` or `"x"` is JSON that is no request object (-32600), not a parse error.
     express.json({ limit: MAX_RPC_BODY_BYTES, strict: false }), parseErrorHandler, invalidRequestGuard, versionGuard,
+    (req: Request, res: Response, next: NextFunction) => { streamGuard(streams, req, res, next) },
     (req: Request, res: Response, next: NextFunction) => {
       const target = parseTarget(req)!
       void rpcOf(target.peer, target.name)(req, res, next)
@@ -83,6 +96,50 @@ function versionGuard (req: Request, res: Response, next: NextFunction): void {
   next()
 }
 
+/** Counts the open streams of the calling agent and refuses one over `MAX_STREAMS_PER_AGENT`. */
+function streamGuard (streams: Map<string, number>, req: Request, res: Response, next: NextFunction): void {
+  if (!STREAMING_METHODS.has(req.body?.method)) { next(); return }
+  const agent = String((req as any).sovAgent)
+  const open = streams.get(agent) ?? 0
+  if (open >= MAX_STREAMS_PER_AGENT) {
+    const id = typeof req.body?.id === 'string' || typeof req.body?.id === 'number' ? req.body.id : null
+    res.status(429).json({ jsonrpc: '2.0', id, error: { code: -32000, message: `error[UNAVAILABLE]: agent "${agent}" holds ${open} open streams, the most one agent may (${MAX_STREAMS_PER_AGENT}); close one, or follow the task with GetTask` } })
+    return
+  }
+  streams.set(agent, open + 1)
+  res.once('close', () => {
+    const n = (streams.get(agent) ?? 1) - 1
+    if (n <= 0) streams.delete(agent)
+    else streams.set(agent, n)
+  })
+  next()
+}
+
+/** What the SDK's Express handler logs, with the client's request id and the stack, as it answers. */
+const SDK_LOG_PREFIXES = ['Pre-stream error for request', 'Error during SSE streaming', 'Unhandled error in JSON-RPC POST handler']
+let sdkLogQuiet = false
+
+/**
+ * The SDK's Express handler logs each error of a streaming call (and any it did not expect) with
+ * `console.error`: the request id the client chose and the whole stack, once per request, so a
+ * client could grow the node's log at will (13,404 stack lines in one review, helper finding,
+ * stop 26). Those lines only are changed: an A2A error (TaskNotFound, UnsupportedOperation…) is
+ * the client's and already answered, so it is not logged; any other is one line, no stack, no id.
+ */
+function quietSdkLog (): void {
+  if (sdkLogQuiet) return
+  sdkLogQuiet = true
+  const log = console.error.bind(console)
+  console.error = (...args: unknown[]) => {
+    const [first, err] = args
+    const prefix = typeof first === 'string' ? SDK_LOG_PREFIXES.find(p => first.startsWith(p)) : undefined
+    if (prefix === undefined) { log(...args); return }
+    if (err instanceof A2AError) return
+    const e = err as Error | undefined
+    log(`a2a endpoint: ${prefix.replace(/ for request$/, '')}: ${`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`.replace(/\s+/g, ' ').slice(0, 500)}`)
+  }
+}
+
 function requestHandler (gateway: GatewayHooks, peer: string, name: string): MeshRequestHandler {
   const { db, remote, blockingMaxMs } = gateway.init
   // The handler's own card only drives the SDK's checks (capabilities); the card clients read
@@ -97,7 +154,7 @@ function requestHandler (gateway: GatewayHooks, peer: string, name: string): Mes
   return new MeshRequestHandler(card, new SqliteTaskStore(db, owner => scopeOf(peer, name, owner)), executor, async taskId => {
     const call = db.lastCallOfTask(peer, name, taskId)
     return call === undefined ? undefined : await remote.cancel(call)
-  })
+  }, taskId => db.lastCallOfTask(peer, name, taskId)?.done === false)
 }
 
 /**

@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { NextFunction, Request, Response } from 'express'
 import type { OfferedAgent } from '../../protocol/index.js'
-import { AGENT_CARD_PATH, CARD_CACHE_DEFAULT_MS, cacheLifeMs, etagOf, ifNoneMatch } from './agent-card.js'
+import { AGENT_CARD_PATH, CARD_CACHE_DEFAULT_MS, cacheLifeMs, etagOf, ifNoneMatch, v1CardOf } from './agent-card.js'
 import { resolveTarget } from './endpoint.js'
 import type { RemoteCalls } from './remote.js'
 import type { TaskDb } from './task-db.js'
@@ -25,14 +25,25 @@ import { report, type AuditSink } from '../types.js'
 
 interface OfferedList { until: number, agents: OfferedAgent[] }
 
+/**
+ * Most connections the endpoint holds at once; more are closed as they come, so a local process
+ * opening connections without end cannot take the descriptors the node's IPC and mesh need
+ * (helper finding, stop 26: 20,000 half-open connections left the CLI unable to connect). @default 512
+ */
+export const A2A_HTTP_MAX_CONNECTIONS = 512
+/** Time a client has to send a request's headers (slow-header clients are dropped). @default 10 s */
+export const A2A_HTTP_HEADERS_TIMEOUT_MS = 10_000
+/** Time a client has to send a whole request, body included (the answer may stream for hours). @default 60 s */
+export const A2A_HTTP_REQUEST_TIMEOUT_MS = 60_000
+
 export interface GatewayInit {
   db: TaskDb
   remote: RemoteCalls
   /** This node's PeerId: a path naming it is refused (a call to ourselves would wait for a day). */
   self: string
   audit: AuditSink
-  /** The local agent a bearer token belongs to, if it may call out (`/a2a/post`); never logs the token. */
-  authenticate: (token: string, agent: string) => { name: string } | { refused: string } | undefined
+  /** The local agent a bearer token belongs to, with `refused` when it may not call out (`/a2a/post`); never logs the token. */
+  authenticate: (token: string, agent: string) => { name: string, refused?: string } | undefined
   /** Longest blocking SendMessage, in ms. */
   blockingMaxMs?: number
 }
@@ -53,7 +64,13 @@ export class Gateway {
   get url (): string | null { return this.server === undefined ? null : this.base }
 
   async start (host: string, port: number): Promise<void> {
-    const server = createServer((req, res) => { this.serve(req, res) })
+    const server = createServer({
+      headersTimeout: A2A_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: A2A_HTTP_REQUEST_TIMEOUT_MS,
+      // How often those two are checked (Node's default, 30 s, would let a slow client stay 40 s).
+      connectionsCheckingInterval: 1000
+    }, (req, res) => { this.serve(req, res) })
+    server.maxConnections = A2A_HTTP_MAX_CONNECTIONS
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => { server.off('error', reject); resolve() })
@@ -68,6 +85,15 @@ export class Gateway {
    * idle node never carries them (about 7 MiB of its RSS). The app lives in `gateway-app.ts`.
    */
   private serve (req: IncomingMessage, res: ServerResponse): void {
+    const host = req.headers.host
+    if (host !== undefined && !isLoopbackHost(host)) {
+      // DNS rebinding: a web page whose name now points at 127.0.0.1 must not read cards or make
+      // the node dial peers for it (helper finding, stop 26); only clients of this machine that
+      // name it as such get through.
+      res.writeHead(403, { 'Content-Type': 'application/json' })
+      res.end(JSON.stringify({ error: `error[FORBIDDEN]: the endpoint answers only requests to a loopback name (127.0.0.1, localhost, [::1]), not Host "${host.slice(0, 256)}"` }))
+      return
+    }
     this.app ??= import('./gateway-app.js').then(m => m.buildApp(this))
     this.app.then(app => { app(req, res) }, (err: Error) => {
       res.statusCode = 500
@@ -112,11 +138,16 @@ export class Gateway {
     return await p
   }
 
-  /** The remote card as our clients must see it: our endpoint, our bearer scheme, what we support. */
+  /**
+   * The remote card as our clients must see it: its A2A v1.0 members only (`v1CardOf`: a peer's
+   * card is not trusted to have been checked), our endpoint, our bearer scheme, what we support.
+   */
   private rewrite (peer: string, a: OfferedAgent): Record<string, any> {
+    let card: Record<string, any>
+    try { card = v1CardOf(a.card, `${peer}'s agent "${a.name}"`) } catch { card = {} }
     return {
-      ...a.card,
-      name: a.card.name ?? a.name,
+      ...card,
+      name: card.name ?? a.name,
       supportedInterfaces: [{ url: this.agentUrl(peer, a.name), protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
       capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: false },
       securitySchemes: { sovereign: { httpAuthSecurityScheme: { scheme: 'Bearer', description: 'A Sovereign agent token with scope /a2a/post (sov agent-token issue NAME --scope /a2a/post)' } } },
@@ -162,10 +193,11 @@ export class Gateway {
     const header = req.headers.authorization ?? ''
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
     const who = m === null ? undefined : this.init.authenticate(m[1], target.name)
-    if (who === undefined || 'refused' in who) {
+    if (who === undefined || who.refused !== undefined) {
       // No or an unknown token: 401 (RFC 6750 §3); a known token without /a2a/post: 403.
-      const reason = m === null ? 'no bearer token' : who === undefined ? 'unknown or expired token' : who.refused
-      void report(this.init.audit, { type: 'A2A_HTTP_REFUSED', actor: 'unknown', outcome: 'denied', detail: { peer: target.peer, agent: target.name, reason } })
+      const reason = m === null ? 'no bearer token' : who === undefined ? 'unknown or expired token' : who.refused!
+      const actor = who === undefined ? 'unknown' : `agent:${who.name}`
+      void report(this.init.audit, { type: 'A2A_HTTP_REFUSED', actor, outcome: 'denied', detail: { peer: target.peer, agent: target.name, reason } })
       if (who === undefined) res.setHeader('WWW-Authenticate', 'Bearer realm="sovereign"')
       res.status(who === undefined ? 401 : 403).json({ error: `error[${who === undefined ? 'UNAUTHENTICATED' : 'FORBIDDEN'}]: Cannot call "${target.name}": ${reason}; send Authorization: Bearer <agent token with scope /a2a/post>` })
       return
@@ -173,4 +205,10 @@ export class Gateway {
     ;(req as any).sovAgent = who.name
     next()
   }
+}
+
+/** A `Host` header naming this machine's loopback: 127.0.0.0/8, localhost, [::1], with any port. */
+function isLoopbackHost (host: string): boolean {
+  const name = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(host.trim())?.[1].toLowerCase()
+  return name !== undefined && (name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name))
 }

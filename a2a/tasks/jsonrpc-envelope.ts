@@ -8,15 +8,20 @@
  * never Express's HTML page with its stack trace. Params, methods and the rest are the SDK's.
  */
 import type { NextFunction, Request, Response } from 'express'
+import { jsonProblem } from '../../protocol/index.js'
 
 export function invalidRequestGuard (req: Request, res: Response, next: NextFunction): void {
   const body = req.body as any
+  const id = typeof body?.id === 'string' || typeof body?.id === 'number' ? body.id : null
   if (req.method !== 'POST' || body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body) &&
       body.jsonrpc === '2.0' && typeof body.method === 'string' && body.method !== '' && (body.id === undefined || body.id === null || typeof body.id === 'string' || typeof body.id === 'number'))) {
-    next()
+    // JSON fit to keep, as at every other edge: no lone surrogates, no nesting that would
+    // overflow the stack when the message is stored (stop 26).
+    const problem = body === undefined ? null : jsonProblem(body.params, '$.params')
+    if (problem === null) { next(); return }
+    res.status(200).json({ jsonrpc: '2.0', id, error: { code: -32602, message: `Invalid params: ${problem}` } })
     return
   }
-  const id = typeof body?.id === 'string' || typeof body?.id === 'number' ? body.id : null
   res.status(200).json({
     jsonrpc: '2.0',
     id,

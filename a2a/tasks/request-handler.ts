@@ -6,7 +6,8 @@
  *   agent never got) is TaskNotCancelableError.
  * - SendMessage and SendStreamingMessage: a message too large to cross the mesh in one frame is
  *   refused before anything is stored (RequestMalformed, -32602, naming the limit); before, it
- *   was accepted and then re-sent for a day without ever reaching the callee.
+ *   was accepted and then re-sent for a day without ever reaching the callee. A push
+ *   notification config is PushNotificationNotSupported (-32003), not ignored.
  * - CancelTask of a task already in a terminal state, CANCELED included: TaskNotCancelable
  *   (-32002, A2A v1.0 §3.1.5); the SDK answers a cancelled one with the task.
  * - SubscribeToTask: the SDK's follows only the event bus of an executor running in this process,
@@ -16,7 +17,7 @@
  */
 import { Message, Task, TaskState, taskStateToJSON, type CancelTaskRequest, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
 import { DefaultRequestHandler, type ServerCallContext } from '@a2a-js/sdk/server'
-import { RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
+import { PushNotificationNotSupportedError, RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import { MAX_TASK_PAYLOAD_BYTES, payloadTooLarge } from '../../protocol/index.js'
 import type { MeshExecutor } from './executor.js'
 import type { SqliteTaskStore } from './task-store.js'
@@ -34,19 +35,54 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     private readonly store: SqliteTaskStore,
     private readonly executor: MeshExecutor,
     /** Sends the cancellation of the task's last call to the callee; the agent's task, or undefined. */
-    private readonly cancelRemote: (taskId: string) => Promise<Record<string, any> | undefined>
+    private readonly cancelRemote: (taskId: string) => Promise<Record<string, any> | undefined>,
+    /** Whether the task's last call is still open (its turn has not reached a final state). */
+    private readonly turnOpen: (taskId: string) => boolean
   ) {
     super(card, store, executor)
   }
 
+  /** Tasks (owner and id) whose next turn is being started here, until its call is committed. */
+  private readonly starting = new Set<string>()
+
   override async sendMessage (params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
-    checkSize(params)
-    return await super.sendMessage(params, context)
+    checkRequest(params)
+    const release = this.claimTurn(params, context)
+    try {
+      return await super.sendMessage(params, context)
+    } finally {
+      release()
+    }
   }
 
   override async * sendMessageStream (params: SendMessageRequest, context: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
-    checkSize(params)
-    yield * super.sendMessageStream(params, context)
+    checkRequest(params)
+    const release = this.claimTurn(params, context)
+    try {
+      // The first event comes once the turn's call is committed: from then on turnOpen says so.
+      for await (const e of super.sendMessageStream(params, context)) { release(); yield e }
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * One turn of a task at a time: a message to a task of this caller whose previous turn is still
+   * open (or being started by another request) is UnsupportedOperation (-32004). Two at once went
+   * to the agent as two calls whose snapshots overwrote each other: wrong answers, a terminal
+   * state changed after it was reported (helper finding, stop 26). Returns the release.
+   */
+  private claimTurn (params: SendMessageRequest, context: ServerCallContext): () => void {
+    const taskId = params.message?.taskId ?? ''
+    // A task this caller does not have is the SDK's to refuse (TaskNotFound).
+    if (taskId === '' || this.store.loadNow(taskId, context) === undefined) return () => {}
+    const key = `${context.user?.userName ?? ''}\n${taskId}`
+    if (this.starting.has(key) || this.turnOpen(taskId)) {
+      throw new UnsupportedOperationError(`Task ${taskId} has a turn in flight: send the next message once it needs input (follow it with SubscribeToTask or GetTask), or cancel it`)
+    }
+    this.starting.add(key)
+    let held = true
+    return () => { if (held) { held = false; this.starting.delete(key) } }
   }
 
   override async cancelTask (params: CancelTaskRequest, context: ServerCallContext): Promise<Task> {
@@ -95,6 +131,9 @@ export class MeshRequestHandler extends DefaultRequestHandler {
       const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
       if (TERMINAL.has(state)) throw new UnsupportedOperationError(`Task ${id} is in a terminal state (${taskStateToJSON(state)}) and cannot be subscribed to`)
       yield { payload: { $case: 'task', value: task } }
+      // Input or auth required: this turn is over (as SendStreamingMessage ends there); the
+      // client's next message opens the next. Before, the stream stayed open with nothing to say.
+      if (INTERRUPTED_STATES.has(state)) return
       let prev = task
       for (;;) {
         while (queue.length === 0) {
@@ -124,8 +163,16 @@ export class MeshRequestHandler extends DefaultRequestHandler {
   }
 }
 
-/** Refuses a message whose JSON could not cross the mesh in one frame (`MAX_TASK_PAYLOAD_BYTES`). */
-function checkSize (params: SendMessageRequest): void {
+/**
+ * Refuses what this endpoint cannot honour before anything is stored: a push notification config
+ * (the card says `pushNotifications: false`; the SDK ignored it silently, so a client waited for
+ * notifications that never came: PushNotificationNotSupported, -32003), and a message whose JSON
+ * could not cross the mesh in one frame (`MAX_TASK_PAYLOAD_BYTES`).
+ */
+function checkRequest (params: SendMessageRequest): void {
+  if (params.configuration?.taskPushNotificationConfig !== undefined) {
+    throw new PushNotificationNotSupportedError('Push notifications are not supported: follow the task with SendStreamingMessage, SubscribeToTask or GetTask')
+  }
   if (params.message === undefined) return
   const bytes = payloadTooLarge(JSON.stringify(Message.toJSON(params.message)))
   if (bytes !== undefined) {

@@ -35,7 +35,7 @@ export interface TasksInit {
   authorize: Authorize
   audit: AuditSink
   /** Bearer check of the local endpoint (see `GatewayInit.authenticate`). */
-  authenticate: (token: string, agent: string) => { name: string } | { refused: string } | undefined
+  authenticate: (token: string, agent: string) => { name: string, refused?: string } | undefined
   /** Where the local endpoint listens; null disables it. */
   listen: { host: string, port: number } | null
   /** Longest blocking SendMessage, in ms. @default BLOCKING_MAX_MS (60 s) */
@@ -46,6 +46,8 @@ export interface TasksInit {
     deliverLocal: (mailbox: string, id: string, sender: string, message: unknown, ttlMs: number) => unknown
     /** Removes an answered call's message from the mailbox, whatever its lease (`Mailboxes.settle`). */
     settle: (mailbox: string, id: string) => unknown
+    /** Renews the lease on a call's message (a `working` reply: the agent still holds it). */
+    renew: (mailbox: string, id: string) => unknown
   }
   log?: (line: string) => void
 }
@@ -173,7 +175,7 @@ export class A2aTasks {
     const s = db.getServed(id)
     if (s === undefined || s.agent !== mailbox) throw notFound(`Cannot reply to "${id}" in mailbox "${mailbox}": no call with that id (see sov a2a receive ${mailbox})`)
     if (db.getOffered(mailbox)?.mode !== 'pull') throw badRequest(`Cannot reply in mailbox "${mailbox}": it is not a pull agent (sov agent add ${mailbox} --pull)`)
-    if (s.done) throw conflict(`Cannot reply to "${id}": its task already reached a final state`)
+    if (s.done) throw conflict(`Cannot reply to "${id}": this turn of its task is over (the last reply was final: completed, failed, rejected or input-required); the caller's next message comes as a new call`)
     const state = REPLY_STATES[r.state]
     const prev = db.lastServedSnapshot(s.peer, s.taskId)
     const task: Record<string, any> = prev !== undefined ? JSON.parse(prev) : { id: s.taskId, contextId: s.contextId, history: [JSON.parse(s.message)], artifacts: [] }
@@ -197,6 +199,7 @@ export class A2aTasks {
     if (bytes !== undefined) throw tooLarge(`Cannot reply to "${id}": the task would be ${bytes} bytes of JSON, over the ${MAX_TASK_PAYLOAD_BYTES} bytes one snapshot can carry to the caller; send large content as a file URL (a part with a url) instead of inline`)
     await db.appendServedEvent(id, text, final)
     this.server?.notify(id)
+    if (!final) this.init.mailboxes?.renew(mailbox, id)
     if (final) {
       this.init.mailboxes?.settle(mailbox, id)
       await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'callee', callId: id, agent: mailbox, taskId: s.taskId, state } })

@@ -85,6 +85,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE offered ADD COLUMN etag TEXT;
   ALTER TABLE offered ADD COLUMN fresh_until INTEGER NOT NULL DEFAULT 0;
+  `,
+  // A caller's context mapped to the agent's, so a new task in a context the agent already has
+  // reaches the agent in that context (helper finding, stop 26).
+  `
+  CREATE INDEX served_context ON served (peer, agent, context_id) WHERE agent_context_id IS NOT NULL;
   `
 ]
 
@@ -216,21 +221,15 @@ export class TaskDb {
   }
 
   /** Tasks of `scope`, newest update first, after the cursor `(updatedAt, id)`; filters optional. */
-  listTasks (scope: string, opts: { contextId?: string, state?: string, limit: number, after?: { updatedAt: number, id: string } }): StoredTask[] {
-    const where = ['scope = ?']
-    const args: unknown[] = [scope]
-    if (opts.contextId !== undefined) { where.push('context_id = ?'); args.push(opts.contextId) }
-    if (opts.state !== undefined) { where.push('state = ?'); args.push(opts.state) }
+  listTasks (scope: string, opts: TaskFilter & { limit: number, after?: { updatedAt: number, id: string } }): StoredTask[] {
+    const { where, args } = taskWhere(scope, opts)
     if (opts.after !== undefined) { where.push('(updated_at < ? OR (updated_at = ? AND id > ?))'); args.push(opts.after.updatedAt, opts.after.updatedAt, opts.after.id) }
     return (this.db.prepare(`SELECT id, task, updated_at FROM tasks WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id LIMIT ?`).all(...args, opts.limit) as any[])
       .map(r => ({ id: r.id, task: r.task, updatedAt: r.updated_at }))
   }
 
-  countTasks (scope: string, opts: { contextId?: string, state?: string }): number {
-    const where = ['scope = ?']
-    const args: unknown[] = [scope]
-    if (opts.contextId !== undefined) { where.push('context_id = ?'); args.push(opts.contextId) }
-    if (opts.state !== undefined) { where.push('state = ?'); args.push(opts.state) }
+  countTasks (scope: string, opts: TaskFilter): number {
+    const { where, args } = taskWhere(scope, opts)
     return (this.db.prepare(`SELECT count(*) AS n FROM tasks WHERE ${where.join(' AND ')}`).get(...args) as { n: number }).n
   }
 
@@ -343,6 +342,12 @@ export class TaskDb {
     return r === undefined ? undefined : { agentTaskId: r.agent_task_id, agentContextId: r.agent_context_id }
   }
 
+  /** The agent's context id for the caller's context `contextId` of `peer`, when a call in it reached `agent`. */
+  agentContextOf (peer: string, agent: string, contextId: string): string | undefined {
+    const r = this.db.prepare('SELECT agent_context_id FROM served WHERE peer = ? AND agent = ? AND context_id = ? AND agent_context_id IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1').get(peer, agent, contextId) as any
+    return r?.agent_context_id ?? undefined
+  }
+
   /**
    * Records the agent's task id for a call, so that a restarted callee follows the agent's task
    * instead of sending the message again. The commit survives SIGKILL at once; it is made durable
@@ -405,4 +410,16 @@ function offeredRow (r: any): OfferedRow {
 
 function servedRow (r: any): ServedRow {
   return { callId: r.call_id, peer: r.peer, agent: r.agent, taskId: r.task_id, contextId: r.context_id, message: r.message, agentTaskId: r.agent_task_id, agentContextId: r.agent_context_id, done: r.done === 1 }
+}
+
+/** ListTasks filters: a context, a state, a last update after this time (ms since the epoch). */
+export interface TaskFilter { contextId?: string, state?: string, updatedAfter?: number }
+
+function taskWhere (scope: string, opts: TaskFilter): { where: string[], args: unknown[] } {
+  const where = ['scope = ?']
+  const args: unknown[] = [scope]
+  if (opts.contextId !== undefined) { where.push('context_id = ?'); args.push(opts.contextId) }
+  if (opts.state !== undefined) { where.push('state = ?'); args.push(opts.state) }
+  if (opts.updatedAfter !== undefined) { where.push('updated_at > ?'); args.push(opts.updatedAfter) }
+  return { where, args }
 }

@@ -50,7 +50,8 @@ export class SqliteTaskStore implements TaskStore {
     const pageSize = params.pageSize ?? 50
     const filter = {
       contextId: params.contextId === '' ? undefined : params.contextId,
-      state: params.status === undefined || params.status === TaskState.TASK_STATE_UNSPECIFIED ? undefined : taskStateToJSON(params.status)
+      state: params.status === undefined || params.status === TaskState.TASK_STATE_UNSPECIFIED ? undefined : taskStateToJSON(params.status),
+      updatedAfter: timestampAfter(params.statusTimestampAfter)
     }
     const after = decodeCursor(params.pageToken)
     const rows = this.db.listTasks(this.scope(context), { ...filter, limit: pageSize + 1, after })
@@ -58,6 +59,7 @@ export class SqliteTaskStore implements TaskStore {
     const tasks = page.map(r => {
       const t = Task.fromJSON(JSON.parse(r.task))
       if (params.includeArtifacts !== true) t.artifacts = []
+      if (params.historyLength !== undefined) t.history = params.historyLength > 0 ? t.history.slice(-params.historyLength) : []
       return t
     })
     const last = page[page.length - 1]
@@ -83,8 +85,21 @@ function decodeCursor (token: string): { updatedAt: number, id: string } | undef
   if (token === '') return undefined
   try {
     const [updatedAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
-    if (typeof updatedAt === 'number' && typeof id === 'string') return { updatedAt, id }
+    // Base64 decoding skips what is not base64: only the very token issued is taken.
+    if (typeof updatedAt === 'number' && typeof id === 'string' && encodeCursor(updatedAt, id) === token) return { updatedAt, id }
   } catch {}
   // A token this endpoint never issued is the client's mistake, not an empty page.
   throw new RequestMalformedError(`error[BAD_REQUEST]: pageToken "${token.slice(0, 64)}" is not one this endpoint issued: pass the nextPageToken of the previous ListTasks page, or none for the first page`)
+}
+
+/**
+ * `statusTimestampAfter` (A2A v1.0 §3.1.4, an ISO 8601 time) as ms since the epoch: tasks whose
+ * status changed after it. Our tasks are stamped when a snapshot is stored, which is when their
+ * status last changed here. Not a time → RequestMalformed (-32602).
+ */
+function timestampAfter (value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms)) throw new RequestMalformedError(`error[BAD_REQUEST]: statusTimestampAfter "${value.slice(0, 64)}" is not a time: give an ISO 8601 time such as 2026-12-01T10:00:00Z`)
+  return ms
 }

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
-import { badRequest } from '../../protocol/index.js'
+import { MAX_ENVELOPE_BYTES, SovError, badRequest, tooLarge } from '../../protocol/index.js'
 
 /** A part as typed, in command-line order. */
 export type PartSpec = { kind: 'text' | 'data' | 'file', value: string }
@@ -46,12 +46,30 @@ export function buildMessage (specs: PartSpec[], flags: MessageFlags, readStdin:
   return message
 }
 
+/**
+ * The largest file a raw part can carry: its base64 must fit one envelope (a reply's snapshot is
+ * a little smaller still, which the daemon checks). Said here, naming the file, before it is read
+ * whole and sent: a 10 MB file was an IPC frame error naming neither (helper finding, stop 26).
+ */
+const MAX_FILE_PART_BYTES = Math.floor(MAX_ENVELOPE_BYTES / 4) * 3
+
+function tooBig (path: string, size: number): Error {
+  const what = path === '-' ? 'stdin' : `"${path}"`
+  return tooLarge(`Cannot send --file ${what}: it is ${size} bytes, over the ${MAX_FILE_PART_BYTES} bytes one message carries (base64 in a ${MAX_ENVELOPE_BYTES}-byte envelope); put it where the receiver can fetch it and send its URL instead`)
+}
+
 function fileRawPart (path: string, mediaType: string | undefined, readStdin: () => Buffer): Record<string, unknown> {
   let bytes: Buffer
-  if (path === '-') bytes = readStdin()
-  else {
+  if (path === '-') {
+    bytes = readStdin()
+  } else {
     let isDir = false
-    try { isDir = statSync(path).isDirectory() } catch (cause) {
+    try {
+      const st = statSync(path)
+      isDir = st.isDirectory()
+      if (st.isFile() && st.size > MAX_FILE_PART_BYTES) throw tooBig(path, st.size)
+    } catch (cause) {
+      if (cause instanceof SovError) throw cause
       const code = (cause as NodeJS.ErrnoException).code
       throw badRequest(`Cannot read --file "${path}": ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (cause as Error).message}; check the path`, { cause })
     }
@@ -60,6 +78,8 @@ function fileRawPart (path: string, mediaType: string | undefined, readStdin: ()
       throw badRequest(`Cannot read --file "${path}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}; check its permissions`, { cause })
     }
   }
+  // Also after reading: a pipe or device has no size until read.
+  if (bytes.length > MAX_FILE_PART_BYTES) throw tooBig(path, bytes.length)
   const part: Record<string, unknown> = { raw: bytes.toString('base64'), mediaType: mediaType ?? 'application/octet-stream' }
   if (path !== '-') part.filename = basename(path)
   return part

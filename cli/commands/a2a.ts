@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { MAX_TTL_MS, SovError, badRequest, timeout } from '../../protocol/index.js'
-import { durationFlag, emit, formatDuration, intFlag, reportError, type GlobalOptions } from '../output.js'
+import { durationFlag, emit, formatDuration, intFlag, printable, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, withDaemon } from '../ipc-client.js'
 import { buildMessage, orderedParts, partCollector, type MessageFlags, type PartSpec } from './a2a-message.js'
 import { registerA2AAdminCommands } from './a2a-admin.js'
@@ -147,7 +147,7 @@ async function follow (g: GlobalOptions, mailbox: string, opts: { leaseMs: numbe
       for (const m of r) {
         held.add(m.lease)
         if (opts.out !== undefined) saveRaw(opts.out, m)
-        process.stdout.write((g.json === true ? JSON.stringify(m) : human(m)) + '\n')
+        process.stdout.write((g.json === true ? JSON.stringify(m) : printable(human(m))) + '\n')
       }
       if (opts.ack && r.length > 0) {
         await c.request('a2a.ack', { mailbox, leases: r.map(m => m.lease) })

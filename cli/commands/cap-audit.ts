@@ -1,7 +1,7 @@
 /** `sov cap grant|revoke|list` and `sov audit tail|verify|checkpoint|purge`. */
 import type { Command } from 'commander'
 import { auditBroken, badRequest, purgeCutoff } from '../../protocol/index.js'
-import { durationFlag, emit, intFlag, type GlobalOptions } from '../output.js'
+import { durationFlag, emit, intFlag, printable, type GlobalOptions } from '../output.js'
 import { confirm } from '../confirm.js'
 import { MAX_EXPIRES_MS, expiryMark } from './expiry.js'
 import { withDaemon, type IpcClient } from '../ipc-client.js'
@@ -67,7 +67,7 @@ export function registerCapAuditCommands (program: Command): void {
       await withDaemon(g.home, async c => {
         const rows = await lastRows(c, n)
         const show = (rs: any[]): void => {
-          for (const row of rs) process.stdout.write((g.json === true ? JSON.stringify(row) : formatRow(row)) + '\n')
+          for (const row of rs) process.stdout.write((g.json === true ? JSON.stringify(row) : printable(formatRow(row))) + '\n')
         }
         if (g.json === true && o.follow !== true) { emit(g, rows, () => ''); return }
         show(rows)

@@ -1,6 +1,6 @@
 /** RFC 8785 (JCS) canonical JSON, via the `canonicalize` package. */
 import canonicalizeModule from 'canonicalize'
-import { assertNoLoneSurrogate } from '../../protocol/index.js'
+import { assertFitJson } from '../../protocol/index.js'
 
 // `canonicalize` is CommonJS (`module.exports = fn`) with a d.ts that declares an ES default
 // export; under NodeNext the default import is `module.exports` itself, which TS cannot see.
@@ -24,7 +24,7 @@ const NOT_PLAIN = Symbol('not plain JSON')
 export function jcs (value: unknown): string {
   const ordered = inJcsOrder(value, 0)
   if (ordered !== NOT_PLAIN) return JSON.stringify(ordered)
-  assertNoLoneSurrogate(value, 'a value for canonical JSON')
+  assertFitJson(value, 'a value for canonical JSON')
   const text = canonicalize(value)
   if (text === undefined) throw new TypeError('Cannot canonicalise: the value has no JSON form')
   return text

@@ -9,7 +9,7 @@ import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
 import { assertSocketPath, explainFsError } from '../files/index.js'
 import {
-  FrameDecoder, HelloSchema, describeIssue, issueSubject, findLoneSurrogate, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
+  FrameDecoder, HelloSchema, describeIssue, issueSubject, jsonProblem, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
   toSovError, unauthenticated, unavailable, type RequestType
 } from '../../protocol/index.js'
 
@@ -176,10 +176,11 @@ export class IpcServer {
       const env = v.safeParse(RequestEnvelopeSchema, frame)
       const rawId = typeof frame === 'object' && frame !== null ? (frame as any).id : undefined
       const id = Number.isSafeInteger(rawId) && rawId >= 0 ? rawId as number : null
-      // The edge for everything a local client sends (grants, messages, names): no lone surrogates.
-      const bad = findLoneSurrogate(frame)
+      // The edge for everything a local client sends (grants, messages, names): no lone
+      // surrogates, no nesting past MAX_JSON_DEPTH.
+      const bad = jsonProblem(frame)
       if (bad !== null) {
-        fail(id, badRequest(`Cannot parse request: the string at ${bad.slice(0, 200)} holds a lone UTF-16 surrogate, which RFC 8785 and UTF-8 forbid`), id === null)
+        fail(id, badRequest(`Cannot parse request: ${bad}`), id === null)
         return
       }
       if (!env.success) {

@@ -26,6 +26,8 @@ export interface TestAgent {
   port: number
   /** Messages the agent received, in order (their first text part). */
   received: string[]
+  /** The context id of each, in the same order. */
+  contexts: string[]
   start: () => Promise<void>
   stop: () => Promise<void>
   /** GETs of its card, and how many of them were answered 304. */
@@ -46,12 +48,14 @@ function agentMessage (taskId: string, contextId: string, body: string): any {
 
 export async function startTestAgent (ctx: KitContext, opts: { name?: string, description?: string, streaming?: boolean, cardCacheControl?: string } = {}): Promise<TestAgent> {
   const received: string[] = []
+  const receivedContexts: string[] = []
   let description = opts.description ?? 'Builds things for tests'
   const contexts = new Map<string, string>()
   const executor: AgentExecutor = {
     execute: async (rc, bus) => {
       const body = text(rc.userMessage.parts)
       received.push(body)
+      receivedContexts.push(rc.contextId)
       const { taskId, contextId } = rc
       contexts.set(taskId, contextId)
       const status = (state: TaskState, msg?: string): any => ({ state, message: msg === undefined ? undefined : agentMessage(taskId, contextId, msg), timestamp: new Date().toISOString() })
@@ -90,6 +94,7 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
     url: '',
     port: 0,
     received,
+    contexts: receivedContexts,
     cardFetches: 0,
     cardNotModified: 0,
     setDescription: d => { description = d },
