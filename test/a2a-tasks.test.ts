@@ -1,21 +1,18 @@
 // Private A2A (issue 11), tasks across the mesh between real daemon processes: multi-turn,
-// cancel, the pull model, no grant, the agent down, either daemon SIGKILLed mid-task. Test names
-// carry the A2A v1.0 TCK requirement ids they cover where one applies.
+// cancel, the pull model, no grant, the agent down. Restarts are in a2a-restart.test.ts. Test
+// names carry the A2A v1.0 TCK requirement ids they cover where one applies.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { writeFileSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { TaskState, type Task } from '@a2a-js/sdk'
 import { MAX_ENVELOPE_BYTES } from '../protocol/index.js'
-import { kitSuite, waitFor, withDeadline, type KitContext } from './kit/index.js'
-import { runDaemonIn, sov } from './kit/daemon.js'
-import { freePort, grantSend } from './kit/a2a.js'
+import { kitSuite, waitFor, withDeadline } from './kit/index.js'
+import { sov } from './kit/daemon.js'
+import { grantSend } from './kit/a2a.js'
 import { auditRows, clientFor, pair, rpc, send, textOf } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-tasks')
-const TERMINAL_STATES = new Set([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED])
 
 test('CORE-MULTI-TURN STREAM-SUB: input-required (SubscribeToTask then gives the task and ends), then the next message with the same taskId and contextId reaches the same agent task and completes it; of two next messages at once one is refused; a new task in the context reaches the agent in its context', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
@@ -121,46 +118,6 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   assert.equal(empty.json, [], 'the final reply acked the call')
 })
 
-test('PULL across a restart: CancelTask is TaskNotCancelable; a working reply renews the lease (the call is not handed out again); a callee SIGKILLed and restarted keeps the call open for the agent (before: FAILED, no compatible transport); a final reply to a call that died in the mailbox removes the dead letter', async ctx => {
-  const p = await withDeadline(pair(ctx), 60_000, 'setup')
-  assert.is((await sov(p.b.home, ['agent', 'add', 'scribe', '--pull'])).code, 0)
-  await grantSend(p.b.home, p.a.peerId, 'scribe')
-  assert.is((await sov(p.a.home, ['agents', p.b.peerId])).code, 0)
-  const client = await clientFor(`${p.http}/peers/${p.b.peerId}/agents/scribe`, p.token)
-  const task = await withDeadline(send(client, 'a long job', { returnImmediately: true }), 10_000, 'SendMessage')
-  const receive = async (lease: string): Promise<any[]> => (await sov(p.b.home, ['a2a', 'receive', 'scribe', '--lease', lease, '--wait', '5s', '--json'], { timeoutMs: 20_000 })).json
-  const [call] = await receive('1s')
-  assert.ok(call !== undefined, 'the call is in the mailbox')
-  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'working on it', '--state', 'working'])).code, 0)
-  await new Promise(resolve => setTimeout(resolve, 2000))
-  assert.equal(await receive('1s'), [], 'the working reply renewed the 1 s lease: no other consumer gets the call')
-
-  await p.b.kill()
-  await runDaemonIn(ctx, p.b.home)
-  await new Promise(resolve => setTimeout(resolve, 1500))
-  const after = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-  assert.is(after.status?.state, TaskState.TASK_STATE_WORKING, `still open after the restart: ${textOf(after.status?.message?.parts)}`)
-
-  // The agent fails to finish it five times: the call dies in the mailbox; it answers anyway.
-  await waitFor(async () => {
-    const got = await receive('60s')
-    if (got.length > 0) assert.is((await sov(p.b.home, ['a2a', 'nack', 'scribe', got[0].lease])).code, 0)
-    return (await sov(p.b.home, ['a2a', 'dead', 'scribe', '--json'])).json.length === 1
-  }, 60_000, 'the call to reach the dead letters')
-  // CancelTask does not reach a pull agent: TaskNotCancelable, and the call stays the agent's.
-  const cancel = await rpc(`${p.http}/peers/${p.b.peerId}/agents/scribe`, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'CancelTask', params: { id: task.id } }), p.token)
-  assert.is(cancel.json.error?.code, -32002, JSON.stringify(cancel.json))
-  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done at last'])).code, 0)
-  assert.equal((await sov(p.b.home, ['a2a', 'dead', 'scribe', '--json'])).json, [], 'the answered call is no dead letter')
-  const done = await waitFor(async () => {
-    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 10_000, 'the task to complete on A')
-  assert.is(textOf(done.status?.message?.parts), 'done at last')
-  const late = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'again'])
-  assert.match(late.stderr, /error\[CONFLICT\]: Cannot reply to "[^"]+": this turn of its task is over/)
-})
-
 test('no grant: the client gets a failed task naming FORBIDDEN at once, not a hang; the refusal is an audit row on both nodes', async ctx => {
   const p = await withDeadline(pair(ctx, { grant: false }), 60_000, 'setup')
   const listed = await sov(p.a.home, ['agents', p.b.peerId, '--json'])
@@ -190,151 +147,6 @@ test('the callee agent down, then up: the call waits durably on B and completes 
   }, 20_000, 'task to complete after the agent came back')
   assert.is(textOf(done.artifacts[0]?.parts), 'echo: while you were out')
   assert.equal(p.agent.received, ['while you were out'])
-})
-
-test('the caller daemon SIGKILLed mid-task: after its restart GetTask returns the completed task', async ctx => {
-  const httpPort = await freePort()
-  const p = await withDeadline(pair(ctx, { httpPort }), 60_000, 'setup')
-  const task = await withDeadline(send(p.client, 'slow 2500 survive', { returnImmediately: true }), 10_000, 'SendMessage')
-  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
-  await p.a.kill()
-  await new Promise(resolve => setTimeout(resolve, 3000))
-  await runDaemonIn(ctx, p.a.home)
-  const client = await clientFor(p.base, p.token)
-  const done = await waitFor(async () => {
-    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 30_000, 'task to complete after the restart')
-  assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 2500 survive')
-  assert.equal(p.agent.received, ['slow 2500 survive'], 'the agent ran it once')
-})
-
-test('the callee daemon SIGKILLed mid-task: after its restart it follows the agent task again (never re-sends it) and the call completes on A', async ctx => {
-  const p = await withDeadline(pair(ctx), 60_000, 'setup')
-  const task = await withDeadline(send(p.client, 'slow 3000 callee crash', { returnImmediately: true }), 10_000, 'SendMessage')
-  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
-  await new Promise(resolve => setTimeout(resolve, 500))
-  await p.b.kill()
-  await runDaemonIn(ctx, p.b.home)
-  const done = await waitFor(async () => {
-    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 30_000, 'task to complete after the callee restarted')
-  assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 3000 callee crash')
-  assert.equal(p.agent.received, ['slow 3000 callee crash'], 'the agent got it once')
-})
-
-
-/**
- * A raw JSON-RPC agent on loopback that does not stream and answers SendMessage only when the
- * turn is done, whatever `returnImmediately` says (as some agents do): `ask …` asks for input,
- * a next turn `slow <ms> …` works that long, then completes with `got <text>`. Tasks in memory.
- */
-async function blockingAgent (ctx: KitContext): Promise<{ url: string, received: string[] }> {
-  const received: string[] = []
-  const tasks = new Map<string, any>()
-  let url = ''
-  const server = createServer((req, res) => {
-    const answer = (o: unknown): void => { res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(o)) }
-    if (req.method === 'GET') {
-      answer({ name: 'blocker', description: 'answers when done', version: '1.0.0', supportedInterfaces: [{ url, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }], capabilities: { streaming: false }, defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain'], skills: [] })
-      return
-    }
-    let body = ''
-    req.on('data', d => { body += d })
-    req.on('end', () => {
-      const { id, method, params } = JSON.parse(body)
-      if (method === 'GetTask') { answer({ jsonrpc: '2.0', id, result: tasks.get(params.id) }); return }
-      const m = params.message
-      const text = m.parts[0].text as string
-      received.push(text)
-      const agentSays = (t: any, words: string): any => ({ messageId: `a-${Math.random()}`, role: 'ROLE_AGENT', taskId: t.id, contextId: t.contextId, parts: [{ text: words }] })
-      let task = tasks.get(m.taskId)
-      if (task === undefined) {
-        task = { id: `t-${tasks.size + 1}`, contextId: `c-${tasks.size + 1}`, history: [], artifacts: [] }
-        tasks.set(task.id, task)
-      }
-      task.history.push(m)
-      task.status = { state: 'TASK_STATE_WORKING', timestamp: new Date().toISOString() }
-      const ms = Number(/^slow (\d+)/.exec(text)?.[1] ?? 0)
-      setTimeout(() => {
-        const words = text.startsWith('ask') ? 'which colour?' : `got ${text}`
-        const said = agentSays(task, words)
-        task.history.push(said)
-        task.status = { state: text.startsWith('ask') ? 'TASK_STATE_INPUT_REQUIRED' : 'TASK_STATE_COMPLETED', message: said, timestamp: new Date().toISOString() }
-        if (!res.destroyed) answer({ jsonrpc: '2.0', id, result: { task } })
-      }, ms)
-    })
-  })
-  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
-  ctx.defer(async () => { server.closeAllConnections(); await new Promise(resolve => { server.close(resolve) }) })
-  return { url, received }
-}
-
-test('CORE-MULTI-TURN: the callee daemon SIGKILLed while its agent works on a next turn (an agent that answers only when done): after the restart B finds the turn in the agent task and follows it, never sends it again', async ctx => {
-  const p = await withDeadline(pair(ctx), 60_000, 'setup')
-  const agent = await blockingAgent(ctx)
-  assert.is((await sov(p.b.home, ['agent', 'add', 'blocker', '--url', agent.url])).code, 0)
-  await grantSend(p.b.home, p.a.peerId, 'blocker')
-  assert.is((await sov(p.a.home, ['agents', p.b.peerId])).code, 0)
-  const client = await clientFor(`${p.http}/peers/${p.b.peerId}/agents/blocker`, p.token)
-  const first = await withDeadline(send(client, 'ask me'), 30_000, 'first turn')
-  assert.is(first.status?.state, TaskState.TASK_STATE_INPUT_REQUIRED)
-  await withDeadline(send(client, 'slow 4000 blue', { taskId: first.id, contextId: first.contextId, returnImmediately: true }), 10_000, 'next turn')
-  await waitFor(() => agent.received.length === 2, 10_000, 'the agent to get the next turn')
-  await new Promise(resolve => setTimeout(resolve, 300))
-  await p.b.kill()
-  await runDaemonIn(ctx, p.b.home)
-  const done = await waitFor(async () => {
-    const t = await client.getTask({ tenant: '', id: first.id, historyLength: undefined })
-    return TERMINAL_STATES.has(t.status?.state as TaskState) ? t : undefined
-  }, 30_000, 'the task to end after the callee restarted')
-  assert.is(done.status?.state, TaskState.TASK_STATE_COMPLETED)
-  assert.is(textOf(done.status?.message?.parts), 'got slow 4000 blue')
-  assert.equal(agent.received, ['ask me', 'slow 4000 blue'], 'the next turn reached the agent once')
-})
-
-test('STREAM-SUB-001 STREAM-SUB-002 STREAM-SUB-003 STREAM-SUB-004: SubscribeToTask after the caller daemon was SIGKILLed and restarted gives the task as it is, then the later events (across a restart of the callee too) until COMPLETED; a terminal task is UnsupportedOperation, an unknown one TaskNotFound', async ctx => {
-  const httpPort = await freePort()
-  const p = await withDeadline(pair(ctx, { httpPort }), 60_000, 'setup')
-  const task = await withDeadline(send(p.client, 'slow 8000 watch me', { returnImmediately: true }), 10_000, 'SendMessage')
-  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
-  await p.a.kill()
-  await runDaemonIn(ctx, p.a.home)
-  const client = await clientFor(p.base, p.token)
-  const stream = client.resubscribeTask({ tenant: '', id: task.id })
-  const first = await withDeadline(stream.next(), 10_000, 'the first event')
-  assert.is(first.done, false)
-  const snapshot = first.value!.payload
-  assert.is(snapshot?.$case, 'task', 'STREAM-SUB-001: a Task first')
-  if (snapshot?.$case !== 'task') return
-  assert.is(snapshot.value.id, task.id)
-  assert.ok(snapshot.value.status?.state === TaskState.TASK_STATE_SUBMITTED || snapshot.value.status?.state === TaskState.TASK_STATE_WORKING, `state ${snapshot.value.status?.state}`)
-  // The callee goes down and comes back while the client listens on A.
-  await p.b.kill()
-  await runDaemonIn(ctx, p.b.home)
-  const later: Array<{ kind: string, state?: TaskState, text?: string }> = []
-  await withDeadline((async () => {
-    for (;;) {
-      const r = await stream.next()
-      if (r.done === true) return
-      const pl = r.value.payload
-      if (pl?.$case === 'statusUpdate') later.push({ kind: pl.$case, state: pl.value.status?.state })
-      else if (pl?.$case === 'artifactUpdate') later.push({ kind: pl.$case, text: textOf(pl.value.artifact?.parts) })
-      else later.push({ kind: String(pl?.$case) })
-    }
-  })(), 40_000, 'the rest of the stream')
-  assert.ok(later.some(e => e.kind === 'artifactUpdate' && e.text === 'echo: slow 8000 watch me'), JSON.stringify(later))
-  const last = later[later.length - 1]
-  assert.is(last?.kind, 'statusUpdate', 'STREAM-SUB-002: the stream ends with the terminal status')
-  assert.is(last?.state, TaskState.TASK_STATE_COMPLETED, JSON.stringify(later))
-  assert.equal(p.agent.received, ['slow 8000 watch me'], 'the agent ran it once')
-
-  const ended = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SubscribeToTask', params: { id: task.id } }), p.token)
-  assert.is(ended.json.error?.code, -32004, `STREAM-SUB-003: ${JSON.stringify(ended.json)}`)
-  const unknown = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'SubscribeToTask', params: { id: 'no-such-task' } }), p.token)
-  assert.is(unknown.json.error?.code, -32001, `STREAM-SUB-004: ${JSON.stringify(unknown.json)}`)
 })
 
 test.run()

@@ -402,17 +402,19 @@ test('jcs writes what the canonicalize package writes, on 4,000 generated values
     assert.is(jcs(v), canonicalize(v), JSON.stringify(v))
   }
   // Members JSON.parse makes that an assignment would not (`__proto__`), integer-like names
-  // (enumerated numerically), objects with toJSON, deep nesting: each as the package writes it.
+  // (enumerated numerically), objects with toJSON, nesting to the limit: each as the package writes it.
   const edge = [
     JSON.parse('{"b":1,"__proto__":{"z":1,"a":2},"a":[{"__proto__":3}]}'),
     { 10: 'x', 9: 'y', a: { 2: 1, 1: 2 } },
     { when: new Date(0), b: [new Date(1)] },
-    JSON.parse('['.repeat(70) + '{"b":1,"a":2}' + ']'.repeat(70))
+    JSON.parse('['.repeat(63) + '{"b":1,"a":2}' + ']'.repeat(63))
   ]
   for (const v of edge) assert.is(jcs(v), canonicalize(v), JSON.stringify(v))
   assert.throws(() => jcs({ a: Number.NaN }), /NaN/)
   assert.throws(() => jcs({ a: [Infinity] }), /Infinity/)
   assert.throws(() => jcs({ a: { ['x\udc00']: 1 } }), /lone UTF-16 surrogate/)
+  // 64 levels are taken (above), 65 are not (MAX_JSON_DEPTH: what no edge accepts).
+  assert.throws(() => jcs(JSON.parse('['.repeat(64) + '{"b":1}' + ']'.repeat(64))), /nested deeper than 64 levels/)
 })
 
 test.run()
