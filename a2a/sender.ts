@@ -465,5 +465,10 @@ function describeFailure (err: unknown): string {
   const e = err as Error
   if (e?.name === 'NoValidAddressesError' || /no valid addresses|no addresses/i.test(e?.message ?? '')) return 'no address for peer (connect it with `sov peers connect MULTIADDR` or add a bootstrap)'
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `no answer within ${DIAL_TIMEOUT_MS / 1000} s`
+  // A node that revoked us closes each connection as it opens: said as such, not as the raw
+  // ConnectionClosedError or UnexpectedEOFError a user could not read (helper finding, stop 26).
+  if (e?.name === 'UnexpectedEOFError' || e?.name === 'ConnectionClosedError' || /ECONNRESET|unexpected end|stream reset|connection reset|closed connection during opening/i.test(e?.message ?? '')) {
+    return 'the peer closed the connection as it opened (it may have revoked this node: ask its operator; or it is restarting); retrying'
+  }
   return `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`
 }

@@ -215,7 +215,7 @@ test('STREAM-001 CORE-SEND-STREAM: SendStreamingMessage over SSE through both no
   assert.is(got.status?.state, TaskState.TASK_STATE_COMPLETED)
 })
 
-test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total (a tampered cursor is -32602); statusTimestampAfter and historyLength filter; another local token sees none of them', async ctx => {
+test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a cursor and counts the total (a tampered cursor is -32602); statusTimestampAfter and historyLength filter; another local token sees none of them, may not speak in their contexts; a negative historyLength is -32602', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const ids: string[] = []
   for (const t of ['one', 'two', 'three']) ids.push((await withDeadline(send(p.client, t), 30_000, 'SendMessage')).id)
@@ -249,11 +249,19 @@ test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a curs
   assert.is(theirs.totalSize, 0)
   const peek = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'GetTask', params: { id: ids[0] } }), other.json.token)
   assert.is(peek.json.error?.code, -32001, 'another token gets TaskNotFound')
+  // Nor may it speak in another token's conversation (the agent would take it as the same one).
+  const received = p.agent.received.length
+  const inject = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'SendMessage', params: { message: { messageId: 'm-inject', role: 'ROLE_USER', contextId: third.contextId, parts: [{ text: 'inject' }] } } }), other.json.token)
+  assert.is(inject.json.error?.code, -32602, JSON.stringify(inject.json))
+  assert.match(inject.json.error.message, /contextId "[^"]+" is not one of your conversations/)
+  assert.is(p.agent.received.length, received, 'nothing reached the agent')
+  const negative = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'ListTasks', params: { historyLength: -1 } }), p.token)
+  assert.is(negative.json.error?.code, -32602, JSON.stringify(negative.json))
 })
 
 // Limits and refusals found by trying to break the endpoint (issue 11): each is a clear error at
 // once, never a call that is accepted and then waits, nor an HTML page.
-test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused before anything is stored (-32602, blocking and streaming); an agent answer too large ends the call FAILED naming the limit, and the next call completes; JSON that is no request object is -32600, a body over 4 MiB a JSON 413, a bad pageToken -32602, a path naming this node or no PeerId a clear error; a card over 64 KiB is refused at agent add', async ctx => {
+test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused before anything is stored (-32602, blocking and streaming); an agent answer too large ends the call FAILED naming the limit, and the next call completes; JSON that is no request object is -32600, a body over 4 MiB a JSON 413, a bad pageToken -32602, a message with no parts or in the agent\'s role -32602, a path naming this node or no PeerId a clear error; a card over 64 KiB is refused at agent add', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const big = 'y'.repeat(MAX_TASK_PAYLOAD_BYTES)
   for (const method of ['SendMessage', 'SendStreamingMessage']) {
@@ -284,6 +292,14 @@ test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused b
   const token = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ListTasks', params: { pageToken: 'garbage' } }), p.token)
   assert.is(token.json.error?.code, -32602, JSON.stringify(token.json))
   assert.match(token.json.error.message, /pageToken "garbage" is not one this endpoint issued/)
+  // A client's message has parts and is the user's: none, or one in the agent's name, is -32602.
+  const received = p.agent.received.length
+  for (const [message, why] of [[{ messageId: 'm-e', role: 'ROLE_USER', parts: [] }, /message\.parts: give at least one part/], [{ messageId: 'm-r', role: 'ROLE_AGENT', parts: [{ text: 'x' }] }, /message\.role: a client's message is ROLE_USER, not ROLE_AGENT/]] as const) {
+    const r = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'SendMessage', params: { message } }), p.token)
+    assert.is(r.json.error?.code, -32602, JSON.stringify(r.json))
+    assert.match(r.json.error.message, why)
+  }
+  assert.is(p.agent.received.length, received, 'neither reached the agent')
 
   const self = await rpc(`${p.http}/peers/${p.a.peerId}/agents/builder`, JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'SendMessage', params: {} }), p.token)
   assert.is(self.status, 400)

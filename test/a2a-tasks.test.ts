@@ -58,6 +58,21 @@ test('CORE-CANCEL-001 CORE-CANCEL-002: CancelTask of a working task travels to t
   assert.is((await ends(p.a.home)).length, 1, 'one end row on A')
 })
 
+test('CORE-CANCEL-001: CancelTask of a call still waiting for its agent (down) cancels it at once on both nodes; the agent, up again, never gets it', async ctx => {
+  const p = await withDeadline(pair(ctx, { streaming: false }), 60_000, 'setup')
+  await p.agent.stop()
+  const task = await withDeadline(send(p.client, 'never mind', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(async () => (await auditRows(p.b.home)).some(r => r.type === 'A2A_TASK_CALLED'), 10_000, 'B to have the call')
+  const cancelled = await withDeadline(p.client.cancelTask({ tenant: '', id: task.id, metadata: undefined }), 10_000, 'CancelTask')
+  assert.is(cancelled.status?.state, TaskState.TASK_STATE_CANCELED)
+  await p.agent.start()
+  await new Promise(resolve => setTimeout(resolve, 4000)) // past B's next retry (back-off 250 ms doubling)
+  assert.equal(p.agent.received, [], 'the cancelled call was never sent')
+  assert.is((await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })).status?.state, TaskState.TASK_STATE_CANCELED)
+  const ended = (await auditRows(p.b.home)).filter(r => r.type === 'A2A_TASK_ENDED')
+  assert.equal(ended.map(r => r.detail.state), ['TASK_STATE_CANCELED'], 'one end row on B')
+})
+
 test('CORE-CANCEL-002: CancelTask of a completed task is TaskNotCancelableError (-32002)', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const task = await withDeadline(send(p.client, 'quick'), 30_000, 'SendMessage')
@@ -111,6 +126,7 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   const done = await state(TaskState.TASK_STATE_COMPLETED)
   assert.is(textOf(done.artifacts.find(a => a.artifactId === 'note')?.parts), 'the note')
   assert.is(textOf(done.status?.message?.parts), 'done')
+  assert.equal(done.history.map(m => textOf(m.parts)), ['write a note', 'on it', 'done'], 'the caller\'s message first, then the replies, each once')
   const late = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'again', '--json'])
   assert.is(late.code, 1)
   assert.match(late.stdout + late.stderr, /CONFLICT/)

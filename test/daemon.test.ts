@@ -43,6 +43,10 @@ test('three daemons form a mesh; status, peers and ping see it; a revoked peer s
   }, 10_000, 'C to be dropped')
   const refused = await sov(c.home, ['peers', 'connect', a.addr, '--json'])
   assert.is.not(refused.code, 0, 'C cannot connect to A after revoke')
+  // C's messages to A wait in its outbox, which says why in words (not UnexpectedEOFError).
+  assert.is((await sov(c.home, ['a2a', 'send', a.peerId, 'inbox', 'still there?'])).code, 0)
+  const why = await waitFor(async () => (await sov(c.home, ['a2a', 'outbox', '--json'])).json[0]?.lastError, 20_000, 'the outbox to say why')
+  assert.match(why, /^the peer closed the connection as it opened \(it may have revoked this node/, why)
 
   // Both restart: the revocation is persisted and C still cannot get in.
   assert.is(await a.stop(), 0)

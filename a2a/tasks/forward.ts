@@ -44,6 +44,8 @@ export interface ForwarderInit {
 export class Forwarder {
   private readonly init: ForwarderInit
   private readonly running = new Map<string, Promise<void>>()
+  /** Calls cancelled before their agent task was known: cancelled at the agent if one appears. */
+  private readonly cancelAtAgent = new Set<string>()
   private readonly clients = new Map<string, Promise<Awaited<ReturnType<ClientFactory['createFromAgentCard']>>>>()
   /** Per agent: whether its card declares streaming (read once per card: `forget` drops it). */
   private readonly streaming = new Map<string, boolean>()
@@ -89,8 +91,18 @@ export class Forwarder {
    */
   async cancel (callId: string): Promise<Record<string, any> | undefined> {
     const s = this.init.db.getServed(callId)
-    const ids = s === undefined ? undefined : this.init.db.agentIdsOf(s.peer, s.taskId)
-    if (s === undefined || ids === undefined) return undefined
+    if (s === undefined || s.done || this.init.db.getOffered(s.agent)?.mode !== 'forward') return undefined
+    const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
+    if (ids === undefined) {
+      // No agent task known yet (the agent is down and the call waits to be retried, or it is
+      // being sent now): cancelled here, never sent again; should the send in flight make a task,
+      // `run` asks the agent to cancel it. Before, the cancellation was refused (-32002) and the
+      // call went on for up to a day (helper finding, stop 26).
+      const task = canceledTask(s)
+      this.cancelAtAgent.add(callId)
+      await this.commit(s, task)
+      return Task.toJSON(this.rewrite(s, task)) as Record<string, any>
+    }
     try {
       const client = await this.client(s.agent)
       const task: Task = await client.cancelTask({ tenant: '', id: ids.agentTaskId, metadata: undefined }, { signal: AbortSignal.timeout(30_000) })
@@ -143,11 +155,14 @@ export class Forwarder {
     let prior = resumed && agentTaskId === null ? this.init.db.agentIdsOf(s.peer, s.taskId) : undefined
     /** The turn's messageId once its agent task was found holding it (`tookTurn`). */
     let adopted: string | undefined
+    let client: any
     for (;;) {
+      // Done meanwhile: a cancellation that came before the agent had the call (see `cancel`).
       if (this.shutdown.signal.aborted) return
+      if (this.init.db.getServed(callId)?.done !== false) { this.cancelAtAgent.delete(callId); return }
       let result: Message | Task
       try {
-        const client = await this.client(s.agent)
+        client = await this.client(s.agent)
         if (prior !== undefined) {
           if (await this.tookTurn(client, s, prior.agentTaskId, signal())) {
             agentTaskId = prior.agentTaskId
@@ -159,6 +174,7 @@ export class Forwarder {
         if (agentTaskId === null && this.streams(s.agent)) {
           // A streaming agent: its events as they come, no polling; GetTask only after a break.
           const r = await this.stream(s, client, signal(), id => { agentTaskId = id })
+          if (agentTaskId !== null && this.cancelledMeanwhile(s, client, agentTaskId)) return
           if (r === 'final') return
           if (agentTaskId === null) throw new Error('the agent ended its stream without a task')
           continue
@@ -193,6 +209,7 @@ export class Forwarder {
       if (agentTaskId === null) {
         agentTaskId = result.id
         this.init.db.setAgentIds(s.callId, result.id, result.contextId)
+        if (this.cancelledMeanwhile(s, client, result.id)) return
       }
       const text = JSON.stringify(Task.toJSON(result))
       if (text !== last) {
@@ -204,6 +221,16 @@ export class Forwarder {
       await sleep(pollMs, this.shutdown.signal)
       pollMs = Math.min(POLL_MAX_MS, Math.ceil(pollMs * 1.5))
     }
+  }
+
+  /**
+   * Whether call `s` was cancelled before its agent task was known; if so the agent is asked (once,
+   * not awaited) to cancel `agentTaskId`, the task the send in flight made after all.
+   */
+  private cancelledMeanwhile (s: ServedRow, client: any, agentTaskId: string): boolean {
+    if (!this.cancelAtAgent.delete(s.callId)) return false
+    void client.cancelTask({ tenant: '', id: agentTaskId, metadata: undefined }, { signal: AbortSignal.timeout(30_000) }).catch(() => {})
+    return true
   }
 
   /**
@@ -376,6 +403,20 @@ async function arrived (p: Promise<unknown>): Promise<boolean> {
 
 function isTask (r: Message | Task): r is Task {
   return 'status' in r && 'artifacts' in r
+}
+
+/** The call cancelled by its caller before its agent had it. */
+function canceledTask (s: ServedRow): Task {
+  return Task.fromJSON({
+    id: s.taskId,
+    contextId: s.contextId,
+    history: [JSON.parse(s.message)],
+    status: {
+      state: 'TASK_STATE_CANCELED',
+      timestamp: new Date().toISOString(),
+      message: { messageId: `sov-${s.callId}`, role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: [{ text: `Cancelled before agent "${s.agent}" had the call` }] }
+    }
+  })
 }
 
 function failedTask (s: ServedRow, reason: string): Task {

@@ -15,7 +15,7 @@
  *   the first snapshot. Here it follows the task in `tasks.db`, where every snapshot the callee
  *   sends is applied, whoever is following the call (issue 11).
  */
-import { Message, Task, TaskState, taskStateToJSON, type CancelTaskRequest, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
+import { Message, Role, Task, TaskState, roleToJSON, taskStateToJSON, type CancelTaskRequest, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
 import { DefaultRequestHandler, type ServerCallContext } from '@a2a-js/sdk/server'
 import { PushNotificationNotSupportedError, RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import { MAX_TASK_PAYLOAD_BYTES, payloadTooLarge } from '../../protocol/index.js'
@@ -74,6 +74,12 @@ export class MeshRequestHandler extends DefaultRequestHandler {
    */
   private claimTurn (params: SendMessageRequest, context: ServerCallContext): () => void {
     const taskId = params.message?.taskId ?? ''
+    const contextId = params.message?.contextId ?? ''
+    // A context is its local agent's: another token's message in it would reach the remote agent
+    // in that conversation, whose memory it could read or change (helper finding, stop 26).
+    if (contextId !== '' && this.store.contextOfOthers(contextId, context)) {
+      throw new RequestMalformedError(`error[BAD_REQUEST]: contextId "${contextId.slice(0, 64)}" is not one of your conversations: leave it out to start a new one`)
+    }
     // A task this caller does not have is the SDK's to refuse (TaskNotFound).
     if (taskId === '' || this.store.loadNow(taskId, context) === undefined) return () => {}
     const key = `${context.user?.userName ?? ''}\n${taskId}`
@@ -91,7 +97,7 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     if (task !== undefined && TERMINAL.has(state)) throw new TaskNotCancelableError(`Task not cancelable: ${params.id} is already in a terminal state (${taskStateToJSON(state)})`)
     if (task !== undefined) {
       const answer = await this.cancelRemote(task.id).catch(() => undefined)
-      if (answer === undefined) throw new TaskNotCancelableError(`Task not cancelable: ${params.id}: the agent did not accept the cancellation`)
+      if (answer === undefined) throw new TaskNotCancelableError(`Task not cancelable: ${params.id}: the callee did not accept the cancellation (an agent that answers with sov a2a reply ends its tasks itself)`)
       const remote = Task.fromJSON(answer)
       const merged = { ...task, status: remote.status, artifacts: remote.artifacts.length > 0 ? remote.artifacts : task.artifacts }
       this.store.announce(merged, context)
@@ -174,6 +180,9 @@ function checkRequest (params: SendMessageRequest): void {
     throw new PushNotificationNotSupportedError('Push notifications are not supported: follow the task with SendStreamingMessage, SubscribeToTask or GetTask')
   }
   if (params.message === undefined) return
+  // An A2A message carries one part or more, and a client's speaks for the user (role).
+  if (params.message.parts.length === 0) throw new RequestMalformedError('error[BAD_REQUEST]: message.parts: give at least one part (text, data, raw or url)')
+  if (params.message.role !== Role.ROLE_USER) throw new RequestMalformedError(`error[BAD_REQUEST]: message.role: a client's message is ROLE_USER, not ${roleToJSON(params.message.role)}`)
   const bytes = payloadTooLarge(JSON.stringify(Message.toJSON(params.message)))
   if (bytes !== undefined) {
     throw new RequestMalformedError(`error[TOO_LARGE]: Cannot send the message: its JSON is ${bytes} bytes, over the ${MAX_TASK_PAYLOAD_BYTES} bytes a call across the mesh carries; send large content as a file URL, or split it over several messages`)

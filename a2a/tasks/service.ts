@@ -182,7 +182,9 @@ export class A2aTasks {
     const msg = { messageId: uuidv7(), role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: r.parts }
     // The caller's own message of this turn is part of the task's history.
     const turn = JSON.parse(s.message)
-    task.history = [...(task.history ?? []).filter((m: any) => m.messageId !== turn.messageId), turn]
+    task.history = task.history ?? []
+    // Once, where it came: before the replies to it (moving it last put it after them).
+    if (!task.history.some((m: any) => m.messageId === turn.messageId)) task.history.push(turn)
     if (r.artifact !== undefined) {
       task.artifacts = [...(task.artifacts ?? []).filter((a: any) => a.artifactId !== r.artifact), { artifactId: r.artifact, name: r.artifact, parts: r.parts }]
       task.status = { state, timestamp: new Date().toISOString() }

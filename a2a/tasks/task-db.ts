@@ -87,9 +87,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE offered ADD COLUMN fresh_until INTEGER NOT NULL DEFAULT 0;
   `,
   // A caller's context mapped to the agent's, so a new task in a context the agent already has
-  // reaches the agent in that context (helper finding, stop 26).
+  // reaches the agent in that context; a context belongs to the local agent whose tasks are in
+  // it (helper findings, stop 26).
   `
   CREATE INDEX served_context ON served (peer, agent, context_id) WHERE agent_context_id IS NOT NULL;
+  CREATE INDEX tasks_context ON tasks (context_id);
   `
 ]
 
@@ -226,6 +228,11 @@ export class TaskDb {
     if (opts.after !== undefined) { where.push('(updated_at < ? OR (updated_at = ? AND id > ?))'); args.push(opts.after.updatedAt, opts.after.updatedAt, opts.after.id) }
     return (this.db.prepare(`SELECT id, task, updated_at FROM tasks WHERE ${where.join(' AND ')} ORDER BY updated_at DESC, id LIMIT ?`).all(...args, opts.limit) as any[])
       .map(r => ({ id: r.id, task: r.task, updatedAt: r.updated_at }))
+  }
+
+  /** Whether context `contextId` holds a task of another local agent than `owner` (scopes end in `/OWNER`). */
+  contextOfOthers (owner: string, contextId: string): boolean {
+    return this.db.prepare("SELECT 1 FROM tasks WHERE context_id = @contextId AND substr(scope, -(length(@owner) + 1)) <> '/' || @owner LIMIT 1").get({ contextId, owner }) !== undefined
   }
 
   countTasks (scope: string, opts: TaskFilter): number {

@@ -46,8 +46,16 @@ export class SqliteTaskStore implements TaskStore {
     return this.loadNow(taskId, context)
   }
 
+  /** Whether `contextId` holds tasks of another local agent than the caller of `context`. */
+  contextOfOthers (contextId: string, context?: ServerCallContext): boolean {
+    return this.db.contextOfOthers(ownerOf(context), contextId)
+  }
+
   async list (params: ListTasksRequest, context?: ServerCallContext): Promise<ListTasksResponse> {
     const pageSize = params.pageSize ?? 50
+    if (params.historyLength !== undefined && !(Number.isInteger(params.historyLength) && params.historyLength >= 0)) {
+      throw new RequestMalformedError(`error[BAD_REQUEST]: historyLength ${String(params.historyLength)}: give a whole number of messages, 0 or more`)
+    }
     const filter = {
       contextId: params.contextId === '' ? undefined : params.contextId,
       state: params.status === undefined || params.status === TaskState.TASK_STATE_UNSPECIFIED ? undefined : taskStateToJSON(params.status),
