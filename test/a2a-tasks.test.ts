@@ -73,11 +73,15 @@ test('CORE-CANCEL-001: CancelTask of a call still waiting for its agent (down) c
   assert.equal(ended.map(r => r.detail.state), ['TASK_STATE_CANCELED'], 'one end row on B')
 })
 
-test('CORE-CANCEL-002: CancelTask of a completed task is TaskNotCancelableError (-32002)', async ctx => {
+test('CORE-CANCEL-002 CORE-CANCEL-001: CancelTask of a completed task is TaskNotCancelableError (-32002); of a task waiting for input it reaches the agent and the task is CANCELED', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const task = await withDeadline(send(p.client, 'quick'), 30_000, 'SendMessage')
   const r = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'CancelTask', params: { id: task.id } }), p.token)
   assert.is(r.json.error?.code, -32002, JSON.stringify(r.json))
+  const asking = await withDeadline(send(p.client, 'ask me'), 30_000, 'SendMessage')
+  assert.is(asking.status?.state, TaskState.TASK_STATE_INPUT_REQUIRED)
+  const cancelled = await withDeadline(p.client.cancelTask({ tenant: '', id: asking.id, metadata: undefined }), 10_000, 'CancelTask')
+  assert.is(cancelled.status?.state, TaskState.TASK_STATE_CANCELED)
 })
 
 test('PULL: an agent without an HTTP server (sov agent add --pull) leases the call from its mailbox and answers with sov a2a reply; the SDK client on A sees working, the artifact, then completed', async ctx => {
@@ -116,7 +120,7 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   for (const args of [['a2a', 'reply', 'scribe', call.id, '--file', hugeFile], ['a2a', 'send', p.a.peerId, 'scribe', '--file', hugeFile]]) {
     const huge = await sov(p.b.home, args)
     assert.is(huge.code, 1, huge.stdout + huge.stderr)
-    assert.match(huge.stderr, new RegExp(`^error\\[TOO_LARGE\\]: Cannot send --file "${hugeFile}": it is 10000000 bytes, over the 786432 bytes one message carries`))
+    assert.match(huge.stderr, new RegExp(`^error\\[TOO_LARGE\\]: Cannot send --file "${hugeFile}": it is 10000000 bytes, over the 786432 bytes one message could ever carry`))
   }
   const blank = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, ''])
   assert.is(blank.code, 2)

@@ -91,9 +91,10 @@ export class Forwarder {
    */
   async cancel (callId: string): Promise<Record<string, any> | undefined> {
     const s = this.init.db.getServed(callId)
-    if (s === undefined || s.done || this.init.db.getOffered(s.agent)?.mode !== 'forward') return undefined
+    if (s === undefined || this.init.db.getOffered(s.agent)?.mode !== 'forward') return undefined
     const ids = this.init.db.agentIdsOf(s.peer, s.taskId)
     if (ids === undefined) {
+      if (s.done) return undefined
       // No agent task known yet (the agent is down and the call waits to be retried, or it is
       // being sent now): cancelled here, never sent again; should the send in flight make a task,
       // `run` asks the agent to cancel it. Before, the cancellation was refused (-32002) and the
@@ -157,8 +158,8 @@ export class Forwarder {
     let adopted: string | undefined
     let client: any
     for (;;) {
-      // Done meanwhile: a cancellation that came before the agent had the call (see `cancel`).
       if (this.shutdown.signal.aborted) return
+      // Done meanwhile: a cancellation that came before the agent had the call (see `cancel`).
       if (this.init.db.getServed(callId)?.done !== false) { this.cancelAtAgent.delete(callId); return }
       let result: Message | Task
       try {
@@ -436,7 +437,6 @@ function streamBroke (err: any): boolean {
   return unreachable(err) || /terminated|aborted|SSE|stream/i.test(`${err?.name ?? ''} ${err?.message ?? ''}`)
 }
 
-/** A connection failure (agent down), as opposed to an answer from the agent. */
 /**
  * Why a call to the agent failed, in words fit for the caller, who is on another machine: the
  * HTTP status of an error page, never the page (an agent's HTML error page carried its file paths
@@ -455,6 +455,7 @@ function answeredSince (task: Task, messageId: string): boolean {
     (status !== undefined && !task.history.slice(0, i + 1).some(m => m.messageId === status.messageId))
 }
 
+/** A connection failure (agent down), as opposed to an answer from the agent. */
 function unreachable (err: any): boolean {
   const text = `${err?.name ?? ''} ${err?.message ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`
   return /fetch failed|ECONNREFUSED|ECONNRESET|EPIPE|socket hang up|UND_ERR|TimeoutError|other side closed/i.test(text)

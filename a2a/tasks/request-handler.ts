@@ -7,7 +7,8 @@
  * - SendMessage and SendStreamingMessage: a message too large to cross the mesh in one frame is
  *   refused before anything is stored (RequestMalformed, -32602, naming the limit); before, it
  *   was accepted and then re-sent for a day without ever reaching the callee. A push
- *   notification config is PushNotificationNotSupported (-32003), not ignored.
+ *   notification config is PushNotificationNotSupported (-32003), not ignored. One turn of a
+ *   task at a time (`claimTurn`); a context is its local agent's.
  * - CancelTask of a task already in a terminal state, CANCELED included: TaskNotCancelable
  *   (-32002, A2A v1.0 §3.1.5); the SDK answers a cancelled one with the task.
  * - SubscribeToTask: the SDK's follows only the event bus of an executor running in this process,
@@ -70,7 +71,8 @@ export class MeshRequestHandler extends DefaultRequestHandler {
    * One turn of a task at a time: a message to a task of this caller whose previous turn is still
    * open (or being started by another request) is UnsupportedOperation (-32004). Two at once went
    * to the agent as two calls whose snapshots overwrote each other: wrong answers, a terminal
-   * state changed after it was reported (helper finding, stop 26). Returns the release.
+   * state changed after it was reported (helper finding, stop 26). First, a `contextId` holding
+   * another local agent's tasks is RequestMalformed (-32602). Returns the release.
    */
   private claimTurn (params: SendMessageRequest, context: ServerCallContext): () => void {
     const taskId = params.message?.taskId ?? ''

@@ -55,7 +55,7 @@ const MAX_FILE_PART_BYTES = Math.floor(MAX_ENVELOPE_BYTES / 4) * 3
 
 function tooBig (path: string, size: number): Error {
   const what = path === '-' ? 'stdin' : `"${path}"`
-  return tooLarge(`Cannot send --file ${what}: it is ${size} bytes, over the ${MAX_FILE_PART_BYTES} bytes one message carries (base64 in a ${MAX_ENVELOPE_BYTES}-byte envelope); put it where the receiver can fetch it and send its URL instead`)
+  return tooLarge(`Cannot send --file ${what}: it is ${size} bytes, over the ${MAX_FILE_PART_BYTES} bytes one message could ever carry (their base64 fills a ${MAX_ENVELOPE_BYTES}-byte envelope); put it where the receiver can fetch it and send its URL instead`)
 }
 
 function fileRawPart (path: string, mediaType: string | undefined, readStdin: () => Buffer): Record<string, unknown> {
