@@ -9,10 +9,11 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import type { Stream } from '@libp2p/interface'
 import { v7 as uuidv7 } from 'uuid'
 import { parseSwarmKey } from '../mesh/index.js'
 import { jcs } from '../node/files/index.js'
-import { kitSuite } from './kit/index.js'
+import { kitSuite, type KitContext } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
 import { startNode } from './kit/mesh.js'
@@ -64,12 +65,7 @@ test('lone surrogates are BAD_REQUEST at the IPC edge and the envelope edge, and
   assert.is(grant.code, 'BAD_REQUEST')
 
   // A remote member with a grant sends envelopes whose strings hold lone surrogates.
-  const { key } = parseSwarmKey(readFileSync(join(b.home, 'swarm.key')))
-  const member = await startNode(ctx, key)
-  await member.dial(multiaddr(b.addr))
-  await grantSend(b.home, member.peerId.toString(), 'inbox')
-  const s = await member.dialProtocol(peerIdFromString(b.peerId), '/sov/a2a/1.0.0', { signal: AbortSignal.timeout(5000) })
-  const lp = lpStream(s)
+  const { s, lp } = await memberStream(ctx, b)
   const bad = [
     { v: 1, id: uuidv7(), mailbox: 'inbox', ts: Date.now(), ttl: 60_000, message: textMessage('evil \ud800') },
     { v: 1, id: `\ud800${uuidv7()}`, mailbox: 'inbox', ts: Date.now(), ttl: 60_000, message: textMessage('ok') }
@@ -101,12 +97,7 @@ test('JSON nested past 64 levels is BAD_REQUEST at the IPC edge and the envelope
   assert.is(err.code, 'BAD_REQUEST')
   assert.match(err.message, /^Cannot parse request: the value at \$\.message\.metadata(\.a)+ is nested deeper than 64 levels/, err.message)
 
-  const { key } = parseSwarmKey(readFileSync(join(b.home, 'swarm.key')))
-  const member = await startNode(ctx, key)
-  await member.dial(multiaddr(b.addr))
-  await grantSend(b.home, member.peerId.toString(), 'inbox')
-  const s = await member.dialProtocol(peerIdFromString(b.peerId), '/sov/a2a/1.0.0', { signal: AbortSignal.timeout(5000) })
-  const lp = lpStream(s)
+  const { s, lp } = await memberStream(ctx, b)
   const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)
   const env = JSON.stringify({ v: 1, id: uuidv7(), mailbox: 'inbox', ts: Date.now(), ttl: 60_000, message: { ...textMessage('deep'), metadata: '@' } }).replace('"@"', deep)
   await lp.write(new TextEncoder().encode(env))
@@ -118,5 +109,15 @@ test('JSON nested past 64 levels is BAD_REQUEST at the IPC edge and the envelope
   assert.equal((await sov(b.home, ['a2a', 'mailboxes', '--json'])).json, [], 'nothing was accepted')
   assert.is((await sov(b.home, ['audit', 'verify', '--json'])).json?.ok, true)
 })
+
+/** A remote member of `b`'s mesh, granted /a2a/send on "inbox", with a raw mailbox stream to it. */
+async function memberStream (ctx: KitContext, b: { home: string, addr: string, peerId: string }): Promise<{ s: Stream, lp: ReturnType<typeof lpStream> }> {
+  const { key } = parseSwarmKey(readFileSync(join(b.home, 'swarm.key')))
+  const member = await startNode(ctx, key)
+  await member.dial(multiaddr(b.addr))
+  await grantSend(b.home, member.peerId.toString(), 'inbox')
+  const s = await member.dialProtocol(peerIdFromString(b.peerId), '/sov/a2a/1.0.0', { signal: AbortSignal.timeout(5000) })
+  return { s, lp: lpStream(s) }
+}
 
 test.run()
