@@ -15,7 +15,7 @@ import { Mailboxes, type MailboxesInit } from './mailboxes.js'
 
 export {
   Mailboxes, DEFAULT_LEASE_MS, MAX_LEASE_MS, DEFAULT_RECEIVE_MAX, MAX_WAIT_MS, SWEEP_INTERVAL_MS, PRUNE_INTERVAL_MS,
-  MAX_INBOUND_STREAMS, RECEIVE_MAX_BYTES, type MailboxesInit, type ReceiveOptions, type MailboxesStatus
+  MAX_INBOUND_STREAMS, type MailboxesInit, type ReceiveOptions, type MailboxesStatus
 } from './mailboxes.js'
 export {
   RETRY_BASE_MS, RETRY_MAX_MS, DIAL_TIMEOUT_MS, REPLY_TIMEOUT_MS, STREAM_IDLE_MS, PIPELINE_MAX_ENVELOPES,
@@ -35,7 +35,7 @@ export function createMailboxes (init: MailboxesInit): Mailboxes {
   return new Mailboxes(init)
 }
 
-export { A2aTasks, parseHttpListen, DEFAULT_A2A_HTTP_PORT, BLOCKING_MAX_MS, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './tasks/index.js'
+export { A2aTasks, BLOCKING_MAX_MS, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './tasks/index.js'
 export { freshnessMs, cacheLifeMs, ifNoneMatch, CARD_CACHE_DEFAULT_MS, CARD_CACHE_MIN_MS, CARD_CACHE_MAX_MS } from './tasks/index.js'
 export { localFetch, type LocalFetch } from './tasks/index.js'
 export { WalSync } from './wal-sync.js'

@@ -4,7 +4,7 @@
  */
 import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import {
-  A2A_PROTOCOL, DEFAULT_MAX_DELIVERIES, MAX_ENVELOPE_BYTES, badRequest, unavailable
+  A2A_PROTOCOL, DEFAULT_MAX_DELIVERIES, MAX_ENVELOPE_BYTES, RECEIVE_MAX_BYTES, badRequest, unavailable
 } from '../protocol/index.js'
 import { Receiver } from './receiver.js'
 import { RETRY_BASE_MS, RETRY_MAX_MS, Sender } from './sender.js'
@@ -18,12 +18,6 @@ export const DEFAULT_LEASE_MS = 30_000
 export const MAX_LEASE_MS = 24 * 3600_000
 /** Messages `receive` returns when no `max` is given. @default 10 */
 export const DEFAULT_RECEIVE_MAX = 10
-/**
- * Stored message bytes one `receive` hands out at most (the first message always goes, and an
- * envelope is at most 1 MiB): the reply, with its per-item fields and JSON escaping, stays under
- * the 4 MiB IPC frame (issue 10). @default 2 MiB
- */
-export const RECEIVE_MAX_BYTES = 2 * 1024 * 1024
 /** Longest long-poll of `receive`. @default 5 min */
 export const MAX_WAIT_MS = 300_000
 /** How often exhausted leases are moved to the dead letters. @default 1 s */

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `sov`: the command line. Commands that only read files or talk to the daemon over IPC never
- * import libp2p (it costs ~310 ms); each command module loads heavy parts lazily in its action.
+ * load libp2p's node, SQLite or the A2A SDK (~1 s of imports); each command module loads heavy
+ * parts lazily in its action (test/cli-startup.test.ts keeps `init`, `config` and `--help` so).
  *
  * The `--json` contract (DESIGN §4, issue 14): stdout carries exactly one JSON document — the
  * result, `{"version"}`, `{"help"}` or `{"error":{"code","message"}}` — and nothing else.

@@ -49,3 +49,8 @@ export function reachability (node: Libp2p, mode: ReachabilityMode): Reachabilit
   if (meta.some(m => m.verified && !m.multiaddr.toString().includes('/p2p-circuit') && isPrivate(m.multiaddr) === false)) return 'public'
   return 'unknown'
 }
+
+/** Peers in the DHT routing table of `node` (kad-dht keeps it off its public interface). */
+export function dhtRoutingTableSize (node: Libp2p): number {
+  return ((node.services as Record<string, unknown>).dht as { routingTable?: { size?: number } } | undefined)?.routingTable?.size ?? 0
+}

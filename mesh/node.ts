@@ -12,7 +12,7 @@ import { identify, identifyPush, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { autoNAT } from '@libp2p/autonat'
-import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { isPrivate } from '@libp2p/utils'
 import { LevelDatastore } from 'datastore-level'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -106,7 +106,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   const relay = planRelay({ serve: opts.relayServe, use: opts.relayUse, reachability: opts.reachability })
   const bootstrap = parseAddrs([...opts.bootstrap ?? [], ...relay.keep.filter(a => !(opts.bootstrap ?? []).includes(a))], 'bootstrap or relay address')
   parseAddrs(opts.listen, 'listen address')
-  const transports = { tcp: tcp(), circuitRelay: relay.transport }
+  const transports = { tcp: tcp(), circuitRelay: circuitRelayTransport({ reservationCompletionTimeout: 10_000 }) }
   assertPskOnly({ transports: Object.keys(transports), listen: opts.listen, announce: [...opts.announce ?? [], ...opts.appendAnnounce ?? []], swarmKey: opts.swarmKey })
   const announce = announceSettings(opts)
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
@@ -162,7 +162,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
         // Members confirm each other's public addresses (`reachability` in `sov status`).
         ...(runsAutoNat(opts) ? { autoNAT: autoNAT({ protocolPrefix: AUTONAT_PROTOCOL_PREFIX }) } : {}),
         walkPacer: walkPacer(),
-        ...(relay.serverService !== undefined ? { relay: relay.serverService } : {})
+        ...(relay.server !== undefined ? { relay: circuitRelayServer(relay.server) } : {})
       }
     })
   } catch (err) {
@@ -208,9 +208,4 @@ function explainListenError (err: unknown): unknown {
   const fix = m === null ? undefined : LISTEN_FIXES[m[2]]
   if (m === null || fix === undefined) return err
   return new SovError(fix[0], `Cannot listen on "${m[1]}": ${fix[1]}`, { cause: err })
-}
-
-/** Peers in the DHT routing table (kad-dht keeps it off its public interface). */
-export function dhtRoutingTableSize (node: MeshNode): number {
-  return (node.services.dht as unknown as { routingTable?: { size?: number } }).routingTable?.size ?? 0
 }

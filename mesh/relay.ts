@@ -6,7 +6,7 @@
  * bytes that are PSK-encrypted and then Noise-encrypted end to end. That is why relayed
  * connections between members carry no libp2p "limited" cap (2 min / 128 KiB) by default.
  */
-import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { CircuitRelayService, CircuitRelayServerInit } from '@libp2p/circuit-relay-v2'
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -37,8 +37,8 @@ export interface RelayPlan {
   listen: string[]
   /** Relays to keep a connection to (the bootstrapper redials them). */
   keep: string[]
-  serverService?: ReturnType<typeof circuitRelayServer>
-  transport: ReturnType<typeof circuitRelayTransport>
+  /** Serve as a relay with these settings (`circuitRelayServer`); absent: do not serve. */
+  server?: CircuitRelayServerInit
 }
 
 /**
@@ -59,9 +59,9 @@ export function planRelay (opts: { serve?: false | RelayServeOptions, use?: 'aut
     // that is down at start would fail the whole start.
     listen: reserve ? Array.from({ length: slots }, () => '/p2p-circuit') : [],
     keep: use === 'auto' ? [] : use,
-    serverService: serve === undefined || serve === false
+    server: serve === undefined || serve === false
       ? undefined
-      : circuitRelayServer({
+      : {
         reservations: {
           maxReservations: serve.maxReservations ?? RELAY_MAX_RESERVATIONS,
           reservationTtl: RELAY_RESERVATION_TTL_S * 1000,
@@ -69,8 +69,7 @@ export function planRelay (opts: { serve?: false | RelayServeOptions, use?: 'aut
           defaultDurationLimit: serve.durationLimitS !== undefined ? serve.durationLimitS * 1000 : 2 ** 31 - 1,
           defaultDataLimit: serve.dataLimitBytes !== undefined ? BigInt(serve.dataLimitBytes) : 2n ** 62n
         }
-      }),
-    transport: circuitRelayTransport({ reservationCompletionTimeout: 10_000 })
+      }
   }
 }
 

@@ -4,9 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import * as v from 'valibot'
-import { badRequest, describeIssue } from '../protocol/index.js'
+import { RECEIVE_MAX_BYTES, badRequest, describeIssue, parseHttpListen } from '../protocol/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { RECEIVE_MAX_BYTES, parseHttpListen } from '../a2a/index.js'
 import { explainFsError, writeFileAtomic } from './files/index.js'
 
 /** Where a fresh node listens: loopback only; `--listen /ip4/0.0.0.0/tcp/4001` opens it to the LAN. */

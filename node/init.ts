@@ -4,12 +4,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { SovError, conflict, swarmKeyInvalid } from '../protocol/index.js'
-import { formatSwarmKey, generateSwarmKey, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint } from '../mesh/index.js'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { DEFAULT_LISTEN, parseConfig, updateConfig } from './config.js'
 import { homePaths } from './home.js'
 import { ensureDir, explainFsError, writeFileAtomic } from './files/index.js'
-import { newOperatorToken } from './caps/index.js'
 
 /** Beside `swarm.key` while the key was generated here and never shared by invite. */
 export const UNSHARED_SUFFIX = '.unshared'
@@ -41,9 +38,12 @@ export async function initHome (opts: InitOptions = {}): Promise<InitResult> {
 }
 
 async function init (opts: InitOptions): Promise<InitResult> {
+  // Loaded here, not at the top: `node/index.ts` (and so `sov config`) must not load the mesh.
+  const [{ formatSwarmKey, generateSwarmKey, loadOrCreateIdentity, parseSwarmKey, swarmKeyFingerprint }, { newOperatorToken }, { peerIdFromPrivateKey }] =
+    await Promise.all([import('../mesh/index.js'), import('./caps/index.js'), import('@libp2p/peer-id')])
   const paths = homePaths(opts.home)
   // Every input is checked before anything is created: a refused init leaves no home behind.
-  const given = opts.swarmKey ?? (opts.swarmKeyFile !== undefined ? readKeyFile(opts.swarmKeyFile) : undefined)
+  const given = opts.swarmKey ?? (opts.swarmKeyFile !== undefined ? readKeyFile(opts.swarmKeyFile, parseSwarmKey) : undefined)
   parseConfig({ listen: opts.listen ?? DEFAULT_LISTEN, bootstrap: opts.bootstrap ?? [] }, paths.config, 'init')
   ensureDir(paths.root)
   ensureDir(paths.identityDir)
@@ -93,7 +93,7 @@ async function init (opts: InitOptions): Promise<InitResult> {
   }
 }
 
-function readKeyFile (path: string): Uint8Array {
+function readKeyFile (path: string, parseSwarmKey: (bytes: Uint8Array) => { key: Uint8Array }): Uint8Array {
   let bytes: Uint8Array
   try {
     bytes = readFileSync(path)

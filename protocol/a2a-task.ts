@@ -137,3 +137,22 @@ export function splitRid (value: unknown): { rid: number | undefined, rest: unkn
   const { rid, ...rest } = value as Record<string, unknown>
   return { rid: typeof rid === 'number' && Number.isSafeInteger(rid) && rid >= 0 ? rid : undefined, rest }
 }
+
+/** Port of the local A2A endpoint when `a2a.http.listen` is not set (A2A has no registered port). */
+export const DEFAULT_A2A_HTTP_PORT = 4011
+
+/**
+ * Reads `a2a.http.listen` (issue 11): `0` (disabled), a port, or `HOST:PORT` with a loopback HOST
+ * (127.0.0.0/8, `::1` as `[::1]:PORT`, `localhost`). Anything else is `BAD_REQUEST`. Here, not in
+ * `a2a/`, so that reading the config never loads the A2A SDK.
+ */
+export function parseHttpListen (value: string | number | undefined): { host: string, port: number } | null {
+  if (value === undefined) return { host: '127.0.0.1', port: DEFAULT_A2A_HTTP_PORT }
+  const text = String(value).trim()
+  if (text === '0') return null
+  const m = /^(?:(\[::1\]|localhost|127(?:\.\d{1,3}){3}):)?(\d{1,5})$/.exec(text)
+  const port = m === null ? NaN : Number(m[2])
+  if (m === null || port > 65535) throw badRequest(`Cannot use a2a.http.listen "${text}": give 0, a port, or 127.0.0.1:PORT (loopback only)`)
+  const host = m[1] === undefined || m[1] === 'localhost' ? '127.0.0.1' : m[1] === '[::1]' ? '::1' : m[1]
+  return { host, port }
+}

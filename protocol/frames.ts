@@ -5,6 +5,12 @@ import { badRequest, tooLarge } from './errors.js'
 
 /** Largest IPC frame body accepted, in bytes. @default 4 MiB */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/**
+ * Stored message bytes one `a2a.receive` hands out at most (the first message always goes, and an
+ * envelope is at most 1 MiB): the reply, with its per-item fields and JSON escaping, stays under
+ * the 4 MiB IPC frame (issue 10). @default 2 MiB
+ */
+export const RECEIVE_MAX_BYTES = 2 * 1024 * 1024
 
 /** The frame of `value`: its JSON encoded straight into the buffer after the length (one copy). */
 export function encodeFrame (value: unknown): Buffer {

@@ -4,7 +4,7 @@
  * spoken) carrying calls and task snapshots between nodes, durable on both sides in `tasks.db`.
  * See docs/a2a.md.
  */
-export { A2aTasks, parseHttpListen, DEFAULT_A2A_HTTP_PORT, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './service.js'
+export { A2aTasks, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './service.js'
 export { BLOCKING_MAX_MS } from './endpoint.js'
 export { freshnessMs, cacheLifeMs, ifNoneMatch, CARD_CACHE_DEFAULT_MS, CARD_CACHE_MIN_MS, CARD_CACHE_MAX_MS } from './agent-card.js'
 export { localFetch, type LocalFetch } from './http-fetch.js'

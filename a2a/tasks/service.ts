@@ -17,9 +17,6 @@ import { OfferedCards } from './offered-cards.js'
 import { RemoteCalls } from './remote.js'
 import { TaskServer } from './serve.js'
 import { TaskDb } from './task-db.js'
-
-/** Port of the local A2A endpoint when `a2a.http.listen` is not set (A2A has no registered port). */
-export const DEFAULT_A2A_HTTP_PORT = 4011
 /** Inbound `/sov/a2a-task/1.0.0` streams per connection. @default 64 */
 export const MAX_TASK_STREAMS = 64
 /** Inbound `/sov/a2a-task/1.1.0` streams per connection (a caller needs one; more while one ends). @default 8 */
@@ -232,17 +229,3 @@ export class A2aTasks {
   }
 }
 
-/**
- * Reads `a2a.http.listen`: `0` (disabled), a port, or `HOST:PORT` with a loopback HOST
- * (127.0.0.0/8, `::1` as `[::1]:PORT`, `localhost`). Anything else is `BAD_REQUEST`.
- */
-export function parseHttpListen (value: string | number | undefined): { host: string, port: number } | null {
-  if (value === undefined) return { host: '127.0.0.1', port: DEFAULT_A2A_HTTP_PORT }
-  const text = String(value).trim()
-  if (text === '0') return null
-  const m = /^(?:(\[::1\]|localhost|127(?:\.\d{1,3}){3}):)?(\d{1,5})$/.exec(text)
-  const port = m === null ? NaN : Number(m[2])
-  if (m === null || port > 65535) throw badRequest(`Cannot use a2a.http.listen "${text}": give 0, a port, or 127.0.0.1:PORT (loopback only)`)
-  const host = m[1] === undefined || m[1] === 'localhost' ? '127.0.0.1' : m[1] === '[::1]' ? '::1' : m[1]
-  return { host, port }
-}
