@@ -77,6 +77,10 @@ export class Receiver {
         const batch = pending.splice(0)
         pendingBytes -= batch.reduce((n, p) => n + p.frame.byteLength, 0)
         const replies = await this.process(sender, batch)
+        // A consumer woken by this commit leases and is answered before the replies are
+        // encrypted and written (~0.3 ms of p50 latency, issue 15 §2): the sender's settling is
+        // bookkeeping, the envelopes are on disk already.
+        await new Promise(resolve => setImmediate(resolve))
         await lp.writeV(replies.map(r => encoder.encode(JSON.stringify(r))), { signal: AbortSignal.timeout(REPLY_WRITE_TIMEOUT_MS) })
       }
     }
@@ -136,10 +140,13 @@ export class Receiver {
         outcomes = toCommit.map(() => 'error')
         for (const v of toCommit) v.reply = { id: v.reply.id, status: 'rejected', code: 'UNAVAILABLE', reason }
       }
+      // Consumers first: their wait is the latency users see; the audit rows and the replies
+      // (bookkeeping for the sender) follow (issue 15 §2).
       const woke = new Set<string>()
+      toCommit.forEach((v, i) => { if (outcomes[i] === 'accepted') woke.add(v.mailbox!) })
+      if (woke.size > 0) this.init.onAccepted(woke)
       toCommit.forEach((v, i) => {
         if (outcomes[i] === 'accepted') {
-          woke.add(v.mailbox!)
           void report(this.init.audit, { type: 'A2A_ACCEPTED', actor: `peer:${sender}`, outcome: 'ok', detail: { id: v.reply.id, mailbox: v.mailbox, bytes: v.bytes } })
         } else if (outcomes[i] === 'duplicate') {
           v.reply = { id: v.reply.id, status: 'duplicate' }
@@ -147,7 +154,6 @@ export class Receiver {
           v.reply = conflictReply(v.reply.id!)
         }
       })
-      if (woke.size > 0) this.init.onAccepted(woke)
     }
     // Refusals are reported (and made durable by the sink) before they are answered.
     for (const v of verdicts) if (v.reply.status === 'rejected') await this.refused(sender, v)
