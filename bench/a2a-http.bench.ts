@@ -18,7 +18,7 @@ import { AgentCard, Message, TaskState } from '@a2a-js/sdk'
 import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore, type AgentExecutor } from '@a2a-js/sdk/server'
 import { UserBuilder, agentCardHandler, jsonRpcHandler } from '@a2a-js/sdk/server/express'
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
-import { median, percentile, row, startDaemon, type BenchResult } from './kit.js'
+import { median, percentile, processCpuMs, row, startDaemon, type BenchResult } from './kit.js'
 
 const SOV = new URL('../cli/main.js', import.meta.url).pathname
 const CALLS = 400
@@ -127,10 +127,21 @@ export async function run (): Promise<BenchResult[]> {
     for (let i = 0; i < WARMUP; i++) { await call(direct); await call(viaNodes) }
     const directRates: number[] = []
     const nodesRates: number[] = []
+    // CPU of each process while calls go through the nodes: shows whether a figure is bound by
+    // work (a process near one core) or by waiting (issue 15 §2).
+    const cpu = { a: 0, b: 0, bench: 0, ms: 0 }
     for (let r = 0; r < ROUNDS; r++) {
       directRates.push(await throughput(direct, CALLS))
+      const [a0, b0, own0, t0] = [processCpuMs(a.child.pid!), processCpuMs(b.child.pid!), process.cpuUsage(), performance.now()]
       nodesRates.push(await throughput(viaNodes, CALLS))
+      const own = process.cpuUsage(own0)
+      cpu.a += processCpuMs(a.child.pid!) - a0
+      cpu.b += processCpuMs(b.child.pid!) - b0
+      cpu.bench += (own.user + own.system) / 1000
+      cpu.ms += performance.now() - t0
     }
+    const share = (ms: number): string => `${Math.round(100 * ms / cpu.ms)} %`
+    const perCall = (ms: number): string => (ms / (ROUNDS * CALLS)).toFixed(2)
     const [directRate, nodesRate] = [median(directRates), median(nodesRates)]
     const directMs: number[] = []
     const nodesMs: number[] = []
@@ -141,7 +152,7 @@ export async function run (): Promise<BenchResult[]> {
     const dp50 = percentile(directMs, 50)
     const np50 = percentile(nodesMs, 50)
     return [
-      row('a2a.http.throughput', nodesRate, 'calls/s', directRate, `SDK client → A → mesh → B → SDK agent, ${CONCURRENCY} in flight, blocking SendMessage, median of ${ROUNDS}×${CALLS} alternating; baseline: the same client calling the agent directly. Target ≥ 0.5×`),
+      row('a2a.http.throughput', nodesRate, 'calls/s', directRate, `SDK client → A → mesh → B → SDK agent, ${CONCURRENCY} in flight, blocking SendMessage, median of ${ROUNDS}×${CALLS} alternating; baseline: the same client calling the agent directly; CPU per call through the nodes: A ${perCall(cpu.a)} ms, B ${perCall(cpu.b)} ms, client and agent ${perCall(cpu.bench)} ms (of one core: A ${share(cpu.a)}, B ${share(cpu.b)}, client and agent ${share(cpu.bench)}). Target ≥ 0.5×`),
       row('a2a.http.latency.p50', np50, 'ms', dp50, `one call at a time, n=${LATENCY_N}, alternating with a direct call; baseline: direct p50. Target ≤ baseline + 3 ms; p99 ${percentile(nodesMs, 99).toFixed(1)} ms vs ${percentile(directMs, 99).toFixed(1)} ms`)
     ]
   } finally {

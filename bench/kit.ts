@@ -41,10 +41,14 @@ function round (n: number): number {
 
 /**
  * Starts `sov node start --foreground` on an initialised `home` and resolves once it listens, with
- * its PeerId and first listen address; the caller ends `child`.
+ * its PeerId and first listen address; the caller ends `child` (SIGTERM: a profile is written on
+ * the way out). With `SOV_BENCH_CPU_PROF=DIR` in the environment each daemon writes a V8 CPU
+ * profile into DIR, for finding where a figure's time goes (issue 15 §2).
  */
 export async function startDaemon (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
-  const child = spawn(process.execPath, [SOV_CLI, '--home', home, 'node', 'start', '--foreground'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const profile = process.env.SOV_BENCH_CPU_PROF
+  const flags = profile === undefined || profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]
+  const child = spawn(process.execPath, [...flags, SOV_CLI, '--home', home, 'node', 'start', '--foreground'], { stdio: ['ignore', 'pipe', 'inherit'] })
   let peerId = ''
   for await (const line of createInterface({ input: child.stdout! })) {
     const id = /PeerId: (\S+)/.exec(line)
