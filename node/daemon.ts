@@ -292,7 +292,7 @@ export class Daemon implements IpcComponents {
 
   /** After the current reply is written (sessions end gracefully, so the caller still gets it). */
   endStaleSessions (): void {
-    setImmediate(() => { this.ipc.endStaleSessions() })
+    setImmediate(() => { this.ipc.endStaleSessions(); this.tasks?.endRevokedStreams() })
   }
 
   /** Resolves once the daemon has stopped (by `stop()`, a signal or `node stop`). */

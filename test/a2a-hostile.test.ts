@@ -19,18 +19,21 @@ const MiB = 1024 * 1024
 /** The most a hostile route writes, so a node that never stops reading still ends the test. */
 const HOSTILE_LIMIT = 256 * MiB
 
-interface Hostile { url: string, sent: Map<string, number>, closed: Set<string> }
+interface Hostile { url: string, sent: Map<string, number>, closed: Set<string>, posts: Map<string, number> }
 
 /**
  * A raw HTTP "agent" on loopback. Routes under `/NAME`:
  * - `huge`: a card whose body never ends;
  * - `bigresp`: a valid card (no streaming), and a JSON-RPC answer whose body never ends;
- * - `js`: a card with 0.3 endpoint fields, javascript: links and terminal escapes.
- * `sent` counts the bytes each endless body wrote; `closed` names those whose reader hung up.
+ * - `js`: a card with 0.3 endpoint fields, javascript: links and terminal escapes;
+ * - `noid`: a valid card (no streaming), and a JSON-RPC answer holding a task without an id.
+ * `sent` counts the bytes each endless body wrote; `closed` names those whose reader hung up;
+ * `posts` counts the JSON-RPC requests each route got.
  */
 async function hostileAgent (ctx: KitContext): Promise<Hostile> {
   const sent = new Map<string, number>()
   const closed = new Set<string>()
+  const posts = new Map<string, number>()
   let base = ''
   const endless = (res: ServerResponse, name: string, head: string): void => {
     res.writeHead(200, { 'Content-Type': 'application/json' })
@@ -73,6 +76,16 @@ async function hostileAgent (ctx: KitContext): Promise<Hostile> {
       res.end(card(name, extra))
       return
     }
+    if (req.method === 'POST') posts.set(name, (posts.get(name) ?? 0) + 1)
+    if (req.method === 'POST' && name === 'noid') {
+      let body = ''
+      req.on('data', d => { body += d })
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Type': 'application/json' })
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id, result: { task: { id: '', contextId: 'c', status: { state: 'TASK_STATE_WORKING' } } } }))
+      })
+      return
+    }
     if (req.method === 'POST' && name === 'html') {
       res.writeHead(500, { 'Content-Type': 'text/html' })
       res.end('<!DOCTYPE html><html><body><pre>Traceback: File "/home/secret/agent/app.py", line 42</pre></body></html>')
@@ -92,7 +105,7 @@ async function hostileAgent (ctx: KitContext): Promise<Hostile> {
   await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   ctx.defer(async () => { server.closeAllConnections(); await new Promise(resolve => { server.close(resolve) }) })
-  return { url: base, sent, closed }
+  return { url: base, sent, closed, posts }
 }
 
 test('CORE-SEND-LIMIT: an agent answer that never ends is cut at 1 MiB + 64 KiB (the call ends FAILED naming TOO_LARGE); a card that never ends is refused at agent add; each time the agent sees its connection dropped after a few MiB; an agent\'s HTML error page reaches the caller as its status only', async ctx => {
@@ -121,6 +134,13 @@ test('CORE-SEND-LIMIT: an agent answer that never ends is cut at 1 MiB + 64 KiB 
   const failed = paged.json.result?.task?.status
   assert.is(failed?.state, 'TASK_STATE_FAILED', JSON.stringify(paged.json).slice(0, 500))
   assert.is(failed.message.parts[0].text, 'error[UNAVAILABLE]: Cannot deliver to agent "html": HTTP error for SendMessage! Status: 500 Internal Server Error (its body is not a JSON-RPC answer)')
+  // A task without an id: the call fails saying so, after the one request (no GetTask of "").
+  assert.is((await sov(p.b.home, ['agent', 'add', 'noid', '--url', `${h.url}/noid`])).code, 0)
+  await grantSend(p.b.home, p.a.peerId, 'noid')
+  const noid = await withDeadline(rpc(`${p.http}/peers/${p.b.peerId}/agents/noid`, call.replace('m-endless', 'm-noid'), p.token), 30_000, 'the call to the noid agent')
+  assert.is(noid.json.result?.task?.status?.state, 'TASK_STATE_FAILED', JSON.stringify(noid.json).slice(0, 500))
+  assert.is(noid.json.result.task.status.message.parts[0].text, 'error[UNAVAILABLE]: Cannot deliver to agent "noid": it answered with a task without an id')
+  assert.is(h.posts.get('noid'), 1)
   const next = await withDeadline(send(p.client, 'after the endless one'), 30_000, 'the next call')
   assert.is(next.status?.state, 3, 'builder still answers (TASK_STATE_COMPLETED)')
 })

@@ -11,7 +11,7 @@ import { TaskState } from '@a2a-js/sdk'
 import { MAX_TASK_PAYLOAD_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
-import { startA2ADaemon } from './kit/a2a.js'
+import { grantSend, startA2ADaemon } from './kit/a2a.js'
 import { auditRows, clientFor, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-http')
@@ -62,6 +62,13 @@ test('CARD-001 CARD-002: the card A serves for builder is the agent\'s own, poin
   assert.equal(card.skills.map((s: any) => s.id), ['build'])
   const missing = await fetch(`${p.http}/peers/${p.b.peerId}/agents/nobody/.well-known/agent-card.json`)
   assert.is(missing.status, 404)
+  // An agent offered and granted since A cached B's list is served at once (helper finding, stop
+  // 28: 404 until the list ran out, up to a minute, while sov agents listed it).
+  assert.is((await sov(p.b.home, ['agent', 'add', 'second', '--url', p.agent.url])).code, 0)
+  await grantSend(p.b.home, p.a.peerId, 'second')
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  const second = await fetch(`${p.http}/peers/${p.b.peerId}/agents/second/.well-known/agent-card.json`)
+  assert.is(second.status, 200, await second.clone().text())
 })
 
 test('CARD-CACHE-001 CARD-CACHE-002: an agent card served with max-age=1 that changes is seen changed through A within seconds; B revalidates it with If-None-Match (304 while unchanged); A serves it with the max-age left and an ETag, and a conditional GET gets 304', async ctx => {
@@ -125,6 +132,28 @@ test('JSONRPC-AUTH: no token and a bad token get 401 with WWW-Authenticate, neve
   const rows = await auditRows(p.a.home)
   assert.is(rows.filter(r => r.type === 'A2A_HTTP_REFUSED').length, 3)
   assert.not.ok(JSON.stringify(rows).includes(reader.json.token), 'no token in the audit log')
+})
+
+test('JSONRPC-AUTH: revoking an agent token ends its open streams at once, before their result; the token then gets 401 (helper finding, stop 28: the stream went on to the result)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const temp = await sov(p.a.home, ['agent-token', 'issue', 'temp', '--scope', '/a2a/post', '--json'])
+  assert.is(temp.code, 0, temp.stderr)
+  const client = await clientFor(p.base, temp.json.token)
+  const events: any[] = []
+  const reading = (async () => {
+    try {
+      for await (const e of client.sendMessageStream({ tenant: '', message: userMessage('slow 8000'), configuration: undefined, metadata: undefined })) events.push(e)
+      return 'ended'
+    } catch (err) {
+      return `broke: ${(err as Error).message}`
+    }
+  })()
+  await waitFor(() => events.length > 0, 15_000, 'the first event')
+  assert.is((await sov(p.a.home, ['agent-token', 'revoke', 'temp'])).code, 0)
+  await withDeadline(reading, 4_000, 'the stream to end at the revocation')
+  assert.not.ok(events.some(e => e.payload?.value?.status?.state === TaskState.TASK_STATE_COMPLETED), 'no result after the revocation')
+  const again = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: 'x2', role: 'ROLE_USER', parts: [{ text: 'hi' }] } } }), temp.json.token)
+  assert.is(again.status, 401)
 })
 
 test('JSONRPC-PARSE JSONRPC-REQ: malformed JSON gets -32700 and a request without a method -32600, from the SDK', async ctx => {
@@ -277,6 +306,11 @@ test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused b
   const tooBig = await withDeadline(send(p.client, `big ${MAX_TASK_PAYLOAD_BYTES + 1000}`), 30_000, 'the oversized answer')
   assert.is(tooBig.status?.state, TaskState.TASK_STATE_FAILED)
   assert.match(textOf(tooBig.status?.message?.parts), /error\[TOO_LARGE\]: Agent "builder" answered with a task of \d+ bytes/)
+  // Past the per-event bound of what B reads (1 MiB + 64 KiB): FAILED naming it, at once, not
+  // GetTask after GetTask of the same answer (helper finding, stop 28: ~26 a second, for ever).
+  const past = await withDeadline(send(p.client, 'big 3000000'), 30_000, 'an answer past the bound B reads')
+  assert.is(past.status?.state, TaskState.TASK_STATE_FAILED)
+  assert.match(textOf(past.status?.message?.parts), /error\[TOO_LARGE\]: Cannot deliver to agent "builder": Cannot read the agent's answer: it passed \d+ bytes/)
   const next = await withDeadline(send(p.client, 'after the big one'), 30_000, 'the next call')
   assert.is(next.status?.state, TaskState.TASK_STATE_COMPLETED)
 
@@ -288,6 +322,12 @@ test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused b
   assert.is(huge.status, 413)
   assert.is(typeof huge.json, 'object', 'JSON, not an HTML page')
   assert.match(huge.json.error?.message ?? '', /error\[TOO_LARGE\]: the request body is \d+ bytes, over the endpoint's limit of 4194304 bytes/)
+  // Chunked, without a length: the same refusal, without a number it does not know (helper
+  // finding, stop 28: "is over bytes").
+  const chunks = [Buffer.from('{"jsonrpc":"2.0","id":4,"method":"SendMessage","params":{"pad":"'), Buffer.alloc(5 * 1024 * 1024, 0x7a), Buffer.from('"}}')]
+  const chunked = await fetch(p.base, { method: 'POST', headers: { 'Content-Type': 'application/json', 'A2A-Version': '1.0', Authorization: `Bearer ${p.token}` }, body: new ReadableStream({ pull (c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(next) } }), duplex: 'half' } as RequestInit)
+  assert.is(chunked.status, 413)
+  assert.match(((await chunked.json()) as any).error?.message ?? '', /^error\[TOO_LARGE\]: the request body is over the endpoint's limit of 4194304 bytes; send large content as a file URL$/)
   assert.not.ok(JSON.stringify(huge.json).includes('node_modules'), 'no stack trace')
   const token = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ListTasks', params: { pageToken: 'garbage' } }), p.token)
   assert.is(token.json.error?.code, -32602, JSON.stringify(token.json))
@@ -309,7 +349,7 @@ test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused b
   const notPeer = await fetch(`${p.http}/peers/notapeer/agents/builder/.well-known/agent-card.json`)
   assert.is(notPeer.status, 404)
   assert.match(((await notPeer.json()) as any).error, /^error\[NOT_FOUND\]: "notapeer" in \/peers\/<PeerId>\/agents\/<name> is not a PeerId/)
-  assert.equal(p.agent.received, [`big ${MAX_TASK_PAYLOAD_BYTES + 1000}`, 'after the big one'], 'only the two calls reached the agent')
+  assert.equal(p.agent.received, [`big ${MAX_TASK_PAYLOAD_BYTES + 1000}`, 'big 3000000', 'after the big one'], 'only the three calls reached the agent, each once')
 
   // Every offered card crosses the mesh in one `agents` frame: a card over 64 KiB is refused at add.
   p.agent.setDescription('d'.repeat(70_000))

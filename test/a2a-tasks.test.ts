@@ -40,6 +40,33 @@ test('CORE-MULTI-TURN STREAM-SUB: input-required (SubscribeToTask then gives the
   assert.is(p.agent.contexts[2], p.agent.contexts[0], 'the agent saw its own context again')
 })
 
+test('CORE-MULTI-TURN: an agent that answers a next turn first with its task as the last turn left it (input-required) completes that turn; streaming and not (helper finding, stop 28: the replayed question ended the turn and the answer was lost)', async ctx => {
+  for (const streaming of [true, false]) {
+    const p = await withDeadline(pair(ctx, { streaming }), 60_000, 'setup')
+    const first = await withDeadline(send(p.client, 'ask me'), 30_000, 'first turn')
+    assert.is(first.status?.state, TaskState.TASK_STATE_INPUT_REQUIRED)
+    const second = await withDeadline(send(p.client, 'replay blue', { taskId: first.id, contextId: first.contextId }), 30_000, 'second turn')
+    assert.is(second.status?.state, TaskState.TASK_STATE_COMPLETED, `streaming ${String(streaming)}: ${JSON.stringify(second.status)}`)
+    assert.is(textOf(second.status?.message?.parts), 'got replay blue')
+    assert.equal(p.agent.received, ['ask me', 'replay blue'])
+    const rows = (await auditRows(p.a.home)).filter(r => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === first.id)
+    assert.equal(rows.map(r => r.detail.state), ['TASK_STATE_INPUT_REQUIRED', 'TASK_STATE_COMPLETED'])
+  }
+})
+
+test('CORE-MULTI-TURN: a next turn the agent cannot take (it restarted and forgot the task) fails and the task keeps its conversation, the failure last (helper finding, stop 28: the history held only the error)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const first = await withDeadline(send(p.client, 'ask me'), 30_000, 'first turn')
+  assert.is(first.status?.state, TaskState.TASK_STATE_INPUT_REQUIRED)
+  await p.agent.stop()
+  await p.agent.start()
+  const second = await withDeadline(send(p.client, 'blue', { taskId: first.id, contextId: first.contextId }), 30_000, 'second turn')
+  assert.is(second.status?.state, TaskState.TASK_STATE_FAILED)
+  assert.match(textOf(second.status?.message?.parts), /^error\[UNAVAILABLE\]: Cannot deliver to agent "builder": /)
+  const got = await p.client.getTask({ tenant: '', id: first.id, historyLength: undefined })
+  assert.equal(got.history.map(m => textOf(m.parts)).slice(0, 3), ['ask me', 'which colour?', 'blue'])
+})
+
 test('CORE-CANCEL-001 CORE-CANCEL-002: CancelTask of a working task travels to the agent behind B; the task is CANCELED on A, and stays so; cancelling it again is TaskNotCancelableError (-32002); one end row on each node', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const task = await withDeadline(send(p.client, 'slow 3000 long job', { returnImmediately: true }), 10_000, 'SendMessage')
@@ -134,6 +161,11 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   const late = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'again', '--json'])
   assert.is(late.code, 1)
   assert.match(late.stdout + late.stderr, /CONFLICT/)
+  // A plain message in the same mailbox is acknowledged, not answered: the refusal says so
+  // (helper finding, stop 28: it pointed at sov a2a receive, where the id came from).
+  const plain = await sov(p.b.home, ['a2a', 'reply', 'scribe', '01a23c34-da35-7e3c-8f00-000000000000', 'x'])
+  assert.is(plain.code, 1)
+  assert.match(plain.stderr, /^error\[NOT_FOUND\]: Cannot reply to "[^"]+" in mailbox "scribe": no A2A call has that id \(a call comes with a taskId in sov a2a receive scribe\); a message sent with sov a2a send is not answered but acknowledged: sov a2a ack scribe LEASE/)
   const empty = await sov(p.b.home, ['a2a', 'receive', 'scribe', '--json'])
   assert.equal(empty.json, [], 'the final reply acked the call')
 })

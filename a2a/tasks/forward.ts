@@ -19,9 +19,16 @@ import { report, type AuditSink } from '../types.js'
 export const AGENT_RETRY_BASE_MS = 250
 /** Longest retry delay. @default 5 s */
 export const AGENT_RETRY_MAX_MS = 5000
-/** How long a call keeps waiting for an unreachable agent before it fails. @default 24 h */
+/**
+ * How long a call keeps waiting for an unreachable agent before it fails, and the longest the
+ * agent may take to answer the call once it has it. @default 24 h
+ */
 export const AGENT_RETRY_FOR_MS = 24 * 3600_000
-/** Longest single request to the agent. @default 60 s */
+/**
+ * Longest GetTask of a task the agent has. Not the call itself: an agent that has taken the call
+ * may take its time to answer (the SDK sends nothing before the task's first event), and giving
+ * up on it sent the same message again every 60 s (helper finding, stop 28). @default 60 s
+ */
 export const AGENT_CALL_TIMEOUT_MS = 60_000
 /** GetTask polling of a working agent task: first and longest interval. @default 20 ms, 500 ms */
 export const POLL_MIN_MS = 20
@@ -32,6 +39,8 @@ export const FINAL_STATES = new Set<TaskState>([
   TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED,
   TaskState.TASK_STATE_REJECTED, TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED
 ])
+/** States in which the agent waits for the caller: a next turn may find its task still in one. */
+const INTERRUPTED = new Set<TaskState>([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED])
 const TERMINAL = new Set<TaskState>([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED])
 
 export interface ForwarderInit {
@@ -46,6 +55,8 @@ export class Forwarder {
   private readonly running = new Map<string, Promise<void>>()
   /** Calls cancelled before their agent task was known: cancelled at the agent if one appears. */
   private readonly cancelAtAgent = new Set<string>()
+  /** Per call being sent to its agent: aborts the send when the caller cancels the call. */
+  private readonly sending = new Map<string, AbortController>()
   private readonly clients = new Map<string, Promise<Awaited<ReturnType<ClientFactory['createFromAgentCard']>>>>()
   /** Per agent: whether its card declares streaming (read once per card: `forget` drops it). */
   private readonly streaming = new Map<string, boolean>()
@@ -75,7 +86,7 @@ export class Forwarder {
   kick (callId: string, resumed = false): void {
     if (this.running.has(callId) || this.shutdown.signal.aborted) return
     const p = this.run(callId, resumed).catch(err => { console.error(`a2a: call ${callId} stopped: ${(err as Error).message}`) })
-      .finally(() => { this.running.delete(callId) })
+      .finally(() => { this.running.delete(callId); this.sending.delete(callId) })
     this.running.set(callId, p)
   }
 
@@ -102,6 +113,7 @@ export class Forwarder {
       const task = canceledTask(s)
       this.cancelAtAgent.add(callId)
       await this.commit(s, task)
+      this.sending.get(callId)?.abort(new Error('the caller cancelled the call'))
       return Task.toJSON(this.rewrite(s, task)) as Record<string, any>
     }
     try {
@@ -148,6 +160,11 @@ export class Forwarder {
     if (this.init.db.getOffered(s.agent)?.mode === 'pull') return
     const until = Date.now() + AGENT_RETRY_FOR_MS
     const signal = (): AbortSignal => AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(AGENT_CALL_TIMEOUT_MS)])
+    const cancelled = new AbortController()
+    this.sending.set(callId, cancelled)
+    const sendSignal = (): AbortSignal => AbortSignal.any([this.shutdown.signal, cancelled.signal, AbortSignal.timeout(AGENT_RETRY_FOR_MS)])
+    /** GetTasks in a row that failed as a broken stream would: the next waits (bounded loop). */
+    let broken = 0
     let failures = 0
     let agentTaskId = s.agentTaskId
     let last = ''
@@ -156,6 +173,13 @@ export class Forwarder {
     let prior = resumed && agentTaskId === null ? this.init.db.agentIdsOf(s.peer, s.taskId) : undefined
     /** The turn's messageId once its agent task was found holding it (`tookTurn`). */
     let adopted: string | undefined
+    /**
+     * A next turn of a task the agent already has: its messageId. The agent may answer it first
+     * with its task as the earlier turn left it (input-required, the SDK's own pattern: a task
+     * event first), which is no answer to this turn (helper finding, stop 28: taken as one, it
+     * ended the turn with the earlier question and the agent's real answer was lost).
+     */
+    const turn = this.init.db.agentIdsOf(s.peer, s.taskId, s.callId) !== undefined ? JSON.parse(s.message).messageId as string : undefined
     let client: any
     for (;;) {
       if (this.shutdown.signal.aborted) return
@@ -174,21 +198,29 @@ export class Forwarder {
         }
         if (agentTaskId === null && this.streams(s.agent)) {
           // A streaming agent: its events as they come, no polling; GetTask only after a break.
-          const r = await this.stream(s, client, signal(), id => { agentTaskId = id })
+          const r = await this.stream(s, client, sendSignal(), turn, id => { agentTaskId = id })
           if (agentTaskId !== null && this.cancelledMeanwhile(s, client, agentTaskId)) return
           if (r === 'final') return
           if (agentTaskId === null) throw new Error('the agent ended its stream without a task')
           continue
         }
         if (agentTaskId === null) {
-          result = await client.sendMessage({ tenant: '', message: this.agentMessage(s), configuration: SendMessageConfiguration.fromJSON({ returnImmediately: true }), metadata: undefined }, { signal: signal() })
+          result = await client.sendMessage({ tenant: '', message: this.agentMessage(s), configuration: SendMessageConfiguration.fromJSON({ returnImmediately: true }), metadata: undefined }, { signal: sendSignal() })
         } else {
           result = await client.getTask({ tenant: '', id: agentTaskId, historyLength: undefined }, { signal: signal() })
         }
         failures = 0
+        broken = 0
       } catch (err) {
         if (this.shutdown.signal.aborted) return
-        if (agentTaskId !== null && streamBroke(err)) continue // follow the task the agent has
+        // An answer past its bound ends the call; read again it would pass it again (helper
+        // finding, stop 28: a 3 MB artifact was fetched by GetTask ~26 times a second).
+        const bound = tooLargeIn(err)
+        if (bound === undefined && agentTaskId !== null && streamBroke(err)) {
+          // Follow the task the agent has; a GetTask that breaks again waits first.
+          if (broken++ > 0) await sleep(Math.min(POLL_MAX_MS, POLL_MIN_MS * 2 ** Math.min(10, broken)), this.shutdown.signal)
+          continue
+        }
         if (unreachable(err) && Date.now() < until) {
           this.clients.delete(s.agent)
           failures++
@@ -196,8 +228,8 @@ export class Forwarder {
           continue
         }
         // A refusal of ours keeps its code (TOO_LARGE: an answer past its bound); else the agent's.
-        const code = err instanceof SovError ? err.code : 'UNAVAILABLE'
-        await this.commit(s, failedTask(s, `error[${code}]: Cannot deliver to agent "${s.agent}": ${agentFailure(err)}`))
+        const code = bound !== undefined ? bound.code : err instanceof SovError ? err.code : 'UNAVAILABLE'
+        await this.commit(s, failedTask(s, `error[${code}]: Cannot deliver to agent "${s.agent}": ${agentFailure(bound ?? err)}`, this.historyOf(s)))
         return
       }
       if (!isTask(result)) { await this.commit(s, result); return }
@@ -207,10 +239,19 @@ export class Forwarder {
         pollMs = Math.min(POLL_MAX_MS, Math.ceil(pollMs * 1.5))
         continue
       }
+      if (result.id === '') {
+        await this.commit(s, failedTask(s, `error[UNAVAILABLE]: Cannot deliver to agent "${s.agent}": ${noTaskId().message}`, this.historyOf(s)))
+        return
+      }
       if (agentTaskId === null) {
         agentTaskId = result.id
         this.init.db.setAgentIds(s.callId, result.id, result.contextId)
         if (this.cancelledMeanwhile(s, client, result.id)) return
+      }
+      if (staleTurn(result, turn)) {
+        await sleep(pollMs, this.shutdown.signal)
+        pollMs = Math.min(POLL_MAX_MS, Math.ceil(pollMs * 1.5))
+        continue
       }
       const text = JSON.stringify(Task.toJSON(result))
       if (text !== last) {
@@ -283,7 +324,7 @@ export class Forwarder {
    * cost a snapshot, a frame and the caller's processing each). 'final' when the call is over,
    * 'open' when the stream ended before.
    */
-  private async stream (s: ServedRow, client: any, signal: AbortSignal, onTaskId: (id: string) => void): Promise<'final' | 'open'> {
+  private async stream (s: ServedRow, client: any, signal: AbortSignal, turn: string | undefined, onTaskId: (id: string) => void): Promise<'final' | 'open'> {
     let task: Task | undefined
     let changed = false
     const events: AsyncIterator<any> = client.sendMessageStream({ tenant: '', message: this.agentMessage(s), configuration: undefined, metadata: undefined }, { signal })[Symbol.asyncIterator]()
@@ -300,6 +341,7 @@ export class Forwarder {
           continue
         }
         if (pl.$case === 'task') {
+          if (pl.value.id === '') throw noTaskId()
           if (task === undefined) { onTaskId(pl.value.id); this.init.db.setAgentIds(s.callId, pl.value.id, pl.value.contextId) }
           task = structuredClone(pl.value)
         } else if (task === undefined) {
@@ -318,6 +360,8 @@ export class Forwarder {
         } else {
           continue
         }
+        // The earlier turn's state replayed: not this turn's answer, not a snapshot to send.
+        if (staleTurn(task!, turn)) continue
         changed = true
         if (!FINAL_STATES.has(task!.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) && await arrived(next)) continue
         changed = false
@@ -330,6 +374,19 @@ export class Forwarder {
       next.catch(() => {})
       void events.return?.()?.catch(() => {})
     }
+  }
+
+  /**
+   * The conversation a failed turn keeps: the task's history as its last snapshot had it, and this
+   * turn's message (helper finding, stop 28: a next turn that failed replaced the task on the
+   * caller's node with one holding only the error).
+   */
+  private historyOf (s: ServedRow): unknown[] {
+    const prev = this.init.db.lastServedSnapshot(s.peer, s.taskId)
+    const history: Array<{ messageId?: string }> = prev === undefined ? [] : JSON.parse(prev).history ?? []
+    const message = JSON.parse(s.message)
+    if (!history.some(m => m.messageId === message.messageId)) history.push({ ...message, taskId: s.taskId, contextId: s.contextId })
+    return history
   }
 
   /** The agent's task under the caller's task and context ids. */
@@ -365,7 +422,7 @@ export class Forwarder {
     // being sent, refused by the caller's node and sent again for as long as the call lives.
     const bytes = payloadTooLarge(text)
     if (bytes !== undefined) {
-      task = failedTask(s, `error[TOO_LARGE]: Agent "${s.agent}" answered with a task of ${bytes} bytes of JSON, over the ${MAX_TASK_PAYLOAD_BYTES} bytes a snapshot can carry across the mesh; have the agent return large content as a file URL`)
+      task = failedTask(s, `error[TOO_LARGE]: Agent "${s.agent}" answered with a task of ${bytes} bytes of JSON, over the ${MAX_TASK_PAYLOAD_BYTES} bytes a snapshot can carry across the mesh; have the agent return large content as a file URL`, this.historyOf(s))
       text = JSON.stringify(Task.toJSON(task))
     }
     const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
@@ -420,16 +477,33 @@ function canceledTask (s: ServedRow): Task {
   })
 }
 
-function failedTask (s: ServedRow, reason: string): Task {
+function failedTask (s: ServedRow, reason: string, history: unknown[] = []): Task {
   return Task.fromJSON({
     id: s.taskId,
     contextId: s.contextId,
+    history,
     status: {
       state: 'TASK_STATE_FAILED',
       timestamp: new Date().toISOString(),
       message: { messageId: `sov-${s.callId}`, role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: [{ text: reason }] }
     }
   })
+}
+
+/**
+ * An agent's task without an id: nothing to follow it by (helper finding, stop 28: B asked the
+ * agent for GetTask `{}` and failed the call with the parse error of its answer).
+ */
+function noTaskId (): Error {
+  return new Error('it answered with a task without an id')
+}
+
+/** Our `error[TOO_LARGE]` (an agent's answer past its bound) in `err` or its causes, as the SDK passes it on. */
+function tooLargeIn (err: unknown): SovError | undefined {
+  for (let e: any = err, depth = 0; e !== undefined && e !== null && depth < 5; e = e.cause, depth++) {
+    if (e instanceof SovError && e.code === 'TOO_LARGE') return e
+  }
+  return undefined
 }
 
 /** A stream that broke (the agent went away mid-task), after which GetTask takes over. */
@@ -453,6 +527,14 @@ function answeredSince (task: Task, messageId: string): boolean {
   const status = task.status?.message
   return task.history.slice(i + 1).some(m => m.role === Role.ROLE_AGENT) ||
     (status !== undefined && !task.history.slice(0, i + 1).some(m => m.messageId === status.messageId))
+}
+
+/**
+ * Whether `task` shows a next turn (`turn`: its messageId) not answered yet: still interrupted
+ * (input-required, auth-required) with nothing from the agent after the turn's message.
+ */
+function staleTurn (task: Task, turn: string | undefined): boolean {
+  return turn !== undefined && INTERRUPTED.has(task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) && !answeredSince(task, turn)
 }
 
 /** A connection failure (agent down), as opposed to an answer from the agent. */

@@ -23,7 +23,14 @@ import type { RemoteCalls } from './remote.js'
 import type { TaskDb } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
 
-interface OfferedList { until: number, agents: OfferedAgent[] }
+interface OfferedList { until: number, at: number, agents: OfferedAgent[] }
+
+/**
+ * A card asked for that the peer's list (cached) lacks makes us ask the peer again, at most this
+ * often per peer: an agent offered or a grant given since is served at once (helper finding, stop
+ * 28: 404 "offers no agent" for up to a minute while `sov agents` listed it). @default 1 s
+ */
+export const OFFERED_MISS_RETRY_MS = 1000
 
 /**
  * Most connections the endpoint holds at once; more are closed as they come, so a local process
@@ -57,8 +64,22 @@ export class Gateway {
   private readonly cards = new Map<string, OfferedList>()
   /** Per peer: the `agents` request in flight, shared by everyone who needs the list now. */
   private readonly asking = new Map<string, Promise<OfferedList>>()
+  /** Answers still open (streams above all), with the token and agent name they were allowed with. */
+  private readonly open = new Map<Response, { token: string, agent: string }>()
 
   constructor (init: GatewayInit) { this.init = init }
+
+  /**
+   * Ends every open answer whose token no longer authenticates (revoked, or lost its scope):
+   * a stream may last hours, and a revoked agent must not go on reading results (helper finding,
+   * stop 28). Called after a token change, as the IPC sessions of such a token are ended.
+   */
+  endRevoked (): void {
+    for (const [res, { token, agent }] of this.open) {
+      const who = this.init.authenticate(token, agent)
+      if (who === undefined || who.refused !== undefined) res.destroy()
+    }
+  }
 
   /** `http://127.0.0.1:<port>` once listening, else null. */
   get url (): string | null { return this.server === undefined ? null : this.base }
@@ -129,7 +150,7 @@ export class Gateway {
       p = this.init.remote.agents(peer).then(agents => {
         // The list lives as long as its shortest-lived card (the one to see first when it changes).
         const life = agents.length === 0 ? CARD_CACHE_DEFAULT_MS : Math.min(...agents.map(a => cacheLifeMs(a.maxAgeS === undefined ? undefined : a.maxAgeS * 1000)))
-        const list = { until: Date.now() + life, agents }
+        const list = { until: Date.now() + life, at: Date.now(), agents }
         this.cards.set(peer, list)
         return list
       }).finally(() => { this.asking.delete(peer) })
@@ -167,7 +188,16 @@ export class Gateway {
       res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
       return
     }
-    const a = list.agents.find(x => x.name === target.name)
+    let a = list.agents.find(x => x.name === target.name)
+    if (a === undefined && Date.now() - list.at >= OFFERED_MISS_RETRY_MS) {
+      try {
+        list = await this.offered(target.peer, true)
+      } catch (err) {
+        res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
+        return
+      }
+      a = list.agents.find(x => x.name === target.name)
+    }
     if (a === undefined) { res.status(404).json({ error: `error[NOT_FOUND]: ${target.peer} offers no agent "${target.name}" to this node` }); return }
     const body = JSON.stringify(this.rewrite(target.peer, a))
     // Our copy's remaining life, so the client asks again when we would ask the peer (§8.6.1).
@@ -203,6 +233,8 @@ export class Gateway {
       return
     }
     ;(req as any).sovAgent = who.name
+    this.open.set(res, { token: m![1], agent: target.name })
+    res.once('close', () => { this.open.delete(res) })
     next()
   }
 }

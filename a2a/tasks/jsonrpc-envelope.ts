@@ -42,7 +42,7 @@ export function parseErrorHandler (err: unknown, _req: Request, res: Response, n
   const e = err as { status?: number, type?: string, limit?: number, length?: number }
   if (typeof e?.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     const why = e.type === 'entity.too.large'
-      ? `error[TOO_LARGE]: the request body is ${e.length ?? 'over'} bytes, over the endpoint's limit of ${e.limit} bytes; send large content as a file URL`
+      ? `error[TOO_LARGE]: the request body is ${e.length !== undefined ? `${e.length} bytes, ` : ''}over the endpoint's limit of ${e.limit} bytes; send large content as a file URL`
       : `error[BAD_REQUEST]: the request body could not be read (${e.type}); send UTF-8 JSON with Content-Type: application/json`
     res.status(e.status).json({ jsonrpc: '2.0', id: null, error: { code: -32600, message: why } })
     return

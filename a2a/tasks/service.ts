@@ -78,6 +78,9 @@ export class A2aTasks {
   /** The local endpoint's base URL, or null when disabled (or not started). */
   get httpUrl (): string | null { return this.gateway?.url ?? null }
 
+  /** Ends the endpoint's open answers (streams) of tokens that no longer authenticate. */
+  endRevokedStreams (): void { this.gateway?.endRevoked() }
+
   async start (): Promise<void> {
     if (this.status === 'started') return
     try {
@@ -170,7 +173,7 @@ export class A2aTasks {
   async reply (mailbox: string, id: string, r: { parts: unknown[], state: ReplyState, artifact?: string }, actor: string): Promise<{ id: string, taskId: string, state: string, final: boolean }> {
     const db = this.running()
     const s = db.getServed(id)
-    if (s === undefined || s.agent !== mailbox) throw notFound(`Cannot reply to "${id}" in mailbox "${mailbox}": no call with that id (see sov a2a receive ${mailbox})`)
+    if (s === undefined || s.agent !== mailbox) throw notFound(`Cannot reply to "${id}" in mailbox "${mailbox}": no A2A call has that id (a call comes with a taskId in sov a2a receive ${mailbox}); a message sent with sov a2a send is not answered but acknowledged: sov a2a ack ${mailbox} LEASE`)
     if (db.getOffered(mailbox)?.mode !== 'pull') throw badRequest(`Cannot reply in mailbox "${mailbox}": it is not a pull agent (sov agent add ${mailbox} --pull)`)
     if (s.done) throw conflict(`Cannot reply to "${id}": this turn of its task is over (the last reply was final: completed, failed, rejected or input-required); the caller's next message comes as a new call`)
     const state = REPLY_STATES[r.state]

@@ -343,9 +343,9 @@ export class TaskDb {
     return (this.db.prepare('SELECT * FROM served WHERE done = 0 ORDER BY created_at').all() as any[]).map(servedRow)
   }
 
-  /** The agent's own task and context ids for the caller's task (set by an earlier turn). */
-  agentIdsOf (peer: string, taskId: string): { agentTaskId: string, agentContextId: string } | undefined {
-    const r = this.db.prepare('SELECT agent_task_id, agent_context_id FROM served WHERE peer = ? AND task_id = ? AND agent_task_id IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1').get(peer, taskId) as any
+  /** The agent's own task and context ids for the caller's task (set by an earlier turn; not by call `exceptCallId`). */
+  agentIdsOf (peer: string, taskId: string, exceptCallId = ''): { agentTaskId: string, agentContextId: string } | undefined {
+    const r = this.db.prepare('SELECT agent_task_id, agent_context_id FROM served WHERE peer = ? AND task_id = ? AND agent_task_id IS NOT NULL AND call_id != ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(peer, taskId, exceptCallId) as any
     return r === undefined ? undefined : { agentTaskId: r.agent_task_id, agentContextId: r.agent_context_id }
   }
 

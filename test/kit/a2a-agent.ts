@@ -3,8 +3,10 @@
  * `DefaultRequestHandler`, in-memory task store) on 127.0.0.1, for the tests of issue 11. Its
  * behaviour is chosen by the first text part of the message:
  * - `ask …`: the task asks for input (`TASK_STATE_INPUT_REQUIRED`); the next turn completes it
- *   with `got <text>`;
+ *   with `got <text>` (a next turn `replay …` first publishes the task as the last turn left it,
+ *   input-required, the SDK's pattern for a task event first, then works on it);
  * - `slow <ms> …`: works for `<ms>` before completing;
+ * - `late <ms> …`: sends nothing for `<ms>` (not even the task), then completes;
  * - `big <bytes>`: completes with an artifact `result` of that many `x` (larger than the mesh carries);
  * - anything else: completes with an artifact `result` holding `echo: <text>`.
  * CancelTask marks a task CANCELED. It streams (SendStreamingMessage) unless `streaming: false`.
@@ -58,9 +60,14 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
       receivedContexts.push(rc.contextId)
       const { taskId, contextId } = rc
       contexts.set(taskId, contextId)
+      const late = /^late (\d+)/.exec(body)
+      if (late !== null) await new Promise(resolve => setTimeout(resolve, Number(late[1])))
       const status = (state: TaskState, msg?: string): any => ({ state, message: msg === undefined ? undefined : agentMessage(taskId, contextId, msg), timestamp: new Date().toISOString() })
       if (rc.task === undefined) {
         bus.publish(AgentEvent.task({ id: taskId, contextId, status: status(TaskState.TASK_STATE_SUBMITTED), history: [rc.userMessage], artifacts: [], metadata: undefined }))
+      } else if (body.startsWith('replay')) {
+        bus.publish(AgentEvent.task(rc.task))
+        bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status: status(TaskState.TASK_STATE_WORKING), metadata: undefined }))
       } else {
         bus.publish(AgentEvent.task({ ...rc.task, status: status(TaskState.TASK_STATE_WORKING) }))
       }
