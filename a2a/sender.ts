@@ -18,7 +18,7 @@ import { v7 as uuidv7 } from 'uuid'
 import * as v from 'valibot'
 import {
   A2A_ENVELOPE_VERSION, A2A_PERMANENT_CODES, A2A_PROTOCOL, DEFAULT_TTL_MS, MAX_TTL_MS, MailboxNameSchema,
-  SovError, badRequest, forbidden, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
+  SovError, anySignalWithin, badRequest, forbidden, parseA2AMessage, parseReply, timeout, tooLarge, unavailable, type A2AEnvelope
 } from '../protocol/index.js'
 import { dialProtocolFinding, lengthPrefixed } from '../mesh/index.js'
 import type { MailboxStore, OutboxInput, QueuedFrame, Settlement } from './store.js'
@@ -303,7 +303,7 @@ export class Sender {
           // A relay with configured limits makes its connections "limited"; envelopes are
           // acknowledged one by one, so a cut-off stream loses nothing (issue 12).
           runOnLimitedConnection: true,
-          signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+          signal: anySignalWithin(DIAL_TIMEOUT_MS, this.shutdown.signal)
         })
       } catch (err) {
         if (!this.shutdown.signal.aborted) this.init.store.recordPeerAttempt(peer)
@@ -374,7 +374,7 @@ export class Sender {
           if (batch.length < rows.length) st.fresh = undefined
           lastProgress = Date.now()
           // A receiver that stops reading holds the write: bounded like a missing reply.
-          await lp.writeV(batch.map(b => encoder.encode(b.frame)), { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(REPLY_TIMEOUT_MS)]) })
+          await lp.writeV(batch.map(b => encoder.encode(b.frame)), { signal: anySignalWithin(REPLY_TIMEOUT_MS, this.shutdown.signal) })
           continue
         }
         if (window.length === 0) {

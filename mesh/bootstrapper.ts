@@ -5,6 +5,7 @@
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { anySignalWithin } from '../protocol/index.js'
 
 /** First retry delay after a failed bootstrap dial. */
 export const BOOTSTRAP_RETRY_MIN_MS = 500
@@ -34,7 +35,7 @@ async function keep (node: Libp2p, addr: Multiaddr, id: string | undefined, sign
       : id !== undefined && node.getConnections().some(c => c.remotePeer.toString() === id)
     if (!connected) {
       try {
-        const conn = await node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(BOOTSTRAP_DIAL_TIMEOUT_MS)]) })
+        const conn = await node.dial(addr, { signal: anySignalWithin(BOOTSTRAP_DIAL_TIMEOUT_MS, signal) })
         known = conn.remotePeer
         delay = BOOTSTRAP_RETRY_MIN_MS
       } catch {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { AgentCard } from '@a2a-js/sdk'
-import { SovError, badRequest } from '../../protocol/index.js'
+import { SovError, anySignalWithin, badRequest } from '../../protocol/index.js'
 import { readBounded } from './bounded-body.js'
 
 /** Life of a card whose agent sent no caching hint (spec §8.6.2 lets a client choose). @default 60 s */
@@ -104,7 +104,7 @@ export async function fetchAgentCard (cardUrl: URL, options: { etag?: string | n
     // agents (`req.fresh`) then never answer 304; `max-age=0` asks for the same revalidation.
     headers['Cache-Control'] = 'max-age=0'
   }
-  const signal = AbortSignal.any([AbortSignal.timeout(CARD_FETCH_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
+  const signal = anySignalWithin(CARD_FETCH_TIMEOUT_MS, options.signal)
   const res = await fetch(cardUrl, { headers, signal })
   const lifeMs = cacheLifeMs(freshnessMs(res.headers))
   if (res.status === 304 && headers['If-None-Match'] !== undefined) {

@@ -11,7 +11,7 @@ import { setMaxListeners } from 'node:events'
 import type { ClientFactory } from '@a2a-js/sdk/client'
 import { AgentCard, Message, Role, SendMessageConfiguration, Task, TaskState, taskStateToJSON } from '@a2a-js/sdk'
 import type { TaskDb, ServedRow } from './task-db.js'
-import { MAX_TASK_PAYLOAD_BYTES, SovError, payloadTooLarge } from '../../protocol/index.js'
+import { MAX_TASK_PAYLOAD_BYTES, SovError, anySignalWithin, payloadTooLarge } from '../../protocol/index.js'
 import { localFetch, type LocalFetch } from './http-fetch.js'
 import { report, type AuditSink } from '../types.js'
 
@@ -159,10 +159,10 @@ export class Forwarder {
     // restart every open call comes here; before, a pull call was FAILED "No compatible transport").
     if (this.init.db.getOffered(s.agent)?.mode === 'pull') return
     const until = Date.now() + AGENT_RETRY_FOR_MS
-    const signal = (): AbortSignal => AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(AGENT_CALL_TIMEOUT_MS)])
+    const signal = (): AbortSignal => anySignalWithin(AGENT_CALL_TIMEOUT_MS, this.shutdown.signal)
     const cancelled = new AbortController()
     this.sending.set(callId, cancelled)
-    const sendSignal = (): AbortSignal => AbortSignal.any([this.shutdown.signal, cancelled.signal, AbortSignal.timeout(AGENT_RETRY_FOR_MS)])
+    const sendSignal = (): AbortSignal => anySignalWithin(AGENT_RETRY_FOR_MS, this.shutdown.signal, cancelled.signal)
     /** GetTasks in a row that failed as a broken stream would: the next waits (bounded loop). */
     let broken = 0
     let failures = 0

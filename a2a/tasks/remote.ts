@@ -13,7 +13,7 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lengthPrefixed } from '../../mesh/index.js'
 import {
-  A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_FRAME_BYTES, parseTaskAnswer, timeout, unavailable,
+  A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_FRAME_BYTES, anySignalWithin, parseTaskAnswer, timeout, unavailable,
   type OfferedAgent, type TaskAnswer, type TaskRequest
 } from '../../protocol/index.js'
 import type { CallRow, TaskDb } from './task-db.js'
@@ -255,7 +255,7 @@ export class RemoteCalls {
   private async open (peer: string, protocol: string): Promise<Stream> {
     try {
       return await this.init.node.dialProtocol(peerIdFromString(peer), protocol, {
-        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(TASK_DIAL_TIMEOUT_MS)])
+        signal: anySignalWithin(TASK_DIAL_TIMEOUT_MS, this.shutdown.signal)
       })
     } catch (err: any) {
       if (err?.name === 'TimeoutError') throw timeout(`Cannot reach ${peer}: no stream within ${TASK_DIAL_TIMEOUT_MS} ms`, { cause: err })
@@ -305,7 +305,7 @@ export class RemoteCalls {
 
   /** One request, one answer: on the peer's session, or on a 1.0.0 stream of its own. */
   private async ask (peer: string, req: TaskRequest, signal?: AbortSignal): Promise<TaskAnswer> {
-    const s = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(ASK_TIMEOUT_MS), ...(signal !== undefined ? [signal] : [])])
+    const s = anySignalWithin(ASK_TIMEOUT_MS, this.shutdown.signal, signal)
     let session: TaskSession | undefined
     try {
       session = await this.session(peer)

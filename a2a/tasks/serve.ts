@@ -10,7 +10,7 @@
 import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lengthPrefixed } from '../../mesh/index.js'
-import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, MAX_TASK_PAYLOAD_BYTES, parseTaskRequest, payloadTooLarge, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
+import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, MAX_TASK_PAYLOAD_BYTES, anySignalWithin, parseTaskRequest, payloadTooLarge, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import type { Forwarder } from './forward.js'
 import type { OfferedCards } from './offered-cards.js'
 import type { TaskDb } from './task-db.js'
@@ -127,7 +127,7 @@ export class TaskServer {
         let json: unknown
         try {
           // Idle: the caller closes its side after its own idle time; this bounds a silent one.
-          const frame = await lp.read(open.size === 0 ? { signal: AbortSignal.any([ended.signal, AbortSignal.timeout(SESSION_IDLE_MS)]) } : { signal: ended.signal })
+          const frame = await lp.read(open.size === 0 ? { signal: anySignalWithin(SESSION_IDLE_MS, ended.signal) } : { signal: ended.signal })
           json = JSON.parse(utf8.decode(frame.subarray()))
         } catch (err: any) {
           if (err instanceof SyntaxError || err instanceof TypeError) {
