@@ -184,20 +184,13 @@ export class Gateway {
     let list: OfferedList
     try {
       list = await this.offered(target.peer, false)
+      // A miss on a cached list asks the peer again: the agent may be offered or granted since.
+      if (!list.agents.some(x => x.name === target.name) && Date.now() - list.at >= OFFERED_MISS_RETRY_MS) list = await this.offered(target.peer, true)
     } catch (err) {
       res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
       return
     }
-    let a = list.agents.find(x => x.name === target.name)
-    if (a === undefined && Date.now() - list.at >= OFFERED_MISS_RETRY_MS) {
-      try {
-        list = await this.offered(target.peer, true)
-      } catch (err) {
-        res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
-        return
-      }
-      a = list.agents.find(x => x.name === target.name)
-    }
+    const a = list.agents.find(x => x.name === target.name)
     if (a === undefined) { res.status(404).json({ error: `error[NOT_FOUND]: ${target.peer} offers no agent "${target.name}" to this node` }); return }
     const body = JSON.stringify(this.rewrite(target.peer, a))
     // Our copy's remaining life, so the client asks again when we would ask the peer (§8.6.1).
