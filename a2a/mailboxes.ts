@@ -49,6 +49,12 @@ export interface MailboxesInit {
    * of the protocol. @default `node.handle()` / `node.unhandle()`
    */
   handleProtocol?: (protocol: string, handler: StreamHandler, options: StreamHandlerOptions) => Promise<() => Promise<void>>
+  /**
+   * Which of `ids` have an A2A_ACCEPTED row among the audit log's recent rows: at start, an
+   * acceptance left in `accept_unaudited` by a crash gets its row unless it is there already.
+   * @default none are
+   */
+  acceptedInAudit?: (ids: string[]) => Promise<Set<string>>
 }
 
 export interface ReceiveOptions {
@@ -97,6 +103,7 @@ export class Mailboxes {
     try {
       const store = this.store = MailboxStore.open(this.init.dbPath)
       this.shutdown = new AbortController()
+      await this.recordUnaudited(store)
       this.receiver = new Receiver({
         store,
         authorize: this.init.authorize,
@@ -263,6 +270,28 @@ export class Mailboxes {
 
   mailboxes (): MailboxStats[] {
     return this.running().store!.mailboxes()
+  }
+
+  /**
+   * Every acceptance is an audit row (docs/protocols.md): the envelopes a crash (or a failing
+   * log) left accepted without one get it now — marked `recovered` — before anything new is
+   * taken; a sender's retry of them is only answered "duplicate" (helper finding, stop 29).
+   */
+  private async recordUnaudited (store: MailboxStore): Promise<void> {
+    const left = store.unaudited()
+    if (left.length === 0) return
+    const present = await this.init.acceptedInAudit?.(left.map(u => u.id)) ?? new Set<string>()
+    const written = await Promise.all(left.map(async u => {
+      if (present.has(u.id)) return u.id
+      try {
+        await this.init.audit({ type: 'A2A_ACCEPTED', actor: `peer:${u.sender}`, outcome: 'ok', detail: { id: u.id, mailbox: u.mailbox, bytes: u.bytes, recovered: true } })
+        return u.id
+      } catch (err) {
+        console.error(`a2a: cannot record the acceptance of ${u.id}: ${(err as Error).message}; tried again at the next start`)
+        return undefined
+      }
+    }))
+    store.audited(written.filter((id): id is string => id !== undefined))
   }
 
   private running (): this {

@@ -123,6 +123,7 @@ export class Receiver {
 
   private async process (sender: string, batch: Pending[]): Promise<A2AReply[]> {
     const verdicts: Verdict[] = []
+    const rows: Array<Promise<string | undefined>> = []
     for (const p of batch) verdicts.push(await this.check(sender, p.frame))
     const toCommit = verdicts.filter(v => v.accept !== undefined)
     if (toCommit.length > 0) {
@@ -147,12 +148,20 @@ export class Receiver {
       if (woke.size > 0) this.init.onAccepted(woke)
       toCommit.forEach((v, i) => {
         if (outcomes[i] === 'accepted') {
-          void report(this.init.audit, { type: 'A2A_ACCEPTED', actor: `peer:${sender}`, outcome: 'ok', detail: { id: v.reply.id, mailbox: v.mailbox, bytes: v.bytes } })
+          const row = { type: 'A2A_ACCEPTED' as const, actor: `peer:${sender}`, outcome: 'ok' as const, detail: { id: v.reply.id, mailbox: v.mailbox, bytes: v.bytes } }
+          rows.push(Promise.resolve().then(async () => { await this.init.audit(row) }).then(() => v.reply.id!, (err: unknown) => { console.error('a2a: cannot write audit row A2A_ACCEPTED:', (err as Error)?.message ?? err); return undefined }))
         } else if (outcomes[i] === 'duplicate') {
           v.reply = { id: v.reply.id, status: 'duplicate' }
         } else if (outcomes[i] === 'conflict') {
           v.reply = conflictReply(v.reply.id!)
         }
+      })
+    }
+    // Not waited for by the replies (the envelopes are on disk): what a crash leaves unrecorded
+    // is recorded at the next start (`Mailboxes.recordUnaudited`).
+    if (rows.length > 0) {
+      void Promise.all(rows).then(ids => {
+        try { this.init.store.audited(ids.filter((id): id is string => id !== undefined)) } catch { /* checked again at the next start */ }
       })
     }
     // Refusals are reported (and made durable by the sink) before they are answered.
@@ -194,7 +203,7 @@ export class Receiver {
     }
     return {
       reply: { id: env.id, status: 'accepted' },
-      accept: { id: env.id, sender, mailbox: env.mailbox, ts: env.ts, ttl: env.ttl, message: JSON.stringify(env.message) },
+      accept: { id: env.id, sender, mailbox: env.mailbox, ts: env.ts, ttl: env.ttl, message: JSON.stringify(env.message), bytes },
       mailbox: env.mailbox,
       bytes
     }

@@ -74,6 +74,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE inbox ADD COLUMN earlier_deliveries INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE dead_letters ADD COLUMN earlier_deliveries INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 2 → 3: accepted envelopes whose A2A_ACCEPTED audit row is not known to be on disk: written in
+  // the accept's transaction, deleted once the row is durable. What a crash leaves here is
+  // recorded at the next start (helper finding, stop 29: a SIGKILL lost 128 acceptance rows).
+  `
+  CREATE TABLE accept_unaudited (
+    id       TEXT    PRIMARY KEY,
+    sender   TEXT    NOT NULL,
+    mailbox  TEXT    NOT NULL,
+    bytes    INTEGER NOT NULL
+  ) WITHOUT ROWID;
   `
 ]
 

@@ -63,7 +63,14 @@ export interface QueuedFrame { seq: number, id: string, frame: string, expiresAt
 
 export interface Settlement { id: string, status: 'delivered' | 'failed' | 'retry', code?: string, reason?: string }
 
-export interface AcceptInput { id: string, sender: string, mailbox: string, ts: number, ttl: number, message: string }
+/**
+ * An envelope to accept. `bytes` (its frame's size) marks one from the mesh, whose A2A_ACCEPTED row
+ * is tracked until durable; a local delivery (a pull agent's call) is audited as its call.
+ */
+export interface AcceptInput { id: string, sender: string, mailbox: string, ts: number, ttl: number, message: string, bytes?: number }
+
+/** An accepted envelope whose A2A_ACCEPTED row is not known to be on disk (`accept_unaudited`). */
+export interface UnauditedAccept { id: string, sender: string, mailbox: string, bytes: number }
 export type AcceptOutcome = 'accepted' | 'duplicate' | 'conflict'
 
 export interface InboxItem {
@@ -336,8 +343,20 @@ export class MailboxStore {
       if (this.q.dedupeInsert.run(e.id, e.sender, now + e.ttl + DEDUPE_GRACE_MS).changes === 0) {
         return (this.q.dedupeGet.get(e.id) as { sender: string }).sender === e.sender ? 'duplicate' : 'conflict'
       }
-      return this.q.inboxInsert.run(e.id, e.mailbox, e.sender, e.ts, now, e.message).changes === 1 ? 'accepted' : 'duplicate'
+      if (this.q.inboxInsert.run(e.id, e.mailbox, e.sender, e.ts, now, e.message).changes !== 1) return 'duplicate'
+      if (e.bytes !== undefined) this.q.unauditedInsert.run(e.id, e.sender, e.mailbox, e.bytes)
+      return 'accepted'
     }))
+  }
+
+  /** Forgets accepted envelopes whose audit rows are now on disk (relaxed: a crash only repeats the check). */
+  audited (ids: string[]): void {
+    if (ids.length > 0) this.relaxed(() => { for (const id of ids) this.q.unauditedDrop.run(id) })
+  }
+
+  /** Accepted envelopes whose audit rows may never have reached the disk (a crash, a failing log). */
+  unaudited (): UnauditedAccept[] {
+    return this.q.unauditedAll.all() as UnauditedAccept[]
   }
 
   /** `accept` made durable before it returns, on the event loop: for rare synchronous callers. */
@@ -349,7 +368,7 @@ export class MailboxStore {
 
   /** Takes back accepted envelopes whose commit could not be made durable (best effort). */
   unaccept (ids: string[]): void {
-    if (ids.length > 0) this.relaxed(() => { for (const id of ids) { this.q.inboxDropId.run(id); this.q.dedupeDrop.run(id) } })
+    if (ids.length > 0) this.relaxed(() => { for (const id of ids) { this.q.inboxDropId.run(id); this.q.dedupeDrop.run(id); this.q.unauditedDrop.run(id) } })
   }
 
   /** Sender of an id we have accepted (still remembered), if any. */
@@ -498,7 +517,8 @@ export class MailboxStore {
     }
     for (const r of this.q.inboxStats.all({ now }) as any[]) { const s = get(r.mailbox); s.ready = r.ready; s.leased = r.leased }
     for (const r of this.q.deadStats.all() as any[]) get(r.mailbox).dead = r.dead
-    return [...out.values()].sort((a, b) => a.mailbox.localeCompare(b.mailbox))
+    // Code-unit order, as `a2a.mailboxes` pages with `after`.
+    return [...out.values()].sort((a, b) => a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0)
   }
 
   /** Forgets expired dedupe ids and old settled outbox rows. */

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import * as v from 'valibot'
-import { RECEIVE_MAX_BYTES, badRequest, describeIssue, parseHttpListen } from '../protocol/index.js'
+import { DEFAULT_A2A_HTTP_PORT, DEFAULT_MAX_DELIVERIES, MAX_ENVELOPE_BYTES, RECEIVE_MAX_BYTES, badRequest, describeIssue, parseHttpListen } from '../protocol/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { explainFsError, writeFileAtomic } from './files/index.js'
 
@@ -99,6 +99,29 @@ export const ConfigSchema = v.strictObject({
 })
 
 export type Config = v.InferOutput<typeof ConfigSchema>
+
+/**
+ * What the parts use for the keys the file leaves out, for `sov config get|show` ("defaults filled
+ * in"; helper finding, stop 29: `config get a2a.http.blockingMaxMs` said null). The values live
+ * with their parts (a2a/sender, a2a/mailboxes, a2a/tasks), which `sov config` must not load:
+ * test/config-defaults.test.ts keeps the two in step.
+ */
+export const CONFIG_DEFAULTS = {
+  limits: { maxEnvelopeBytes: MAX_ENVELOPE_BYTES, maxDeliveries: DEFAULT_MAX_DELIVERIES },
+  a2a: { retryBaseMs: 500, retryMaxMs: 60_000, sweepIntervalMs: 1000, http: { listen: DEFAULT_A2A_HTTP_PORT, blockingMaxMs: 60_000 } }
+} as const
+
+/** `config` with CONFIG_DEFAULTS under every key it leaves out. */
+export function withDefaults (config: Config): Config {
+  const merge = (d: Record<string, any>, c: Record<string, any> | undefined): Record<string, any> => {
+    const out: Record<string, any> = { ...c }
+    for (const [k, dv] of Object.entries(d)) {
+      out[k] = typeof dv === 'object' && dv !== null ? merge(dv, c?.[k]) : c?.[k] ?? dv
+    }
+    return out
+  }
+  return merge(CONFIG_DEFAULTS, config) as Config
+}
 export type LicenceConfig = v.InferOutput<typeof LicenceSchema>
 
 export function loadConfig (path: string): Config {

@@ -17,7 +17,7 @@ import { LicenceWatcher } from './licence.js'
 import { acquireLock } from './lock.js'
 import { Supervisor } from './supervisor.js'
 import { capsAuditParts, secretForms } from './parts.js'
-import { RefusalAudit, type AuditEvent, type AuditLog } from './audit/index.js'
+import { AUDIT_TAIL_WINDOW_ROWS, RefusalAudit, type AuditEvent, type AuditLog } from './audit/index.js'
 import { AgentTokens, RevokedPeers, guardMeshProtocol, newOperatorToken, readOperatorToken, secretDigest, digestEquals, type Capabilities } from './caps/index.js'
 import { IpcServer, createDispatcher, type IpcComponents } from './ipc/index.js'
 
@@ -135,10 +135,17 @@ export class Daemon implements IpcComponents {
             sweepIntervalMs: this.config.a2a.sweepIntervalMs,
             authorize: (peerId, mailbox) => this.authorizeA2A(peerId, mailbox),
             // A peer's refusals are aggregated; other refusals are durable before they are
-            // answered; accepts ride the group commit.
+            // answered; accepts ride the group commit, and resolve once on disk (the receiver
+            // then forgets them in accept_unaudited).
             audit: async event => {
               if (event.type === 'A2A_REJECTED') await this.refusals.record(event)
-              else await this.audit(event, event.outcome !== 'ok')
+              else await this.audit(event, event.outcome !== 'ok' || event.type === 'A2A_ACCEPTED')
+            },
+            acceptedInAudit: async ids => {
+              const want = new Set(ids)
+              const found = new Set<string>()
+              for (const r of await this.auditLog.tail(AUDIT_TAIL_WINDOW_ROWS)) if (r.type === 'A2A_ACCEPTED' && want.has(String(r.detail.id))) found.add(String(r.detail.id))
+              return found
             },
             // A peer without any /a2a/send grant is refused before the handler reads a byte.
             handleProtocol: async (protocol, handler, handleOptions) => await guardMeshProtocol(this.mesh, {

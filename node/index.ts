@@ -10,7 +10,7 @@ import type { DaemonOptions } from './daemon.js'
 
 export type { DaemonOptions, DaemonInfo } from './daemon.js'
 export { initHome, UNSHARED_SUFFIX, type InitOptions, type InitResult } from './init.js'
-export { loadConfig, parseConfig, configKeys, updateConfig, type Config } from './config.js'
+export { CONFIG_DEFAULTS, loadConfig, parseConfig, configKeys, updateConfig, withDefaults, type Config } from './config.js'
 export { Supervisor, PART_STOP_TIMEOUT_MS, type Part } from './supervisor.js'
 
 /** Runs the daemon in this process until it is stopped (`daemon.ts`, loaded on this call). */

@@ -6,8 +6,8 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { VERSION } from '../protocol/index.js'
-import { AUDIT_TAIL_WINDOW_ROWS, AuditLog } from './audit/index.js'
-import { Capabilities, type AgentTokens } from './caps/index.js'
+import { AUDIT_TAIL_WINDOW_ROWS, AuditLog, START_TYPE, STOP_TYPE } from './audit/index.js'
+import { AGENT_TOKEN_PREFIX, Capabilities, type AgentTokens } from './caps/index.js'
 import { settleUnfinishedChanges } from './unfinished-changes.js'
 import type { AuditWriter } from './ipc/index.js'
 import type { Config } from './config.js'
@@ -50,12 +50,13 @@ export function capsAuditParts (d: CapsAuditHost, secrets: () => string[], log: 
           privateKey: d.privateKey,
           checkpointEvery: d.config.audit.checkpointEvery,
           secrets,
+          secretPrefixes: [AGENT_TOKEN_PREFIX],
           warn: line => { log(`audit: ${line}`) }
         })
-        await d.audit({ type: 'NODE_STARTED', actor: 'node', outcome: 'ok', detail: { peerId: d.peerId, version: VERSION, pid: process.pid } }, true)
+        await d.audit({ type: START_TYPE, actor: 'node', outcome: 'ok', detail: { peerId: d.peerId, version: VERSION, pid: process.pid } }, true)
       },
       stop: async () => {
-        await d.audit({ type: 'NODE_STOPPED', actor: 'node', outcome: 'ok', detail: { uptimeS: Math.round((Date.now() - d.startedAt) / 1000) } }, true)
+        await d.audit({ type: STOP_TYPE, actor: 'node', outcome: 'ok', detail: { uptimeS: Math.round((Date.now() - d.startedAt) / 1000) } }, true)
           .catch(() => {})
         await d.auditLog.close()
       }

@@ -12,6 +12,29 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024
  */
 export const RECEIVE_MAX_BYTES = 2 * 1024 * 1024
 
+/**
+ * Bytes of item JSON one list answer (`a2a.outbox`, `a2a.dead`, `a2a.mailboxes`, `audit.tail`)
+ * carries at most, the first item always: like a receive, a list is cut well inside one IPC frame,
+ * so no answer is too large to send (helper finding, stop 29: `a2a dead` of big messages, an outbox
+ * of 47k rows and 45k mailboxes all failed "Cannot send frame"). @default 2 MiB
+ */
+export const LIST_MAX_BYTES = 2 * 1024 * 1024
+
+/**
+ * The items of `items` whose JSON fits `LIST_MAX_BYTES`, at least one: the first ones, or with
+ * `newest` the last ones (in their order).
+ */
+export function fitList<T> (items: T[], newest = false): T[] {
+  let bytes = 0
+  let kept = 0
+  for (let k = 0; k < items.length; k++) {
+    bytes += JSON.stringify(items[newest ? items.length - 1 - k : k]).length
+    if (kept > 0 && bytes > LIST_MAX_BYTES) break
+    kept++
+  }
+  return newest ? items.slice(items.length - kept) : items.slice(0, kept)
+}
+
 /** The frame of `value`: its JSON encoded straight into the buffer after the length (one copy). */
 export function encodeFrame (value: unknown): Buffer {
   const text = JSON.stringify(value)

@@ -87,7 +87,14 @@ export const REQUEST_PARAMS = {
   'a2a.redrive': v.object({ mailbox: mailboxName, ids: v.optional(ids), all: v.optional(v.boolean()) }),
   'a2a.purge': v.object({ mailbox: mailboxName, which: v.picklist(['dead', 'ready', 'all']) }),
   'a2a.retry': v.object({ outboxId: nonEmpty }),
-  'a2a.mailboxes': v.object({}),
+  'a2a.mailboxes': v.object({
+    /** Only this mailbox. */
+    mailbox: v.optional(mailboxName),
+    /** Only mailboxes whose name sorts after this one (the next page). */
+    after: v.optional(v.pipe(v.string(), v.maxLength(64))),
+    /** At most this many. @default 1000 */
+    limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000)))
+  }),
   // Issue 11: local A2A agents offered to the mesh, and the agents a peer offers us.
   'agent.add': v.object({
     name: mailboxName,
@@ -175,7 +182,10 @@ export interface StatusResult {
   connections: number
   peers: number
   dht: { routingTable: number }
+  /** The first STATUS_MAILBOXES_MAX mailboxes by name; `sov a2a mailboxes` pages through all. */
   mailboxes?: Array<{ mailbox: string, ready: number, leased: number, dead: number }>
+  /** How many mailboxes there are in all. */
+  mailboxCount?: number
   outbox?: { queued: number, delivered: number, failed: number, expired: number }
   licence: { status: string, checkedAt?: string | null, txid?: string | null }
   /** The home directory and the swarm key's Kubo fingerprint (DESIGN §13). */

@@ -3,6 +3,7 @@
 // every message is delivered and acked exactly once: none lost, none doubled.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { IpcClient } from '../cli/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
@@ -164,7 +165,53 @@ test('2,000 messages, receiver and sender SIGKILLed 5 times each: all delivered,
   const sender = new Resilient(a.home, Date.now() + 20_000)
   ctx.defer(() => { sender.close() })
   await waitFor(async () => (await sender.call('a2a.outbox', { status: 'delivered' })).length === MESSAGES, 15_000, 'the outbox to show all delivered')
-  console.log(`  kills ${kills.join('')}; acks in doubt ${inDoubt.size}; redelivered after lease ${redeliveredAfterLease}`)
+  // Every acceptance is one audit row on B, though B died between commits and audit writes.
+  const { rows: accepted, recovered } = acceptanceRows(b.home)
+  for (const m of messages) {
+    const id = envelopeOf.get(m.messageId)!
+    assert.is(accepted.get(id), 1, `envelope ${id} has ${accepted.get(id) ?? 0} A2A_ACCEPTED rows`)
+  }
+  console.log(`  kills ${kills.join('')}; acks in doubt ${inDoubt.size}; redelivered after lease ${redeliveredAfterLease}; acceptance rows recovered at start ${recovered}`)
+})
+
+/** A2A_ACCEPTED rows per envelope id in `home`'s audit log, and how many were recovered at a start. */
+function acceptanceRows (home: string): { rows: Map<string, number>, recovered: number } {
+  const rows = new Map<string, number>()
+  let recovered = 0
+  for (const line of readFileSync(join(home, 'audit', 'events.jsonl'), 'utf8').split('\n')) {
+    if (!line.includes('"A2A_ACCEPTED"')) continue
+    const r = JSON.parse(line)
+    rows.set(r.detail.id, (rows.get(r.detail.id) ?? 0) + 1)
+    if (r.detail.recovered === true) recovered++
+  }
+  return { rows, recovered }
+}
+
+test('the receiver SIGKILLed in a burst: once it is back, every envelope it accepted has exactly one A2A_ACCEPTED row (the ones the crash lost are recorded at start, marked recovered; helper finding, stop 29)', async ctx => {
+  const port = await freePort()
+  const b = await startA2ADaemon(ctx, { port })
+  const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr] })
+  await grantSend(b.home, a.peerId, 'burst')
+  const c = await IpcClient.open(a.home)
+  ctx.defer(() => { c.close() })
+  const BURST = 4000
+  const ids: string[] = []
+  let next = 0
+  const sending = Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < BURST) {
+      const i = next++
+      ids.push(((await c.request('a2a.send', { peer: b.peerId, mailbox: 'burst', message: textMessage(`burst-${i}`) })) as any).id)
+    }
+  }))
+  // Killed while acceptances flow: some are committed and answered, their rows not yet on disk.
+  await waitFor(() => acceptanceRows(b.home).rows.size > 300, 30_000, 'acceptances flowing')
+  await b.kill()
+  await withDeadline(sending, 60_000, 'the sends (into A\'s outbox)')
+  await runDaemonIn(ctx, b.home)
+  await waitFor(async () => ((await c.request('a2a.outbox', { status: 'delivered', limit: BURST })) as any[]).length === BURST, 60_000, 'all delivered')
+  const { rows, recovered } = acceptanceRows(b.home)
+  for (const id of ids) assert.is(rows.get(id), 1, `envelope ${id} has ${rows.get(id) ?? 0} A2A_ACCEPTED rows`)
+  console.log(`  acceptance rows recovered at start: ${recovered}`)
 })
 
 test.run()

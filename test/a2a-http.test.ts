@@ -311,6 +311,11 @@ test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused b
   const past = await withDeadline(send(p.client, 'big 3000000'), 30_000, 'an answer past the bound B reads')
   assert.is(past.status?.state, TaskState.TASK_STATE_FAILED)
   assert.match(textOf(past.status?.message?.parts), /error\[TOO_LARGE\]: Cannot deliver to agent "builder": Cannot read the agent's answer: it passed \d+ bytes/)
+  // The agent's own 413 (the SDK server takes 100 KB): a permanent refusal, not UNAVAILABLE's
+  // outage (helper finding, stop 29).
+  const refused = await withDeadline(send(p.client, 'z'.repeat(300_000)), 30_000, 'a message over the agent\'s limit')
+  assert.is(refused.status?.state, TaskState.TASK_STATE_FAILED)
+  assert.match(textOf(refused.status?.message?.parts), /^error\[TOO_LARGE\]: Cannot deliver to agent "builder": .*413/)
   const next = await withDeadline(send(p.client, 'after the big one'), 30_000, 'the next call')
   assert.is(next.status?.state, TaskState.TASK_STATE_COMPLETED)
 

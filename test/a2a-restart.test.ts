@@ -200,4 +200,44 @@ test('STREAM-SUB-001 STREAM-SUB-002 STREAM-SUB-003 STREAM-SUB-004: SubscribeToTa
   assert.is(unknown.json.error?.code, -32001, `STREAM-SUB-004: ${JSON.stringify(unknown.json)}`)
 })
 
+
+test('CORE-CANCEL-001 CARD-001: B down — CancelTask says the callee cannot be reached and the task goes on (-32603, not -32002 "not cancelable"); the card is still served past its life (max-age=0), so a new SDK client reads the task on A; B back, the cancel reaches the agent (helper findings, stop 29)', async ctx => {
+  const p = await withDeadline(pair(ctx, { cardCacheControl: 'max-age=1' }), 60_000, 'setup')
+  const task = await withDeadline(send(p.client, 'slow 60000 long job', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  await p.b.stop()
+  const refused = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'CancelTask', params: { id: task.id } }), p.token)
+  assert.is(refused.json.error?.code, -32603, JSON.stringify(refused.json))
+  assert.match(refused.json.error.message, new RegExp(`^error\\[UNAVAILABLE\\]: Cannot cancel task ${task.id} now: [\\s\\S]*${p.b.peerId}[\\s\\S]*; the task goes on — send CancelTask again once the callee's node is reachable$`), refused.json.error.message)
+  await new Promise(resolve => setTimeout(resolve, 1500)) // past the card's life: A would ask B again
+  const card = await fetch(`${p.base}/.well-known/agent-card.json`)
+  assert.is(card.status, 200, await card.clone().text())
+  assert.is(card.headers.get('cache-control'), 'max-age=0')
+  const client = await clientFor(p.base, p.token)
+  const held = (await client.getTask({ tenant: '', id: task.id, historyLength: undefined })).status?.state
+  assert.ok(held === TaskState.TASK_STATE_SUBMITTED || held === TaskState.TASK_STATE_WORKING, `the task as A holds it: ${String(held)}`)
+  await runDaemonIn(ctx, p.b.home)
+  const cancelled = await waitFor(async () => await client.cancelTask({ tenant: '', id: task.id, metadata: undefined }).catch(() => undefined), 30_000, 'CancelTask once B is back')
+  assert.is(cancelled.status?.state, TaskState.TASK_STATE_CANCELED)
+})
+
+test('CORE-SEND-001: A stopped (SIGTERM) during a blocking SendMessage answers it with the task so far, so the client has its id; after the restart GetTask shows it completed (helper finding, stop 29: the client got a reset and no id)', async ctx => {
+  const p = await withDeadline(pair(ctx, { httpPort: await freePort() }), 60_000, 'setup')
+  const call = send(p.client, 'slow 3000 stopped mid-call')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  const stopping = p.a.stop()
+  const task = await withDeadline(call, 10_000, 'the blocking answer')
+  assert.ok(task.id !== '', 'the answer names the task')
+  assert.ok([TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING].includes(task.status!.state), String(task.status?.state))
+  assert.is(await stopping, 0, 'a clean stop')
+  await runDaemonIn(ctx, p.a.home)
+  const client = await clientFor(p.base, p.token)
+  const done = await waitFor(async () => {
+    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, 30_000, 'the task to complete on A')
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 3000 stopped mid-call')
+  assert.is(p.agent.received.length, 1, 'the agent got the call once')
+})
+
 test.run()

@@ -36,7 +36,7 @@ test('open() creates mailbox.db 0600 in WAL mode at the current schema version; 
   const dir = ctx.tmp()
   const { store, path } = open(ctx, dir)
   assert.is(statSync(path).mode & 0o777, 0o600)
-  assert.is(store.schemaVersion, 2)
+  assert.is(store.schemaVersion, 3)
   const e = incoming()
   assert.equal(store.accept([e], T0), ['accepted'])
   store.close()
@@ -76,19 +76,31 @@ test('a busy mailbox.db checkpoints on a worker thread: after HANDOVER_AFTER_SYN
   await waitFor(() => store.database.pragma('wal_autocheckpoint', { simple: true }) === 0, 10_000, 'the worker to take the checkpoints')
 })
 
-test('open() takes a version 1 file to version 2 (lease names count deliveries before a redrive), keeping its messages', ctx => {
+test('open() takes a version 1 file to version 3 (lease names count deliveries before a redrive; acceptances not yet audited), keeping its messages', ctx => {
   const dir = ctx.tmp()
   const { store, path } = open(ctx, dir)
   const e = incoming()
   store.accept([e], T0)
   store.close()
   const db = openDatabase(path)
-  db.exec('ALTER TABLE inbox DROP COLUMN earlier_deliveries; ALTER TABLE dead_letters DROP COLUMN earlier_deliveries; PRAGMA user_version = 1')
+  db.exec('ALTER TABLE inbox DROP COLUMN earlier_deliveries; ALTER TABLE dead_letters DROP COLUMN earlier_deliveries; DROP TABLE accept_unaudited; PRAGMA user_version = 1')
   db.close()
   const again = MailboxStore.open(path)
   ctx.defer(() => { again.close() })
-  assert.is(again.schemaVersion, 2)
+  assert.is(again.schemaVersion, 3)
+  assert.equal(again.unaudited(), [])
   assert.equal(again.lease('builder', { leaseMs: 100, max: 1, maxDeliveries: 5 }, T0).leased.map(m => m.lease), [`${e.id}.1`])
+})
+
+test('an envelope from the mesh stays listed as unaudited until its audit row is durable; a local delivery (no bytes) is not listed; unaccept drops it', ctx => {
+  const { store } = open(ctx)
+  const [a, b, local] = [incoming(), incoming(), incoming()]
+  assert.equal(store.accept([{ ...a, bytes: 10 }, { ...b, bytes: 20 }, local], T0), ['accepted', 'accepted', 'accepted'])
+  assert.equal(store.unaudited().map(u => [u.id, u.bytes]).sort(), [[a.id, 10], [b.id, 20]].sort())
+  assert.equal(store.accept([{ ...a, bytes: 10 }], T0), ['duplicate'])
+  store.audited([a.id])
+  store.unaccept([b.id])
+  assert.equal(store.unaudited(), [])
 })
 
 test('a full disk is UNAVAILABLE naming the file and the fix, for every kind of write (helper finding: a2a ack answered INTERNAL with a stack)', ctx => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { Capabilities, grantId, signGrant, signRevocation } from '../node/caps/index.js'
+import { Capabilities, RevokedPeers, grantId, signGrant, signRevocation } from '../node/caps/index.js'
 import { assertRejects, kitSuite } from './kit/index.js'
 
 const test = kitSuite('capabilities')
@@ -90,6 +90,39 @@ test('expired, not-yet-valid, revoked and tampered grants are refused, each with
   assert.is(reopened.ignored.length, 1)
   assert.match(reopened.ignored[0].reason, /signature does not verify/)
   assert.equal(reopened.check({ ...q, now: now + 10 }), { ok: false, reason: `grant ${g.id.slice(0, 16)} is revoked` }, 'the revocation survived the reopen')
+})
+
+test('a revocation held while it is recorded refuses the grant at once; released unrecorded, the grant works again; two holds need two releases (helper finding, stop 29)', async ctx => {
+  const { caps, peer } = await setup(ctx)
+  const g = await caps.sign({ aud: peer, cmd: '/a2a/send', mailbox: 'inbox' })
+  await caps.add(g.id, g.grant)
+  const q = { aud: peer, cmd: '/a2a/send', mailbox: 'inbox' }
+  const first = caps.holdRevocation([g.id])
+  const second = caps.holdRevocation([g.id])
+  assert.equal(caps.check(q), { ok: false, reason: `grant ${g.id.slice(0, 16)} is revoked` })
+  first()
+  first()
+  assert.is(caps.check(q).ok, false, 'a release counts once')
+  second()
+  assert.is(caps.check(q).ok, true, 'not recorded: the grant is honoured again')
+  const held = caps.holdRevocation([g.id])
+  await caps.addRevocation((await caps.prepareRevocation(g.id)).rev)
+  held()
+  assert.is(caps.check(q).ok, false, 'recorded: the tombstone keeps refusing it')
+})
+
+test('a peer held while its revocation is recorded is refused at once; released unrecorded it is not; recorded it stays refused', ctx => {
+  const revoked = new RevokedPeers(join(ctx.tmp('sov-peers-'), 'revoked.json'))
+  const peer = '12D3KooWGzQ8Yz2Cf6ZyGdUjKwYjDx2NLHhy2JbTTA3MygUbAPDs'
+  const release = revoked.hold(peer)
+  assert.ok(revoked.has(peer))
+  release()
+  assert.not.ok(revoked.has(peer))
+  const again = revoked.hold(peer)
+  revoked.add(peer)
+  again()
+  assert.ok(revoked.has(peer))
+  assert.equal(revoked.list(), [peer], 'only a recorded revocation is listed')
 })
 
 test('grant lines and tombstones this node did not sign are not honoured', async ctx => {

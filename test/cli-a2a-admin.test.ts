@@ -3,10 +3,12 @@
 // outbox last error and retry, dead/redrive/purge (audited), receive --follow, multi-part send.
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { kitSuite, waitFor } from './kit/index.js'
-import { SOV, sov } from './kit/daemon.js'
+import { SOV, runDaemonIn, sov } from './kit/daemon.js'
+import { GENESIS_HASH, sealRow } from '../node/audit/index.js'
+import { jcs } from '../node/files/index.js'
 import { startA2ADaemon } from './kit/a2a.js'
 
 const test = kitSuite('cli-a2a-admin')
@@ -64,6 +66,30 @@ test('audit acknowledge: a damaged row fails verify until acknowledged (signed, 
   const rows = (await sov(a.home, ['audit', 'tail', '-n', '5', '--json'])).json
   assert.ok(rows.some((r: any) => r.type === 'AUDIT_ACKNOWLEDGED' && r.detail.seq === 3 && /damaged/.test(r.detail.breakReason)))
   assert.is((await sov(a.home, ['audit', 'acknowledge', '--seq', '3', '--reason', 'again'])).code, 2, 'nothing left to acknowledge')
+})
+
+test('checkpoints removed offline: a row rewritten and the chain recomputed no longer passes, even after restarts sign new checkpoints over it (verify rule 7; helper finding, stop 29)', async ctx => {
+  const a = await startA2ADaemon(ctx)
+  assert.is((await sov(a.home, ['cap', 'grant', UNKNOWN_PEER, '/a2a/send', '--mailbox', 'x'])).code, 0)
+  assert.is(await a.stop(), 0)
+  const events = join(a.home, 'audit', 'events.jsonl')
+  let prev = GENESIS_HASH
+  const forged = readFileSync(events, 'utf8').trim().split('\n').map(l => {
+    const r = JSON.parse(l)
+    if (r.type === 'CAP_GRANTED') r.detail.mailbox = 'forged'
+    const { row, line } = sealRow(r.seq, r.ts, r, jcs(r.detail), prev)
+    prev = row.hash
+    return line
+  })
+  writeFileSync(events, forged.join(''))
+  rmSync(join(a.home, 'audit', 'checkpoints.jsonl'))
+  for (let round = 0; round < 2; round++) {
+    const d = await runDaemonIn(ctx, a.home)
+    const v = await sov(a.home, ['audit', 'verify', '--json'])
+    assert.is(v.code, 3, JSON.stringify(v.json))
+    assert.match(v.json.reason, /^row \d+ records a clean stop, which signs a checkpoint, but checkpoints\.jsonl holds none from it to the next start: checkpoints were removed or cut/)
+    assert.is(await d.stop(), 0)
+  }
 })
 
 test('send --wait: exit 0 once accepted, exit 3 with the code when refused; retry re-queues it after a grant', async ctx => {

@@ -42,7 +42,8 @@ test('usage mistakes: exit 2, error[BAD_REQUEST] naming the flag, the value and 
     [['a2a', 'purge', 'jobs'], /without confirmation: add --yes/],
     [['--home', join(a.home, 'typo'), 'status'], /home ".*typo" \(from --home\): it does not exist/],
     [['cap', 'revoke', 'abc'], /grant id is 8 to 64 lowercase hex/],
-    [['a2a'], /Cannot run `sov a2a`: give a command: send, receive/]
+    [['a2a'], /Cannot run `sov a2a`: give a command: send, receive/],
+    [['agents', a.peerId], /Cannot ask .* for its agents: that is this node itself; `sov agent list` shows the agents it offers/]
   ]
   for (const [args, message] of cases) {
     const r = await sov(a.home, args)
@@ -77,6 +78,18 @@ test('usage mistakes: exit 2, error[BAD_REQUEST] naming the flag, the value and 
     assert.match(r.stderr, message)
     assert.not.ok(existsSync(fresh), `sov init ${args.join(' ')} created the home`)
   }
+  const inspected = await sov(a.home, ['swarm-key', 'inspect', badKey])
+  assert.match(inspected.stderr, /^error\[SWARM_KEY_INVALID\]: ".*bad\.key": Cannot parse swarm key/, 'the file is named, as init names it')
+  // A purge that removed nothing (no such mailbox) changed nothing: no audit row.
+  const head = (await sov(a.home, ['status', '--json'])).json.audit.seq
+  const purged = await sov(a.home, ['a2a', 'purge', 'nosuchbox', '--yes', '--json'])
+  assert.is(purged.code, 0, purged.stderr)
+  assert.equal([purged.json.dead, purged.json.ready], [0, 0])
+  assert.is((await sov(a.home, ['status', '--json'])).json.audit.seq, head)
+  // config get and show fill in what the file leaves out (helper finding, stop 29: null).
+  assert.is((await sov(a.home, ['config', 'get', 'a2a.http.blockingMaxMs'])).stdout.trim(), '60000')
+  assert.is((await sov(a.home, ['config', 'get', 'limits.maxDeliveries', '--json'])).json.value, 5)
+  assert.is((await sov(a.home, ['config', 'show', '--json'])).json.limits.maxEnvelopeBytes, 1024 * 1024)
   // An unknown grant id prefix is NOT_FOUND with where to look.
   const unknown = await sov(a.home, ['cap', 'revoke', 'deadbeef'])
   assert.is(unknown.code, 1)

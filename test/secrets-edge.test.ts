@@ -120,4 +120,32 @@ async function memberStream (ctx: KitContext, b: { home: string, addr: string, p
   return { s, lp: lpStream(s) }
 }
 
+
+test('an agent that passes its own token, or part of the operator token, where a mailbox name belongs: the refusal row holds no part of either; an agent URL\'s query and password stay out of rows and messages', async ctx => {
+  const a = await startA2ADaemon(ctx)
+  const issued = await sov(a.home, ['agent-token', 'issue', 'reader', '--scope', '/a2a/read:builder', '--json'])
+  const token: string = issued.json.token
+  const operator = readFileSync(join(a.home, 'operator.token'), 'utf8').trim()
+  const agent = await ipc(ctx, a.home, token)
+  // The helper's case: 59 of the token's 64 hex digits (a mailbox name is at most 64 characters).
+  for (const mailbox of [token.slice(0, 64), operator.slice(0, 40), `x${operator.slice(8, 32)}y`]) {
+    await agent.request('a2a.receive', { mailbox, waitMs: 0 }).then(() => assert.unreachable('refused'), (err: any) => { assert.is(err.code, 'FORBIDDEN') })
+  }
+  const added = await sov(a.home, ['agent', 'add', 'pw', '--url', 'http://user:secretpw@127.0.0.1:1/'])
+  assert.is(added.code, 2, added.stderr)
+  assert.match(added.stderr, /its URL carries a user name or password; give the URL without them \(http:\/\/127\.0\.0\.1:1\/\)/)
+  const queried = await sov(a.home, ['agent', 'add', 'q', '--url', 'http://127.0.0.1:1/a2a?token=SECRETQ'])
+  assert.is(queried.code, 1, queried.stderr)
+  assert.match(queried.stderr, /cannot fetch its card from http:\/\/127\.0\.0\.1:1\/a2a\/\.well-known\/agent-card\.json\?…/, queried.stderr)
+  assert.is((await sov(a.home, ['audit', 'verify'])).code, 0)
+  await a.stop() // the refusals counted after the first are written as the log closes, with sample reasons
+  const events = readFileSync(join(a.home, 'audit', 'events.jsonl'), 'utf8')
+  const rows = events.trim().split('\n').map(l => JSON.parse(l))
+  assert.ok(rows.filter(r => r.type === 'IPC_FORBIDDEN').length >= 2, 'the refusals are recorded, then counted')
+  assert.not.match(events, /sova_[0-9a-f]/, 'no agent token digits')
+  assert.equal(leaks(events, token.slice(5)), [], 'no 8-digit piece of the agent token')
+  for (let i = 0; i + 16 <= operator.length; i++) assert.not.ok(events.includes(operator.slice(i, i + 16)), `no 16-digit piece of the operator token (at ${i})`)
+  assert.not.match(events + added.stderr + queried.stderr, /secretpw|SECRETQ/)
+})
+
 test.run()

@@ -29,9 +29,22 @@ export const MAX_CARD_BYTES = 64 * 1024
 /** The card path under an agent's base URL (A2A v1.0 §8.2). */
 export const AGENT_CARD_PATH = '.well-known/agent-card.json'
 
-/** `base/.well-known/agent-card.json`, `base` taken as a directory. */
+/**
+ * An agent URL as messages, logs and audit rows show it: without its query, which may carry a key
+ * (`?token=…`; helper finding, stop 29). `agent add` refuses a user name or password outright.
+ */
+export function shownUrl (url: URL): string {
+  return url.origin + url.pathname + (url.search !== '' ? '?…' : '')
+}
+
+/**
+ * `base/.well-known/agent-card.json`, `base`'s path taken as a directory and its query kept (a URL
+ * with a query lost its path: `/a2a?k=v` gave `/.well-known/…`).
+ */
 export function cardUrlOf (base: URL): URL {
-  return new URL(AGENT_CARD_PATH, base.href.endsWith('/') ? base : new URL(base.href + '/'))
+  const url = new URL(AGENT_CARD_PATH, new URL(base.pathname.endsWith('/') ? base.pathname : base.pathname + '/', base.origin))
+  url.search = base.search
+  return url
 }
 
 /**
@@ -120,13 +133,13 @@ export async function fetchAgentCard (cardUrl: URL, options: { etag?: string | n
   try {
     text = await readBounded(res.body, MAX_CARD_BYTES, 'the card')
   } catch (err) {
-    if ((err as SovError).code === 'TOO_LARGE') throw badRequest(`${cardUrl.href} serves a card of over ${MAX_CARD_BYTES} bytes, more than a card may have (every offered card crosses the mesh in one frame)`)
+    if ((err as SovError).code === 'TOO_LARGE') throw badRequest(`${shownUrl(cardUrl)} serves a card of over ${MAX_CARD_BYTES} bytes, more than a card may have (every offered card crosses the mesh in one frame)`)
     throw err
   }
   let card: unknown
   try { card = JSON.parse(text) } catch { card = undefined }
   if (typeof card !== 'object' || card === null || !Array.isArray((card as any).supportedInterfaces) || (card as any).supportedInterfaces.length === 0) {
-    throw badRequest(`${cardUrl.href} is not an A2A v1.0 Agent Card (no supportedInterfaces)`)
+    throw badRequest(`${shownUrl(cardUrl)} is not an A2A v1.0 Agent Card (no supportedInterfaces)`)
   }
   return { status: 'modified', card: v1CardOf(card as Record<string, any>, cardUrl.href), etag: res.headers.get('etag'), lifeMs }
 }

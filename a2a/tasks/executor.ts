@@ -18,7 +18,12 @@ export class MeshExecutor implements AgentExecutor {
   /** Ends the wait of a running execute() with a final task (a cancellation), by task id. */
   private readonly finishers = new Map<string, (task: Task) => void>()
 
-  constructor (private readonly remote: RemoteCalls, private readonly peer: string, private readonly agent: string, private readonly blockingMaxMs = BLOCKING_MAX_MS) {}
+  /**
+   * `closing`: aborted as the endpoint stops; an open request then ends with the task so far, as
+   * at the blocking bound, so its client learns the task id (helper finding, stop 29: a SIGTERM
+   * reset blocking calls without one, and a retry ran the work twice).
+   */
+  constructor (private readonly remote: RemoteCalls, private readonly peer: string, private readonly agent: string, private readonly blockingMaxMs = BLOCKING_MAX_MS, private readonly closing?: AbortSignal) {}
 
   execute = async (rc: RequestContext, bus: ExecutionEventBus): Promise<void> => {
     const message = Message.toJSON(rc.userMessage) as Record<string, any>
@@ -39,7 +44,8 @@ export class MeshExecutor implements AgentExecutor {
     let off = (): void => {}
     let ended = (): void => {}
     const over = new Promise<void>(resolve => { ended = resolve })
-    const done = (): void => { clearTimeout(timer); off(); this.finishers.delete(rc.taskId); ended() }
+    const onClosing = (): void => { done() }
+    const done = (): void => { clearTimeout(timer); off(); this.finishers.delete(rc.taskId); this.closing?.removeEventListener('abort', onClosing); ended() }
     // The call is durable before the client hears of the task (the SDK answers on the first
     // event); its snapshots need a round trip to the callee, so none comes before that event.
     off = await this.remote.call(
@@ -59,6 +65,8 @@ export class MeshExecutor implements AgentExecutor {
     bus.publish(AgentEvent.task(first))
     timer = setTimeout(done, this.blockingMaxMs)
     this.finishers.set(rc.taskId, task => { finish(task); done() })
+    if (this.closing?.aborted === true) done()
+    else this.closing?.addEventListener('abort', onClosing, { once: true })
     await over
   }
 

@@ -228,7 +228,7 @@ export class Forwarder {
           continue
         }
         // A refusal of ours keeps its code (TOO_LARGE: an answer past its bound); else the agent's.
-        const code = bound !== undefined ? bound.code : err instanceof SovError ? err.code : 'UNAVAILABLE'
+        const code = bound !== undefined ? bound.code : err instanceof SovError ? err.code : httpRefusalCode(err) ?? 'UNAVAILABLE'
         await this.commit(s, failedTask(s, `error[${code}]: Cannot deliver to agent "${s.agent}": ${agentFailure(bound ?? err)}`, this.historyOf(s)))
         return
       }
@@ -504,6 +504,16 @@ function tooLargeIn (err: unknown): SovError | undefined {
     if (e instanceof SovError && e.code === 'TOO_LARGE') return e
   }
   return undefined
+}
+
+/**
+ * The code of an agent's HTTP refusal (4xx, as the SDK words it: "…: 413 Payload Too Large"):
+ * a permanent failure, not the outage UNAVAILABLE would say (helper finding, stop 29).
+ */
+function httpRefusalCode (err: any): string | undefined {
+  const status = Number(/\b(4\d\d) [A-Z]/.exec(String(err?.message ?? ''))?.[1])
+  if (Number.isNaN(status)) return undefined
+  return status === 413 ? 'TOO_LARGE' : status === 401 || status === 403 ? 'FORBIDDEN' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST'
 }
 
 /** A stream that broke (the agent went away mid-task), after which GetTask takes over. */

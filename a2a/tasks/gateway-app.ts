@@ -20,6 +20,8 @@ import type { TaskDb } from './task-db.js'
 /** What the app needs of the server (`Gateway` is one). */
 export interface GatewayHooks {
   init: { db: TaskDb, remote: RemoteCalls, blockingMaxMs?: number }
+  /** Aborted as the endpoint stops: open requests end with the task so far. */
+  closing: AbortSignal
   agentUrl: (peer: string, name: string) => string
   card: (req: Request, res: Response) => Promise<void>
   authorize: (req: Request, res: Response, next: NextFunction) => void
@@ -150,7 +152,7 @@ function requestHandler (gateway: GatewayHooks, peer: string, name: string): Mes
     capabilities: { streaming: true, pushNotifications: false, extendedAgentCard: false },
     defaultInputModes: ['text/plain'], defaultOutputModes: ['text/plain']
   })
-  const executor = new MeshExecutor(remote, peer, name, blockingMaxMs)
+  const executor = new MeshExecutor(remote, peer, name, blockingMaxMs, gateway.closing)
   return new MeshRequestHandler(card, new SqliteTaskStore(db, owner => scopeOf(peer, name, owner)), executor, async taskId => {
     const call = db.lastCallOfTask(peer, name, taskId)
     return call === undefined ? undefined : await remote.cancel(call)

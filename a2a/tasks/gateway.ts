@@ -13,6 +13,7 @@
  * `CARD_CACHE_DEFAULT_MS` without a hint), and our rewritten card is served with the
  * `Cache-Control: max-age` left and a strong `ETag` (a conditional GET gets 304).
  */
+import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { NextFunction, Request, Response } from 'express'
@@ -24,6 +25,12 @@ import type { TaskDb } from './task-db.js'
 import { report, type AuditSink } from '../types.js'
 
 interface OfferedList { until: number, at: number, agents: OfferedAgent[] }
+
+/** How long open requests have to be answered when the endpoint stops. @default 1 s */
+export const STOP_GRACE_MS = 1000
+
+/** How long after it was fetched a peer's card is still served while the peer cannot be asked. @default 24 h */
+export const CARD_STALE_IF_ERROR_MS = 24 * 3600_000
 
 /**
  * A card asked for that the peer's list (cached) lacks makes us ask the peer again, at most this
@@ -66,6 +73,10 @@ export class Gateway {
   private readonly asking = new Map<string, Promise<OfferedList>>()
   /** Answers still open (streams above all), with the token and agent name they were allowed with. */
   private readonly open = new Map<Response, { token: string, agent: string }>()
+  private readonly closingCtl = new AbortController()
+
+  /** Aborted as the endpoint stops (`stop`). */
+  get closing (): AbortSignal { return this.closingCtl.signal }
 
   constructor (init: GatewayInit) { this.init = init }
 
@@ -126,8 +137,14 @@ export class Gateway {
     const s = this.server
     this.server = undefined
     if (s === undefined) return
+    // Open requests end with the task so far (MeshExecutor), and get up to STOP_GRACE_MS to be
+    // written, before the connections are cut.
+    const closed = new Promise<void>(resolve => { s.close(() => { resolve() }) })
+    this.closingCtl.abort()
+    const answered = Promise.all([...this.open.keys()].map(async res => { if (!res.writableFinished) await once(res, 'close').catch(() => {}) }))
+    await Promise.race([answered, new Promise(resolve => setTimeout(resolve, STOP_GRACE_MS).unref())])
     s.closeAllConnections()
-    await new Promise<void>(resolve => { s.close(() => { resolve() }) })
+    await closed
   }
 
   /** The agents `peer` offers us, with our card URL for each (`sov agents PEER`). */
@@ -187,8 +204,15 @@ export class Gateway {
       // A miss on a cached list asks the peer again: the agent may be offered or granted since.
       if (!list.agents.some(x => x.name === target.name) && Date.now() - list.at >= OFFERED_MISS_RETRY_MS) list = await this.offered(target.peer, true)
     } catch (err) {
-      res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
-      return
+      // The peer unreachable: the card it last sent is served (max-age 0), as RFC 5861's
+      // stale-if-error, so a client can still be built to read the tasks held here (helper
+      // finding, stop 29: GetTask "works while B is offline", yet the SDK client needs the card).
+      const last = this.cards.get(target.peer)
+      if (last === undefined || Date.now() - last.at > CARD_STALE_IF_ERROR_MS || !last.agents.some(x => x.name === target.name)) {
+        res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
+        return
+      }
+      list = { ...last, until: 0 }
     }
     const a = list.agents.find(x => x.name === target.name)
     if (a === undefined) { res.status(404).json({ error: `error[NOT_FOUND]: ${target.peer} offers no agent "${target.name}" to this node` }); return }
@@ -222,7 +246,7 @@ export class Gateway {
       const actor = who === undefined ? 'unknown' : `agent:${who.name}`
       void report(this.init.audit, { type: 'A2A_HTTP_REFUSED', actor, outcome: 'denied', detail: { peer: target.peer, agent: target.name, reason } })
       if (who === undefined) res.setHeader('WWW-Authenticate', 'Bearer realm="sovereign"')
-      res.status(who === undefined ? 401 : 403).json({ error: `error[${who === undefined ? 'UNAUTHENTICATED' : 'FORBIDDEN'}]: Cannot call "${target.name}": ${reason}; send Authorization: Bearer <agent token with scope /a2a/post>` })
+      res.status(who === undefined ? 401 : 403).json({ error: `error[${who === undefined ? 'UNAUTHENTICATED' : 'FORBIDDEN'}]: Cannot call "${target.name}": ${reason}; send Authorization: Bearer <agent token with scope /a2a/post or /a2a/post:${target.name}>` })
       return
     }
     ;(req as any).sovAgent = who.name

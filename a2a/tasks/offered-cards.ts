@@ -5,7 +5,7 @@
  * out with the seconds it stays fresh (`maxAgeS`, docs/protocols.md `agents`). An agent that
  * cannot be reached keeps its stored card, tried again after `CARD_RETRY_AFTER_MS`.
  */
-import { CARD_RETRY_AFTER_MS, cardUrlOf, fetchAgentCard } from './agent-card.js'
+import { CARD_RETRY_AFTER_MS, cardUrlOf, fetchAgentCard, shownUrl } from './agent-card.js'
 import type { OfferedRow, TaskDb } from './task-db.js'
 
 export interface OfferedCardsInit {
@@ -64,7 +64,7 @@ export class OfferedCards {
     } catch (err) {
       if (this.shutdown.signal.aborted) return
       this.init.db.refreshOffered(name, { freshUntil: Date.now() + CARD_RETRY_AFTER_MS })
-      this.init.log?.(`a2a: cannot revalidate the card of agent "${name}" at ${o.url}: ${(err as Error).message}; serving the stored one`)
+      this.init.log?.(`a2a: cannot revalidate the card of agent "${name}" at ${shownUrl(new URL(o.url))}: ${(err as Error).message}; serving the stored one`)
     }
   }
 }

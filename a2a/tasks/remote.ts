@@ -310,7 +310,7 @@ export class RemoteCalls {
     try {
       session = await this.session(peer)
     } catch (err) {
-      throw unavailable(`Cannot ask ${peer}: ${(err as Error).message}`, { cause: err })
+      throw unavailable(`Cannot ask ${peer}: ${(err as Error).message}; check that its node runs and is in this mesh (\`sov peers ping ${peer}\`)`, { cause: err })
     }
     if (session === undefined) return await this.askOnStream(peer, req, s)
     const sess = session

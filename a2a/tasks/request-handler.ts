@@ -86,7 +86,7 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     if (taskId === '' || this.store.loadNow(taskId, context) === undefined) return () => {}
     const key = `${context.user?.userName ?? ''}\n${taskId}`
     if (this.starting.has(key) || this.turnOpen(taskId)) {
-      throw new UnsupportedOperationError(`Task ${taskId} has a turn in flight: send the next message once it needs input (follow it with SubscribeToTask or GetTask), or cancel it`)
+      throw new UnsupportedOperationError(`Task ${taskId} has a turn in flight: send the next message once it needs input (follow it with SubscribeToTask or GetTask), or cancel it if its agent is a forward one`)
     }
     this.starting.add(key)
     let held = true
@@ -98,7 +98,14 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     const state = task?.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
     if (task !== undefined && TERMINAL.has(state)) throw new TaskNotCancelableError(`Task not cancelable: ${params.id} is already in a terminal state (${taskStateToJSON(state)})`)
     if (task !== undefined) {
-      const answer = await this.cancelRemote(task.id).catch(() => undefined)
+      let answer: Record<string, any> | undefined
+      try {
+        answer = await this.cancelRemote(task.id)
+      } catch (err) {
+        // Not "not cancelable": the callee was not asked (helper finding, stop 29). A plain
+        // error is JSON-RPC -32603 with this message; the task goes on and may be cancelled later.
+        throw new Error(`error[UNAVAILABLE]: Cannot cancel task ${params.id} now: ${(err as Error).message}; the task goes on — send CancelTask again once the callee's node is reachable`)
+      }
       if (answer === undefined) throw new TaskNotCancelableError(`Task not cancelable: ${params.id}: the callee did not accept the cancellation (an agent that answers with sov a2a reply ends its tasks itself)`)
       const remote = Task.fromJSON(answer)
       const merged = { ...task, status: remote.status, artifacts: remote.artifacts.length > 0 ? remote.artifacts : task.artifacts }

@@ -10,7 +10,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_PAYLOAD_BYTES, MailboxNameSchema, badRequest, conflict, isSovError, notFound, payloadTooLarge, tooLarge, unavailable } from '../../protocol/index.js'
 import type { AuditSink, Authorize } from '../types.js'
 import { report } from '../types.js'
-import { cardUrlOf, fetchAgentCard } from './agent-card.js'
+import { cardUrlOf, fetchAgentCard, shownUrl } from './agent-card.js'
 import { Forwarder } from './forward.js'
 import { Gateway } from './gateway.js'
 import { OfferedCards } from './offered-cards.js'
@@ -147,21 +147,23 @@ export class A2aTasks {
       return { name, url: '', description, addedAt: Date.now() }
     }
     let base: URL
-    try { base = new URL(url) } catch (cause) { throw badRequest(`Cannot add agent "${name}": "${url}" is not a URL`, { cause }) }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw badRequest(`Cannot add agent "${name}": "${url}" is not http(s)`)
+    try { base = new URL(url) } catch (cause) { throw badRequest(`Cannot add agent "${name}": the --url given is not a URL`, { cause }) }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw badRequest(`Cannot add agent "${name}": "${shownUrl(base)}" is not http(s)`)
+    // fetch refuses such a URL anyway; and a password must not sit in tasks.db and every message.
+    if (base.username !== '' || base.password !== '') throw badRequest(`Cannot add agent "${name}": its URL carries a user name or password; give the URL without them (${shownUrl(base)})`)
     const cardUrl = cardUrlOf(base)
     let fetched
     try {
       fetched = await fetchAgentCard(cardUrl)
     } catch (cause) {
       if (isSovError(cause, 'BAD_REQUEST')) throw badRequest(`Cannot add agent "${name}": ${(cause as Error).message}`, { cause })
-      throw unavailable(`Cannot add agent "${name}": cannot fetch its card from ${cardUrl.href}: ${(cause as Error).message}; is the agent running?`, { cause })
+      throw unavailable(`Cannot add agent "${name}": cannot fetch its card from ${shownUrl(cardUrl)}: ${(cause as Error).message}; is the agent running?`, { cause })
     }
-    if (fetched.status !== 'modified') throw unavailable(`Cannot add agent "${name}": ${cardUrl.href} answered 304 to an unconditional request`)
+    if (fetched.status !== 'modified') throw unavailable(`Cannot add agent "${name}": ${shownUrl(cardUrl)} answered 304 to an unconditional request`)
     const card = fetched.card
     db.putOffered(name, 'forward', base.href, JSON.stringify(card), { etag: fetched.etag, freshUntil: Date.now() + fetched.lifeMs })
     this.forwarder?.forget(name)
-    await report(this.init.audit, { type: 'A2A_AGENT_ADDED', actor, outcome: 'ok', detail: { name, url: base.href } })
+    await report(this.init.audit, { type: 'A2A_AGENT_ADDED', actor, outcome: 'ok', detail: { name, url: shownUrl(base) } })
     return { name, url: base.href, description: String(card.description ?? ''), addedAt: Date.now() }
   }
 

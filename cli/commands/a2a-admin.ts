@@ -15,11 +15,11 @@ export function registerA2AAdminCommands (a2a: Command): void {
   a2a.command('outbox').description('messages this node sends, with their delivery state and last error')
     .option('--status <status>', `only this state: ${OUTBOX_STATUSES.join(' | ')}`)
     .option('--peer <peerId>', 'only messages to this peer')
-    .option('--limit <n>', 'only the newest N (1 to 100000)')
+    .option('--limit <n>', 'only the newest N (1 to 100000; an answer stops at 2 MiB)', '1000')
     .action(async (o: { status?: string, peer?: string, limit?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       if (o.status !== undefined && !OUTBOX_STATUSES.includes(o.status)) throw badRequest(`Cannot use --status "${o.status}": use ${OUTBOX_STATUSES.join(', ')}`)
-      const limit = o.limit === undefined ? undefined : intFlag('--limit', o.limit, { min: 1, max: 100_000 })
+      const limit = intFlag('--limit', o.limit ?? '1000', { min: 1, max: 100_000 })
       const r = await withDaemon(g.home, async c => await c.request('a2a.outbox', { status: o.status as 'queued', peer: o.peer, limit })) as any[]
       emit(g, r, r => r.length === 0 ? 'Outbox empty' : r.map(m => {
         const why = m.reason ?? m.lastError
@@ -32,19 +32,31 @@ export function registerA2AAdminCommands (a2a: Command): void {
       const r = await withDaemon(g.home, async c => await c.request('a2a.retry', { outboxId: id }))
       emit(g, r, r => `Queued ${String(r.id)} again for ${String(r.peer)}`)
     })
-  a2a.command('mailboxes').description('mailboxes with messages ready, leased and dead')
-    .action(async (_o: unknown, cmd: Command) => {
+  a2a.command('mailboxes').description('mailboxes with messages ready, leased and dead, by name')
+    .option('--limit <n>', 'at most N (1 to 100000)', '1000')
+    .option('--after <mailbox>', 'only the mailboxes after this one (the next page)')
+    .action(async (o: { limit: string, after?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
-      const r = await withDaemon(g.home, async c => await c.request('a2a.mailboxes', {})) as any[]
-      emit(g, r, r => r.length === 0 ? 'No mailboxes' : r.map(m => `${String(m.mailbox)}  ${String(m.ready)} ready  ${String(m.leased)} leased  ${String(m.dead)} dead`).join('\n'))
+      const limit = intFlag('--limit', o.limit, { min: 1, max: 100_000 })
+      // One more than shown tells whether there is a next page.
+      const r = await withDaemon(g.home, async c => await c.request('a2a.mailboxes', { after: o.after, limit: Math.min(limit + 1, 100_000) })) as any[]
+      const page = r.slice(0, limit)
+      emit(g, page, page => page.length === 0 ? 'No mailboxes' : page.map(m => `${String(m.mailbox)}  ${String(m.ready)} ready  ${String(m.leased)} leased  ${String(m.dead)} dead`).join('\n') +
+        (r.length > page.length ? `\nMore: sov a2a mailboxes --after ${String(page[page.length - 1].mailbox)}` : ''))
     })
   a2a.command('dead').argument('<mailbox>').description('dead letters of a mailbox: why they died and after how many deliveries')
     .option('--limit <n>', 'at most N (1 to 100000)', '1000')
     .action(async (mailbox: string, o: { limit: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const limit = intFlag('--limit', o.limit, { min: 1, max: 100_000 })
-      const r = await withDaemon(g.home, async c => await c.request('a2a.dead', { mailbox, limit })) as any[]
-      emit(g, r, r => r.length === 0 ? `No dead letters in ${mailbox}` : r.map(m => `${String(m.id)} from ${String(m.from)}  ${String(m.deliveries)} deliveries  died ${new Date(m.diedAt).toISOString()}: ${String(m.reason)}`).join('\n'))
+      const { r, count } = await withDaemon(g.home, async c => {
+        const r = await c.request('a2a.dead', { mailbox, limit }) as any[]
+        // An answer stops at 2 MiB of letters: say how many there are beyond it.
+        const stats = g.json === true ? [] : await c.request('a2a.mailboxes', { mailbox }) as any[]
+        return { r, count: stats[0]?.mailbox === mailbox ? Number(stats[0].dead) : r.length }
+      })
+      emit(g, r, r => r.length === 0 ? `No dead letters in ${mailbox}` : r.map(m => `${String(m.id)} from ${String(m.from)}  ${String(m.deliveries)} deliveries  died ${new Date(m.diedAt).toISOString()}: ${String(m.reason)}`).join('\n') +
+        (count > r.length ? `\nThe oldest ${r.length} of ${count} dead letters (an answer stops at 2 MiB); redrive or purge these to see the next` : ''))
     })
   a2a.command('redrive').argument('<mailbox>').argument('[ids...]', 'dead letter ids (or --all)')
     .description('put dead letters back as ready, delivery count reset (audited)')
@@ -69,3 +81,4 @@ export function registerA2AAdminCommands (a2a: Command): void {
       emit(g, { mailbox, which, ...r }, r => `Purged ${mailbox}: ${r.dead as number} dead letters, ${r.ready as number} ready messages`)
     })
 }
+

@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { MAX_TTL_MS, SovError, badRequest, timeout } from '../../protocol/index.js'
+import { MAX_TTL_MS, SovError, badRequest, timeout, unavailable } from '../../protocol/index.js'
 import { durationFlag, emit, formatDuration, intFlag, printable, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, withDaemon } from '../ipc-client.js'
 import { buildMessage, orderedParts, partCollector, type MessageFlags, type PartSpec } from './a2a-message.js'
@@ -144,32 +144,56 @@ async function follow (g: GlobalOptions, mailbox: string, opts: { leaseMs: numbe
       const r = await Promise.race([got, stopped])
       // Interrupted mid-poll: the daemon ends that poll when the connection closes.
       if (r === null) break
-      for (const m of r) {
-        held.add(m.lease)
-        if (opts.out !== undefined) saveRaw(opts.out, m)
-        process.stdout.write((g.json === true ? JSON.stringify(m) : printable(human(m))) + '\n')
-      }
-      if (opts.ack && r.length > 0) {
-        await c.request('a2a.ack', { mailbox, leases: r.map(m => m.lease) })
-        for (const m of r) held.delete(m.lease)
+      for (const m of r) held.add(m.lease)
+      // With --ack, what was printed is acknowledged even when a later message of the batch
+      // cannot be saved: released instead, it would come back and count towards a dead letter.
+      const printed: string[] = []
+      try {
+        for (const m of r) {
+          if (opts.out !== undefined) saveRaw(opts.out, m)
+          process.stdout.write((g.json === true ? JSON.stringify(m) : printable(human(m))) + '\n')
+          printed.push(m.lease)
+        }
+      } finally {
+        if (opts.ack && printed.length > 0) {
+          await c.request('a2a.ack', { mailbox, leases: printed })
+          for (const lease of printed) held.delete(lease)
+        }
       }
     }
   } finally {
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
     // Closing ends the pending poll on the daemon; the release goes over a fresh connection,
-    // since this one may still be answering that poll.
+    // since this one may still be answering that poll. Also when the loop failed (a part that
+    // cannot be saved): what was not printed goes back to the queue at once.
     c.close()
+    if (held.size > 0) await withDaemon(g.home, async r => await r.request('a2a.nack', { mailbox, leases: [...held] })).catch(() => {})
   }
-  if (held.size > 0) await withDaemon(g.home, async r => await r.request('a2a.nack', { mailbox, leases: [...held] }))
 }
+
+/** Longest sender-given file name kept, in UTF-16 units (a file name is at most 255 bytes). */
+const MAX_SAVED_NAME = 100
 
 function saveRaw (dir: string, m: any): void {
   ;(m.message?.parts ?? []).forEach((p: any, i: number) => {
     if (p.raw === undefined) return
-    const name = `${String(m.id)}-${i}${typeof p.filename === 'string' ? '-' + p.filename.replace(/[/\\]/g, '_') : ''}`
-    writeFileSync(join(dir, name), Buffer.from(p.raw, 'base64'), { mode: 0o600 })
+    const name = `${String(m.id)}-${i}${typeof p.filename === 'string' && p.filename !== '' ? '-' + safeFileName(p.filename) : ''}`
+    try {
+      writeFileSync(join(dir, name), Buffer.from(p.raw, 'base64'), { mode: 0o600 })
+    } catch (err: any) {
+      throw unavailable(`Cannot save part ${i} of message ${String(m.id)} to "${join(dir, name)}": ${String(err.code ?? err.message)}; free space or choose another --out directory (the message was not acknowledged)`)
+    }
   })
+}
+
+/**
+ * The sender's file name made safe as one name in the --out directory: separators, control
+ * characters (NUL among them) become `_`, lone surrogates U+FFFD, and it is cut to MAX_SAVED_NAME —
+ * the name comes from a remote peer, so it must neither escape the directory nor fail the write.
+ */
+function safeFileName (filename: string): string {
+  return filename.replace(/[\u0000-\u001f\u007f/\\]/g, '_').slice(0, MAX_SAVED_NAME).toWellFormed()
 }
 
 function human (m: any): string {

@@ -19,7 +19,7 @@ export function registerConfigCommands (program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const { node, path } = await open(g.home)
-      const c = node.loadConfig(path)
+      const c = node.withDefaults(node.loadConfig(path))
       emit(g, c, c => JSON.stringify(c, null, 2))
     })
   config.command('get').argument('<key>', 'dotted key, e.g. listen, limits.maxDeliveries, licence.electrum')
@@ -29,7 +29,7 @@ export function registerConfigCommands (program: Command): void {
       const { node, path } = await open(g.home)
       const parts = key.split('.')
       assertKnown(node, parts, key)
-      let value: any = node.loadConfig(path)
+      let value: any = node.withDefaults(node.loadConfig(path))
       for (const p of parts) value = value?.[p]
       emit(g, { key, value: value ?? null }, r => typeof r.value === 'string' ? r.value : JSON.stringify(r.value, null, 2))
     })

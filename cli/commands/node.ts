@@ -91,7 +91,7 @@ export function registerNodeCommands (program: Command): void {
         `DHT:         ${s.dht.routingTable} in routing table`,
         ...(s.reachability !== undefined ? [`Reachable:   ${s.reachability}`] : []),
         ...(s.relay !== undefined ? [`Relay:       ${s.relay.serving ? 'serving members; ' : ''}${s.relay.reservations.map(r => `${r.role === 'client' ? 'slot on' : 'slot for'} ${r.peerId}`).join(', ') || 'no reservations'}`] : []),
-        ...(s.mailboxes !== undefined ? [`Mailboxes:   ${s.mailboxes.map(m => `${m.mailbox} (${m.ready} ready, ${m.leased} leased, ${m.dead} dead)`).join(', ') || '(none)'}`] : []),
+        ...(s.mailboxes !== undefined ? [`Mailboxes:   ${mailboxLine(s.mailboxes, s.mailboxCount ?? s.mailboxes.length)}`] : []),
         `A2A HTTP:    ${s.a2aHttp ?? 'off'}`,
         `Licence:     ${s.licence.status}${(s.licence as { stale?: boolean }).stale === true ? ' (stale: no Electrum server reachable; kept through the grace)' : ''}`,
         `Audit head:  ${s.audit === null ? 'unknown' : `#${s.audit.seq} ${s.audit.hash.slice(0, 16)}…`}`,
@@ -130,4 +130,14 @@ async function startBackground (home: string | undefined, listen?: string[]): Pr
       try { return await c.request('status', {}) as StatusResult } finally { c.close() }
     }
   })
+}
+
+/** Mailboxes shown on the status line; the rest are counted. */
+const STATUS_LINE_MAILBOXES = 10
+
+function mailboxLine (shown: NonNullable<StatusResult['mailboxes']>, count: number): string {
+  if (count === 0) return '(none)'
+  const line = shown.slice(0, STATUS_LINE_MAILBOXES).map(m => `${m.mailbox} (${m.ready} ready, ${m.leased} leased, ${m.dead} dead)`).join(', ')
+  const more = count - Math.min(shown.length, STATUS_LINE_MAILBOXES)
+  return more > 0 ? `${line} and ${more} more (\`sov a2a mailboxes\`)` : line
 }

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { badRequest, conflict, swarmKeyInvalid, type StatusResult } from '../../protocol/index.js'
+import { SovError, badRequest, conflict, swarmKeyInvalid, type StatusResult } from '../../protocol/index.js'
 import { durationFlag, emit, type GlobalOptions } from '../output.js'
 import { homeDir, withDaemon } from '../ipc-client.js'
 import { readPassphrase } from '../passphrase.js'
@@ -44,7 +44,15 @@ export function registerSwarmKeyCommands (program: Command): void {
         throw swarmKeyInvalid(`Cannot read swarm key "${file}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause })
       }
       const mesh = await import('../../mesh/index.js')
-      const { key, encoding } = mesh.parseSwarmKey(bytes)
+      let parsed: ReturnType<typeof mesh.parseSwarmKey>
+      try {
+        parsed = mesh.parseSwarmKey(bytes)
+      } catch (err) {
+        // Name the file, as `sov init --swarm-key` does (helper finding, stop 29).
+        if (err instanceof SovError) err.message = `"${file}": ${err.message}`
+        throw err
+      }
+      const { key, encoding } = parsed
       emit(g, { encoding, fingerprint: mesh.swarmKeyFingerprint(key) }, r => `Encoding:    ${r.encoding}\nFingerprint: ${r.fingerprint}`)
     })
 }

@@ -25,7 +25,7 @@ export function registerTokenCommands (program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const expiresS = Math.round(durationFlag('--expires', o.expires, { min: 1000, max: MAX_EXPIRES_MS }) / 1000)
       const r = await withDaemon(g.home, async c => await c.request('agentToken.issue', { name, scopes: o.scope, expiresS })) as AgentTokenIssued
-      emit(g, r, r => [`Agent token for "${r.name}" (scopes ${r.scopes.join(', ')}; ${r.expires === null ? 'no expiry' : `expires ${new Date(r.expires * 1000).toISOString()}`}):`, r.token, 'Give it to the agent as $SOV_TOKEN; it is not shown again.'].join('\n'))
+      emit(g, r, r => [`Agent token for "${r.name}" (scopes ${r.scopes.join(', ')}; ${r.expires === null ? 'no expiry' : `expires ${new Date(r.expires * 1000).toISOString()}`}):`, r.token, 'Give it to the agent (as $SOV_TOKEN for sov commands, or as its bearer token on the A2A endpoint); it is not shown again.'].join('\n'))
     })
   agent.command('revoke').argument('<name>').description('revoke an agent token')
     .action(async (name: string, _o: unknown, cmd: Command) => {

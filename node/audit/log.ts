@@ -27,6 +27,7 @@ import { EVENTS_DSYNC, loadAuditState } from './load.js'
 import { dropCheckpointsThrough, findCut, keepSuffix, removeAbandonedPurges } from './purge.js'
 import { readChunks, verifyAudit, type AuditHead, type VerifyResult } from './verify.js'
 import { offsetBefore } from './seek.js'
+import { SecretScrubber } from './redact.js'
 import { ensureDir, explainFsError, openRw, writeAll } from '../files/index.js'
 
 /** Rows between two automatic checkpoints. @default 1000 */
@@ -51,8 +52,10 @@ export interface AuditLogOptions {
   checkpointIntervalMs?: number
   /** @default AUDIT_TAIL_WINDOW_ROWS */
   tailWindow?: number
-  /** Secrets that must never reach a row; a row containing one has it replaced by `[redacted]`. */
+  /** Secrets that must never reach a row, even in part; a row containing one has it replaced by `[redacted]`. */
   secrets?: () => string[]
+  /** Prefixes of secrets this log cannot know (agent tokens, `sova_`): text from one on is redacted. */
+  secretPrefixes?: string[]
   /** Where warnings go. @default stderr */
   warn?: (line: string) => void
 }
@@ -82,7 +85,8 @@ export class AuditLog {
   readonly batchSizes: number[] = []
   private readonly eventsPath: string
   private readonly checkpointsPath: string
-  private readonly opts: Required<Omit<AuditLogOptions, 'secrets'>> & Pick<AuditLogOptions, 'secrets'>
+  private readonly opts: Required<Omit<AuditLogOptions, 'secrets' | 'secretPrefixes'>>
+  private readonly scrubber?: SecretScrubber
   private fh!: FileHandle
   private size = 0
   private cpFh!: FileHandle
@@ -114,6 +118,7 @@ export class AuditLog {
       warn: (line: string) => { process.stderr.write(`audit: ${line}\n`) },
       ...opts
     }
+    if (opts.secrets !== undefined || opts.secretPrefixes !== undefined) this.scrubber = new SecretScrubber(opts.secrets ?? (() => []), opts.secretPrefixes)
     this.eventsPath = join(opts.dir, 'events.jsonl')
     this.checkpointsPath = join(opts.dir, 'checkpoints.jsonl')
   }
@@ -152,7 +157,7 @@ export class AuditLog {
     let detailJson: string
     try {
       detailJson = prepareEvent(ev)
-      if (this.leaksSecret(ev.actor, detailJson)) {
+      if (this.scrubber !== undefined && (this.scrubber.leaks(detailJson) || this.scrubber.leaks(ev.actor))) {
         ev = this.redact(ev)
         detailJson = prepareEvent(ev)
       }
@@ -316,17 +321,9 @@ export class AuditLog {
     }
   }
 
-  private leaksSecret (actor: string, detailJson: string): boolean {
-    const secrets = this.opts.secrets?.()
-    if (secrets === undefined) return false
-    for (const s of secrets) if (s.length >= 16 && (detailJson.includes(s) || actor.includes(s))) return true
-    return false
-  }
-
   private redact (ev: AuditEvent): AuditEvent {
-    const secrets = (this.opts.secrets?.() ?? []).filter(s => s.length >= 16)
     const scrub = (v: unknown): unknown => {
-      if (typeof v === 'string') return secrets.reduce((t, s) => t.split(s).join('[redacted]'), v)
+      if (typeof v === 'string') return this.scrubber!.scrub(v)
       if (Array.isArray(v)) return v.map(scrub)
       if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [scrub(k) as string, scrub(x)]))
       return v

@@ -34,6 +34,10 @@ export interface AuditRow extends AuditEvent {
   hash: string
 }
 
+/** The rows of a node's start and clean stop; a clean stop signs a checkpoint (verify rule 7). */
+export const START_TYPE = 'NODE_STARTED'
+export const STOP_TYPE = 'NODE_STOPPED'
+
 /** The row that anchors a purge: its detail names the last dropped row (DESIGN §10 retention). */
 export const PURGE_TYPE = 'AUDIT_PURGED'
 /**

@@ -14,13 +14,17 @@
  * 6. a damaged row whose stored seq, prev and hash still fit the chain is a *break*; the chain is
  *    followed past it on its stored hash. A break is forgiven only by a later `AUDIT_ACKNOWLEDGED`
  *    row naming its seq that a signed checkpoint names exactly (`sov audit acknowledge`, issue 14):
- *    then the log verifies and the break is listed as acknowledged, never hidden.
+ *    then the log verifies and the break is listed as acknowledged, never hidden;
+ * 7. a clean stop (`NODE_STOPPED`) signs a checkpoint before the next start (`NODE_STARTED`):
+ *    a stop without one is a break at its row — checkpoints removed or cut offline, after which
+ *    rewritten rows would have passed (helper finding, stop 29); a stop killed before it could
+ *    sign is acknowledged like any break.
  *
  * The first failure by seq is reported. Lines are checked one at a time, so memory stays flat.
  */
 import { open, readFile } from 'node:fs/promises'
 import type { PublicKey } from '@libp2p/interface'
-import { GENESIS_HASH, PURGE_TYPE, checkLine, claimedSeq, type AuditRow } from './row.js'
+import { GENESIS_HASH, PURGE_TYPE, START_TYPE, STOP_TYPE, checkLine, claimedSeq, type AuditRow } from './row.js'
 import { checkCheckpointLine, type Checkpoint } from './checkpoint.js'
 
 export interface AuditHead { seq: number, hash: string }
@@ -58,6 +62,9 @@ class ChainVerifier {
   private bad?: Bad
   private readonly purges: PurgeMark[] = []
   private readonly breaks: Bad[] = []
+  /** Seqs of the clean stops and the starts read (rule 7). */
+  private readonly stops: number[] = []
+  private readonly starts: number[] = []
   private readonly acks: Array<{ seq: number, hash: string, target: number, note: string }> = []
   private readonly cps: Checkpoint[]
   private cpi = 0
@@ -84,6 +91,13 @@ class ChainVerifier {
       this.rest = ''
     }
     const honoured = this.purges.filter(p => this.cps.some(c => c.seq === p.seq && c.hash === p.hash))
+    for (const s of this.stops) {
+      const next = this.starts.find(t => t > s) ?? Infinity
+      if (!this.cps.some(c => c.seq >= s && c.seq < next)) {
+        this.breaks.push({ seq: s, reason: `row ${s} records a clean stop, which signs a checkpoint, but checkpoints.jsonl holds none from it to the next start: checkpoints were removed or cut, so rows before it could have been rewritten (or the stop was killed before it signed; then acknowledge it)` })
+      }
+    }
+    this.breaks.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))
     const fails: Bad[] = []
     if (this.first !== undefined && this.first.seq !== 1) {
       const { seq, prev } = this.first
@@ -184,6 +198,8 @@ class ChainVerifier {
     }
     if (row.type === PURGE_TYPE) this.notePurge(row)
     if (row.type === ACK_TYPE) this.noteAck(row)
+    if (row.type === STOP_TYPE) this.stops.push(row.seq)
+    else if (row.type === START_TYPE) this.starts.push(row.seq)
     this.last = row
   }
 

@@ -62,6 +62,8 @@ export class Capabilities {
   private readonly byAud = new Map<string, Map<string, Entry[]>>()
   private readonly byId = new Map<string, Entry>()
   private readonly revoked = new Map<string, Revocation>()
+  /** Grants being revoked: refused already, while their CAP_REVOKED row and tombstone are written. */
+  private readonly revoking = new Map<string, number>()
   private readonly opts: CapabilitiesOptions
   private grantsFile!: FileHandle
   private revokedFile!: FileHandle
@@ -106,7 +108,7 @@ export class Capabilities {
     let reason: string | undefined
     for (const e of entries) {
       if (q.mailbox !== undefined && e.mailbox !== '*' && e.mailbox !== q.mailbox) continue
-      const why = e.verdict ?? (this.revoked.has(e.id)
+      const why = e.verdict ?? (this.revoked.has(e.id) || this.revoking.has(e.id)
         ? 'is revoked'
         : now < e.grant.nbf
           ? `is not valid before ${new Date(e.grant.nbf * 1000).toISOString()}`
@@ -144,6 +146,26 @@ export class Capabilities {
     if (this.revoked.has(rev.id)) return
     await this.appendLine(this.revokedFile, join(this.opts.dir, 'revoked.jsonl'), JSON.stringify(rev))
     this.revoked.set(rev.id, rev)
+  }
+
+  /**
+   * Refuses grants `ids` from now on, before their revocation is recorded: the audit log then shows
+   * no acceptance under a grant after the row that revokes it (helper finding, stop 29: 320
+   * acceptances followed CAP_REVOKED while it and the tombstone were written). Returns the undo,
+   * for a revocation that could not be recorded (a recorded one stays refused by its tombstone).
+   */
+  holdRevocation (ids: string[]): () => void {
+    for (const id of ids) this.revoking.set(id, (this.revoking.get(id) ?? 0) + 1)
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      for (const id of ids) {
+        const n = (this.revoking.get(id) ?? 1) - 1
+        if (n === 0) this.revoking.delete(id)
+        else this.revoking.set(id, n)
+      }
+    }
   }
 
   get (id: string): Grant | undefined {

@@ -5,6 +5,6 @@
  */
 export { Capabilities, type CapQuery, type CapCheck, type GrantInfo, type IgnoredLine, type CapabilitiesOptions } from './capabilities.js'
 export { CAP_COMMANDS, MAILBOX_COMMANDS, grantId, signGrant, signRevocation, parseGrant, type Grant, type Revocation, type CapCommand } from './grant.js'
-export { AgentTokens, MIN_OPERATOR_TOKEN_CHARS, newAgentToken, newOperatorToken, parseScope, readOperatorToken, secretDigest, digestEquals, tokenHint, type AgentRecord } from './tokens.js'
+export { AGENT_TOKEN_PREFIX, AgentTokens, MIN_OPERATOR_TOKEN_CHARS, newAgentToken, newOperatorToken, parseScope, readOperatorToken, secretDigest, digestEquals, tokenHint, type AgentRecord } from './tokens.js'
 export { RevokedPeers } from './revoked-peers.js'
 export { guardMeshProtocol, REFUSED_STREAM_LINGER_MS, type GuardOptions } from './mesh-guard.js'

@@ -4,6 +4,8 @@ import { readJsonFile, writeFileAtomic } from '../files/index.js'
 export class RevokedPeers {
   private readonly path: string
   private readonly set: Set<string>
+  /** Peers being revoked: refused already, while their PEER_REVOKED row is written. */
+  private readonly held = new Map<string, number>()
 
   constructor (path: string) {
     this.path = path
@@ -12,7 +14,24 @@ export class RevokedPeers {
   }
 
   has (peerId: string): boolean {
-    return this.set.has(peerId)
+    return this.set.has(peerId) || this.held.has(peerId)
+  }
+
+  /**
+   * Refuses `peerId` from now on, before its revocation is recorded (as `Capabilities.holdRevocation`:
+   * no acceptance from it follows the PEER_REVOKED row). Returns the undo, for a revocation that
+   * could not be recorded.
+   */
+  hold (peerId: string): () => void {
+    this.held.set(peerId, (this.held.get(peerId) ?? 0) + 1)
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      const n = (this.held.get(peerId) ?? 1) - 1
+      if (n === 0) this.held.delete(peerId)
+      else this.held.set(peerId, n)
+    }
   }
 
   add (peerId: string): boolean {

@@ -9,7 +9,9 @@ import { badRequest, conflict, notFound } from '../../protocol/index.js'
 import { readJsonFile, writeFileAtomic } from '../files/index.js'
 
 const TOKEN_BYTES = 32
-const AGENT_PREFIX = 'sova_'
+/** What every agent token starts with. */
+export const AGENT_TOKEN_PREFIX = 'sova_'
+const AGENT_PREFIX = AGENT_TOKEN_PREFIX
 
 export function newOperatorToken (path: string): string {
   const token = randomBytes(TOKEN_BYTES).toString('hex')

@@ -49,6 +49,8 @@ export interface A2aComponents {
 /** `agent …`, `agents PEER` (issue 11). Undefined until the a2a-tasks part has started. */
 export interface AgentsComponents {
   tasks?: A2aTasks
+  /** This node: `agents SELF` is a mistake to say, not a dial to fail. */
+  peerId: string
 }
 
 /** `licence …`. */

@@ -3,11 +3,14 @@
  * agent token's scope (`/a2a/post` to send, `/a2a/read` on the mailbox to receive/ack/nack).
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { badRequest, type RequestType } from '../../protocol/index.js'
+import { badRequest, fitList, type RequestType } from '../../protocol/index.js'
 import type { InboxItem, OutboxItem } from '../../a2a/index.js'
 import type { A2aComponents } from './components.js'
 import type { Handler } from './handler.js'
 import type { Principal } from './server.js'
+
+/** Mailboxes `a2a.mailboxes` lists without a `limit`. */
+export const MAILBOXES_DEFAULT_LIMIT = 1000
 
 export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Handler>> {
   return {
@@ -27,9 +30,10 @@ export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Hand
         throw badRequest(`Cannot list the outbox for --peer "${String(peer).slice(0, 80)}": not a PeerId (as \`sov peers\` prints them)`, { cause })
       }
       const rows = d.a2a.outbox(status).filter(r => (to === undefined || r.to === to) && (outboxId === undefined || r.id === outboxId))
-      return rows.slice(limit === undefined ? 0 : Math.max(0, rows.length - limit)).map(outboxRow)
+      return fitList(rows.slice(limit === undefined ? 0 : Math.max(0, rows.length - limit)).map(outboxRow), true)
     },
-    'a2a.dead': async ({ mailbox, limit }) => d.a2a.dead(mailbox, limit),
+    // Oldest first, cut to one answer: a dead letter can be 1 MiB (`sov a2a dead` says what is left).
+    'a2a.dead': async ({ mailbox, limit }) => fitList(d.a2a.dead(mailbox, limit)),
     // Redrive and purge change what consumers will see: audited, durably, before the answer.
     'a2a.redrive': async ({ mailbox, ids, all }) => {
       if ((ids === undefined) === (all !== true)) throw badRequest('Cannot redrive: give message ids or --all (not both)')
@@ -41,12 +45,17 @@ export function a2aHandlers (d: A2aComponents): Partial<Record<RequestType, Hand
     },
     'a2a.purge': async ({ mailbox, which }) => {
       const r = d.a2a.purge(mailbox, which)
-      await d.audit({ type: 'A2A_PURGE', actor: 'operator', outcome: 'ok', detail: { mailbox, which, ...r } }, true)
+      // As redrive: a purge that removed nothing (a mailbox that does not exist) is no change.
+      if (r.dead + r.ready > 0) await d.audit({ type: 'A2A_PURGE', actor: 'operator', outcome: 'ok', detail: { mailbox, which, ...r } }, true)
       return r
     },
     'a2a.retry': async ({ outboxId }) => d.a2a.retry(outboxId),
     // An agent sees only the mailboxes it may read.
-    'a2a.mailboxes': async (_params, { principal }) => d.a2a.mailboxes().filter(m => mayRead(d, principal, m.mailbox))
+    // By name, a page at a time: a peer granted mailbox:* can make any number of mailboxes.
+    'a2a.mailboxes': async ({ mailbox, after, limit }, { principal }) => {
+      const page = d.a2a.mailboxes().filter(m => (mailbox === undefined || m.mailbox === mailbox) && (after === undefined || m.mailbox > after) && mayRead(d, principal, m.mailbox))
+      return fitList(page.slice(0, limit ?? MAILBOXES_DEFAULT_LIMIT))
+    }
   }
 }
 

@@ -27,6 +27,7 @@ export function agentsHandlers (d: AgentsComponents): Partial<Record<RequestType
     'agents.remote': async ({ peer }) => {
       let id: string
       try { id = peerIdFromString(peer).toString() } catch (cause) { throw badRequest(`Cannot parse PeerId "${peer}"`, { cause }) }
+      if (id === d.peerId) throw badRequest(`Cannot ask ${id} for its agents: that is this node itself; \`sov agent list\` shows the agents it offers`)
       return await tasks().remoteAgents(id)
     }
   }

@@ -8,7 +8,7 @@
  * says so; a refusal is recorded before it is answered. Changes to one agent name or one grant
  * run one at a time.
  */
-import { REQUEST_SCOPE, badRequest, conflict, forbidden, notFound, purgeCutoff, type RequestType } from '../../protocol/index.js'
+import { REQUEST_SCOPE, badRequest, conflict, fitList, forbidden, notFound, purgeCutoff, type RequestType } from '../../protocol/index.js'
 import { newAgentToken, parseScope, tokenHint } from '../caps/index.js'
 import { ACK_TYPE } from '../audit/index.js'
 import type { CapsComponents } from './components.js'
@@ -17,11 +17,6 @@ import { KeyedQueue, recordedChange } from './recorded-change.js'
 
 /** Rows `audit tail` returns without `-n`. */
 const AUDIT_TAIL_DEFAULT_ROWS = 20
-/**
- * Largest `audit.tail` answer, in bytes of row JSON: well inside one 4 MiB IPC frame, so no
- * answer is ever too large to send (issue 10 §1, the same kind as `a2a.receive`'s budget).
- */
-export const AUDIT_TAIL_MAX_BYTES = 2 * 1024 * 1024
 
 export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Handler>> {
   const serial = new KeyedQueue()
@@ -44,8 +39,13 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       return await serial.run(`grant:${id}`, async () => {
         const { rev, already } = await d.caps.prepareRevocation(id)
         if (!already) {
-          await recordedChange(d.audit, { type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } },
-            async () => { await d.caps.addRevocation(rev) })
+          const release = d.caps.holdRevocation([id])
+          try {
+            await recordedChange(d.audit, { type: 'CAP_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { id } },
+              async () => { await d.caps.addRevocation(rev) })
+          } finally {
+            release()
+          }
         }
         return { id, revoked: true, alreadyRevoked: already }
       })
@@ -85,15 +85,22 @@ export function capsHandlers (d: CapsComponents): Partial<Record<RequestType, Ha
       for (const id of grants) {
         if (d.caps.get(id) !== undefined && !d.caps.isRevoked(id)) revs.push((await d.caps.prepareRevocation(id)).rev)
       }
-      await recordedChange(d.audit, { type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants } }, async () => {
-        for (const rev of revs) await d.caps.addRevocation(rev)
-        d.agents.revoke(name)
-      })
+      const release = d.caps.holdRevocation(revs.map(r => r.id))
+      try {
+        await recordedChange(d.audit, { type: 'AGENT_TOKEN_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { agent: name, grants } }, async () => {
+          for (const rev of revs) await d.caps.addRevocation(rev)
+          d.agents.revoke(name)
+        })
+      } finally {
+        release()
+      }
       d.endStaleSessions()
       return { name, revoked: true, grants }
     }),
 
-    'audit.tail': async ({ n, afterSeq }) => fitTail(await d.auditLog.tail(n ?? AUDIT_TAIL_DEFAULT_ROWS, afterSeq), afterSeq === undefined),
+    // Cut to one answer's bytes: the newest of a plain tail, the oldest of a page after a seq
+    // (the CLI pages on from the last one it got).
+    'audit.tail': async ({ n, afterSeq }) => fitList(await d.auditLog.tail(n ?? AUDIT_TAIL_DEFAULT_ROWS, afterSeq), afterSeq === undefined),
     'audit.verify': async () => {
       // A read: it appends no row (issue 14), so verifying twice gives the same head.
       return await d.auditLog.verify()
@@ -145,18 +152,3 @@ export async function authorizeAgent (d: CapsComponents, name: string, type: Req
   throw forbidden(`Cannot run ${type}: agent "${name}" is not allowed: ${r.reason}`)
 }
 
-/**
- * The rows of a tail that fit `AUDIT_TAIL_MAX_BYTES`, always at least one: the newest of a plain
- * tail, the oldest of a page after a seq (the CLI pages on from the last one it got).
- */
-function fitTail<T> (rows: T[], newest: boolean): T[] {
-  let bytes = 0
-  const order = newest ? [...rows].reverse() : rows
-  let kept = 0
-  for (const r of order) {
-    bytes += JSON.stringify(r).length
-    if (kept > 0 && bytes > AUDIT_TAIL_MAX_BYTES) break
-    kept++
-  }
-  return newest ? rows.slice(rows.length - kept) : rows.slice(0, kept)
-}

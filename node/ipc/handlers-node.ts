@@ -39,8 +39,14 @@ export function nodeHandlers (d: NodeComponents): Partial<Record<RequestType, Ha
     'peers.revoke': async ({ peer }, { principal }) => {
       const id = parsePeer(peer)
       if (id.toString() === d.peerId) throw badRequest(`Cannot revoke "${peer}": that is this node itself; to leave the mesh, stop it (\`sov node stop\`)`)
-      await d.audit({ type: 'PEER_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { peer: id.toString() } }, true)
-      const added = d.revoked.add(id.toString())
+      const release = d.revoked.hold(id.toString())
+      let added: boolean
+      try {
+        await d.audit({ type: 'PEER_REVOKED', actor: actorOf(principal), outcome: 'ok', detail: { peer: id.toString() } }, true)
+        added = d.revoked.add(id.toString())
+      } finally {
+        release()
+      }
       await d.mesh.hangUp(id).catch(() => {})
       return { peer: id.toString(), revoked: true, alreadyRevoked: !added }
     },
@@ -67,7 +73,7 @@ function status (d: NodeComponents): StatusResult {
     connections: m.getConnections().length,
     peers: m.getPeers().length,
     dht: { routingTable: dhtRoutingTableSize(m) },
-    mailboxes: d.a2a?.status === 'started' ? d.a2a.mailboxes() : [],
+    ...mailboxSummary(d),
     ...(d.a2a?.status === 'started' ? { outbox: d.a2a.outboxCounts() } : {}),
     licence: d.licence.summary(),
     audit: d.auditLog.head,
@@ -80,6 +86,14 @@ function status (d: NodeComponents): StatusResult {
     fingerprint: d.fingerprint,
     a2aHttp: d.tasks?.httpUrl ?? null
   }
+}
+
+/** Mailboxes `status` lists; the rest are counted (`sov a2a mailboxes` pages through them). */
+export const STATUS_MAILBOXES_MAX = 100
+
+function mailboxSummary (d: NodeComponents): Pick<StatusResult, 'mailboxes' | 'mailboxCount'> {
+  const all = d.a2a?.status === 'started' ? d.a2a.mailboxes() : []
+  return { mailboxes: all.slice(0, STATUS_MAILBOXES_MAX), mailboxCount: all.length }
 }
 
 async function listPeers (d: NodeComponents): Promise<PeerInfo[]> {

@@ -9,8 +9,8 @@ import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
 import { assertSocketPath, explainFsError } from '../files/index.js'
 import {
-  FrameDecoder, HelloSchema, describeIssue, issueSubject, jsonProblem, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
-  toSovError, unauthenticated, unavailable, type RequestType
+  FrameDecoder, HelloSchema, MAX_FRAME_BYTES, describeIssue, issueSubject, jsonProblem, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
+  toSovError, tooLarge, unauthenticated, unavailable, type RequestType
 } from '../../protocol/index.js'
 
 /** Who is on the other end of a connection once `hello` succeeded. */
@@ -215,16 +215,19 @@ export class IpcServer {
       }
       try {
         const result = await this.opts.dispatch(who, type, params.output, abort.signal, undo => { undos.push(undo) })
-        if (undos.length === 0) {
-          send({ id: reqId, ok: true, result: result ?? null })
-          return
-        }
         let frame: Buffer
         try {
           frame = encodeFrame({ id: reqId, ok: true, result: result ?? null })
         } catch (err) {
           unsent()
-          throw err
+          // Lists are cut to fit (LIST_MAX_BYTES); this is the net under every other answer.
+          throw tooLarge(`Cannot answer ${type}: the answer is larger than the ${MAX_FRAME_BYTES} bytes one IPC frame carries; ask for less (a smaller --limit, where the command takes one)`, { cause: err })
+        }
+        if (undos.length === 0) {
+          if (closed || socket.destroyed) return
+          write(frame)
+          if (socket.writableLength > this.opts.maxBufferedBytes) socket.destroy()
+          return
         }
         if (closed || socket.destroyed) { unsent(); return }
         write(frame, err => { if (err != null) unsent() })
