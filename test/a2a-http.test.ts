@@ -12,7 +12,7 @@ import { MAX_TASK_PAYLOAD_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, startA2ADaemon } from './kit/a2a.js'
-import { auditRows, clientFor, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
+import { auditRows, clientFor, completed, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-http')
 
@@ -212,10 +212,7 @@ test('CORE-SEND-002 CORE-GET-002: returnImmediately answers at once with a submi
   const task = await withDeadline(send(p.client, 'slow 1500 job', { returnImmediately: true }), 10_000, 'SendMessage')
   assert.ok(Date.now() - t0 < 1500, `answered in ${Date.now() - t0} ms`)
   assert.ok(task.status?.state === TaskState.TASK_STATE_SUBMITTED || task.status?.state === TaskState.TASK_STATE_WORKING, `state ${task.status?.state}`)
-  const done = await waitFor(async () => {
-    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 20_000, 'task to complete')
+  const done = await completed(p.client, task.id, 20_000, 'task to complete')
   assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 1500 job')
 })
 

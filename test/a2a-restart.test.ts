@@ -10,7 +10,7 @@ import { TaskState } from '@a2a-js/sdk'
 import { kitSuite, waitFor, withDeadline, type KitContext } from './kit/index.js'
 import { runDaemonIn, sov } from './kit/daemon.js'
 import { freePort, grantSend } from './kit/a2a.js'
-import { clientFor, pair, rpc, send, textOf } from './kit/a2a-http.js'
+import { clientFor, completed, pair, rpc, send, textOf } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-restart')
 const TERMINAL_STATES = new Set([TaskState.TASK_STATE_COMPLETED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED])
@@ -46,10 +46,7 @@ test('PULL across a restart: CancelTask is TaskNotCancelable; a working reply re
   assert.is(cancel.json.error?.code, -32002, JSON.stringify(cancel.json))
   assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done at last'])).code, 0)
   assert.equal((await sov(p.b.home, ['a2a', 'dead', 'scribe', '--json'])).json, [], 'the answered call is no dead letter')
-  const done = await waitFor(async () => {
-    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 10_000, 'the task to complete on A')
+  const done = await completed(client, task.id, 10_000, 'the task to complete on A')
   assert.is(textOf(done.status?.message?.parts), 'done at last')
   const late = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'again'])
   assert.match(late.stderr, /error\[CONFLICT\]: Cannot reply to "[^"]+": this turn of its task is over/)
@@ -64,10 +61,7 @@ test('the caller daemon SIGKILLed mid-task: after its restart GetTask returns th
   await new Promise(resolve => setTimeout(resolve, 3000))
   await runDaemonIn(ctx, p.a.home)
   const client = await clientFor(p.base, p.token)
-  const done = await waitFor(async () => {
-    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 30_000, 'task to complete after the restart')
+  const done = await completed(client, task.id, 30_000, 'task to complete after the restart')
   assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 2500 survive')
   assert.equal(p.agent.received, ['slow 2500 survive'], 'the agent ran it once')
 })
@@ -79,10 +73,7 @@ test('the callee daemon SIGKILLed mid-task: after its restart it follows the age
   await new Promise(resolve => setTimeout(resolve, 500))
   await p.b.kill()
   await runDaemonIn(ctx, p.b.home)
-  const done = await waitFor(async () => {
-    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 30_000, 'task to complete after the callee restarted')
+  const done = await completed(p.client, task.id, 30_000, 'task to complete after the callee restarted')
   assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 3000 callee crash')
   assert.equal(p.agent.received, ['slow 3000 callee crash'], 'the agent got it once')
 })
@@ -232,10 +223,7 @@ test('CORE-SEND-001: A stopped (SIGTERM) during a blocking SendMessage answers i
   assert.is(await stopping, 0, 'a clean stop')
   await runDaemonIn(ctx, p.a.home)
   const client = await clientFor(p.base, p.token)
-  const done = await waitFor(async () => {
-    const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 30_000, 'the task to complete on A')
+  const done = await completed(client, task.id, 30_000, 'the task to complete on A')
   assert.is(textOf(done.artifacts[0]?.parts), 'echo: slow 3000 stopped mid-call')
   assert.is(p.agent.received.length, 1, 'the agent got the call once')
 })

@@ -3,19 +3,15 @@
 // mostly asleep.
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
-import { TaskState } from '@a2a-js/sdk'
-import { kitSuite, waitFor, withDeadline } from './kit/index.js'
-import { pair, send } from './kit/a2a-http.js'
+import { kitSuite, withDeadline } from './kit/index.js'
+import { completed, pair, send } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-slow-agent')
 
 test('CORE-SEND-002: an agent that sends nothing for more than a minute after taking the call gets it once and completes it (helper finding, stop 28: B gave up after 60 s and sent the message again, every 60 s, for a day)', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const task = await withDeadline(send(p.client, 'late 62000', { returnImmediately: true }), 10_000, 'the call')
-  const done = await waitFor(async () => {
-    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 100_000, 'the late answer', 1000)
+  const done = await completed(p.client, task.id, 100_000, 'the late answer', 1000)
   assert.is(done.id, task.id)
   assert.equal(p.agent.received, ['late 62000'], 'the agent got the call once')
 })

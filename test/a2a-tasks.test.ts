@@ -10,7 +10,7 @@ import { MAX_ENVELOPE_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend } from './kit/a2a.js'
-import { auditRows, clientFor, pair, rpc, send, textOf } from './kit/a2a-http.js'
+import { auditRows, clientFor, completed, pair, rpc, send, textOf } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-tasks')
 
@@ -185,6 +185,19 @@ test('no grant: the client gets a failed task naming FORBIDDEN at once, not a ha
   assert.ok((await auditRows(p.a.home)).some(r => r.type === 'A2A_TASK_REFUSED'), 'caller refusal row')
 })
 
+test('a grant revoked while a call runs: that call goes on to its end; the next call is refused FORBIDDEN (as docs/a2a.md says; helper finding, stop 29)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const grants = (await sov(p.b.home, ['cap', 'list', '--json'])).json.filter((g: any) => g.aud === p.a.peerId)
+  const task = await withDeadline(send(p.client, 'slow 2000 running', { returnImmediately: true }), 10_000, 'SendMessage')
+  await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
+  for (const g of grants) assert.is((await sov(p.b.home, ['cap', 'revoke', g.id])).code, 0)
+  assert.is(textOf((await completed(p.client, task.id, 20_000, 'the running call to end')).artifacts[0]?.parts), 'echo: slow 2000 running')
+  const next = await withDeadline(send(p.client, 'after the revoke'), 20_000, 'the next call')
+  assert.is(next.status?.state, TaskState.TASK_STATE_FAILED)
+  assert.match(textOf(next.status?.message?.parts), /FORBIDDEN/)
+  assert.is(p.agent.received.length, 1)
+})
+
 test('the callee agent down, then up: the call waits durably on B and completes (an agent that does not stream: B polls it)', async ctx => {
   const p = await withDeadline(pair(ctx, { streaming: false }), 60_000, 'setup')
   await p.agent.stop()
@@ -193,10 +206,7 @@ test('the callee agent down, then up: the call waits durably on B and completes 
   const mid = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
   assert.is(mid.status?.state, TaskState.TASK_STATE_SUBMITTED)
   await p.agent.start()
-  const done = await waitFor(async () => {
-    const t = await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })
-    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
-  }, 20_000, 'task to complete after the agent came back')
+  const done = await completed(p.client, task.id, 20_000, 'task to complete after the agent came back')
   assert.is(textOf(done.artifacts[0]?.parts), 'echo: while you were out')
   assert.equal(p.agent.received, ['while you were out'])
 })

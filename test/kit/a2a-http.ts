@@ -5,9 +5,9 @@
  */
 import * as assert from 'uvu/assert'
 import { join } from 'node:path'
-import { Message, SendMessageConfiguration, type Task } from '@a2a-js/sdk'
+import { Message, SendMessageConfiguration, TaskState, type Task } from '@a2a-js/sdk'
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
-import type { KitContext } from './index.js'
+import { waitFor, type KitContext } from './index.js'
 import { sov, type DaemonHandle } from './daemon.js'
 import { grantSend, startA2ADaemon } from './a2a.js'
 import { startTestAgent, type TestAgent } from './a2a-agent.js'
@@ -73,6 +73,14 @@ export async function send (client: Client, text: string, opts: { returnImmediat
   })
   assert.ok('status' in r, 'the result is a Task')
   return r as Task
+}
+
+/** The task `id` once `client`'s GetTask shows it COMPLETED (polled every `everyMs`). */
+export async function completed (client: Client, id: string, ms: number, what: string, everyMs?: number): Promise<Task> {
+  return await waitFor(async () => {
+    const t = await client.getTask({ tenant: '', id, historyLength: undefined })
+    return t.status?.state === TaskState.TASK_STATE_COMPLETED ? t : undefined
+  }, ms, what, everyMs)
 }
 
 export function textOf (parts: any[] | undefined): string {
