@@ -148,8 +148,16 @@ export class Receiver {
       if (woke.size > 0) this.init.onAccepted(woke)
       toCommit.forEach((v, i) => {
         if (outcomes[i] === 'accepted') {
-          const row = { type: 'A2A_ACCEPTED' as const, actor: `peer:${sender}`, outcome: 'ok' as const, detail: { id: v.reply.id, mailbox: v.mailbox, bytes: v.bytes } }
-          rows.push(Promise.resolve().then(async () => { await this.init.audit(row) }).then(() => v.reply.id!, (err: unknown) => { console.error('a2a: cannot write audit row A2A_ACCEPTED:', (err as Error)?.message ?? err); return undefined }))
+          // Resolves with the id once its row is durable, undefined when it could not be written.
+          rows.push((async () => {
+            try {
+              await this.init.audit({ type: 'A2A_ACCEPTED', actor: `peer:${sender}`, outcome: 'ok', detail: { id: v.reply.id, mailbox: v.mailbox, bytes: v.bytes } })
+              return v.reply.id!
+            } catch (err) {
+              console.error('a2a: cannot write audit row A2A_ACCEPTED:', (err as Error)?.message ?? err)
+              return undefined
+            }
+          })())
         } else if (outcomes[i] === 'duplicate') {
           v.reply = { id: v.reply.id, status: 'duplicate' }
         } else if (outcomes[i] === 'conflict') {

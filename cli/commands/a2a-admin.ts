@@ -16,10 +16,10 @@ export function registerA2AAdminCommands (a2a: Command): void {
     .option('--status <status>', `only this state: ${OUTBOX_STATUSES.join(' | ')}`)
     .option('--peer <peerId>', 'only messages to this peer')
     .option('--limit <n>', 'only the newest N (1 to 100000; an answer stops at 2 MiB)', '1000')
-    .action(async (o: { status?: string, peer?: string, limit?: string }, cmd: Command) => {
+    .action(async (o: { status?: string, peer?: string, limit: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       if (o.status !== undefined && !OUTBOX_STATUSES.includes(o.status)) throw badRequest(`Cannot use --status "${o.status}": use ${OUTBOX_STATUSES.join(', ')}`)
-      const limit = intFlag('--limit', o.limit ?? '1000', { min: 1, max: 100_000 })
+      const limit = intFlag('--limit', o.limit, { min: 1, max: 100_000 })
       const r = await withDaemon(g.home, async c => await c.request('a2a.outbox', { status: o.status as 'queued', peer: o.peer, limit })) as any[]
       emit(g, r, r => r.length === 0 ? 'Outbox empty' : r.map(m => {
         const why = m.reason ?? m.lastError
@@ -81,4 +81,3 @@ export function registerA2AAdminCommands (a2a: Command): void {
       emit(g, { mailbox, which, ...r }, r => `Purged ${mailbox}: ${r.dead as number} dead letters, ${r.ready as number} ready messages`)
     })
 }
-
