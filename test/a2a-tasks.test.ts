@@ -211,4 +211,19 @@ test('the callee agent down, then up: the call waits durably on B and completes 
   assert.equal(p.agent.received, ['while you were out'])
 })
 
+test('a callee whose node revoked us: the blocking call ends SUBMITTED with a status message naming the peer and why it is not yet delivered; after unrevoke it completes (helper finding, stop 29: SUBMITTED with no word of why)', async ctx => {
+  const p = await withDeadline(pair(ctx, { blockingMaxMs: 4000 }), 60_000, 'setup')
+  assert.is((await sov(p.b.home, ['peers', 'revoke', p.a.peerId])).code, 0)
+  const task = await withDeadline(send(p.client, 'are you there'), 20_000, 'the blocking call')
+  assert.is(task.status?.state, TaskState.TASK_STATE_SUBMITTED)
+  const said = textOf(task.status?.message?.parts)
+  assert.match(said, new RegExp(`^Not yet delivered to ${p.b.peerId}: .+The call stays open`))
+  assert.match(said, /sov peers ping/)
+  assert.is(p.agent.received.length, 0)
+  assert.is((await sov(p.b.home, ['peers', 'unrevoke', p.a.peerId])).code, 0)
+  const done = await completed(p.client, task.id, 30_000, 'the call to complete once B takes A again', 500)
+  assert.is(textOf(done.artifacts[0]?.parts), 'echo: are you there')
+  assert.not.match(textOf(done.status?.message?.parts), /Not yet delivered/, 'the pending note is gone once the callee answered')
+})
+
 test.run()

@@ -133,6 +133,7 @@ export class RemoteCalls {
   private async followLoop (callId: string): Promise<void> {
     const started = Date.now()
     let failures = 0
+    let told = ''
     for (;;) {
       const call = this.init.db.getCall(callId)
       if (call === undefined || call.done || this.shutdown.signal.aborted) return
@@ -146,6 +147,8 @@ export class RemoteCalls {
           this.fail(call, `error[UNAVAILABLE]: Cannot reach ${call.peer} for call ${callId}: ${(err as Error).message}`)
           return
         }
+        const cur = this.init.db.getCall(callId)
+        if (cur !== undefined && !cur.done && cur.lastSeq === 0) told = this.notDelivered(cur, err as Error, told)
       }
       if (failures > 0) await sleep(Math.min(FOLLOW_RETRY_MAX_MS, FOLLOW_RETRY_BASE_MS * 2 ** Math.min(10, failures - 1)), this.shutdown.signal)
     }
@@ -229,6 +232,25 @@ export class RemoteCalls {
     if (a.final) void report(this.init.audit, { type: 'A2A_TASK_ENDED', actor: `peer:${call.peer}`, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'caller', callId: call.callId, agent: call.agent, taskId: call.taskId, state } })
     this.emit(call.callId, { task: a.task, final: a.final })
     return a.final ? 'over' : 'more'
+  }
+
+  /**
+   * Tells the listeners of a call the callee has not yet answered why it is still SUBMITTED: a
+   * non-final snapshot whose status message names the peer and the last failure (helper finding,
+   * stop 29: a peer that had revoked us left calls SUBMITTED with no word of why). Said again only
+   * when the reason changes; returns the text said.
+   */
+  private notDelivered (call: CallRow, err: Error, told: string): string {
+    const text = `Not yet delivered to ${call.peer}: ${err.message}. The call stays open and is sent again until the peer takes it (for up to ${FOLLOW_FOR_MS / 3600_000} h); \`sov peers ping ${call.peer}\` shows why it cannot be reached.`
+    if (text === told) return told
+    const task = {
+      id: call.taskId,
+      contextId: call.contextId,
+      status: { state: 'TASK_STATE_SUBMITTED', timestamp: new Date().toISOString(), message: { messageId: `sov-${call.callId}-pending`, role: 'ROLE_AGENT', taskId: call.taskId, contextId: call.contextId, parts: [{ text }] } },
+      history: [JSON.parse(call.message)]
+    }
+    this.emit(call.callId, { task, final: false })
+    return text
   }
 
   /** Ends a call with a FAILED snapshot carrying `reason` (no body of anyone's, only ours). */

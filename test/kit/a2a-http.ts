@@ -37,13 +37,13 @@ export async function clientFor (base: string, token: string): Promise<Client> {
 }
 
 /** B offers the SDK agent as "builder" and grants A; A has an agent token with /a2a/post. */
-export async function pair (ctx: KitContext, opts: { grant?: boolean, httpPort?: number, streaming?: boolean, cardCacheControl?: string } = {}): Promise<Pair> {
+export async function pair (ctx: KitContext, opts: { grant?: boolean, httpPort?: number, streaming?: boolean, cardCacheControl?: string, blockingMaxMs?: number } = {}): Promise<Pair> {
   const agent = await startTestAgent(ctx, { streaming: opts.streaming, cardCacheControl: opts.cardCacheControl })
   const b = await startA2ADaemon(ctx, { config: { a2a: { http: { listen: 0 } } } })
   // Port 0: the kernel's choice, so no other test file can take the port between a free-port
   // probe and the daemon's listen (that race left a2aHttp null now and then).
   const httpPort = opts.httpPort ?? 0
-  const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr], config: { a2a: { http: { listen: `127.0.0.1:${httpPort}` } } } })
+  const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr], config: { a2a: { http: { listen: `127.0.0.1:${httpPort}`, ...(opts.blockingMaxMs !== undefined ? { blockingMaxMs: opts.blockingMaxMs } : {}) } } } })
   const added = await sov(b.home, ['agent', 'add', 'builder', '--url', agent.url, '--json'])
   assert.is(added.code, 0, added.stderr)
   if (opts.grant !== false) await grantSend(b.home, a.peerId, 'builder')
