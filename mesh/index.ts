@@ -10,7 +10,7 @@ export {
   SWARM_KEY_BYTES, SWARM_KEY_ENCODINGS, type SwarmKey, type SwarmKeyEncoding
 } from './swarm-key.js'
 export { pskProtector, isSwarmKeyMismatch, NONCE_BYTES, PSK_HANDSHAKE_TIMEOUT_MS } from './psk-protector.js'
-export { MAX_PENDING_PER_ADDRESS } from './pending-per-address.js'
+export { MAX_PENDING_INBOUND, MAX_PENDING_PER_ADDRESS, sourceOf } from './pending-handshakes.js'
 export { loadOrCreateIdentity, readPeerId } from './identity.js'
 export { sealInvite, openInvite, assertSameMesh, weakPassphraseReason, INVITE_PREFIX, type InvitePayload, type SealOptions } from './invite.js'
 export { writeSecretFile } from './secret-file.js'

@@ -24,14 +24,12 @@ import { planRelay, type ReachabilityMode, type RelayServeOptions } from './rela
 import { assertPskOnly } from './pnet-guard.js'
 import { walkPacer } from './walk-pacer.js'
 import { announceSettings } from './announce.js'
-import { PendingPerAddress } from './pending-per-address.js'
+import { LIBP2P_MAX_PENDING_INBOUND, PendingHandshakes } from './pending-handshakes.js'
 
 /** Our DHT protocol: a private DHT that never mixes with the public Amino DHT. */
 export const DHT_PROTOCOL = '/sov/kad/1.0.0'
 /** Inbound connections per second from one IP (libp2p's default 5 refuses a 20-node join on loopback). */
 export const INBOUND_CONNECTIONS_PER_S = 1_000
-/** Inbound connections still upgrading at once (libp2p's default is 10). */
-export const MAX_PENDING_INBOUND = 256
 /** Connections this node keeps at most. */
 export const MAX_CONNECTIONS = 1_000
 
@@ -110,7 +108,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
   assertPskOnly({ transports: Object.keys(transports), listen: opts.listen, announce: [...opts.announce ?? [], ...opts.appendAnnounce ?? []], swarmKey: opts.swarmKey })
   const announce = announceSettings(opts)
   const revoked = (peer: PeerId): boolean => opts.isRevoked?.(peer.toString()) ?? false
-  const pending = new PendingPerAddress()
+  const pending = new PendingHandshakes()
   const datastore = opts.datastorePath !== undefined ? new LevelDatastore(opts.datastorePath, PEER_STORE_LEVEL_OPTIONS) : undefined
   await datastore?.open().catch(err => {
     // LevelDB says only "Database failed to open"; its cause says why (ENOSPC, a file in the way).
@@ -142,7 +140,7 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
       },
       connectionManager: {
         inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_S,
-        maxIncomingPendingConnections: MAX_PENDING_INBOUND,
+        maxIncomingPendingConnections: LIBP2P_MAX_PENDING_INBOUND,
         maxConnections: MAX_CONNECTIONS
       },
       services: {

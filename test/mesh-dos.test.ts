@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { v7 as uuidv7 } from 'uuid'
-import { parseSwarmKey, type MeshNode } from '../mesh/index.js'
+import { MAX_PENDING_INBOUND, MAX_PENDING_PER_ADDRESS, parseSwarmKey, sourceOf, type MeshNode } from '../mesh/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
@@ -101,9 +101,9 @@ test('a peer without a grant: the sender fails the message FORBIDDEN with the re
 
 /**
  * Holds `n` silent TCP sockets against `port` from `hosts` (loopback addresses), opening again
- * those the node closes once a second; returns the stopper and the count of closes seen.
+ * those the node closes every `refillMs`; returns the stopper and the count of closes seen.
  */
-export function holdSilentSockets (port: number, n: number, hosts: string[]): { stop: () => void, closed: () => number } {
+export function holdSilentSockets (port: number, n: number, hosts: string[], refillMs = 1000): { stop: () => void, closed: () => number } {
   const live = new Set<Socket>()
   let closed = 0
   let stopped = false
@@ -114,7 +114,7 @@ export function holdSilentSockets (port: number, n: number, hosts: string[]): { 
     s.on('close', () => { live.delete(s); if (!stopped) closed++ })
   }
   for (let i = 0; i < n; i++) open(hosts[i % hosts.length])
-  const refill = setInterval(() => { for (let i = live.size; i < n; i++) open(hosts[i % hosts.length]) }, 1000)
+  const refill = setInterval(() => { for (let i = live.size; i < n; i++) open(hosts[i % hosts.length]) }, refillMs)
   return { stop: () => { stopped = true; clearInterval(refill); for (const s of live) s.destroy() }, closed: () => closed }
 }
 
@@ -149,6 +149,44 @@ test('1,000 silent sockets (no swarm key) cannot keep a member out: it connects 
   const held = Date.now() - opened
   console.log(`a silent socket was dropped after ${held} ms`)
   assert.ok(held >= 1500 && held <= 5000, `dropped after ${held} ms (libp2p alone: 10 s)`)
+})
+
+test('silent sockets from 64 source addresses, more than the handshake slots in all, re-opened every 50 ms, cannot keep a member out either: the oldest pending one is dropped for a newcomer (helper finding, stop 30: 32 addresses × 16 kept every member out)', async ctx => {
+  const b = await startA2ADaemon(ctx)
+  const hosts = Array.from({ length: 64 }, (_, i) => `127.0.1.${i + 1}`)
+  assert.ok(hosts.length * MAX_PENDING_PER_ADDRESS > MAX_PENDING_INBOUND, 'the flood can fill every slot')
+  const attack = holdSilentSockets(b.port, hosts.length * MAX_PENDING_PER_ADDRESS, hosts, 50)
+  ctx.defer(() => { attack.stop() })
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  const { key } = parseSwarmKey(readFileSync(join(b.home, 'swarm.key')))
+  for (let round = 0; round < 3; round++) {
+    const node = await startNode(ctx, key)
+    const started = Date.now()
+    let lastError: unknown
+    let connected = false
+    while (!connected && Date.now() - started < 3000) {
+      try {
+        await node.dial(multiaddr(b.addr), { signal: AbortSignal.timeout(3000 - (Date.now() - started)) })
+        connected = true
+      } catch (err) { lastError = err; await new Promise(resolve => setTimeout(resolve, 100)) }
+    }
+    assert.ok(connected, `member ${round + 1} could not connect within 3 s: ${String(lastError)}`)
+    console.log(`member ${round + 1} connected in ${Date.now() - started} ms with ${hosts.length} addresses flooding`)
+    await node.stop()
+  }
+  const st = await sov(b.home, ['status', '--json'])
+  assert.is(st.code, 0, 'the node kept running')
+})
+
+test('handshake slots count an IPv4 address, or an IPv6 /64, as one source', () => {
+  const of = (a: string): string | undefined => sourceOf({ remoteAddr: multiaddr(a) })
+  assert.is(of('/ip4/127.0.1.7/tcp/4001'), '127.0.1.7')
+  assert.is(of('/ip6/2001:db8:1:2:aaaa::1/tcp/4001'), '2001:db8:1:2::/64')
+  assert.is(of('/ip6/2001:db8:1:2:ffff:ffff:ffff:ffff/tcp/4001'), '2001:db8:1:2::/64')
+  assert.is.not(of('/ip6/2001:db8:1:3::1/tcp/4001'), '2001:db8:1:2::/64')
+  assert.is(of('/ip6/2001:db8::1/tcp/4001'), '2001:db8:0:0::/64')
+  assert.is(of('/ip6/::1/tcp/4001'), '0:0:0:0::/64')
+  assert.is(of('/ip6/::ffff:10.0.0.1/tcp/4001'), '10.0.0.1')
 })
 
 test.run()

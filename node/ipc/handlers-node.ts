@@ -140,7 +140,7 @@ function translateDialError (err: any, self: string): never {
   // The remote gater drops us right after the handshake; libp2p then reports a bare Event.
   const message = typeof err?.message === 'string' && !err.message.startsWith('[object') ? err.message : undefined
   if (message === undefined || /closed|reset/i.test(message)) {
-    throw unavailable(`Cannot connect: the peer closed the connection right after the handshake; it may have revoked this node (${self}): its operator can run \`sov peers unrevoke ${self}\``, { cause: err })
+    throw unavailable(`Cannot connect: the peer closed the connection right after the handshake; it may have revoked this node (${self}): its operator can run \`sov peers unrevoke ${self}\`; or it is turning new connections away for a moment (too many still in their handshake): try again shortly`, { cause: err })
   }
   throw unavailable(`Cannot connect: ${message}`, { cause: err })
 }

@@ -11,7 +11,7 @@ import { createMeshNode, type MeshNode } from '../../mesh/index.js'
 import { createMailboxes, type A2AAuditEvent, type Mailboxes, type MailboxesInit } from '../../a2a/index.js'
 import { IpcClient } from '../../cli/index.js'
 import type { KitContext } from './index.js'
-import { runDaemonIn, sov, type DaemonHandle } from './daemon.js'
+import { initHomeFor, runDaemonIn, sov, type DaemonHandle } from './daemon.js'
 
 export interface A2ANode {
   node: MeshNode
@@ -100,11 +100,7 @@ export interface A2ADaemonOptions {
 export async function startA2ADaemon (ctx: KitContext, opts: A2ADaemonOptions = {}): Promise<DaemonHandle & { port: number }> {
   const home = opts.home ?? ctx.tmp('sov-home-')
   const port = opts.port ?? await freePort()
-  const args = ['init', '--listen', `/ip4/127.0.0.1/tcp/${port}`]
-  for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b)
-  if (opts.swarmKeyFile !== undefined) args.push('--swarm-key', opts.swarmKeyFile)
-  const init = await sov(home, args)
-  if (init.code !== 0) throw new Error(`sov init failed: ${init.stderr}`)
+  await initHomeFor(home, { listen: `/ip4/127.0.0.1/tcp/${port}`, bootstrap: opts.bootstrap, swarmKeyFile: opts.swarmKeyFile })
   const path = join(home, 'config.json')
   const config = JSON.parse(readFileSync(path, 'utf8'))
   config.a2a = { ...FAST_A2A, ...config.a2a, ...opts.config?.a2a }
