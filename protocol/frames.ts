@@ -5,6 +5,8 @@ import { badRequest, tooLarge } from './errors.js'
 
 /** Largest IPC frame body accepted, in bytes. @default 4 MiB */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024
+/** Largest first frame (`hello`: a token and a version) a server accepts, in bytes. @default 16 KiB */
+export const MAX_HELLO_BYTES = 16 * 1024
 /**
  * Stored message bytes one `a2a.receive` hands out at most (the first message always goes, and an
  * envelope is at most 1 MiB): the reply, with its per-item fields and JSON escaping, stays under
@@ -59,9 +61,17 @@ export class FrameDecoder {
   private chunks: Buffer[] = []
   private buffered = 0
   private readonly maxBytes: number
+  private readonly firstMaxBytes: number
+  private first = true
 
-  constructor (maxBytes = MAX_FRAME_BYTES) {
+  /**
+   * `firstMaxBytes`: a lower limit for the first frame only — a server's `hello`, which a client
+   * that has not authenticated could otherwise make it buffer at the full `maxBytes` (helper
+   * finding, stop 30: 250 such sockets held 1.1 GB of the daemon).
+   */
+  constructor (maxBytes = MAX_FRAME_BYTES, firstMaxBytes = maxBytes) {
     this.maxBytes = maxBytes
+    this.firstMaxBytes = Math.min(firstMaxBytes, maxBytes)
   }
 
   /** Bytes received but not yet part of a complete frame. */
@@ -74,8 +84,9 @@ export class FrameDecoder {
     while (this.buffered >= 4) {
       if (this.chunks[0].length < 4) this.chunks = [Buffer.concat(this.chunks)]
       const length = this.chunks[0].readUInt32BE(0)
-      if (length > this.maxBytes) {
-        throw tooLarge(`Cannot read frame: length ${length} exceeds ${this.maxBytes}`)
+      const limit = this.first ? this.firstMaxBytes : this.maxBytes
+      if (length > limit) {
+        throw tooLarge(`Cannot read frame: length ${length} exceeds ${limit}${limit < this.maxBytes ? ' (the first frame, hello)' : ''}`)
       }
       if (this.buffered < 4 + length) break
       const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
@@ -83,6 +94,7 @@ export class FrameDecoder {
       const rest = all.subarray(4 + length)
       this.chunks = rest.length > 0 ? [rest] : []
       this.buffered = rest.length
+      this.first = false
       try {
         out.push(JSON.parse(body.toString('utf8')))
       } catch (cause) {

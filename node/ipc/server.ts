@@ -9,7 +9,7 @@ import { chmodSync, rmSync } from 'node:fs'
 import * as v from 'valibot'
 import { assertSocketPath, explainFsError } from '../files/index.js'
 import {
-  FrameDecoder, HelloSchema, MAX_FRAME_BYTES, describeIssue, issueSubject, jsonProblem, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
+  FrameDecoder, HelloSchema, MAX_FRAME_BYTES, MAX_HELLO_BYTES, describeIssue, issueSubject, jsonProblem, REQUEST_PARAMS, RequestEnvelopeSchema, SovError, badRequest, encodeFrame,
   toSovError, tooLarge, unauthenticated, unavailable, type RequestType
 } from '../../protocol/index.js'
 
@@ -34,6 +34,15 @@ export interface IpcServerOptions {
   node: () => { peerId: string, version: string }
   /** Connections served at once; further ones get `UNAVAILABLE` and a close. @default 256 */
   maxConnections?: number
+  /**
+   * Connections waiting for their `hello` at once; a new one past this ends the oldest of them
+   * with `UNAVAILABLE` (an operator's CLI says hello within milliseconds). @default 32
+   */
+  maxWaitingForHello?: number
+  /** Sessions one agent token may hold at once. @default 64 */
+  maxSessionsPerAgent?: number
+  /** Connections no agent may take: the operator can always connect to revoke one. @default 16 */
+  operatorReserve?: number
   /** Time a client has to send `hello`. @default 5000 ms */
   helloTimeoutMs?: number
   /** Requests in flight per connection. @default 64 */
@@ -46,12 +55,16 @@ export class IpcServer {
   private readonly opts: Required<IpcServerOptions>
   private server?: Server
   private readonly sockets = new Set<Socket>()
-  /** The secret each authenticated connection said hello with, and how to end it. */
-  private readonly sessions = new Map<Socket, { token: string, end: (err: SovError) => void }>()
+  /** The secret each authenticated connection said hello with, its agent (if one), and how to end it. */
+  private readonly sessions = new Map<Socket, { token: string, agent?: string, end: (err: SovError) => void }>()
+  /** Connections still waiting for their hello, oldest first, and how to end each. */
+  private readonly waiting = new Map<Socket, (err: SovError) => void>()
+  /** Sessions per agent name. */
+  private readonly agentSessions = new Map<string, number>()
   private readonly shutdown = new AbortController()
 
   constructor (opts: IpcServerOptions) {
-    this.opts = { maxConnections: 256, helloTimeoutMs: 5000, maxInFlight: 64, maxBufferedBytes: 16 * 1024 * 1024, ...opts }
+    this.opts = { maxConnections: 256, maxWaitingForHello: 32, maxSessionsPerAgent: 64, operatorReserve: 16, helloTimeoutMs: 5000, maxInFlight: 64, maxBufferedBytes: 16 * 1024 * 1024, ...opts }
     // Each connection listens on it (up to maxConnections): more than ten is normal, not a leak
     // (the warning filled daemon.log under load).
     setMaxListeners(0, this.shutdown.signal)
@@ -80,11 +93,34 @@ export class IpcServer {
     let ended = 0
     for (const [socket, s] of [...this.sessions]) {
       if (this.opts.authenticate(s.token) !== undefined) continue
-      this.sessions.delete(socket)
+      this.endSession(socket)
       s.end(unauthenticated('Cannot continue this session: its token was rotated or revoked; connect again with the current token'))
       ended++
     }
     return ended
+  }
+
+  /** Why agent `name` may not open another session, or undefined when it may. */
+  private agentRoomFor (name: string): string | undefined {
+    const mine = this.agentSessions.get(name) ?? 0
+    if (mine >= this.opts.maxSessionsPerAgent) {
+      return `Cannot open another session for agent "${name}": it holds ${mine}, the most one agent token may hold at once; close one of them`
+    }
+    let agents = 0
+    for (const n of this.agentSessions.values()) agents += n
+    const room = this.opts.maxConnections - this.opts.maxWaitingForHello - this.opts.operatorReserve
+    if (agents >= room) return `Cannot open another session for agent "${name}": agents hold ${agents} sessions, all those agents may take (the rest is kept for the operator); close some`
+    return undefined
+  }
+
+  private endSession (socket: Socket): void {
+    const s = this.sessions.get(socket)
+    if (s === undefined) return
+    this.sessions.delete(socket)
+    if (s.agent === undefined) return
+    const n = (this.agentSessions.get(s.agent) ?? 1) - 1
+    if (n <= 0) this.agentSessions.delete(s.agent)
+    else this.agentSessions.set(s.agent, n)
   }
 
   async stop (): Promise<void> {
@@ -98,13 +134,21 @@ export class IpcServer {
   }
 
   private accept (socket: Socket): void {
+    // Helper finding, stop 30: connections that never say hello, or an agent token's sessions,
+    // filled all 256 and the operator could not even revoke the agent.
+    if (this.waiting.size >= this.opts.maxWaitingForHello) {
+      const [oldest, end] = this.waiting.entries().next().value as [Socket, (err: SovError) => void]
+      this.waiting.delete(oldest)
+      this.sockets.delete(oldest) // its slot is free now, not once its close is done
+      end(unavailable(`Cannot wait for hello: ${this.opts.maxWaitingForHello} connections are waiting for theirs and this one is the oldest; connect again and say hello at once`))
+    }
     if (this.sockets.size >= this.opts.maxConnections) {
       socket.end(encodeFrame({ ok: false, error: unavailable(`Cannot accept connection: ${this.opts.maxConnections} clients are connected`).toJSON() }))
       socket.on('error', () => {})
       return
     }
     this.sockets.add(socket)
-    const decoder = new FrameDecoder()
+    const decoder = new FrameDecoder(MAX_FRAME_BYTES, MAX_HELLO_BYTES)
     const abort = new AbortController()
     let principal: Principal | undefined
     let inFlight = 0
@@ -136,6 +180,7 @@ export class IpcServer {
 
     const helloTimer = setTimeout(() => { fail(null, unauthenticated('Cannot authenticate: no hello within the time allowed'), true) }, this.opts.helloTimeoutMs)
     helloTimer.unref()
+    this.waiting.set(socket, err => { clearTimeout(helloTimer); fail(null, err, true) })
     const onShutdown = (): void => { socket.destroy() }
     this.shutdown.signal.addEventListener('abort', onShutdown)
 
@@ -146,7 +191,8 @@ export class IpcServer {
       clearTimeout(helloTimer)
       this.shutdown.signal.removeEventListener('abort', onShutdown)
       this.sockets.delete(socket)
-      this.sessions.delete(socket)
+      this.waiting.delete(socket)
+      this.endSession(socket)
     })
 
     const onHello = async (frame: unknown): Promise<void> => {
@@ -167,8 +213,15 @@ export class IpcServer {
         fail(null, unauthenticated('Cannot authenticate: the token is not valid'), true)
         return
       }
+      this.waiting.delete(socket)
+      if (closed) return
+      if (who.kind === 'agent') {
+        const full = this.agentRoomFor(who.name)
+        if (full !== undefined) { fail(null, unavailable(full), true); return }
+        this.agentSessions.set(who.name, (this.agentSessions.get(who.name) ?? 0) + 1)
+      }
       principal = who
-      this.sessions.set(socket, { token: hello.output.token, end: err => { fail(null, err, true) } })
+      this.sessions.set(socket, { token: hello.output.token, agent: who.kind === 'agent' ? who.name : undefined, end: err => { fail(null, err, true) } })
       send({ ok: true, node: this.opts.node() })
     }
 
