@@ -167,6 +167,12 @@ export async function createMeshNode (opts: MeshNodeOptions): Promise<MeshNode> 
     await datastore?.close()
     throw explainListenError(err)
   }
+  // A slot whose member is gone cannot relay (the relay needs a connection to it for the STOP):
+  // dropped at once, as go-libp2p's relay does, not kept for its hour — a revoked (hung up) or
+  // stopped member no longer shows in `sov status` nor counts against `relay.maxReservations`
+  // (helper finding, stop 30).
+  const served = node.services.relay?.reservations
+  if (served !== undefined) node.addEventListener('peer:disconnect', evt => { served.delete(evt.detail) })
   const stopBootstrap = startBootstrapper(node, bootstrap)
   node.addEventListener('stop', () => {
     stopBootstrap()

@@ -190,4 +190,22 @@ test('relay.use auto: a private node reserves on whichever connected member serv
   assert.is(reachability(b, 'public'), 'public', 'a configured value stands')
 })
 
+test('a member that is revoked, or that stops, no longer holds its slot on the relay: status drops it at once and another member takes the one slot (helper finding, stop 30: kept for an hour)', async ctx => {
+  const { r, a, b } = await relayedTrio(ctx, { maxReservations: 2 })
+  await reserved(a.home)
+  await reserved(b.home)
+  const servedTo = async (): Promise<string[]> => (await sov(r.home, ['status', '--json'])).json.relay.reservations.filter((x: any) => x.role === 'server').map((x: any) => x.peerId).sort()
+  assert.equal(await servedTo(), [a.peerId, b.peerId].sort())
+  assert.is((await sov(r.home, ['peers', 'revoke', a.peerId])).code, 0)
+  await waitFor(async () => (await servedTo()).join() === b.peerId, 5000, 'the revoked member\'s slot to go')
+  await b.stop()
+  await waitFor(async () => (await servedTo()).length === 0, 5000, 'the stopped member\'s slot to go')
+  const key = join(r.home, 'swarm.key')
+  const c = await startA2ADaemon(ctx, { swarmKeyFile: key, config: { listen: [], reachability: 'private', relay: { use: [r.addr] } } })
+  const d = await startA2ADaemon(ctx, { swarmKeyFile: key, config: { listen: [], reachability: 'private', relay: { use: [r.addr] } } })
+  await reserved(c.home)
+  await reserved(d.home)
+  assert.equal(await servedTo(), [c.peerId, d.peerId].sort(), 'both slots were free again')
+})
+
 test.run()
