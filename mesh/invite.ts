@@ -9,8 +9,8 @@
  * `{"v":1,"key":"<base64>","fp":"<hex>","bootstrap":[…],"exp":<unix s>}`.
  */
 import sodium from 'sodium-native'
-import { multiaddr } from '@multiformats/multiaddr'
 import { conflict, inviteInvalid, badRequest } from '../protocol/index.js'
+import { memberAddrProblem } from '../protocol/addr/index.js'
 import { SWARM_KEY_BYTES, swarmKeyFingerprint } from './swarm-key.js'
 
 export const INVITE_PREFIX = 'sov1'
@@ -64,6 +64,10 @@ export async function sealInvite (payload: InvitePayload, passphrase: string, op
   const weak = weakPassphraseReason(passphrase)
   if (weak !== null) throw badRequest(`Cannot seal the invite: the passphrase is too weak: ${weak}`)
   if (payload.key.length !== SWARM_KEY_BYTES) throw badRequest(`Cannot seal the invite: the swarm key has ${payload.key.length} bytes`)
+  for (const addr of payload.bootstrap) {
+    const problem = memberAddrProblem(addr)
+    if (problem !== undefined) throw badRequest(`Cannot seal the invite: bootstrap address "${addr}" cannot be dialled: ${problem}`)
+  }
   const opslimit = opts.opslimit ?? INVITE_OPSLIMIT
   const memlimit = opts.memlimitBytes ?? INVITE_MEMLIMIT_BYTES
   const header = Buffer.alloc(HEADER_BYTES)
@@ -121,17 +125,24 @@ export async function openInvite (invite: string, passphrase: string, nowS = Mat
   } finally {
     sodium.sodium_memzero(plain)
   }
-  const swarmKey = typeof data.key === 'string' ? Buffer.from(data.key, 'base64') : Buffer.alloc(0)
-  if (swarmKey.length !== SWARM_KEY_BYTES || typeof data.exp !== 'number' || !Array.isArray(data.bootstrap) ||
+  const swarmKey = typeof data === 'object' && data !== null && typeof data.key === 'string' ? Buffer.from(data.key, 'base64') : Buffer.alloc(0)
+  // Exactly the members `sealInvite` writes, each well formed (helper finding, stop 30: an inner
+  // version 7, extra members and an `exp` of 1e400, which never expires, were taken).
+  if (swarmKey.length !== SWARM_KEY_BYTES || !Number.isSafeInteger(data.exp) || !Array.isArray(data.bootstrap) ||
       !data.bootstrap.every(a => typeof a === 'string') || typeof data.fp !== 'string') {
     throw inviteInvalid('Cannot open the invite: its sealed content lacks a valid key, bootstrap list, fingerprint or expiry')
   }
+  if (data.v !== VERSION || Object.keys(data).sort().join() !== 'bootstrap,exp,fp,key,v') {
+    throw inviteInvalid(`Cannot open the invite: its sealed content is not version ${VERSION} as this node writes it (members ${Object.keys(data).sort().join(', ')})`)
+  }
   for (const addr of data.bootstrap as string[]) {
-    try { multiaddr(addr) } catch (cause) { throw inviteInvalid(`Cannot open the invite: bootstrap address ${JSON.stringify(addr.slice(0, 80))} is not a multiaddr`, { cause }) }
+    const problem = memberAddrProblem(addr)
+    if (problem !== undefined) throw inviteInvalid(`Cannot open the invite: bootstrap address ${JSON.stringify(addr.slice(0, 80))} cannot be dialled: ${problem}; ask for a new invite`)
   }
   if (swarmKeyFingerprint(swarmKey) !== data.fp) throw inviteInvalid('Cannot open the invite: the key does not match the fingerprint it carries')
-  if (nowS >= data.exp) throw inviteInvalid(`Cannot open the invite: it expired at ${new Date(data.exp * 1000).toISOString()}; ask for a new one`)
-  return { key: new Uint8Array(swarmKey), bootstrap: data.bootstrap as string[], expires: data.exp, fingerprint: data.fp }
+  const exp = data.exp as number
+  if (nowS >= exp) throw inviteInvalid(`Cannot open the invite: it expired at ${new Date(exp * 1000).toISOString()}; ask for a new one`)
+  return { key: new Uint8Array(swarmKey), bootstrap: data.bootstrap as string[], expires: exp, fingerprint: data.fp }
 }
 
 /** Refuses an invite for another mesh than the key this home already holds. */

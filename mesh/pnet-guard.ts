@@ -5,8 +5,8 @@
  * must be one whose connections pass through the PSK protector, and `LIBP2P_FORCE_PNET=1` (the
  * go-libp2p switch, `core/pnet/env.go`: exactly "1") refuses a node without a swarm key.
  */
-import { multiaddr } from '@multiformats/multiaddr'
 import { badRequest, swarmKeyInvalid } from '../protocol/index.js'
+import { unprotectedProtocolOf } from '../protocol/addr/index.js'
 import { SWARM_KEY_BYTES } from './swarm-key.js'
 
 /** go-libp2p's environment switch (`pnet.EnvKey`). */
@@ -19,8 +19,6 @@ export const FORCE_PNET_ENV = 'LIBP2P_FORCE_PNET'
  */
 export const PSK_TRANSPORTS = ['tcp', 'circuitRelay'] as const
 
-/** Multiaddr protocols that never carry our PSK (their transports skip or cannot take a protector). */
-const UNPROTECTED = ['quic', 'quic-v1', 'webtransport', 'webrtc', 'webrtc-direct', 'udp', 'ws', 'wss', 'tls', 'http', 'https', 'p2p-webrtc-star', 'p2p-websocket-star']
 
 /** True when `LIBP2P_FORCE_PNET` asks for a private network (go-libp2p reads exactly "1"). */
 export function forcePnet (env: NodeJS.ProcessEnv = process.env): boolean {
@@ -42,9 +40,7 @@ export function assertPskOnly (opts: { transports: string[], listen: string[], a
     }
   }
   const check = (a: string, verb: string): void => {
-    const names = multiaddr(a).getComponents().map(c => c.name)
-    // The innermost unprotected protocol names the transport (quic-v1 rather than its udp).
-    const bad = names.findLast(n => UNPROTECTED.includes(n))
+    const bad = unprotectedProtocolOf(a)
     if (bad !== undefined) {
       throw badRequest(`Cannot ${verb} "${a}": ${bad} connections would not be PSK-protected; use /tcp addresses (relayed /p2p-circuit ones are protected too)`)
     }

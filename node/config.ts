@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { DEFAULT_A2A_HTTP_PORT, DEFAULT_MAX_DELIVERIES, MAX_ENVELOPE_BYTES, RECEIVE_MAX_BYTES, badRequest, describeIssue, parseHttpListen } from '../protocol/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
+import { memberAddrProblem } from '../protocol/addr/index.js'
 import { explainFsError, writeFileAtomic } from './files/index.js'
 
 /** Where a fresh node listens: loopback only; `--listen /ip4/0.0.0.0/tcp/4001` opens it to the LAN. */
@@ -39,6 +40,8 @@ const LicenceSchema = v.strictObject({
  * start failed).
  */
 const Multiaddrs = v.array(v.pipe(v.string(), v.check(isMultiaddr, issue => `"${String(issue.input).slice(0, 120)}" is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001)`)))
+/** Members to dial (`bootstrap`, `relay.use`): TCP or relayed, ending with /p2p/<PeerId> (`memberAddrProblem`). */
+const MemberAddrs = v.array(v.pipe(v.string(), v.check(a => memberAddrProblem(a) === undefined, issue => `"${String(issue.input).slice(0, 120)}": ${memberAddrProblem(String(issue.input)) ?? ''}`)))
 const HttpListen = v.pipe(
   v.union([v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), v.string()]),
   v.check(isHttpListen, issue => `"${String(issue.input).slice(0, 120)}" is not 0 (off), a port, or HOST:PORT with a loopback HOST such as 127.0.0.1:4011 (loopback only)`)
@@ -57,7 +60,7 @@ const Int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min))
 /** Circuit relay between members (issue 12): serving is off by default. */
 const RelaySchema = v.strictObject({
   serve: v.optional(v.boolean(), false),
-  use: v.optional(v.union([v.literal('auto'), Multiaddrs]), 'auto'),
+  use: v.optional(v.union([v.literal('auto'), MemberAddrs]), 'auto'),
   maxReservations: v.optional(Int(1)),
   /** Per relayed connection; absent = unlimited (members are already gated by the swarm key). */
   durationLimitS: v.optional(Int(1)),
@@ -67,7 +70,7 @@ const RelaySchema = v.strictObject({
 // Strict everywhere: an unknown or mistyped key (`lisen`) is an error naming it (issue 14).
 export const ConfigSchema = v.strictObject({
   listen: v.optional(Multiaddrs, DEFAULT_LISTEN),
-  bootstrap: v.optional(Multiaddrs, []),
+  bootstrap: v.optional(MemberAddrs, []),
   machineId: v.optional(v.string()),
   licence: v.optional(LicenceSchema),
   limits: v.optional(v.strictObject({

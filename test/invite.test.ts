@@ -4,6 +4,7 @@
 import * as assert from 'uvu/assert'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import sodium from 'sodium-native'
 import { generateSwarmKey, sealInvite, swarmKeyFingerprint } from '../mesh/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
 import { runDaemonIn, sov, startDaemon } from './kit/daemon.js'
@@ -107,6 +108,87 @@ test('invite refuses a weak passphrase, and needs a terminal or --passphrase-fil
   assert.is(ok.code, 0, ok.stderr)
   assert.match(ok.json.bootstrap[0], /^\/ip4\/127\.0\.0\.1\/tcp\/4999\/p2p\/12D3KooW/)
   assert.ok(existsSync(join(home, 'swarm.key')))
+})
+
+/**
+ * An invite sealed by hand around any `content` (the format of mesh/invite.ts: version byte,
+ * Argon2id cost, salt, nonce, XChaCha20-Poly1305 over the JSON with the header as associated
+ * data): what a forger holding the passphrase could make.
+ */
+function forgeInvite (content: unknown, passphrase: string): string {
+  const [ops, mem] = [1, 8 * 2 ** 20]
+  const header = Buffer.alloc(1 + 4 + 4 + 16 + 24)
+  header[0] = 1
+  header.writeUInt32BE(ops, 1)
+  header.writeUInt32BE(mem / 1024, 5)
+  sodium.randombytes_buf(header.subarray(9))
+  const key = Buffer.alloc(32)
+  sodium.crypto_pwhash(key, Buffer.from(passphrase), header.subarray(9, 25), ops, mem, sodium.crypto_pwhash_ALG_ARGON2ID13)
+  const plain = Buffer.from(typeof content === 'string' ? content : JSON.stringify(content))
+  const cipher = Buffer.alloc(plain.length + 16)
+  sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(cipher, plain, header, null, header.subarray(25), key)
+  return 'sov1' + Buffer.concat([header, cipher]).toString('base64url')
+}
+
+test('join refuses a forged invite whose content this node would not write — another inner version, extra members, an expiry that never comes, a bootstrap address that cannot be dialled — writing nothing; seal refuses such addresses too (helper finding, stop 30)', async ctx => {
+  const key = generateSwarmKey()
+  const peer = '12D3KooWEAH2Zg5F7hwM4z1HxrFpSpZqcBv8oYqyn5ke6Gz3Q4Bp'
+  const good = { v: 1, key: Buffer.from(key).toString('base64'), fp: swarmKeyFingerprint(key), bootstrap: [`/ip4/127.0.0.1/tcp/4001/p2p/${peer}`], exp: Math.floor(Date.now() / 1000) + 3600 }
+  const pf = passFile(ctx, PASS)
+  const cases: Array<[string, string, RegExp]> = [
+    ['inner version 7', JSON.stringify({ ...good, v: 7 }), /not version 1 as this node writes it/],
+    ['an extra member', JSON.stringify({ ...good, extra: 'x' }), /members bootstrap, exp, extra, fp, key, v/],
+    ['exp 1e400 (Infinity: never expires)', JSON.stringify(good).replace(/"exp":\d+/, '"exp":1e400'), /lacks a valid key, bootstrap list, fingerprint or expiry/],
+    ['a QUIC bootstrap address', JSON.stringify({ ...good, bootstrap: [`/ip4/127.0.0.1/udp/4001/quic-v1/p2p/${peer}`] }), /quic-v1 connections would not carry the swarm key/],
+    ['a bootstrap address without /p2p/', JSON.stringify({ ...good, bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }), /must end with \/p2p\/<PeerId>/]
+  ]
+  for (const [name, content, message] of cases) {
+    const home = ctx.tmp('sov-home-')
+    const r = await sov(home, ['join', forgeInvite(content, PASS), '--passphrase-file', pf])
+    assert.is(r.code, 2, `${name}: ${r.stderr}`)
+    assert.ok(r.stderr.startsWith('error[INVITE_INVALID]'), `${name}: ${r.stderr}`)
+    assert.match(r.stderr, message, name)
+    assert.equal(readdirSync(home), [], `${name}: nothing written`)
+  }
+  const ok = ctx.tmp('sov-home-')
+  const joined = await sov(ok, ['join', forgeInvite(good, PASS), '--passphrase-file', pf, '--json'])
+  assert.is(joined.code, 0, `the same forger's well-formed invite is taken: ${joined.stderr}`)
+  try {
+    await sealInvite({ key, bootstrap: ['/ip4/127.0.0.1/tcp/4001'], expires: good.exp, fingerprint: good.fp }, PASS, { opslimit: 1, memlimitBytes: 8 * 2 ** 20 })
+    assert.unreachable('sealed an address without /p2p/')
+  } catch (err) {
+    assert.match((err as Error).message, /Cannot seal the invite: bootstrap address "\/ip4\/127.0.0.1\/tcp\/4001" cannot be dialled/)
+  }
+})
+
+test('bootstrap and relay.use take only addresses a member can be dialled at, everywhere they come in: init, config set, bootstrap add', async ctx => {
+  const peer = '12D3KooWEAH2Zg5F7hwM4z1HxrFpSpZqcBv8oYqyn5ke6Gz3Q4Bp'
+  const home = ctx.tmp('sov-home-')
+  const quic = `/ip4/127.0.0.1/udp/4001/quic-v1/p2p/${peer}`
+  const bare = '/ip4/127.0.0.1/tcp/4001'
+  for (const [args, message] of [
+    [['init', '--bootstrap', quic], /quic-v1 connections would not carry the swarm key/],
+    [['init', '--bootstrap', bare], /must end with \/p2p\/<PeerId>/]
+  ] as Array<[string[], RegExp]>) {
+    const r = await sov(home, args)
+    assert.is(r.code, 2, r.stderr)
+    assert.match(r.stderr, message)
+    assert.equal(readdirSync(home), [], 'a refused init creates nothing')
+  }
+  assert.is((await sov(home, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])).code, 0)
+  const before = readFileSync(join(home, 'config.json'), 'utf8')
+  for (const [args, message] of [
+    [['bootstrap', 'add', quic], /quic-v1 connections would not carry the swarm key/],
+    [['bootstrap', 'add', bare], /must end with \/p2p\/<PeerId>/],
+    [['config', 'set', 'bootstrap', JSON.stringify([bare])], /must end with \/p2p\/<PeerId>/],
+    [['config', 'set', 'relay.use', JSON.stringify([quic])], /quic-v1 connections would not carry the swarm key|relay\.use/]
+  ] as Array<[string[], RegExp]>) {
+    const r = await sov(home, args)
+    assert.ok(r.code !== 0, `${args.join(' ')} was taken`)
+    assert.match(r.stderr, message, args.join(' '))
+  }
+  assert.is(readFileSync(join(home, 'config.json'), 'utf8'), before, 'nothing written')
+  assert.is((await sov(home, ['bootstrap', 'add', `/ip4/127.0.0.1/tcp/4001/p2p/${peer}`])).code, 0)
 })
 
 test.run()

@@ -111,7 +111,7 @@ async function change (home: string | undefined, node: Node, path: string, edit:
 }
 
 async function checkMultiaddr (addr: string): Promise<void> {
-  const { multiaddr } = await import('@multiformats/multiaddr')
-  try { multiaddr(addr) } catch (cause) { throw badRequest(`Cannot use multiaddr "${addr}": ${(cause as Error).message}`, { cause }) }
-  if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(addr)) throw badRequest(`Cannot use multiaddr "${addr}": it must end with /p2p/<PeerId> so the node knows whom it dials`)
+  const { memberAddrProblem } = await import('../../protocol/addr/index.js')
+  const problem = memberAddrProblem(addr)
+  if (problem !== undefined) throw badRequest(`Cannot use multiaddr "${addr}": ${problem}`)
 }
