@@ -48,7 +48,7 @@ export interface ServerRefusal { method: string, code: unknown, message: string 
 
 /** Marks `err` as the server's refusal of `method` (it answered; it is reachable). */
 export function refused (err: SovError, method: string, rpc: any): SovError {
-  const message = rpc !== null && typeof rpc === 'object' ? String(rpc.message ?? '') : String(rpc)
+  const message = printable(rpc !== null && typeof rpc === 'object' ? String(typeof rpc.message === 'string' ? rpc.message : '') : String(rpc))
   return Object.assign(err, { refusal: { method, code: rpc?.code, message } satisfies ServerRefusal })
 }
 
@@ -57,9 +57,32 @@ export function serverRefusal (err: unknown): ServerRefusal | undefined {
   return (err as { refusal?: ServerRefusal } | null)?.refusal
 }
 
+/** A server's JSON-RPC `error` in words: `code: message`, printable and bounded. */
 export function describeError (e: any): string {
-  if (e !== null && typeof e === 'object') return `${String(e.code ?? '?')}: ${String(e.message ?? JSON.stringify(e)).slice(0, 300)}`
-  return String(e).slice(0, 300)
+  if (e !== null && typeof e === 'object') return `${printable(String(e.code ?? '?'), 40)}: ${typeof e.message === 'string' ? printable(e.message) : preview(e, 300)}`
+  return printable(String(e))
+}
+
+/**
+ * Text a server sent, as it may be shown to the operator: control characters (C0, DEL, C1: the
+ * terminal's escapes, newlines) and bidirectional overrides written as `\uXXXX`, so a server can
+ * neither draw on the terminal nor forge lines of our output (helper finding, stop 30: an error
+ * message moved the cursor up and printed "Licence VALID"); at most `max` characters.
+ */
+export function printable (text: string, max = 300): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** Any value a server sent, shown briefly as JSON (or its type, when it cannot be), printable. */
+export function preview (value: unknown, max = 80): string {
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    text = `<${Array.isArray(value) ? 'an array' : typeof value} that cannot be shown>`
+  }
+  return printable(text, max)
 }
 
 /** Compares dotted versions numerically ("1.4.2" < "1.10"). */

@@ -32,7 +32,7 @@ export {
 } from './electrum-client.js'
 export { verifyLicence, type VerifyLicenceOptions, type LicenceReport } from './licence.js'
 export { withGrace } from './grace.js'
-export { splitHeaders, HEADERS_PER_REQUEST } from './link-plan.js'
+export { splitHeaders, HEADERS_PER_REQUEST, MAX_LINK_HEADERS } from './link-plan.js'
 export { readLinkState, writeLinkState, LINK_RECENT, type LinkState } from './link-state.js'
 export { shippedCheckpoints, CHECKPOINT_INTERVAL, type Checkpoints } from './checkpoints.js'
 export { linkToTip, type HeaderSegment, type TrustedSpan } from './header-link.js'

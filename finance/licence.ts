@@ -5,9 +5,10 @@
 import { toSovError, electrumError, type SovError } from '../protocol/index.js'
 import { electrumScripthash } from './address.js'
 import { isHex } from './bytes.js'
-import { ElectrumClient, serverRefusal, type ElectrumClientOptions } from './electrum-client.js'
+import { ElectrumClient, preview, serverRefusal, type ElectrumClientOptions } from './electrum-client.js'
 import { headerFromHex } from './header.js'
 import { shippedCheckpoints, type Checkpoints } from './checkpoints.js'
+import { CHAIN_PARAMS } from './networks.js'
 import { stateFits, type LinkState } from './link-state.js'
 import { nextLinkState, planLink, type LinkPlan } from './link-plan.js'
 import {
@@ -117,12 +118,12 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           const own = reports.find(t => t.server === server) ?? reports[0]
           const [m, p] = await Promise.all([
             hint !== undefined ? second as any : client.request<any>('blockchain.transaction.get_merkle', [txid, height], ro),
-            own === undefined ? undefined : planLink(client, { height, tip: { height: own.height, hex: own.header }, state: stateFits(opts.linkState, terms.network, txid, height) ? opts.linkState : null, checkpoints, signal: opts.signal, onProgress: opts.onProgress })
+            own === undefined ? undefined : planLink(client, { height, tip: { height: own.height, hex: own.header }, state: stateFits(opts.linkState, terms.network, txid, height) ? opts.linkState : null, checkpoints, pow: CHAIN_PARAMS[terms.network], signal: opts.signal, onProgress: opts.onProgress })
           ])
           merkle = { blockHeight: m?.block_height, branch: m?.merkle, pos: m?.pos }
           plan = p
         }
-        const verdict = verifyEvidence(terms, { rawTx: raw, height, merkle, headers: plan?.headers ?? [], more: plan?.more, spans: plan?.spans, merkleRefused, tips: reports, serversConfigured: clients.length, server })
+        const verdict = verifyEvidence(terms, { rawTx: raw, height, merkle, headers: plan?.headers ?? [], more: plan?.more, spans: plan?.spans, merkleRefused, tips: reports, serversConfigured: clients.length, server }, checkpoints)
         fetched += plan?.fetched ?? 0
         if (plan?.note !== undefined) chainNote = plan.note
         if (plan !== undefined && proofHolds(verdict) && (best === undefined || RANK[verdict.status] > RANK[best.status])) {
@@ -185,7 +186,7 @@ async function fetchTips (clients: ElectrumClient[], ro: { signal?: AbortSignal 
   const settled = await Promise.allSettled(clients.map(async c => {
     const r = await c.request<any>('blockchain.headers.subscribe', [], ro)
     if (r === null || typeof r !== 'object' || !Number.isSafeInteger(r.height) || !isHex(r.hex)) {
-      throw electrumError(`Cannot use ${c.url.url}: blockchain.headers.subscribe returned ${JSON.stringify(r)?.slice(0, 80)}`)
+      throw electrumError(`Cannot use ${c.url.url}: blockchain.headers.subscribe returned ${preview(r, 80)}`)
     }
     return { server: c.url.url, height: r.height as number, header: r.hex as string }
   }))
@@ -235,7 +236,7 @@ function heightInHistory (history: unknown, txid: string, server: string): numbe
   let height: number | null = null
   for (const item of history) {
     if (item === null || typeof item !== 'object' || typeof item.tx_hash !== 'string' || !Number.isSafeInteger(item.height)) {
-      throw electrumError(`Cannot use ${server}: a history entry is malformed: ${JSON.stringify(item)?.slice(0, 80)}`)
+      throw electrumError(`Cannot use ${server}: a history entry is malformed: ${preview(item, 80)}`)
     }
     if (item.tx_hash.toLowerCase() === txid) height = height === null ? item.height : Math.max(height, item.height)
   }

@@ -9,7 +9,8 @@ import type { NetworkName } from './networks.js'
 export const LINK_RECENT = 100
 
 export interface LinkState {
-  version: 1
+  /** 2 since links must pass the last checkpoint (stop 30): a version-1 state may not have, and is verified afresh. */
+  version: 2
   network: NetworkName
   txid: string
   /** The payment's block height. */
@@ -28,7 +29,7 @@ export function readLinkState (path: string): LinkState | null {
   if (!existsSync(path)) return null
   try {
     const s = JSON.parse(readFileSync(path, 'utf8'))
-    const ok = s?.version === 1 && typeof s.txid === 'string' && Number.isSafeInteger(s.height) && Number.isSafeInteger(s.tipHeight) &&
+    const ok = s?.version === 2 && typeof s.txid === 'string' && Number.isSafeInteger(s.height) && Number.isSafeInteger(s.tipHeight) &&
       Array.isArray(s.recent) && s.recent.length > 0 && s.recent.every((h: unknown) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)) &&
       typeof s.paymentHeader === 'string'
     if (!ok) return null

@@ -5,7 +5,8 @@ import { badRequest } from '../protocol/index.js'
 import { outputScriptFor } from './address.js'
 import { bytesToHex, displayToHash, equalBytes, hexOrNull, isHex } from './bytes.js'
 import { headerFromHex, meetsFloor, meetsOwnTarget, type BlockHeader } from './header.js'
-import { linkToTip, type HeaderSegment, type TrustedSpan } from './header-link.js'
+import { linkToTip, type HeaderSegment, type LinkAnchor, type TrustedSpan } from './header-link.js'
+import { checkpointHeight, shippedCheckpoints, type Checkpoints } from './checkpoints.js'
 import { merkleRootFromBranch } from './merkle.js'
 import { CHAIN_PARAMS, isNetworkName, type NetworkName } from './networks.js'
 import { licenceHash } from './payload.js'
@@ -100,8 +101,12 @@ export function checkTerms (terms: LicenceTerms): Uint8Array {
   return outputScriptFor(terms.vendorAddress, terms.network)
 }
 
-/** Applies the licence rule to the evidence. Throws only for unusable terms (`BAD_REQUEST`). */
-export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): LicenceVerdict {
+/**
+ * Applies the licence rule to the evidence. `checkpoints`: the network's (default: the shipped
+ * ones; none on regtest): the header link must pass the last of them (`LinkAnchor`). Throws only
+ * for unusable terms (`BAD_REQUEST`).
+ */
+export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence, checkpoints?: Checkpoints | null): LicenceVerdict {
   const vendorScript = checkTerms(terms)
   const txid = terms.txid.toLowerCase()
   const commitment = licenceHash(terms.machineId)
@@ -138,7 +143,7 @@ export function verifyEvidence (terms: LicenceTerms, ev: LicenceEvidence): Licen
   if (!mined) {
     for (const name of PROOF) set(name, false, 'not checked: the transaction is not mined')
   } else {
-    const depth = proofChecks(terms, txid, height, ev, tips.tip, set)
+    const depth = proofChecks(terms, txid, height, ev, tips.tip, set, anchorOf(checkpoints === undefined ? shippedCheckpoints(terms.network) : checkpoints))
     // Confirmations count only when the whole proof holds.
     confirmations = PROOF.every(n => checks.get(n)?.ok === true) ? depth : 0
   }
@@ -290,12 +295,12 @@ function tipCheck (ev: LicenceEvidence, set: Setter): { ok: boolean, tip: Tip | 
 }
 
 /** Runs the merkle and header checks; returns the depth of the block below the tip. */
-function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: LicenceEvidence, tip: Tip | null, set: Setter): number {
+function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: LicenceEvidence, tip: Tip | null, set: Setter, anchor: LinkAnchor | undefined): number {
   const params = CHAIN_PARAMS[terms.network]
   const segments = [{ start: height, headers: ev.headers }, ...(ev.more ?? [])]
   const link = tip === null
     ? { ok: false, detail: 'no tip to link to', headers: [] as BlockHeader[] }
-    : linkToTip(height, segments, ev.spans ?? [], { height: tip.height, hash: tip.header.hash, id: tip.header.id })
+    : linkToTip(height, segments, ev.spans ?? [], { height: tip.height, hash: tip.header.hash, id: tip.header.id }, anchor)
   const headers = link.headers
   let payment: BlockHeader | undefined
   try { payment = ev.headers[0] === undefined ? undefined : headerFromHex(ev.headers[0]) } catch { payment = undefined }
@@ -337,4 +342,10 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
   set('headerChain', link.ok, link.detail)
 
   return tip !== null ? tip.height - height + 1 : 0
+}
+
+/** The last checkpoint, which every link must pass; none without checkpoints. */
+function anchorOf (cp: Checkpoints | null): LinkAnchor | undefined {
+  if (cp === null || cp.hashes.length === 0) return undefined
+  return { height: checkpointHeight(cp, cp.hashes.length - 1), hash: cp.hashes[cp.hashes.length - 1] }
 }

@@ -115,4 +115,30 @@ test('a reorganisation above the payment is re-verified from the fork point; one
   assert.is(gone.link, undefined, 'nothing new to keep')
 })
 
+test('the link must pass the last checkpoint: a chain that does not (a chain of the server\'s own) is never valid, wherever the payment and the tip lie; the real chain is (helper finding, stop 30: a forged signet licence was VALID)', async ctx => {
+  const chain = new RegtestChain()
+  const vendor = newAddress('p2wpkh')
+  chain.mine(900)
+  const low = chain.payLicence({ to: vendor.address, sats: 10_000n, machineId: MACHINE, confirmations: 1 })
+  chain.mine(1200)
+  const high = chain.payLicence({ to: vendor.address, sats: 10_000n, machineId: MACHINE, confirmations: 1 })
+  chain.mine(20)
+  const e = await startElectrum(ctx, chain)
+  const real = chain.checkpoints()
+  assert.is(real.hashes.length, 1, 'one checkpoint, at 2015: one payment below it (its period is the last), one above')
+  const other = { interval: real.interval, hashes: ['11'.repeat(32)] }
+  const ahead = { interval: real.interval, hashes: [...real.hashes, '22'.repeat(32), '33'.repeat(32)] }
+  const terms = (p: { txid: string, height: number | null }): LicenceTerms => ({ txid: p.txid, vendorAddress: vendor.address, requiredSats: 10_000n, network: 'regtest', minConf: 1, machineId: MACHINE, height: p.height! })
+  for (const [name, p] of [['below the last checkpoint', low], ['above it', high]] as const) {
+    const ok = await verifyLicence(terms(p), [e.tcp], { checkpoints: real })
+    assert.is(ok.status, 'valid', `${name}, real checkpoints: ${JSON.stringify(ok.checks.filter(c => !c.ok))}`)
+    const forged = await verifyLicence(terms(p), [e.tcp], { checkpoints: other })
+    assert.is(forged.status, 'invalid', `${name}, a chain not through the checkpoint`)
+    assert.match(forged.checks.find(c => c.name === 'headerChain')!.detail, /not the checkpoint 1111|cannot link the last checkpoint \(height 2015\)/, name)
+    const behind = await verifyLicence(terms(p), [e.tcp], { checkpoints: ahead })
+    assert.is(behind.status, 'invalid', `${name}, a tip below the last checkpoint`)
+    assert.match(behind.checks.find(c => c.name === 'headerChain')!.detail, /the tip \(height \d+\) is not above the last checkpoint \(height 6047\)/, name)
+  }
+})
+
 test.run()

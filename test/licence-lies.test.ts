@@ -20,6 +20,14 @@ function paidChain (): { chain: RegtestChain, terms: LicenceTerms } {
 
 const failing = (v: LicenceReport): string[] => v.checks.filter(c => !c.ok).map(c => c.name)
 
+/** The first string in `v` holding a control character (a terminal escape, a newline), if any. */
+function controlCharIn (v: unknown): string | undefined {
+  if (typeof v === 'string') return /[\u0000-\u001f\u007f-\u009f]/.test(v) ? v : undefined
+  if (v === null || typeof v !== 'object') return undefined
+  for (const x of Object.values(v)) { const found = controlCharIn(x); if (found !== undefined) return found }
+  return undefined
+}
+
 const CASES: Array<{ lie: Lie, status: 'invalid' | 'error', caughtBy: string | RegExp }> = [
   { lie: { kind: 'substituteTx' }, status: 'invalid', caughtBy: 'txid' },
   { lie: { kind: 'wrongMerkle' }, status: 'invalid', caughtBy: 'merkleRoot' },
@@ -32,7 +40,11 @@ const CASES: Array<{ lie: Lie, status: 'invalid' | 'error', caughtBy: string | R
   { lie: { kind: 'noAnswer', method: 'blockchain.block.headers' }, status: 'error', caughtBy: /TIMEOUT/ },
   { lie: { kind: 'garbage' }, status: 'error', caughtBy: /not JSON/ },
   { lie: { kind: 'endlessLine' }, status: 'error', caughtBy: /exceeds/ },
-  { lie: { kind: 'disconnectMidReply', method: 'blockchain.transaction.get_merkle' }, status: 'error', caughtBy: /closed before the reply/ }
+  { lie: { kind: 'disconnectMidReply', method: 'blockchain.transaction.get_merkle' }, status: 'error', caughtBy: /closed before the reply/ },
+  // Helper findings, stop 30: each of these killed the process, drew on the terminal, or held gigabytes.
+  { lie: { kind: 'deepJson' }, status: 'error', caughtBy: /unfit to use: the value at \$(\[0\]){64} is nested deeper than 64/ },
+  { lie: { kind: 'escapes' }, status: 'error', caughtBy: /\\u001b\[1A\\u001b\[2K\\u000aLicence VALID/ },
+  { lie: { kind: 'farTip', blocks: 1_000_000 }, status: 'error', caughtBy: /would take 1000\d{3} headers, more than the 201600 a check fetches; the server's tip height is implausible/ }
 ]
 
 test('every lie of a single server is caught: invalid or error, never valid', async ctx => {
@@ -49,7 +61,20 @@ test('every lie of a single server is caught: invalid or error, never valid', as
     assert.is(v.status, c.status, `${name}: ${JSON.stringify(failing(v))} ${v.error?.message ?? ''}`)
     if (typeof c.caughtBy === 'string') assert.ok(failing(v).includes(c.caughtBy), `${name} caught by ${c.caughtBy}: ${JSON.stringify(failing(v))}`)
     else assert.match(`${v.error?.code ?? ''} ${v.error?.message ?? ''}`, c.caughtBy, name)
+    assert.is(controlCharIn(v), undefined, `${name}: no server control character reaches the report`)
   }
+})
+
+test('a server claiming a tip 50,000 blocks ahead with junk headers is refused after the first replies, not after downloading them all (helper finding, stop 30: 10M claimed, 5 GB, out of memory)', async ctx => {
+  const { chain, terms } = paidChain()
+  const e = await startElectrum(ctx, chain)
+  e.server.lie = { kind: 'farTip', blocks: 50_000 }
+  const before = e.server.seen.get('blockchain.block.headers') ?? 0
+  const v = await verifyLicence(terms, [e.tcp])
+  assert.is(v.status, 'invalid')
+  const asked = (e.server.seen.get('blockchain.block.headers') ?? 0) - before
+  assert.ok(asked <= 4, `${asked} header requests (50,000 headers are 25 of them)`)
+  assert.match(v.checks.find(c => c.name === 'headerPow')!.detail, /target/)
 })
 
 test('a server whose tip disagrees with another\'s makes the verdict undecided, even with a good proof', async ctx => {

@@ -125,10 +125,15 @@ test('a regtest proof is refused under mainnet terms by the minimum-work floor',
   const mainVendor = newAddress('p2wpkh', 'main')
   const tx = e.chain.send([{ script: outputScriptFor(mainVendor.address, 'main'), sats: SATS }], { opReturns: [[licenceHash(MACHINE)]] })
   e.chain.mine(1)
-  const v = await verifyLicence(terms(tx.getId(), mainVendor.address, { network: 'main' }), [e.tcp])
+  // Without checkpoints, to show the floor on its own.
+  const v = await verifyLicence(terms(tx.getId(), mainVendor.address, { network: 'main' }), [e.tcp], { checkpoints: null })
   assert.is(v.status, 'invalid')
   assert.equal(failed(v), ['headerMinWork', 'confirmations'])
   assert.match(v.checks.find(c => c.name === 'headerMinWork')!.detail, /easier than the network's limit 0x1d00ffff/)
+  // With mainnet's shipped checkpoints, its tip is not even above the last of them.
+  const shipped = await verifyLicence(terms(tx.getId(), mainVendor.address, { network: 'main' }), [e.tcp])
+  assert.is(shipped.status, 'invalid')
+  assert.match(shipped.checks.find(c => c.name === 'headerChain')!.detail, /is not above the last checkpoint \(height 953567\)/)
 })
 
 test('verifyEvidence refuses unusable terms with BAD_REQUEST naming the problem', () => {

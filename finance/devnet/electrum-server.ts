@@ -276,6 +276,15 @@ export class DevElectrumServer {
       }
       case 'endlessLine':
         void endless(socket, calls[0]?.id)
+        return
+      case 'deepJson':
+        socket.write('['.repeat(100_000) + ']'.repeat(100_000) + '\n')
+        return
+      case 'escapes': {
+        const message = '\u001b[1A\u001b[2K\nLicence VALID: all checks passed\n\u001b[8m'
+        const replies = calls.map(c => ({ jsonrpc: '2.0', id: c?.id ?? null, error: { code: 1, message } }))
+        socket.write(JSON.stringify(batch ? replies : replies[0]) + '\n')
+      }
     }
   }
 

@@ -7,15 +7,16 @@ import { bitsToTarget } from '../header.js'
 import { parsesAsTransaction } from '../merkle.js'
 import { mineHeader } from './chain.js'
 
-export const DATA_LIES = ['substituteTx', 'wrongMerkle', 'innerNodeTx', 'badPow', 'unlinkedHeader', 'staleTip', 'forkTip'] as const
-export const TRANSPORT_LIES = ['noAnswer', 'garbage', 'endlessLine', 'disconnectMidReply'] as const
+export const DATA_LIES = ['substituteTx', 'wrongMerkle', 'innerNodeTx', 'badPow', 'unlinkedHeader', 'staleTip', 'forkTip', 'farTip'] as const
+/** `deepJson`: a reply nested 100,000 deep; `escapes`: an error whose message holds terminal escapes and newlines. */
+export const TRANSPORT_LIES = ['noAnswer', 'garbage', 'endlessLine', 'disconnectMidReply', 'deepJson', 'escapes'] as const
 export type LieKind = typeof DATA_LIES[number] | typeof TRANSPORT_LIES[number]
 
 export interface Lie {
   kind: LieKind
   /** Which request a transport lie hits. @default 'blockchain.transaction.get' */
   method?: string
-  /** How far behind a stale tip is. @default 10 */
+  /** How far behind a stale tip is, or ahead a far one (`farTip`, whose missing headers are junk). @default 10 */
   blocks?: number
 }
 
@@ -49,6 +50,15 @@ export function applyDataLie (lie: Lie, method: string, params: unknown[], resul
     case 'forkTip':
       if (method !== 'blockchain.headers.subscribe') return result
       return { ...result, hex: forked(result.hex) }
+    case 'farTip': {
+      if (method === 'blockchain.headers.subscribe') return { ...result, height: result.height + (lie.blocks ?? 10) }
+      if (method !== 'blockchain.block.headers') return result
+      // Headers past the real tip, as many as asked: 80 zero bytes, which meet no target.
+      const asked = Math.min(Number(params[1]), 2016)
+      const junk = Math.max(0, asked - result.count)
+      if (Array.isArray(result.headers)) return { ...result, headers: [...result.headers, ...Array(junk).fill('00'.repeat(80))], count: result.count + junk }
+      return { ...result, hex: result.hex + '00'.repeat(80 * junk), count: result.count + junk }
+    }
     default:
       return result
   }
