@@ -123,7 +123,7 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           merkle = { blockHeight: m?.block_height, branch: m?.merkle, pos: m?.pos }
           plan = p
         }
-        const verdict = verifyEvidence(terms, { rawTx: raw, height, merkle, headers: plan?.headers ?? [], more: plan?.more, spans: plan?.spans, merkleRefused, tips: reports, serversConfigured: clients.length, server }, checkpoints)
+        const verdict = verifyEvidence(terms, { rawTx: raw, height, merkle, headers: plan?.headers ?? [], more: plan?.more, spans: plan?.spans, difficultyFrom: plan?.difficultyFrom, merkleRefused, tips: reports, serversConfigured: clients.length, server }, checkpoints)
         fetched += plan?.fetched ?? 0
         if (plan?.note !== undefined) chainNote = plan.note
         if (plan !== undefined && proofHolds(verdict) && (best === undefined || RANK[verdict.status] > RANK[best.status])) {

@@ -40,6 +40,12 @@ export interface LinkPlan {
   base?: { state: LinkState, upTo: number }
   /** What happened to the chain since the last verification, when something did. */
   note?: string
+  /**
+   * The header the retarget rule is checked from (`difficultyProblem`): the last checkpoint's
+   * (`header`, its hash to be matched), or the highest block kept from the last verification
+   * (`bits`). Absent without checkpoints.
+   */
+  difficultyFrom?: { height: number, bits?: number, header?: string }
 }
 
 export interface PlanInput {
@@ -80,7 +86,7 @@ export async function planLink (client: ElectrumClient, p: PlanInput): Promise<L
       assertWithinCap(T - sTip, client, T)
       const fresh = await fetchHeaders(client, sTip + 1, T, ro)
       const links = fresh.length > 0 ? prevOf(fresh[0]) === hashAt(sTip) : idOf(p.tip.hex) === hashAt(sTip)
-      if (links) return { headers: [S.paymentHeader], more: fresh.length > 0 ? [{ start: sTip + 1, headers: fresh }] : [], spans: span(sTip), fetched: fresh.length, base: { state: S, upTo: sTip } }
+      if (links) return { headers: [S.paymentHeader], more: fresh.length > 0 ? [{ start: sTip + 1, headers: fresh }] : [], spans: span(sTip), fetched: fresh.length, base: { state: S, upTo: sTip }, difficultyFrom: { height: sTip, bits: S.tipBits } }
     }
     const lo = Math.max(h, low)
     if (T >= lo && T - lo < MAX_LINK_HEADERS) {
@@ -89,7 +95,8 @@ export async function planLink (client: ElectrumClient, p: PlanInput): Promise<L
         if (idOf(win[height - lo]) !== hashAt(height)) continue
         note = `the chain was reorganised above height ${height} since the last verification; re-verified from there`
         const above = win.slice(height - lo + 1)
-        return { headers: [S.paymentHeader], more: above.length > 0 ? [{ start: height + 1, headers: above }] : [], spans: span(height), fetched: win.length, base: { state: S, upTo: height }, note }
+        // The fork point's header hashes to a kept verified block: its bits are trusted.
+        return { headers: [S.paymentHeader], more: above.length > 0 ? [{ start: height + 1, headers: above }] : [], spans: span(height), fetched: win.length, base: { state: S, upTo: height }, note, difficultyFrom: { height, bits: headerFromHex(win[height - lo]).bits } }
       }
     }
     note = `the chain changed at or below the payment's block (height ${h}) since the last verification; verified afresh`
@@ -98,16 +105,23 @@ export async function planLink (client: ElectrumClient, p: PlanInput): Promise<L
     const period = Math.floor(h / cp.interval)
     const end = checkpointHeight(cp, period)
     assertWithinCap(end - h + 1 + T - lastHeight, client, T)
-    const [own, since] = await Promise.all([fetchHeaders(client, h, end, ro), fetchHeaders(client, lastHeight + 1, T, ro)])
+    const [own, since, anchor] = await Promise.all([fetchHeaders(client, h, end, ro), fetchHeaders(client, lastHeight + 1, T, ro), anchorHeader(client, lastHeight, ro)])
     const spans: TrustedSpan[] = period < last ? [{ from: { height: end, hash: cp.hashes[period] }, to: { height: lastHeight, hash: cp.hashes[last] }, why: 'checkpoints' }] : []
-    return { headers: own, more: [{ start: lastHeight + 1, headers: since }], spans, fetched: own.length + since.length, note }
+    return { headers: own, more: [{ start: lastHeight + 1, headers: since }], spans, fetched: own.length + since.length + 1, note, difficultyFrom: { height: lastHeight, header: anchor } }
   }
   // Above the last checkpoint (or none): from the checkpoint up, the payment's block among them.
   const from = lastHeight >= 0 ? lastHeight + 1 : h
   assertWithinCap(T - from + 1, client, T)
-  const all = await fetchHeaders(client, from, T, ro)
+  const [all, anchor] = await Promise.all([fetchHeaders(client, from, T, ro), lastHeight >= 0 ? anchorHeader(client, lastHeight, ro) : undefined])
   const below = all.slice(0, h - from)
-  return { headers: all.slice(h - from), more: below.length > 0 ? [{ start: from, headers: below }] : [], spans: [], fetched: all.length, note }
+  return { headers: all.slice(h - from), more: below.length > 0 ? [{ start: from, headers: below }] : [], spans: [], fetched: all.length + (anchor !== undefined ? 1 : 0), note, difficultyFrom: anchor !== undefined ? { height: lastHeight, header: anchor } : undefined }
+}
+
+/** The header at the last checkpoint's height, as the server gives it (the verifier matches its hash). */
+async function anchorHeader (client: ElectrumClient, height: number, ro: FetchOptions): Promise<string> {
+  const hex = await client.request<unknown>('blockchain.block.header', [height], ro)
+  if (typeof hex !== 'string' || hex.length !== HEADER_BYTES * 2) throw electrumError(`Cannot use ${client.url.url}: blockchain.block.header ${height} did not return 80 bytes of hex`)
+  return hex
 }
 
 function assertWithinCap (count: number, client: ElectrumClient, tip: number): void {
@@ -130,7 +144,13 @@ export function nextLinkState (plan: LinkPlan, meta: { network: LinkState['netwo
   }
   const recent: string[] = []
   for (let height = meta.tipHeight; recent.length < LINK_RECENT && known.has(height); height--) recent.unshift(known.get(height)!)
-  return { version: 2, network: meta.network, txid: meta.txid, height: meta.height, paymentHeader: plan.headers[0], tipHeight: meta.tipHeight, recent, verifiedAt: new Date().toISOString() }
+  // The tip's bits: the retarget rule of the next check starts from them.
+  let tipBits = base?.state.tipBits ?? 0
+  for (const seg of [{ start: meta.height, headers: plan.headers }, ...plan.more]) {
+    const i = meta.tipHeight - seg.start
+    if (i >= 0 && i < seg.headers.length) tipBits = headerFromHex(seg.headers[i]).bits
+  }
+  return { version: 2, network: meta.network, txid: meta.txid, height: meta.height, paymentHeader: plan.headers[0], tipHeight: meta.tipHeight, tipBits, recent, verifiedAt: new Date().toISOString() }
 }
 
 /**

@@ -19,6 +19,8 @@ export interface LinkState {
   paymentHeader: string
   /** Height of the last verified tip. */
   tipHeight: number
+  /** The `bits` of that tip: the next check's retarget rule starts from them. */
+  tipBits: number
   /** Hashes (display hex) of the verified blocks at tipHeight−recent.length+1 … tipHeight. */
   recent: string[]
   verifiedAt: string
@@ -29,7 +31,7 @@ export function readLinkState (path: string): LinkState | null {
   if (!existsSync(path)) return null
   try {
     const s = JSON.parse(readFileSync(path, 'utf8'))
-    const ok = s?.version === 2 && typeof s.txid === 'string' && Number.isSafeInteger(s.height) && Number.isSafeInteger(s.tipHeight) &&
+    const ok = s?.version === 2 && typeof s.txid === 'string' && Number.isSafeInteger(s.height) && Number.isSafeInteger(s.tipHeight) && Number.isSafeInteger(s.tipBits) &&
       Array.isArray(s.recent) && s.recent.length > 0 && s.recent.every((h: unknown) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)) &&
       typeof s.paymentHeader === 'string'
     if (!ok) return null

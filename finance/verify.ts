@@ -6,7 +6,8 @@ import { outputScriptFor } from './address.js'
 import { bytesToHex, displayToHash, equalBytes, hexOrNull, isHex } from './bytes.js'
 import { headerFromHex, meetsFloor, meetsOwnTarget, type BlockHeader } from './header.js'
 import { linkToTip, type HeaderSegment, type LinkAnchor, type TrustedSpan } from './header-link.js'
-import { checkpointHeight, shippedCheckpoints, type Checkpoints } from './checkpoints.js'
+import { CHECKPOINT_INTERVAL, checkpointHeight, shippedCheckpoints, type Checkpoints } from './checkpoints.js'
+import { difficultyProblem } from './difficulty.js'
 import { merkleRootFromBranch } from './merkle.js'
 import { CHAIN_PARAMS, isNetworkName, type NetworkName } from './networks.js'
 import { licenceHash } from './payload.js'
@@ -48,6 +49,8 @@ export interface LicenceEvidence {
   more?: HeaderSegment[]
   /** Links already known: shipped checkpoints, this node's earlier verification (issue 13). */
   spans?: TrustedSpan[]
+  /** Where the retarget rule starts (`LinkPlan.difficultyFrom`): the last checkpoint's header, or a kept verified block's bits. */
+  difficultyFrom?: { height: number, bits?: number, header?: string }
   /** Why there is no merkle branch, when the server refused it. */
   merkleRefused?: string
   /** Every server's tip. */
@@ -336,7 +339,8 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
   const floor = headers.map(h => meetsFloor(h, params.powLimit, params.powLimitBits)).find(r => !r.ok)
   const none = headers.length === 0 ? 'no headers' : null
   set('headerPow', none === null && pow === undefined, none ?? pow?.reason ?? `${headers.length} header${headers.length === 1 ? '' : 's'} meet their own targets`)
-  set('headerMinWork', none === null && floor === undefined, none ?? floor?.reason ?? `every target within the ${terms.network} limit`)
+  const retarget = floor === undefined && none === null && link.ok ? difficultyCheck(terms.network, height, segments, ev.difficultyFrom, anchor, tip!.height) : undefined
+  set('headerMinWork', none === null && floor === undefined && retarget === undefined, none ?? floor?.reason ?? retarget ?? `every target within the ${terms.network} limit${ev.difficultyFrom !== undefined ? ` and the retarget rule from height ${ev.difficultyFrom.height}` : ''}`)
 
   // Linked from the transaction's block to the agreed tip, by headers and known spans.
   set('headerChain', link.ok, link.detail)
@@ -348,4 +352,36 @@ function proofChecks (terms: LicenceTerms, txid: string, height: number, ev: Lic
 function anchorOf (cp: Checkpoints | null): LinkAnchor | undefined {
   if (cp === null || cp.hashes.length === 0) return undefined
   return { height: checkpointHeight(cp, cp.hashes.length - 1), hash: cp.hashes[cp.hashes.length - 1] }
+}
+
+/**
+ * Why the walked headers above the reference break the retarget or time rule (`difficultyProblem`),
+ * or undefined. The reference is the last checkpoint's header (its hash must be the checkpoint),
+ * a kept verified block, or — without checkpoints (regtest) — the payment's own block.
+ */
+function difficultyCheck (network: NetworkName, height: number, segments: HeaderSegment[], from: LicenceEvidence['difficultyFrom'], anchor: LinkAnchor | undefined, tipHeight: number): string | undefined {
+  const byHeight = new Map<number, BlockHeader>()
+  for (const seg of segments) seg.headers.forEach((hex, i) => { try { byHeight.set(seg.start + i, headerFromHex(hex)) } catch {} })
+  let ref: { height: number, bits: number }
+  if (from?.header !== undefined) {
+    let h: BlockHeader
+    try { h = headerFromHex(from.header) } catch (err) { return `the header given for the last checkpoint does not parse: ${(err as Error).message}` }
+    if (anchor === undefined || from.height !== anchor.height || h.id !== anchor.hash) return `the header given for height ${from.height} is ${h.id}, not the checkpoint ${anchor?.hash ?? '(none)'}`
+    ref = { height: from.height, bits: h.bits }
+  } else if (from?.bits !== undefined) {
+    ref = { height: from.height, bits: from.bits }
+  } else if (anchor !== undefined) {
+    return 'no trusted header to check the difficulty from'
+  } else {
+    const payment = byHeight.get(height)
+    if (payment === undefined) return undefined
+    ref = { height, bits: payment.bits }
+  }
+  const above: BlockHeader[] = []
+  for (let at = ref.height + 1; at <= tipHeight; at++) {
+    const h = byHeight.get(at)
+    if (h === undefined) return `cannot check the difficulty at height ${at}: no header there`
+    above.push(h)
+  }
+  return difficultyProblem(ref, above, CHECKPOINT_INTERVAL, network, Math.floor(Date.now() / 1000))
 }

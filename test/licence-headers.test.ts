@@ -38,7 +38,7 @@ test('a payment 20,000 blocks deep: checkpoints link it with one period plus the
   const since = chain.height - lastCheckpoint
   const period = CHECKPOINT_INTERVAL - (height! % CHECKPOINT_INTERVAL)
   assert.is(count().headers, period + since, 'the payment\'s period up to its checkpoint, then the headers since the last one')
-  assert.is(first.headersFetched, period + since)
+  assert.is(first.headersFetched, period + since + 1, 'and the last checkpoint\'s own header, whose bits the retarget rule starts from')
   assert.match(first.checks.find(c => c.name === 'headerChain')!.detail, /with checkpoints \d+→\d+/)
 
   // Kept in the home, 0600, and read back.
@@ -139,6 +139,42 @@ test('the link must pass the last checkpoint: a chain that does not (a chain of 
     assert.is(behind.status, 'invalid', `${name}, a tip below the last checkpoint`)
     assert.match(behind.checks.find(c => c.name === 'headerChain')!.detail, /the tip \(height \d+\) is not above the last checkpoint \(height 6047\)/, name)
   }
+})
+
+test('the retarget rule holds above the trusted block: a difficulty change inside a period, an easing of more than 4× at a retarget, or a header dated more than 2 hours ahead is invalid (helper finding, stop 30: a chain made up from a checkpoint at the floor would link)', async ctx => {
+  const vendor = newAddress('p2wpkh')
+  const paid = (): { chain: RegtestChain, terms: LicenceTerms } => {
+    const chain = new RegtestChain()
+    const { txid, height } = chain.payLicence({ to: vendor.address, sats: 10_000n, machineId: MACHINE, confirmations: 1 })
+    return { chain, terms: { txid, vendorAddress: vendor.address, requiredSats: 10_000n, network: 'regtest', minConf: 1, machineId: MACHINE, height: height! } }
+  }
+  const verdictOf = async (chain: RegtestChain, terms: LicenceTerms): Promise<string> => {
+    const e = await startElectrum(ctx, chain)
+    const v = await verifyLicence(terms, [e.tcp], { checkpoints: null })
+    return v.status === 'valid' ? 'valid' : `${v.status}: ${v.checks.find(c => c.name === 'headerMinWork')!.detail}`
+  }
+
+  const inside = paid()
+  inside.chain.mine(5)
+  inside.chain.bits = 0x1f7fffff
+  inside.chain.mine(3)
+  assert.match(await verdictOf(inside.chain, inside.terms), /^invalid: the header at height \d+ changes the difficulty \(bits 0x207fffff → 0x1f7fffff\) inside a period/)
+
+  const boundary = new RegtestChain()
+  boundary.bits = 0x1f7fffff
+  boundary.mine(1000)
+  const b = boundary.payLicence({ to: vendor.address, sats: 10_000n, machineId: MACHINE, confirmations: 1 })
+  boundary.mine(2015 - boundary.height)
+  const bTerms: LicenceTerms = { txid: b.txid, vendorAddress: vendor.address, requiredSats: 10_000n, network: 'regtest', minConf: 1, machineId: MACHINE, height: b.height! }
+  assert.is(await verdictOf(boundary, bTerms), 'valid', 'harder bits kept through the period')
+  boundary.bits = 0x207fffff
+  boundary.mine(2)
+  assert.match(await verdictOf(boundary, bTerms), /^invalid: the header at height 2016 changes the target more than 4× at one retarget \(bits 0x1f7fffff → 0x207fffff\)/)
+
+  const future = paid()
+  future.chain.setTime(Math.floor(Date.now() / 1000) + 86_400)
+  future.chain.mine(2)
+  assert.match(await verdictOf(future.chain, future.terms), /^invalid: the header at height \d+ is dated .+, more than 2 hours ahead of this machine's clock/)
 })
 
 test.run()

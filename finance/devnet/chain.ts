@@ -58,6 +58,8 @@ export class RegtestChain {
   private readonly minerScript: Uint8Array
   private utxos: Utxo[] = []
   private time = 1_296_688_602
+  /** The bits the next blocks are mined to (tests make a chain break the retarget rule with it). */
+  bits = REGTEST_BITS
   /** `blocks` as hex, made once per block for `saved()`. */
   private readonly hexes: string[] = []
 
@@ -172,6 +174,11 @@ export class RegtestChain {
     return ids
   }
 
+  /** Dates the next block `unixS` (each after it 600 s later); tests make headers from the future with it. */
+  setTime (unixS: number): void {
+    this.time = unixS - 600
+  }
+
   /** Mines `n` blocks, the first one taking the whole mempool. */
   mine (n = 1): Block[] {
     const out: Block[] = []
@@ -283,7 +290,7 @@ export class RegtestChain {
     block.merkleRoot = merkleRoot(all.map(t => t.getHash()))
     this.time += 600
     block.timestamp = this.time
-    block.bits = REGTEST_BITS
+    block.bits = this.bits
     block.transactions = all
     mineHeader(block)
     this.utxos.push({ txid: cb.getId(), vout: 0, value: cb.outs[0].value, script: this.minerScript, coinbaseHeight: height })
