@@ -66,7 +66,7 @@ export async function sealInvite (payload: InvitePayload, passphrase: string, op
   if (payload.key.length !== SWARM_KEY_BYTES) throw badRequest(`Cannot seal the invite: the swarm key has ${payload.key.length} bytes`)
   for (const addr of payload.bootstrap) {
     const problem = memberAddrProblem(addr)
-    if (problem !== undefined) throw badRequest(`Cannot seal the invite: bootstrap address "${addr}" cannot be dialled: ${problem}`)
+    if (problem !== undefined) throw badRequest(`Cannot seal the invite: bootstrap address "${addr}" ${problem}`)
   }
   const opslimit = opts.opslimit ?? INVITE_OPSLIMIT
   const memlimit = opts.memlimitBytes ?? INVITE_MEMLIMIT_BYTES
@@ -137,7 +137,7 @@ export async function openInvite (invite: string, passphrase: string, nowS = Mat
   }
   for (const addr of data.bootstrap as string[]) {
     const problem = memberAddrProblem(addr)
-    if (problem !== undefined) throw inviteInvalid(`Cannot open the invite: bootstrap address ${JSON.stringify(addr.slice(0, 80))} cannot be dialled: ${problem}; ask for a new invite`)
+    if (problem !== undefined) throw inviteInvalid(`Cannot open the invite: bootstrap address ${JSON.stringify(addr.slice(0, 80))} ${problem}; ask for a new invite`)
   }
   if (swarmKeyFingerprint(swarmKey) !== data.fp) throw inviteInvalid('Cannot open the invite: the key does not match the fingerprint it carries')
   const exp = data.exp as number

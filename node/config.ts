@@ -41,7 +41,7 @@ const LicenceSchema = v.strictObject({
  */
 const Multiaddrs = v.array(v.pipe(v.string(), v.check(isMultiaddr, issue => `"${String(issue.input).slice(0, 120)}" is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001)`)))
 /** Members to dial (`bootstrap`, `relay.use`): TCP or relayed, ending with /p2p/<PeerId> (`memberAddrProblem`). */
-const MemberAddrs = v.array(v.pipe(v.string(), v.check(a => memberAddrProblem(a) === undefined, issue => `"${String(issue.input).slice(0, 120)}": ${memberAddrProblem(String(issue.input)) ?? ''}`)))
+const MemberAddrs = v.array(v.pipe(v.string(), v.check(a => memberAddrProblem(a) === undefined, issue => `"${String(issue.input).slice(0, 120)}" ${memberAddrProblem(String(issue.input)) ?? ''}`)))
 const HttpListen = v.pipe(
   v.union([v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), v.string()]),
   v.check(isHttpListen, issue => `"${String(issue.input).slice(0, 120)}" is not 0 (off), a port, or HOST:PORT with a loopback HOST such as 127.0.0.1:4011 (loopback only)`)

@@ -25,7 +25,7 @@ test('config get/set/show use the daemon schema; unknown keys, bad addresses and
     [['config', 'set', 'a2a.http.listen', 'abc'], /field "a2a.http.listen": "abc" is not 0 \(off\), a port, or HOST:PORT with a loopback HOST/],
     [['config', 'set', 'a2a.http.listen', '0.0.0.0:4011'], /field "a2a.http.listen": "0.0.0.0:4011" is not/],
     [['config', 'set', 'listen', '["garbage"]'], /field "listen.0": "garbage" is not a multiaddr/],
-    [['config', 'set', 'bootstrap', '["/ip4/192.0.2.1/tcp/1", "x"]'], /field "bootstrap.1": "x" is not a multiaddr/],
+    [['config', 'set', 'bootstrap', '["/ip4/192.0.2.1/tcp/1/p2p/12D3KooWEAH2Zg5F7hwM4z1HxrFpSpZqcBv8oYqyn5ke6Gz3Q4Bp", "x"]'], /field "bootstrap.1": "x" is not a multiaddr/],
     [['config', 'set', 'announce', '["garbage"]'], /field "announce.0": "garbage" is not a multiaddr/],
     [['config', 'set', 'relay.use', '["garbage"]'], /field "relay.use.0": "garbage" is not a multiaddr/],
     [['config', 'get', 'nope'], /"nope" is unknown/],

@@ -113,5 +113,5 @@ async function change (home: string | undefined, node: Node, path: string, edit:
 async function checkMultiaddr (addr: string): Promise<void> {
   const { memberAddrProblem } = await import('../../protocol/addr/index.js')
   const problem = memberAddrProblem(addr)
-  if (problem !== undefined) throw badRequest(`Cannot use multiaddr "${addr}": ${problem}`)
+  if (problem !== undefined) throw badRequest(`Cannot use multiaddr "${addr}": it ${problem}`)
 }

@@ -19,18 +19,19 @@ export function unprotectedProtocolOf (addr: string): string | undefined {
 /**
  * Why `addr` cannot name a member to dial, or undefined when it can: it must parse, run over TCP
  * or a relay (`/p2p-circuit`) — the transports whose connections carry the swarm key — and end
- * with `/p2p/<PeerId>`, so the node knows whom it dials.
+ * with `/p2p/<PeerId>`, so the node knows whom it dials. Worded to follow the address:
+ * `"ADDR" ${problem}`.
  */
 export function memberAddrProblem (addr: string): string | undefined {
   let names: string[]
   try {
     names = multiaddr(addr).getComponents().map(c => c.name)
   } catch {
-    return 'it is not a multiaddr (e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…)'
+    return 'is not a multiaddr (e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…)'
   }
   const bad = unprotectedProtocolOf(addr)
-  if (bad !== undefined) return `${bad} connections would not carry the swarm key; use a /tcp address (or a relayed /p2p-circuit one)`
-  if (!names.includes('tcp') && !names.includes('p2p-circuit')) return 'it names no TCP port (e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…)'
-  if (names.at(-1) !== 'p2p') return 'it must end with /p2p/<PeerId> so the node knows whom it dials'
+  if (bad !== undefined) return `is a ${bad} address: ${bad} connections would not carry the swarm key; use a /tcp address (or a relayed /p2p-circuit one)`
+  if (!names.includes('tcp') && !names.includes('p2p-circuit')) return 'names no TCP port (e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…)'
+  if (names.at(-1) !== 'p2p') return 'must end with /p2p/<PeerId> so the node knows whom it dials'
   return undefined
 }
