@@ -7,7 +7,7 @@ import { bitsToTarget } from '../header.js'
 import { parsesAsTransaction } from '../merkle.js'
 import { mineHeader } from './chain.js'
 
-export const DATA_LIES = ['substituteTx', 'wrongMerkle', 'innerNodeTx', 'badPow', 'unlinkedHeader', 'staleTip', 'forkTip'] as const
+export const DATA_LIES = ['substituteTx', 'wrongMerkle', 'innerNodeTx', 'badPow', 'unlinkedHeader', 'staleTip', 'forkTip', 'historyHeight'] as const
 export const TRANSPORT_LIES = ['noAnswer', 'garbage', 'endlessLine', 'disconnectMidReply'] as const
 export type LieKind = typeof DATA_LIES[number] | typeof TRANSPORT_LIES[number]
 
@@ -49,6 +49,12 @@ export function applyDataLie (lie: Lie, method: string, params: unknown[], resul
     case 'forkTip':
       if (method !== 'blockchain.headers.subscribe') return result
       return { ...result, hex: forked(result.hex) }
+    case 'historyHeight':
+      // The history puts every mined entry one block higher; the merkle branch asked at that
+      // height is the real block's (the server looks one lower), claimed for the height asked.
+      if (method === 'blockchain.scripthash.get_history') return result.map((e: { height: number }) => ({ ...e, height: e.height > 0 ? e.height + 1 : e.height }))
+      if (method === 'blockchain.transaction.get_merkle') return { ...result, block_height: result.block_height + 1 }
+      return result
     default:
       return result
   }
