@@ -97,10 +97,20 @@ test('devnet start, pay, verify over TLS with its CA, stop: the round trip a new
   assert.match(s.ssl, /^ssl:\/\/127\.0\.0\.1:\d+$/)
   assert.ok(existsSync(s.caFile))
   assert.match(s.vendorAddress, /^bcrt1q/)
-  const [again, pay] = await Promise.all([
+  // The machine id read as verify reads it (trimmed, never empty): padded, it commits to the same id.
+  const [again, pay, empty, blank] = await Promise.all([
     sov(home, ['devnet', 'start']),
-    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', MACHINE, '--confirmations', '2'])
+    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', ` ${MACHINE} `, '--confirmations', '2']),
+    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', '']),
+    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', '  '])
   ])
+  for (const r of [empty, blank]) {
+    assert.is(r.code, 2, r.stdout + r.stderr)
+    assert.match(r.stderr, /^error\[BAD_REQUEST\]: Cannot use --machine-id " *": it is empty/)
+  }
+  const verifyBlank = await sov(home, ['licence', 'verify', '--txid', 'ab'.repeat(32), '--vendor', s.vendorAddress, '--sats', '1', '--network', 'regtest', '--electrum', s.tcp, '--machine-id', ' '])
+  assert.is(verifyBlank.code, 2, 'verify refuses it alike')
+  assert.match(verifyBlank.stderr, /^error\[BAD_REQUEST\]: Cannot use the machine id " ": it is empty/)
   assert.is(again.code, 1, 'a second start is refused')
   assert.match(again.stderr, /error\[CONFLICT\]: Cannot start the devnet: one already runs/)
   assert.is(pay.code, 0, pay.stderr)
