@@ -30,7 +30,7 @@ export {
   ELECTRUM_MAX_LINE_BYTES, ELECTRUM_KEEPALIVE_MS,
   type ElectrumClientOptions, type ElectrumUrl, type RequestOptions, type ElectrumCall
 } from './electrum-client.js'
-export { verifyLicence, type VerifyLicenceOptions, type LicenceReport } from './licence.js'
+export { verifyLicence, uncheckedReport, type VerifyLicenceOptions, type LicenceReport } from './licence.js'
 export { withGrace } from './grace.js'
 export { splitHeaders, HEADERS_PER_REQUEST, MAX_LINK_HEADERS } from './link-plan.js'
 export { readLinkState, writeLinkState, LINK_RECENT, type LinkState } from './link-state.js'
@@ -46,5 +46,5 @@ export {
   DEVNET_STATE_FILE, DEVNET_CONTROL_SOCKET, DEVNET_CA_FILE, DEVNET_CHAIN_FILE, DEVNET_SETUP_FILE,
   type DevnetState, type RunningDevnet, type DevnetOptions
 } from './devnet/devnet.js'
-export { resolveLicence, parseSats, type LicenceSettings, type LicenceFlags, type ResolvedLicence } from './terms.js'
+export { resolveLicence, parseSats, readCa, missingLicenceKeys, licenceSettingsProblem, LICENCE_REQUIRED_KEYS, type LicenceSettings, type LicenceFlags, type ResolvedLicence } from './terms.js'
 export { parseTx, type ParsedTx, type TxOutput } from './tx.js'

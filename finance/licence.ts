@@ -10,6 +10,7 @@ import { headerFromHex } from './header.js'
 import { shippedCheckpoints, type Checkpoints } from './checkpoints.js'
 import { CHAIN_PARAMS } from './networks.js'
 import { stateFits, type LinkState } from './link-state.js'
+import type { LicenceSettings } from './terms.js'
 import { nextLinkState, planLink, type LinkPlan } from './link-plan.js'
 import {
   CHECK_NAMES, checkTerms, verifyEvidence,
@@ -37,10 +38,17 @@ export interface LicenceReport extends LicenceVerdict {
   stale?: boolean
   lastVerifiedAt?: string
   graceUntil?: string
-  /** True when every server was unreachable (no answer, not even a refusal): no evidence either way. */
+  /** True when no verdict was reached for want of answers, not for any answer (issue 13; helper
+   *  finding: one of two servers down gave `error` at once): every server unreachable (no answer,
+   *  not even a refusal), or too few servers reported the tip because the others were
+   *  unreachable while those that answered agree and prove the payment. The outage grace applies. */
   unreachable?: boolean
-  /** The payment's block height, found in the vendor's history because the terms gave none:
-   *  the value to save as `licence.height` / `--height` (issue 13). */
+  /** True when the check stopped before asking any server (an unreadable `electrumCa`, unusable
+   *  terms): no evidence either way; the grace applies as to an outage (`withGrace`). */
+  unchecked?: boolean
+  /** The payment's block height, found in the vendor's history because the terms gave none, and
+   *  only when the proof at that height held: the value to save as `licence.height` / `--height`
+   *  (issue 13; helper finding: a server lying about the height had it printed as advice). */
   heightFound?: number
   /** The state to keep for the next recheck (when the proof held), see `linkState`. */
   link?: LinkState
@@ -80,6 +88,8 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
     let link: LinkState | undefined
     let chainNote: string | undefined
     let fetched = 0
+    /** Servers whose tip did not come because they could not be reached, when that alone kept the best verdict from `valid`. */
+    let outage: TipFailure[] | undefined
     const checkpoints = opts.checkpoints === undefined ? shippedCheckpoints(terms.network) : opts.checkpoints
     for (const client of clients) {
       const server = client.url.url
@@ -104,14 +114,14 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
         }
         if (typeof raw !== 'string') throw electrumError(`Cannot use ${server}: blockchain.transaction.get did not return hex`)
         const height = hint ?? heightInHistory(second, txid, server)
-        if (hint === undefined && height !== null && height > 0) heightFound = height
-        let reports = await tips
+        let got = await tips
         // A block found between two servers' answers looks like disagreement: ask once more.
-        if (!agree(reports) && !retriedTips) {
+        if (!agree(got.tips) && !retriedTips) {
           retriedTips = true
           tips = fetchTips(clients, ro)
-          reports = await tips
+          got = await tips
         }
+        const reports = got.tips
         let merkle: LicenceEvidence['merkle'] = null
         let plan: LinkPlan | undefined
         if (height !== null && height > 0 && merkleRefused === undefined) {
@@ -123,37 +133,83 @@ export async function verifyLicence (terms: LicenceTerms, servers: Array<string 
           merkle = { blockHeight: m?.block_height, branch: m?.merkle, pos: m?.pos }
           plan = p
         }
-        const verdict = verifyEvidence(terms, { rawTx: raw, height, merkle, headers: plan?.headers ?? [], more: plan?.more, spans: plan?.spans, difficultyFrom: plan?.difficultyFrom, merkleRefused, tips: reports, serversConfigured: clients.length, server }, checkpoints)
+        const evidence: LicenceEvidence = { rawTx: raw, height, merkle, headers: plan?.headers ?? [], more: plan?.more, spans: plan?.spans, difficultyFrom: plan?.difficultyFrom, merkleRefused, tips: reports, serversConfigured: clients.length, server }
+        let verdict = verifyEvidence(terms, evidence, checkpoints)
+        // Too few tips because servers could not be reached is an outage, not evidence: what the
+        // servers that answered prove decides. Their `valid` stays undecided (two must agree on
+        // the tip when two are configured) but marked as an outage, so the grace applies;
+        // their `invalid` or `pending` is evidence and stands. Reachable servers that disagree,
+        // refuse or send an unusable tip are never an outage.
+        let thisOutage: TipFailure[] | undefined
+        const tipCheck = verdict.checks.find(c => c.name === 'tipAgreement')
+        if (verdict.status === 'error' && tipCheck?.ok === false && got.failed.length > 0 && got.failed.every(f => f.unreachable) && reports.length > 0 && agree(reports)) {
+          const answered = verifyEvidence(terms, { ...evidence, serversConfigured: reports.length }, checkpoints)
+          if (answered.status === 'valid') thisOutage = got.failed
+          else if (answered.status !== 'error') verdict = answered
+        }
         fetched += plan?.fetched ?? 0
         if (plan?.note !== undefined) chainNote = plan.note
         if (plan !== undefined && proofHolds(verdict) && (best === undefined || RANK[verdict.status] > RANK[best.status])) {
           link = nextLinkState(plan, { network: terms.network, txid, height: height!, tipHeight: verdict.tip!.height })
         }
         attempts.push({ server, status: verdict.status })
-        if (best === undefined || RANK[verdict.status] > RANK[best.status]) best = verdict
+        if (best === undefined || RANK[verdict.status] > RANK[best.status] || (RANK[verdict.status] === RANK[best.status] && outage === undefined && thisOutage !== undefined)) {
+          best = verdict
+          outage = thisOutage
+        }
+        if (proofHolds(verdict, false) && hint === undefined && height !== null && height > 0) heightFound = height
         if (!worthAnotherServer(verdict)) break
       } catch (err) {
         const e = toSovError(err, 'ELECTRUM_ERROR')
         if (e.code === 'BAD_REQUEST') throw e
         lastError = e
         // A refusal is an answer; a dead, silent or garbling server is not (the outage grace).
-        const answered = serverRefusal(err) !== undefined || serverRefusal((err as { cause?: unknown }).cause) !== undefined
-        attempts.push({ server, status: 'error', error: e.toJSON(), ...(answered ? {} : { unreachable: true }) })
+        attempts.push({ server, status: 'error', error: e.toJSON(), ...(answered(err) ? {} : { unreachable: true }) })
       }
     }
     const verdict = best ?? undecided(terms, lastError ?? electrumError('Cannot verify the licence: no server answered'))
     const report: LicenceReport = { ...verdict, checkedAt: new Date().toISOString(), servers: clients.map(c => c.url.url), attempts, headersFetched: fetched }
     if (link !== undefined && verdict.status !== 'error') report.link = link
     if (chainNote !== undefined) report.chainNote = chainNote
-    if (verdict.status === 'error' && attempts.length > 0 && attempts.every(a => a.unreachable === true)) report.unreachable = true
+    if (verdict.status === 'error' && ((attempts.length > 0 && attempts.every(a => a.unreachable === true)) || outage !== undefined)) report.unreachable = true
     if (heightFound !== undefined && verdict.height === heightFound) report.heightFound = heightFound
     if (verdict.status === 'error') {
       const tipProblem = verdict.checks.find(c => c.name === 'tipAgreement' && !c.ok)
-      report.error = lastError?.toJSON() ?? { code: 'ELECTRUM_ERROR', message: `Cannot verify the licence: ${tipProblem?.detail ?? 'the servers gave no usable answer'}` }
+      report.error = outage !== undefined
+        ? { code: outage[0].error.code, message: `Cannot verify the licence: ${outage.map(f => f.server).join(', ')} could not be reached (${outage[0].error.message}); ${tipProblem?.detail ?? 'too few servers reported the tip'}` }
+        : lastError?.toJSON() ?? { code: 'ELECTRUM_ERROR', message: `Cannot verify the licence: ${tipProblem?.detail ?? 'the servers gave no usable answer'}` }
     }
     return report
   } finally {
     for (const c of owned) c.close()
+  }
+}
+
+/**
+ * The report of a check that stopped before asking any server (an unreadable `electrumCa`,
+ * unusable terms, no machine id): status `error`, `unchecked`, the reason as `error`, the terms
+ * as configured. The daemon records it like any verdict (helper finding: such a failure left the
+ * old `valid` shown forever, with no audit row); `withGrace` treats it as an outage.
+ */
+export function uncheckedReport (settings: LicenceSettings, err: SovError, now = new Date()): LicenceReport {
+  return {
+    status: 'error',
+    txid: typeof settings.txid === 'string' ? settings.txid.toLowerCase() : '',
+    network: (typeof settings.network === 'string' ? settings.network : 'main') as LicenceVerdict['network'],
+    vendorAddress: typeof settings.vendorAddress === 'string' ? settings.vendorAddress : '',
+    requiredSats: settings.requiredSats === undefined ? '' : String(settings.requiredSats),
+    minConf: settings.minConf ?? 1,
+    machineIdHash: '',
+    height: settings.height ?? null,
+    confirmations: 0,
+    tip: null,
+    checks: CHECK_NAMES.map(name => ({ name, ok: false, detail: `not checked: the check stopped before asking any server (${err.code})` })),
+    checkedAt: now.toISOString(),
+    servers: Array.isArray(settings.electrum) ? settings.electrum : [],
+    attempts: [],
+    headersFetched: 0,
+    unchecked: true,
+    error: err.toJSON()
   }
 }
 
@@ -182,7 +238,10 @@ function undecided (terms: LicenceTerms, err: SovError): LicenceVerdict {
   }
 }
 
-async function fetchTips (clients: ElectrumClient[], ro: { signal?: AbortSignal }): Promise<TipReport[]> {
+/** A server whose tip did not come; `unreachable` when it gave no answer at all (not even a refusal). */
+interface TipFailure { server: string, error: { code: string, message: string }, unreachable: boolean }
+
+async function fetchTips (clients: ElectrumClient[], ro: { signal?: AbortSignal }): Promise<{ tips: TipReport[], failed: TipFailure[] }> {
   const settled = await Promise.allSettled(clients.map(async c => {
     const r = await c.request<any>('blockchain.headers.subscribe', [], ro)
     if (r === null || typeof r !== 'object' || !Number.isSafeInteger(r.height) || !isHex(r.hex)) {
@@ -190,7 +249,15 @@ async function fetchTips (clients: ElectrumClient[], ro: { signal?: AbortSignal 
     }
     return { server: c.url.url, height: r.height as number, header: r.hex as string }
   }))
-  return settled.flatMap(s => s.status === 'fulfilled' ? [s.value] : [])
+  return {
+    tips: settled.flatMap(s => s.status === 'fulfilled' ? [s.value] : []),
+    failed: settled.flatMap((s, i) => s.status === 'fulfilled' ? [] : [{ server: clients[i].url.url, error: toSovError(s.reason, 'ELECTRUM_ERROR').toJSON(), unreachable: !answered(s.reason) }])
+  }
+}
+
+/** Whether an error is the server's own refusal (an answer), not a dead, silent or garbling server. */
+function answered (err: unknown): boolean {
+  return serverRefusal(err) !== undefined || serverRefusal((err as { cause?: unknown })?.cause) !== undefined
 }
 
 function agree (tips: TipReport[]): boolean {
@@ -225,9 +292,10 @@ async function whyNotInBlock (client: ElectrumClient, height: number, said: stri
   return base
 }
 
-/** Whether the proof part held: the state is worth keeping. */
-function proofHolds (v: LicenceVerdict): boolean {
-  return ['merkleRoot', 'headerPow', 'headerMinWork', 'headerChain', 'tipAgreement'].every(n => v.checks.find(c => c.name === n)?.ok === true)
+/** Whether the proof part held: the state is worth keeping; without `tips`, whether the block height is proven (the history's claim checked by the branch and headers). */
+function proofHolds (v: LicenceVerdict, tips = true): boolean {
+  const names = ['history', 'merkleBranch', 'merkleInnerNodes', 'merkleRoot', 'headerPow', 'headerMinWork', 'headerChain', ...(tips ? ['tipAgreement'] : [])]
+  return names.every(n => v.checks.find(c => c.name === n)?.ok === true)
 }
 
 /** The height the vendor script's history gives the txid (> 0 mined, ≤ 0 mempool), null if absent. */

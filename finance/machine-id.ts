@@ -3,7 +3,7 @@
 // /etc/machine-id is often missing or shared by every copy of an image.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { notFound } from '../protocol/index.js'
+import { badRequest, notFound } from '../protocol/index.js'
 
 export type MachineIdSource = 'override' | '/etc/machine-id' | '/var/lib/dbus/machine-id' | 'IOPlatformUUID' | 'MachineGuid'
 
@@ -23,7 +23,8 @@ export interface ReadMachineIdOptions {
 export function readMachineId (opts: ReadMachineIdOptions = {}): MachineIdInfo {
   if (opts.override !== undefined) {
     const id = opts.override.trim()
-    if (id === '') throw notFound('Cannot use the machine id override: it is empty')
+    // A usage mistake (config.json "machineId", --machine-id), refused alike by verify, payload and devnet pay.
+    if (id === '') throw badRequest(`Cannot use the machine id "${opts.override}": it is empty; give the id the payment commits to, or leave it out to use this machine's`)
     return { id, source: 'override' }
   }
   const platform = opts.platform ?? process.platform

@@ -6,6 +6,8 @@ import { readMachineId, type MachineIdSource } from './machine-id.js'
 import { isNetworkName } from './networks.js'
 import { checkTerms, type LicenceTerms } from './verify.js'
 import { parseElectrumUrl } from './electrum-client.js'
+import { outputScriptFor } from './address.js'
+import { isHex } from './bytes.js'
 
 /** config.json's `licence` section as written (DESIGN §11). */
 export interface LicenceSettings {
@@ -48,6 +50,48 @@ export function parseSats (text: string): bigint {
   return BigInt(text.trim())
 }
 
+/** The terms a check cannot do without, as config.json keys under `licence`. */
+export const LICENCE_REQUIRED_KEYS = ['txid', 'vendorAddress', 'requiredSats', 'electrum'] as const
+
+/** Which required terms config.json's `licence` section leaves out (the daemon's "unconfigured"). */
+export function missingLicenceKeys (c: LicenceSettings): string[] {
+  return LICENCE_REQUIRED_KEYS.filter(k => c[k] === undefined || (k === 'electrum' && c.electrum?.length === 0))
+}
+
+/**
+ * The first term of config.json's `licence` section (and `machineId`) that a check would refuse,
+ * as `{ key, message }`, or undefined: `sov config set` refuses what the daemon's check would
+ * (helper finding: a mainnet address on regtest, http:// servers, txid "zz", requiredSats -1 or
+ * "5e4" were written, and every check then failed). Missing terms are not problems here: the
+ * section may be written key by key, and the daemon reports it unconfigured until it is whole.
+ * The same primitives as `resolveLicence` and `checkTerms`.
+ */
+export function licenceSettingsProblem (c: LicenceSettings, machineId?: string): { key: string, message: string } | undefined {
+  const attempt = (key: string, fn: () => unknown): { key: string, message: string } | undefined => {
+    try { fn(); return undefined } catch (err) { return { key, message: (err as Error).message } }
+  }
+  const network = c.network ?? 'main'
+  return (c.network !== undefined && !isNetworkName(network) ? { key: 'licence.network', message: `unknown network "${network}"; use main, test, signet or regtest` } : undefined) ??
+    (c.vendorAddress !== undefined && isNetworkName(network) ? attempt('licence.vendorAddress', () => { try { outputScriptFor(c.vendorAddress!, network) } catch (err) { throw c.network === undefined ? new Error(`${(err as Error).message}; the network is main unless "licence.network" says otherwise: set that first`) : err } }) : undefined) ??
+    (c.requiredSats !== undefined ? attempt('licence.requiredSats', () => parseSats(String(c.requiredSats))) : undefined) ??
+    (c.txid !== undefined && !(isHex(c.txid) && c.txid.length === 64) ? { key: 'licence.txid', message: `"${c.txid.slice(0, 80)}" is not a txid: a txid is 64 hex digits` } : undefined) ??
+    (c.electrum ?? []).map((url, i) => attempt(`licence.electrum.${i}`, () => parseElectrumUrl(url))).find(p => p !== undefined) ??
+    (c.electrumCa !== undefined ? attempt('licence.electrumCa', () => readCa(c.electrumCa!)) : undefined) ??
+    (machineId !== undefined ? attempt('machineId', () => readMachineId({ override: machineId })) : undefined)
+}
+
+/** The PEM to trust for `ssl://` servers: `NOT_FOUND` when unreadable, `BAD_REQUEST` when it holds no certificate. */
+export function readCa (caFile: string): string {
+  let ca: string
+  try {
+    ca = readFileSync(caFile, 'utf8')
+  } catch (cause) {
+    throw notFound(`Cannot read the Electrum CA "${caFile}": ${(cause as Error).message}`, { cause })
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw badRequest(`Cannot use the Electrum CA "${caFile}": it holds no PEM certificate`)
+  return ca
+}
+
 /** Merges flags over config; `BAD_REQUEST` naming what is missing or wrong. */
 export function resolveLicence (flags: LicenceFlags, config: { licence?: LicenceSettings, machineId?: string } = {}): ResolvedLicence {
   const c = config.licence ?? {}
@@ -64,15 +108,7 @@ export function resolveLicence (flags: LicenceFlags, config: { licence?: Licence
   if (servers.length === 0) missing('Electrum server', '--electrum URL', 'electrum')
   for (const s of servers) parseElectrumUrl(s)
   const caFile = flags.electrumCa ?? c.electrumCa
-  let ca: string | undefined
-  if (caFile !== undefined) {
-    try {
-      ca = readFileSync(caFile, 'utf8')
-    } catch (cause) {
-      throw notFound(`Cannot read the Electrum CA "${caFile}": ${(cause as Error).message}`, { cause })
-    }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw badRequest(`Cannot use the Electrum CA "${caFile}": it holds no PEM certificate`)
-  }
+  const ca = caFile === undefined ? undefined : readCa(caFile)
   const machine = readMachineId({ override: flags.machineId ?? config.machineId })
   const height = flags.height ?? c.height
   const terms: LicenceTerms = { txid: txid.toLowerCase(), vendorAddress, requiredSats: parseSats(sats), network, minConf, machineId: machine.id, ...(height !== undefined ? { height } : {}) }

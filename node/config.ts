@@ -18,13 +18,18 @@ export const LICENCE_GRACE_S = 7 * 24 * 3600
 /** Audit checkpoint cadence, in rows. */
 export const AUDIT_CHECKPOINT_EVERY = 1000
 
-// Strict: a misspelt key ("heigth") is an error, not a silently ignored term.
+// Strict: a misspelt key ("heigth") is an error, not a silently ignored term. Every term is
+// optional so that the section can be written key by key (`sov config set licence.txid …`;
+// helper finding: on a fresh home each key was refused for want of the others); the daemon
+// reports the licence `unconfigured`, naming what is missing, until the section is whole. What
+// the check would refuse in a term (address vs network, server URLs, txid, amount, CA file) is
+// refused by `sov config set` with finance's own checks (cli/commands/config.ts), loaded only there.
 const LicenceSchema = v.strictObject({
-  vendorAddress: v.string(),
-  requiredSats: v.union([v.string(), v.number()]),
+  vendorAddress: v.optional(v.string()),
+  requiredSats: v.optional(v.union([v.string(), v.number()])),
   network: v.optional(v.picklist(['main', 'test', 'signet', 'regtest']), 'main'),
   minConf: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
-  electrum: v.pipe(v.array(v.string()), v.minLength(1)),
+  electrum: v.optional(v.pipe(v.array(v.string()), v.minLength(1))),
   electrumCa: v.optional(v.string()),
   txid: v.optional(v.string()),
   /** The payment's block height: no vendor history needed (issue 13). */

@@ -27,7 +27,7 @@ export interface LicenceSummary {
   /** A `valid` kept through an outage (issue 13), and when it was last verified. */
   stale?: boolean
   lastVerifiedAt?: string
-  /** Why there is no verdict (unconfigured, unusable terms). */
+  /** Why there is no verdict (unconfigured), or why the last check reached none (its error). */
   detail?: string
 }
 
@@ -76,14 +76,19 @@ export class LicenceWatcher {
 
   summary (): LicenceSummary {
     const checking = this.running !== null
-    if (this.last !== null) return { status: this.last.status, checkedAt: this.last.checkedAt, txid: this.last.txid, checking, stale: this.last.stale === true, lastVerifiedAt: this.last.lastVerifiedAt }
+    // A problem is newer than any verdict kept: it is cleared by the next verdict (helper
+    // finding: the old `valid` was shown over a section that no longer names a payment).
     if (this.problem !== null) return { status: this.problem.status, checkedAt: null, txid: null, checking, detail: this.problem.detail }
+    if (this.last !== null) {
+      const l = this.last
+      return { status: l.status, checkedAt: l.checkedAt, txid: l.txid, checking, stale: l.stale === true, lastVerifiedAt: l.lastVerifiedAt, ...(l.error !== undefined ? { detail: l.error.message } : {}) }
+    }
     return { status: 'unknown', checkedAt: null, txid: null, checking }
   }
 
   /** The last verdict in full, or the summary when there is none. */
   verdict (): LicenceReport | LicenceSummary {
-    return this.last ?? this.summary()
+    return this.problem === null && this.last !== null ? this.last : this.summary()
   }
 
   /** Checks now (or joins the check already running) and returns its verdict. */
@@ -104,7 +109,14 @@ export class LicenceWatcher {
     const { config } = this.opts
     // Loaded on the first check: a node without a licence never carries the Bitcoin code
     // (about 20 MiB of an idle daemon's RSS; issue 16).
-    const { readLinkState, resolveLicence, verifyLicence, withGrace, writeLinkState } = await import('../finance/index.js')
+    const { missingLicenceKeys, readLinkState, resolveLicence, uncheckedReport, verifyLicence, withGrace, writeLinkState } = await import('../finance/index.js')
+    // A section written key by key (`sov config set licence.txid …`) is not a failure: it names
+    // no payment yet.
+    const missing = missingLicenceKeys(config.licence ?? {})
+    if (missing.length > 0) {
+      this.problem = { status: 'unconfigured', detail: `the "licence" section in config.json has no ${missing.map(k => `"${k}"`).join(', ')}; set ${missing.length === 1 ? 'it' : 'each'} with \`sov config set licence.KEY VALUE\`` }
+      return null
+    }
     let report: LicenceReport
     try {
       const r = resolveLicence({}, { licence: config.licence, machineId: config.machineId })
@@ -116,11 +128,13 @@ export class LicenceWatcher {
       report = rest
       if (link !== undefined) writeLinkState(this.linkPath, link)
     } catch (err) {
+      // Failed before any server was asked (an unreadable electrumCa, unusable terms, no machine
+      // id): recorded and audited like any verdict, the grace applying as to an outage (helper
+      // finding: it was kept aside while the old `valid` was shown, unchanged, forever).
+      if (this.stopped) return null
       const e = toSovError(err)
-      const unconfigured = e.code === 'BAD_REQUEST' && /no transaction id/.test(e.message)
-      this.problem = { status: unconfigured ? 'unconfigured' : 'error', detail: e.message }
       this.opts.log?.(`licence: ${e.message}`)
-      return null
+      report = uncheckedReport(config.licence ?? {}, e)
     }
     if (this.stopped) return report
     const previous = this.last

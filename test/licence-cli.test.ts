@@ -97,10 +97,20 @@ test('devnet start, pay, verify over TLS with its CA, stop: the round trip a new
   assert.match(s.ssl, /^ssl:\/\/127\.0\.0\.1:\d+$/)
   assert.ok(existsSync(s.caFile))
   assert.match(s.vendorAddress, /^bcrt1q/)
-  const [again, pay] = await Promise.all([
+  // The machine id read as verify reads it (trimmed, never empty): padded, it commits to the same id.
+  const [again, pay, empty, blank] = await Promise.all([
     sov(home, ['devnet', 'start']),
-    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', MACHINE, '--confirmations', '2'])
+    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', ` ${MACHINE} `, '--confirmations', '2']),
+    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', '']),
+    sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '50000', '--machine-id', '  '])
   ])
+  for (const r of [empty, blank]) {
+    assert.is(r.code, 2, r.stdout + r.stderr)
+    assert.match(r.stderr, /^error\[BAD_REQUEST\]: Cannot use --machine-id " *": it is empty/)
+  }
+  const verifyBlank = await sov(home, ['licence', 'verify', '--txid', 'ab'.repeat(32), '--vendor', s.vendorAddress, '--sats', '1', '--network', 'regtest', '--electrum', s.tcp, '--machine-id', ' '])
+  assert.is(verifyBlank.code, 2, 'verify refuses it alike')
+  assert.match(verifyBlank.stderr, /^error\[BAD_REQUEST\]: Cannot use the machine id " ": it is empty/)
   assert.is(again.code, 1, 'a second start is refused')
   assert.match(again.stderr, /error\[CONFLICT\]: Cannot start the devnet: one already runs/)
   assert.is(pay.code, 0, pay.stderr)
@@ -121,6 +131,39 @@ test('devnet start, pay, verify over TLS with its CA, stop: the round trip a new
   const after = await sov(home, ['devnet', 'pay', '--to', s.vendorAddress, '--sats', '1', '--machine-id', 'x'])
   assert.is(after.code, 1)
   assert.match(after.stderr, /no devnet is running/)
+})
+
+test('config set refuses licence terms the check would refuse, and takes the section key by key on a fresh home', async ctx => {
+  const home = ctx.tmp('sov-home-')
+  assert.is((await sov(home, ['init', '--listen', '/ip4/127.0.0.1/tcp/0'])).code, 0)
+  const set = async (key: string, value: string): Promise<Awaited<ReturnType<typeof sov>>> => await sov(home, ['config', 'set', key, value])
+  const regtest = newAddress('p2wpkh').address
+  const mainnet = 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq'
+  const refused = async (key: string, value: string, message: RegExp): Promise<void> => {
+    const r = await set(key, value)
+    assert.is(r.code, 2, `${key} ${value}: ${r.stdout} ${r.stderr}`)
+    assert.match(r.stderr, /^error\[BAD_REQUEST\]: Cannot change config ".*config\.json": field "/, r.stderr)
+    assert.match(r.stderr, message, `${key} ${value}`)
+  }
+  // A regtest address before the network is said: the network is main until then, and the message says so.
+  await refused('licence.vendorAddress', regtest, /field "licence\.vendorAddress": Cannot use vendor address "bcrt1.*not a valid main address.*set that first/)
+  // Key by key, in any order otherwise (each was refused for want of the others).
+  for (const [key, value] of [['licence.network', 'regtest'], ['licence.vendorAddress', regtest], ['licence.requiredSats', '"50000"'], ['licence.electrum', '["tcp://127.0.0.1:50001"]'], ['licence.txid', 'ab'.repeat(32)]]) {
+    const r = await set(key, value)
+    assert.is(r.code, 0, `${key}: ${r.stderr}`)
+  }
+  await refused('licence.vendorAddress', mainnet, /field "licence\.vendorAddress": .*not a valid regtest address/)
+  await refused('licence.network', 'main', /field "licence\.vendorAddress": .*not a valid main address/)
+  await refused('licence.electrum', '["http://127.0.0.1:50001"]', /field "licence\.electrum\.0": Cannot use Electrum server "http:\/\/127\.0\.0\.1:50001": expected tcp:\/\/host:port or ssl:\/\/host:port/)
+  await refused('licence.txid', 'zz', /field "licence\.txid": "zz" is not a txid: a txid is 64 hex digits/)
+  await refused('licence.requiredSats', '-1', /field "licence\.requiredSats": Cannot use "-1" as an amount/)
+  await refused('licence.requiredSats', '"5e4"', /field "licence\.requiredSats": Cannot use "5e4" as an amount/)
+  await refused('licence.electrumCa', join(home, 'missing.pem'), /field "licence\.electrumCa": Cannot read the Electrum CA ".*missing\.pem"/)
+  await refused('machineId', '" "', /field "machineId": Cannot use the machine id " ": it is empty/)
+  await refused('licence', JSON.stringify({ vendorAddress: regtest, requiredSats: 1, network: 'regtest', electrum: ['ssl://127.0.0.1'] }), /field "licence\.electrum\.0"/)
+  // What was accepted is what the check takes: the file holds the whole section.
+  const kept = await sov(home, ['config', 'get', 'licence', '--json'])
+  assert.equal({ ...kept.json.value }, { network: 'regtest', vendorAddress: regtest, requiredSats: '50000', electrum: ['tcp://127.0.0.1:50001'], txid: 'ab'.repeat(32), minConf: 1, recheckS: 3600, graceS: 604800 })
 })
 
 test.run()

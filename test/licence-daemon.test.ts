@@ -2,7 +2,7 @@
 // real Electrum server on 127.0.0.1. The check runs in the background after start; `status`,
 // `sov licence status` and licence.json (0600) show the verdict.
 import * as assert from 'uvu/assert'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { newAddress } from '../finance/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
@@ -101,7 +101,7 @@ test('an outage after valid keeps the licence valid and stale, with when it was 
   assert.is(down.json.lastVerifiedAt, first.checkedAt)
   assert.ok(Date.parse(down.json.graceUntil) - Date.parse(first.checkedAt) === 3600_000)
   assert.match(down.json.error.message, /connection refused/)
-  assert.match(human.stdout, /^Licence VALID \(stale\): [0-9a-f]{64} — no Electrum server reachable; last verified /)
+  assert.match(human.stdout, /^Licence VALID \(stale\): [0-9a-f]{64} — the last check reached no verdict \(servers could not be reached\); last verified /)
   const status = await sov(home, ['status', '--json'])
   assert.is(status.json.licence.stale, true)
 
@@ -116,6 +116,111 @@ test('an outage after valid keeps the licence valid and stale, with when it was 
   const changes = rows.filter(r => r.type === 'LICENCE_CHANGED').map(r => r.detail.to)
   assert.equal(changes, [{ status: 'valid', stale: false }, { status: 'valid', stale: true }, { status: 'invalid', stale: false }])
   assert.ok(rows.filter(r => r.type === 'LICENCE_CHECKED').length >= 3)
+})
+
+const auditRows = async (home: string): Promise<any[]> => (await sov(home, ['audit', 'tail', '-n', '100', '--json'])).json as any[]
+const changesOf = (rows: any[]): any[] => rows.filter(r => r.type === 'LICENCE_CHANGED').map(r => r.detail.to)
+
+test('a check that fails before asking any server (the electrumCa file gone) is shown and audited: stale valid within graceS, error past it', async ctx => {
+  const e = await startElectrum(ctx)
+  const vendor = newAddress('p2wpkh')
+  const { txid, height } = e.chain.payLicence({ to: vendor.address, sats: 4_000n, machineId: MACHINE, confirmations: 1 })
+  const caFile = join(ctx.tmp(), 'ca.pem')
+  writeFileSync(caFile, e.ca)
+  const terms = { vendorAddress: vendor.address, requiredSats: 4000, network: 'regtest', electrum: [e.ssl], electrumCa: caFile, txid, height }
+  const home = await homeWithLicence(ctx, { ...terms, graceS: 3600 })
+  const d = await runDaemonIn(ctx, home)
+  const first = await waitFor(async () => {
+    const r = await sov(home, ['licence', 'status', '--json'])
+    return r.json?.status === 'valid' ? r.json : undefined
+  }, 20_000, 'a valid verdict')
+
+  // The CA file disappears: the check stops before any server; within the grace, valid and stale, the reason shown.
+  rmSync(caFile)
+  const [kept, keptHuman] = [await sov(home, ['licence', 'status', '--recheck', '--json']), await sov(home, ['licence', 'status'])]
+  assert.is(kept.code, 0, kept.stdout + kept.stderr)
+  assert.is(kept.json.status, 'valid')
+  assert.is(kept.json.stale, true)
+  assert.is(kept.json.lastVerifiedAt, first.checkedAt)
+  assert.ok(Date.parse(kept.json.checkedAt) > Date.parse(first.checkedAt), 'a new check time')
+  assert.match(kept.json.error.message, /Cannot read the Electrum CA ".*ca\.pem"/)
+  assert.match(keptHuman.stdout, /^Licence VALID \(stale\): [0-9a-f]{64} — the last check reached no verdict \(it stopped before asking any server\)/)
+  assert.match(keptHuman.stdout, /Last check: Cannot read the Electrum CA/)
+  const status = await sov(home, ['status', '--json'])
+  assert.is(status.json.licence.stale, true)
+  assert.match(status.json.licence.detail, /Cannot read the Electrum CA/)
+
+  // graceS 0 and a restart: error at once, with the reason, in licence status and status alike.
+  await d.stop()
+  const path = join(home, 'config.json')
+  const config = JSON.parse(readFileSync(path, 'utf8'))
+  writeFileSync(path, JSON.stringify({ ...config, licence: { ...config.licence, graceS: 0, recheckS: 10 } }))
+  await runDaemonIn(ctx, home)
+  const failed = await waitFor(async () => {
+    const r = await sov(home, ['licence', 'status', '--json'])
+    return r.json?.status === 'error' ? r : undefined
+  }, 20_000, 'an error verdict after the restart')
+  assert.is(failed.code, 1)
+  assert.is(failed.json.unchecked, true)
+  assert.match(failed.json.error.message, /Cannot read the Electrum CA/)
+  const [human, again] = await Promise.all([sov(home, ['status']), sov(home, ['licence', 'status', '--recheck'])])
+  assert.match(human.stdout, /Licence: +error — Cannot read the Electrum CA/)
+  assert.is(again.code, 1)
+  assert.match(again.stdout, /^Licence UNDECIDED: [0-9a-f]{64} — Cannot read the Electrum CA/)
+
+  const rows = await auditRows(home)
+  assert.equal(changesOf(rows), [{ status: 'valid', stale: false }, { status: 'valid', stale: true }, { status: 'error', stale: false }])
+  const checked = rows.filter(r => r.type === 'LICENCE_CHECKED')
+  assert.ok(checked.length >= 4, `${checked.length} LICENCE_CHECKED rows`)
+  assert.is(checked[checked.length - 1].outcome, 'error')
+})
+
+test('two servers, one unreachable: an outage (valid and stale within graceS, exit 0), not evidence; a reachable server lying about the tip still ends valid at once', async ctx => {
+  const a = await startElectrum(ctx)
+  const b = await startElectrum(ctx, a.chain)
+  const portB = Number(b.tcp.split(':').pop())
+  const vendor = newAddress('p2wpkh')
+  const { txid, height } = a.chain.payLicence({ to: vendor.address, sats: 6_000n, machineId: MACHINE, confirmations: 1 })
+  const home = await homeWithLicence(ctx, { vendorAddress: vendor.address, requiredSats: '6000', network: 'regtest', electrum: [a.tcp, b.tcp], txid, height, graceS: 3600 })
+  await runDaemonIn(ctx, home)
+  const first = await waitFor(async () => {
+    const r = await sov(home, ['licence', 'status', '--json'])
+    return r.json?.status === 'valid' ? r.json : undefined
+  }, 20_000, 'a valid verdict')
+  assert.match(first.checks.find((c: any) => c.name === 'tipAgreement').detail, /2 servers agree/)
+
+  // Either server down, in either order: the other still proves the payment; the verdict is kept, stale.
+  await b.server.stop()
+  const down = await sov(home, ['licence', 'status', '--recheck', '--json'])
+  assert.is(down.code, 0, down.stdout + down.stderr)
+  assert.is(down.json.status, 'valid')
+  assert.is(down.json.stale, true)
+  assert.is(down.json.lastVerifiedAt, first.checkedAt)
+  assert.match(down.json.error.message, new RegExp(`${b.tcp.replace(/[/.]/g, '\\$&')} could not be reached \\(.*connection refused.*\\); only 1 of 2 servers reported a tip`))
+  const human = await sov(home, ['status'])
+  assert.match(human.stdout, /Licence: +valid \(stale: the last check reached no verdict; kept through the grace\) — Cannot verify the licence: tcp:\/\/127\.0\.0\.1:\d+ could not be reached/)
+
+  // The server back, lying about the tip: reachable servers disagree — evidence, error at once, no grace.
+  await startElectrum(ctx, a.chain, { tcpPort: portB, lie: { kind: 'forkTip' } })
+  const lied = await sov(home, ['licence', 'status', '--recheck', '--json'])
+  assert.is(lied.code, 1)
+  assert.is(lied.json.status, 'error')
+  assert.not.ok(lied.json.stale)
+  assert.not.ok(lied.json.unreachable)
+  assert.match(lied.json.error.message, /disagree on the tip/)
+  assert.equal(changesOf(await auditRows(home)), [{ status: 'valid', stale: false }, { status: 'valid', stale: true }, { status: 'error', stale: false }])
+})
+
+test('a licence section written key by key is unconfigured, naming what is missing, not an error', async ctx => {
+  const home = await homeWithLicence(ctx, { vendorAddress: newAddress('p2wpkh').address, network: 'regtest' })
+  await runDaemonIn(ctx, home)
+  const r = await waitFor(async () => {
+    const r = await sov(home, ['licence', 'status', '--json'])
+    return r.json?.status === 'unconfigured' ? r : undefined
+  }, 20_000, 'an unconfigured licence')
+  assert.match(r.json.detail, /the "licence" section in config\.json has no "txid", "requiredSats", "electrum"; set each with `sov config set licence\.KEY VALUE`/)
+  const status = await sov(home, ['status', '--json'])
+  assert.is(status.json.licence.status, 'unconfigured')
 })
 
 test.run()

@@ -35,4 +35,21 @@ test('past the grace, or any evidence, or no earlier valid: the fresh verdict st
   assert.is(withGrace(valid, down(T0 + 1), 0, T0 + 1).status, 'error', 'graceS 0 turns it off')
 })
 
+test('a check stopped before any server (unchecked) is graced like an outage; a verdict about another payment or machine is not kept', () => {
+  const valid = withGrace(null, report('valid', T0), 3600)
+  const unchecked = report('error', T0 + 1000, { unchecked: true, machineIdHash: '', error: { code: 'NOT_FOUND', message: 'Cannot read the Electrum CA' } })
+  const kept = withGrace(valid, unchecked, 3600, T0 + 1000)
+  assert.is(kept.status, 'valid')
+  assert.is(kept.stale, true)
+  assert.is(kept.unchecked, true)
+  assert.is(kept.error?.message, 'Cannot read the Electrum CA')
+  assert.is(withGrace(valid, unchecked, 0, T0 + 1000).status, 'error', 'graceS 0 turns it off')
+  assert.is(withGrace(valid, { ...down(T0 + 1), txid: 'cd'.repeat(32) }, 3600, T0 + 1).status, 'error', 'another payment')
+  assert.is(withGrace(valid, { ...down(T0 + 1), machineIdHash: '01' }, 3600, T0 + 1).status, 'error', 'another machine')
+  // The next real verdict drops the marks.
+  const back = withGrace(kept, report('valid', T0 + 2000), 3600, T0 + 2000)
+  assert.is(back.stale, false)
+  assert.not.ok(back.unchecked)
+})
+
 test.run()

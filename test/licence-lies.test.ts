@@ -36,6 +36,7 @@ const CASES: Array<{ lie: Lie, status: 'invalid' | 'error', caughtBy: string | R
   { lie: { kind: 'unlinkedHeader' }, status: 'invalid', caughtBy: 'headerChain' },
   { lie: { kind: 'staleTip', blocks: 5 }, status: 'invalid', caughtBy: 'headerChain' },
   { lie: { kind: 'forkTip' }, status: 'invalid', caughtBy: 'headerChain' },
+  { lie: { kind: 'historyHeight' }, status: 'invalid', caughtBy: 'merkleRoot' },
   { lie: { kind: 'noAnswer' }, status: 'error', caughtBy: /TIMEOUT/ },
   { lie: { kind: 'noAnswer', method: 'blockchain.block.headers' }, status: 'error', caughtBy: /TIMEOUT/ },
   { lie: { kind: 'garbage' }, status: 'error', caughtBy: /not JSON/ },
@@ -91,14 +92,27 @@ test('a server whose tip disagrees with another\'s makes the verdict undecided, 
   }
 })
 
-test('with two servers configured and one down, the single tip is not enough: undecided', async ctx => {
+test('with two servers configured and one down, the single tip is not enough: undecided, marked as an outage (the grace applies); what the reachable one disproves stands', async ctx => {
   const { chain, terms } = paidChain()
   const up = await startElectrum(ctx, chain)
   const gone = await startElectrum(ctx, chain)
   await gone.server.stop()
-  const v = await verifyLicence(terms, [up.tcp, gone.tcp], { reconnectMinMs: 10 })
-  assert.is(v.status, 'error')
-  assert.match(v.checks.find(c => c.name === 'tipAgreement')!.detail, /only 1 of 2 servers/)
+  for (const order of [[up.tcp, gone.tcp], [gone.tcp, up.tcp]]) {
+    const v = await verifyLicence(terms, order, { reconnectMinMs: 10 })
+    assert.is(v.status, 'error')
+    assert.is(v.unreachable, true, 'an outage, not evidence')
+    assert.match(v.checks.find(c => c.name === 'tipAgreement')!.detail, /only 1 of 2 servers/)
+    assert.match(v.error!.message, /could not be reached/)
+  }
+  // Evidence from the reachable server is taken as from a single server: a lie is invalid, at once.
+  up.server.lie = { kind: 'wrongMerkle' }
+  const lied = await verifyLicence(terms, [up.tcp, gone.tcp], { reconnectMinMs: 10 })
+  assert.is(lied.status, 'invalid')
+  assert.not.ok(lied.unreachable)
+  // Not enough confirmations: pending.
+  up.server.lie = null
+  const pending = await verifyLicence({ ...terms, minConf: 10 }, [up.tcp, gone.tcp], { reconnectMinMs: 10 })
+  assert.is(pending.status, 'pending')
 })
 
 test('a lying first server does not hide a licence an honest second server proves', async ctx => {

@@ -102,4 +102,20 @@ test('a txid no server knows says so, not the server\'s raw DaemonError', async 
   assert.not.match(r.stderr, /DaemonError/)
 })
 
+test('a server lying about the block height (history one block up, the proof for the real block): invalid, and no "save this height" advice', async ctx => {
+  const home = ctx.tmp()
+  const e = await startElectrum(ctx, undefined, { lie: { kind: 'historyHeight' } })
+  const vendor = newAddress('p2wpkh')
+  const { txid, height } = e.chain.payLicence({ to: vendor.address, sats: 1_000n, machineId: MACHINE, confirmations: 3 })
+  const args = ['licence', 'verify', '--txid', txid, '--vendor', vendor.address, '--sats', '1000', '--network', 'regtest', '--machine-id', MACHINE, '--electrum', e.tcp]
+  const [human, json] = await Promise.all([sov(home, args), sov(home, [...args, '--json'])])
+  assert.is(human.code, 3, human.stdout + human.stderr)
+  assert.match(human.stdout, /^Licence INVALID/)
+  assert.match(human.stdout, new RegExp(`✓ history: mined in the block at height ${height! + 1}`))
+  assert.match(human.stdout, /✗ merkleRoot/)
+  assert.not.match(human.stderr, /The payment is in block|licence\.height/)
+  assert.is(json.json.status, 'invalid')
+  assert.is(json.json.heightFound, undefined)
+})
+
 test.run()

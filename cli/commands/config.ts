@@ -43,13 +43,13 @@ export function registerConfigCommands (program: Command): void {
       let value: unknown
       try { value = JSON.parse(text) } catch { value = text }
       const r = await change(g.home, node, path, raw => {
-        let at = raw
+        let at: Record<string, any> = raw
         for (const p of parts.slice(0, -1)) {
           if (typeof at[p] !== 'object' || at[p] === null) at[p] = {}
           at = at[p]
         }
         at[parts[parts.length - 1]] = value
-      })
+      }, parts[0] === 'licence' || parts[0] === 'machineId')
       emit(g, { key, value, ...r }, r => `Set ${key} = ${JSON.stringify(r.value)} in ${path}${r.restart ? `\nThe daemon runs: restart it to apply ${(r.restartNeeded ?? []).join(', ')} (\`sov node stop && sov node start\`).` : r.applied !== undefined ? '\nThe running daemon applied it.' : ''}`)
     })
 
@@ -96,14 +96,23 @@ function assertKnown (node: Node, parts: string[], key: string): void {
   }
 }
 
-/** Applies `edit` to the raw file, checks the result with the daemon's schema, then writes it. */
-async function change (home: string | undefined, node: Node, path: string, edit: (raw: Record<string, any>) => void): Promise<{ restart: boolean, applied?: string[], restartNeeded?: string[], dialled?: any[] }> {
+/**
+ * Applies `edit` to the raw file, checks the result with the daemon's schema, then writes it.
+ * `licenceTerms`: the change touches `licence` or `machineId`, so the licence terms are also
+ * checked as the daemon's check would check them (finance, loaded only then).
+ */
+async function change (home: string | undefined, node: Node, path: string, edit: (raw: Record<string, any>) => void, licenceTerms = false): Promise<{ restart: boolean, applied?: string[], restartNeeded?: string[], dialled?: any[] }> {
   let raw: Record<string, any> = {}
   if (existsSync(path)) {
     try { raw = JSON.parse(readFileSync(path, 'utf8')) } catch (cause) { throw badRequest(`Cannot read config "${path}": not valid JSON; fix it by hand first`, { cause }) }
   }
   edit(raw)
-  node.parseConfig(raw, path, 'change config')
+  const parsed = node.parseConfig(raw, path, 'change config')
+  if (licenceTerms) {
+    const { licenceSettingsProblem } = await import('../../finance/index.js')
+    const problem = licenceSettingsProblem(raw.licence ?? {}, parsed.machineId)
+    if (problem !== undefined) throw badRequest(`Cannot change config "${path}": field "${problem.key}": ${problem.message}; the licence check would refuse it`)
+  }
   node.updateConfig(path, r => { for (const k of Object.keys(r)) delete r[k]; Object.assign(r, raw) })
   // A running daemon applies what it can now and names what needs a restart.
   const reload = await withDaemon(home, async c => await c.request('config.reload', {})).catch(() => undefined)

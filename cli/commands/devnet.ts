@@ -101,8 +101,11 @@ export function registerDevnetCommands (program: Command): void {
     .option('--confirmations <n>', 'blocks to mine on top, the payment\'s own included (0 leaves it in the mempool)', toCount, 1)
     .action(async (o: { to: string, sats: string, machineId: string, confirmations: number }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
+      // As `licence verify` and `payload` read it (trimmed, never empty): a payment the check cannot match is refused here.
+      const machineId = o.machineId.trim()
+      if (machineId === '') throw badRequest(`Cannot use --machine-id "${o.machineId}": it is empty; give the id the payment commits to (\`sov licence payload\` shows this machine's)`)
       const { devnetRequest } = await import('../../finance/index.js')
-      const r = await devnetRequest(stateDir(g.home), { cmd: 'pay', to: o.to, sats: o.sats, machineId: o.machineId, confirmations: o.confirmations })
+      const r = await devnetRequest(stateDir(g.home), { cmd: 'pay', to: o.to, sats: o.sats, machineId, confirmations: o.confirmations })
       emit(g, r, r => String(r.txid))
     })
 

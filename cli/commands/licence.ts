@@ -96,7 +96,7 @@ export function registerLicenceCommands (program: Command): void {
 function renderVerdict (v: any): string {
   const head = v.status === 'valid'
     ? v.stale === true
-      ? `Licence VALID (stale): ${v.txid} — no Electrum server reachable; last verified ${v.lastVerifiedAt}, kept valid until ${v.graceUntil}`
+      ? `Licence VALID (stale): ${v.txid} — the last check reached no verdict (${v.unchecked === true ? 'it stopped before asking any server' : 'servers could not be reached'}); last verified ${v.lastVerifiedAt}, kept valid until ${v.graceUntil}`
       : `Licence VALID: ${v.txid} (${v.confirmations} confirmations)`
     : v.status === 'pending'
       ? `Licence PENDING: ${v.txid} (${v.confirmations} of ${v.minConf} confirmations)`

@@ -93,7 +93,7 @@ export function registerNodeCommands (program: Command): void {
         ...(s.relay !== undefined ? [`Relay:       ${s.relay.serving ? 'serving members; ' : ''}${s.relay.reservations.map(r => `${r.role === 'client' ? 'slot on' : 'slot for'} ${r.peerId}`).join(', ') || 'no reservations'}`] : []),
         ...(s.mailboxes !== undefined ? [`Mailboxes:   ${mailboxLine(s.mailboxes, s.mailboxCount ?? s.mailboxes.length)}`] : []),
         `A2A HTTP:    ${s.a2aHttp ?? 'off'}`,
-        `Licence:     ${s.licence.status}${(s.licence as { stale?: boolean }).stale === true ? ' (stale: no Electrum server reachable; kept through the grace)' : ''}`,
+        `Licence:     ${s.licence.status}${(s.licence as { stale?: boolean }).stale === true ? ' (stale: the last check reached no verdict; kept through the grace)' : ''}${(s.licence as { detail?: string }).detail !== undefined ? ` — ${(s.licence as { detail?: string }).detail!}` : ''}`,
         `Audit head:  ${s.audit === null ? 'unknown' : `#${s.audit.seq} ${s.audit.hash.slice(0, 16)}…`}`,
         `Uptime:      ${s.uptimeS} s`,
         `Version:     ${s.version} (pid ${s.pid})`

@@ -172,10 +172,11 @@ export async function startDevnet (dir: string, opts: DevnetOptions = {}): Promi
       case 'status':
         return { ...state, height: chain.height, mempool: chain.mempool.length }
       case 'pay': {
-        if (typeof req.to !== 'string' || typeof req.machineId !== 'string' || req.machineId === '') throw badRequest('Cannot pay: "to" and "machineId" are required')
+        if (typeof req.to !== 'string' || typeof req.machineId !== 'string' || req.machineId.trim() === '') throw badRequest('Cannot pay: "to" and "machineId" are required (a machine id is not empty)')
         const sats = parseSats(String(req.sats))
         const confirmations = blocks(req.confirmations ?? 1, 'confirmations', 0)
-        const r = chain.payLicence({ to: req.to, sats, machineId: req.machineId, confirmations })
+        // Trimmed as the verifier reads it (readMachineId), so the commitment is the one it checks.
+        const r = chain.payLicence({ to: req.to, sats, machineId: req.machineId.trim(), confirmations })
         writeChain(dir, chain)
         return { txid: r.txid, height: r.height, confirmations, tip: chain.height }
       }

@@ -224,7 +224,8 @@ export class DevElectrumServer {
       case 'blockchain.transaction.get_merkle': {
         const txid = txHash(p[0])
         const height = nonNegative(p[1])
-        const m = chain.merkle(txid, height)
+        // The `historyHeight` lie answers for the block below the one asked (see lies.ts).
+        const m = chain.merkle(txid, this.lie?.kind === 'historyHeight' && height > 0 ? height - 1 : height)
         if (m === undefined) throw new RpcError(BAD_REQUEST, `tx ${txid} not in block at height ${height.toLocaleString('en-US')}`)
         return m
       }

@@ -7,7 +7,7 @@ import { bitsToTarget } from '../header.js'
 import { parsesAsTransaction } from '../merkle.js'
 import { mineHeader } from './chain.js'
 
-export const DATA_LIES = ['substituteTx', 'wrongMerkle', 'innerNodeTx', 'badPow', 'unlinkedHeader', 'staleTip', 'forkTip', 'farTip'] as const
+export const DATA_LIES = ['substituteTx', 'wrongMerkle', 'innerNodeTx', 'badPow', 'unlinkedHeader', 'staleTip', 'forkTip', 'farTip', 'historyHeight'] as const
 /** `deepJson`: a reply nested 100,000 deep; `escapes`: an error whose message holds terminal escapes and newlines. */
 export const TRANSPORT_LIES = ['noAnswer', 'garbage', 'endlessLine', 'disconnectMidReply', 'deepJson', 'escapes'] as const
 export type LieKind = typeof DATA_LIES[number] | typeof TRANSPORT_LIES[number]
@@ -59,6 +59,12 @@ export function applyDataLie (lie: Lie, method: string, params: unknown[], resul
       if (Array.isArray(result.headers)) return { ...result, headers: [...result.headers, ...Array(junk).fill('00'.repeat(80))], count: result.count + junk }
       return { ...result, hex: result.hex + '00'.repeat(80 * junk), count: result.count + junk }
     }
+    case 'historyHeight':
+      // The history puts every mined entry one block higher; the merkle branch asked at that
+      // height is the real block's (the server looks one lower), claimed for the height asked.
+      if (method === 'blockchain.scripthash.get_history') return result.map((e: { height: number }) => ({ ...e, height: e.height > 0 ? e.height + 1 : e.height }))
+      if (method === 'blockchain.transaction.get_merkle') return { ...result, block_height: result.block_height + 1 }
+      return result
     default:
       return result
   }
