@@ -6,11 +6,19 @@ import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { newAddress } from '../finance/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
-import { runDaemonIn, sov } from './kit/daemon.js'
+import { runDaemonIn, sov, type SovResult } from './kit/daemon.js'
 import { startElectrum } from './kit/electrum.js'
 
 const test = kitSuite('licence-daemon')
 const MACHINE = 'daemon-box'
+
+/** `sov licence status --json` once its status is `status` (polled for up to 20 s). */
+async function licenceStatusIs (home: string, status: string, what: string): Promise<SovResult> {
+  return await waitFor(async () => {
+    const r = await sov(home, ['licence', 'status', '--json'])
+    return r.json?.status === status ? r : undefined
+  }, 20_000, what)
+}
 
 async function homeWithLicence (ctx: Parameters<Parameters<typeof test>[1]>[0], licence: object): Promise<string> {
   const home = ctx.tmp('sov-home-')
@@ -67,10 +75,7 @@ test('an unreachable Electrum server neither blocks the start nor yields valid: 
   const vendor = newAddress('p2wpkh')
   const home = await homeWithLicence(ctx, { vendorAddress: vendor.address, requiredSats: '1', network: 'regtest', electrum: [e.tcp], txid: 'ab'.repeat(32) })
   await runDaemonIn(ctx, home)
-  const status = await waitFor(async () => {
-    const r = await sov(home, ['licence', 'status', '--json'])
-    return r.json?.status === 'error' ? r : undefined
-  }, 20_000, 'an error verdict')
+  const status = await licenceStatusIs(home, 'error', 'an error verdict')
   assert.is(status.code, 1)
   assert.match(status.json.error.message, /connection refused/)
 })
@@ -83,10 +88,7 @@ test('an outage after valid keeps the licence valid and stale, with when it was 
   // No height in the terms: the daemon finds it once and keeps it with the verified headers.
   const home = await homeWithLicence(ctx, { vendorAddress: vendor.address, requiredSats: 9000, network: 'regtest', electrum: [e.tcp], txid, graceS: 3600 })
   await runDaemonIn(ctx, home)
-  const first = await waitFor(async () => {
-    const r = await sov(home, ['licence', 'status', '--json'])
-    return r.json?.status === 'valid' ? r.json : undefined
-  }, 20_000, 'a valid verdict')
+  const first = (await licenceStatusIs(home, 'valid', 'a valid verdict')).json
   assert.is(first.stale, false)
   const kept = join(home, 'licence-headers.json')
   assert.is(statSync(kept).mode & 0o777, 0o600)
@@ -130,10 +132,7 @@ test('a check that fails before asking any server (the electrumCa file gone) is 
   const terms = { vendorAddress: vendor.address, requiredSats: 4000, network: 'regtest', electrum: [e.ssl], electrumCa: caFile, txid, height }
   const home = await homeWithLicence(ctx, { ...terms, graceS: 3600 })
   const d = await runDaemonIn(ctx, home)
-  const first = await waitFor(async () => {
-    const r = await sov(home, ['licence', 'status', '--json'])
-    return r.json?.status === 'valid' ? r.json : undefined
-  }, 20_000, 'a valid verdict')
+  const first = (await licenceStatusIs(home, 'valid', 'a valid verdict')).json
 
   // The CA file disappears: the check stops before any server; within the grace, valid and stale, the reason shown.
   rmSync(caFile)
@@ -156,10 +155,7 @@ test('a check that fails before asking any server (the electrumCa file gone) is 
   const config = JSON.parse(readFileSync(path, 'utf8'))
   writeFileSync(path, JSON.stringify({ ...config, licence: { ...config.licence, graceS: 0, recheckS: 10 } }))
   await runDaemonIn(ctx, home)
-  const failed = await waitFor(async () => {
-    const r = await sov(home, ['licence', 'status', '--json'])
-    return r.json?.status === 'error' ? r : undefined
-  }, 20_000, 'an error verdict after the restart')
+  const failed = await licenceStatusIs(home, 'error', 'an error verdict after the restart')
   assert.is(failed.code, 1)
   assert.is(failed.json.unchecked, true)
   assert.match(failed.json.error.message, /Cannot read the Electrum CA/)
@@ -183,10 +179,7 @@ test('two servers, one unreachable: an outage (valid and stale within graceS, ex
   const { txid, height } = a.chain.payLicence({ to: vendor.address, sats: 6_000n, machineId: MACHINE, confirmations: 1 })
   const home = await homeWithLicence(ctx, { vendorAddress: vendor.address, requiredSats: '6000', network: 'regtest', electrum: [a.tcp, b.tcp], txid, height, graceS: 3600 })
   await runDaemonIn(ctx, home)
-  const first = await waitFor(async () => {
-    const r = await sov(home, ['licence', 'status', '--json'])
-    return r.json?.status === 'valid' ? r.json : undefined
-  }, 20_000, 'a valid verdict')
+  const first = (await licenceStatusIs(home, 'valid', 'a valid verdict')).json
   assert.match(first.checks.find((c: any) => c.name === 'tipAgreement').detail, /2 servers agree/)
 
   // Either server down, in either order: the other still proves the payment; the verdict is kept, stale.
@@ -214,10 +207,7 @@ test('two servers, one unreachable: an outage (valid and stale within graceS, ex
 test('a licence section written key by key is unconfigured, naming what is missing, not an error', async ctx => {
   const home = await homeWithLicence(ctx, { vendorAddress: newAddress('p2wpkh').address, network: 'regtest' })
   await runDaemonIn(ctx, home)
-  const r = await waitFor(async () => {
-    const r = await sov(home, ['licence', 'status', '--json'])
-    return r.json?.status === 'unconfigured' ? r : undefined
-  }, 20_000, 'an unconfigured licence')
+  const r = await licenceStatusIs(home, 'unconfigured', 'an unconfigured licence')
   assert.match(r.json.detail, /the "licence" section in config\.json has no "txid", "requiredSats", "electrum"; set each with `sov config set licence\.KEY VALUE`/)
   const status = await sov(home, ['status', '--json'])
   assert.is(status.json.licence.status, 'unconfigured')
