@@ -15,6 +15,8 @@ export interface TrustedSpan {
   to: { height: number, hash: string }
   /** Why it is trusted, for the verdict's detail: `checkpoints`, `verified <time>`. */
   why: string
+  /** This node's own earlier verification (kept in the home), which passed the last checkpoint. */
+  kept?: true
 }
 
 /**
@@ -65,11 +67,16 @@ export function linkToTip (height: number, segments: HeaderSegment[], spans: Tru
   const first = parsed[0]
   if (first === undefined || first.start !== height) return { ok: false, detail: `no header at height ${height}`, headers: all }
   if (tip.height < height) return { ok: false, detail: `the tip (height ${tip.height}) is below the transaction's block (height ${height})`, headers: all }
-  const fromAnchor = anchor !== undefined && height > anchor.height
+  // A payment block this node linked through the anchor before (a kept span from it) is walked
+  // from; any other payment above the anchor is reached by walking up from the anchor.
+  const paymentId = Buffer.from(first.headers[0].hash).reverse().toString('hex')
+  const keptPayment = spans.some(s => s.kept === true && s.from.height === height && s.from.hash === paymentId)
+  const fromAnchor = anchor !== undefined && height > anchor.height && !keptPayment
   let at = fromAnchor ? anchor.height : first.start + first.headers.length - 1
   let hash = fromAnchor ? Buffer.from(anchor.hash, 'hex').reverse() : first.headers[first.headers.length - 1].hash
-  // From the anchor, the walk has passed it; from the payment, not yet.
-  let anchored = anchor === undefined || fromAnchor
+  // From the anchor, or from a kept payment above it, the walk has passed it; from a payment
+  // below it, not yet (a kept span reaching it, or a header at its height, passes it).
+  let anchored = anchor === undefined || height > anchor.height
   /** Checks a segment the walk takes against the anchor, when it holds the anchor's height. */
   const passes = (seg: { start: number, headers: BlockHeader[] }): string | undefined => {
     if (anchored || anchor === undefined || seg.start > anchor.height || anchor.height >= seg.start + seg.headers.length) return undefined

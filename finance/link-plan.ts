@@ -81,7 +81,9 @@ export async function planLink (client: ElectrumClient, p: PlanInput): Promise<L
     const sTip = S.tipHeight
     const low = sTip - S.recent.length + 1
     const hashAt = (height: number): string | undefined => S.recent[height - low]
-    const span = (to: number): TrustedSpan[] => to > h ? [{ from: { height: h, hash: idOf(S.paymentHeader) }, to: { height: to, hash: hashAt(to)! }, why: `verified ${S.verifiedAt}` }] : []
+    // Kept even when empty (to = h): it says the payment's block was linked through the last
+    // checkpoint before, so the walk may start from it.
+    const span = (to: number): TrustedSpan[] => [{ from: { height: h, hash: idOf(S.paymentHeader) }, to: { height: to, hash: to > h ? hashAt(to)! : idOf(S.paymentHeader) }, why: `verified ${S.verifiedAt}`, kept: true }]
     if (T >= sTip) {
       assertWithinCap(T - sTip, client, T)
       const fresh = await fetchHeaders(client, sTip + 1, T, ro)

@@ -132,6 +132,10 @@ test('the link must pass the last checkpoint: a chain that does not (a chain of 
   for (const [name, p] of [['below the last checkpoint', low], ['above it', high]] as const) {
     const ok = await verifyLicence(terms(p), [e.tcp], { checkpoints: real })
     assert.is(ok.status, 'valid', `${name}, real checkpoints: ${JSON.stringify(ok.checks.filter(c => !c.ok))}`)
+    // A recheck from the linkage kept in the home walks from the payment it verified.
+    const recheck = await verifyLicence(terms(p), [e.tcp], { checkpoints: real, linkState: ok.link })
+    assert.is(recheck.status, 'valid', `${name}, recheck from the kept linkage: ${JSON.stringify(recheck.checks.filter(c => !c.ok))}`)
+    assert.match(recheck.checks.find(c => c.name === 'headerChain')!.detail, /with verified /, name)
     const forged = await verifyLicence(terms(p), [e.tcp], { checkpoints: other })
     assert.is(forged.status, 'invalid', `${name}, a chain not through the checkpoint`)
     assert.match(forged.checks.find(c => c.name === 'headerChain')!.detail, /not the checkpoint 1111|cannot link the last checkpoint \(height 2015\)/, name)
