@@ -158,6 +158,9 @@ export class IpcServer {
       if (closed) return
       closed = true
       abort.abort()
+      // Nothing more is read from a connection being closed: a client still sending (a refused
+      // 4 MiB hello) would otherwise have its bytes read and dropped until the destroy below.
+      socket.pause()
       socket.end()
       setTimeout(() => socket.destroy(), 1000).unref()
     }
