@@ -1,6 +1,6 @@
 // Pieces of the Electrum client that hold no connection state: server URLs, protocol version
 // comparison, translation of socket errors into SovErrors, and small promise helpers.
-import { SovError, badRequest, electrumError } from '../protocol/index.js'
+import { SovError, badRequest, electrumError, printable } from '../protocol/index.js'
 
 export interface ElectrumUrl {
   /** As given, e.g. `ssl://electrum.example:50002`. */
@@ -61,17 +61,6 @@ export function serverRefusal (err: unknown): ServerRefusal | undefined {
 export function describeError (e: any): string {
   if (e !== null && typeof e === 'object') return `${printable(String(e.code ?? '?'), 40)}: ${typeof e.message === 'string' ? printable(e.message) : preview(e, 300)}`
   return printable(String(e))
-}
-
-/**
- * Text a server sent, as it may be shown to the operator: control characters (C0, DEL, C1: the
- * terminal's escapes, newlines) and bidirectional overrides written as `\uXXXX`, so a server can
- * neither draw on the terminal nor forge lines of our output (helper finding, stop 30: an error
- * message moved the cursor up and printed "Licence VALID"); at most `max` characters.
- */
-export function printable (text: string, max = 300): string {
-  const cut = text.length > max ? `${text.slice(0, max)}…` : text
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** Any value a server sent, shown briefly as JSON (or its type, when it cannot be), printable. */

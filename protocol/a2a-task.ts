@@ -9,7 +9,7 @@
  * this schema checks only the frame around them — the A2A SDK parses them (`Task.fromJSON`).
  */
 import * as v from 'valibot'
-import { MailboxNameSchema } from './a2a.js'
+import { MailboxNameSchema, shownReason } from './a2a.js'
 import { badRequest } from './errors.js'
 import { describeIssue } from './issues.js'
 import { assertFitJson } from './unicode.js'
@@ -103,7 +103,7 @@ export const TaskAnswerSchema = v.variant('type', [
   v.strictObject({ type: v.literal('cancelled'), accepted: v.boolean(), task: v.optional(jsonObject) }),
   // 1.1.0 only: this request is over without its final event; send it again (with your afterSeq).
   v.strictObject({ type: v.literal('resend') }),
-  v.strictObject({ type: v.literal('error'), code: v.pipe(v.string(), v.maxLength(64)), reason: v.pipe(v.string(), v.maxLength(1024)) })
+  v.strictObject({ type: v.literal('error'), code: v.pipe(v.string(), v.maxLength(64)), reason: v.pipe(v.string(), v.maxLength(1024), v.transform(shownReason)) })
 ])
 export type TaskAnswer = v.InferOutput<typeof TaskAnswerSchema>
 

@@ -10,7 +10,7 @@
 import * as v from 'valibot'
 import { badRequest } from './errors.js'
 import { describeIssue } from './issues.js'
-import { assertFitJson } from './unicode.js'
+import { assertFitJson, printable } from './unicode.js'
 
 /** libp2p protocol id of mailbox delivery. */
 export const A2A_PROTOCOL = '/sov/a2a/1.0.0'
@@ -97,11 +97,14 @@ export type A2AReplyStatus = 'accepted' | 'duplicate' | 'rejected'
  * Receiver → sender, one per envelope, in the order the envelopes arrived, each sent only
  * after the envelope is committed. `id` is `null` only when the frame carried no readable id.
  */
+/** A peer's refusal reason, shown to operators and clients: printable (a peer must not draw on a terminal). */
+export const shownReason = (r: string): string => printable(r, 1024)
+
 export const ReplySchema = v.strictObject({
   id: v.nullable(v.pipe(v.string(), v.maxLength(64))),
   status: v.picklist(['accepted', 'duplicate', 'rejected']),
   code: v.optional(v.pipe(v.string(), v.maxLength(64))),
-  reason: v.optional(v.pipe(v.string(), v.maxLength(1024)))
+  reason: v.optional(v.pipe(v.string(), v.maxLength(1024), v.transform(shownReason)))
 })
 export type A2AReply = v.InferOutput<typeof ReplySchema>
 

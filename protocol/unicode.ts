@@ -42,3 +42,15 @@ export function assertFitJson (value: unknown, what: string): void {
   const problem = jsonProblem(value)
   if (problem !== null) throw badRequest(`Cannot accept ${what}: ${problem}`)
 }
+
+/**
+ * Text from outside (an Electrum server's error, a peer's refusal reason) as it may be shown to
+ * the operator: control characters (C0, DEL, C1: terminal escapes, newlines) and bidirectional
+ * overrides written as `\uXXXX`, so the sender can neither draw on the terminal nor forge lines
+ * of our output (helper finding, stop 30: an error moved the cursor up and printed "Licence
+ * VALID"); at most `max` characters.
+ */
+export function printable (text: string, max = 300): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}

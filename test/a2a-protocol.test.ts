@@ -3,7 +3,7 @@
 import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { v7 as uuidv7, v4 as uuidv4 } from 'uuid'
-import { isSovError, parseA2AMessage, parseEnvelope, parseReply } from '../protocol/index.js'
+import { isSovError, parseA2AMessage, parseEnvelope, parseReply, parseTaskAnswer } from '../protocol/index.js'
 import { kitSuite } from './kit/index.js'
 
 const test = kitSuite('a2a-protocol')
@@ -96,6 +96,14 @@ test('parseReply() accepts the three statuses and refuses another', () => {
   assert.equal(parseReply({ id, status: 'duplicate' }), { id, status: 'duplicate' })
   assert.equal(parseReply({ id: null, status: 'rejected', code: 'TOO_LARGE', reason: 'big' }), { id: null, status: 'rejected', code: 'TOO_LARGE', reason: 'big' })
   assert.throws(() => parseReply({ id, status: 'ok' }), (e: unknown) => isSovError(e, 'BAD_REQUEST'))
+})
+
+test('a peer\'s refusal reason reaches operators printable: terminal escapes and newlines written \\uXXXX, in a reply and in a task answer (same kind as the Electrum finding, stop 30)', () => {
+  const forged = '\u001b[1A\u001b[2Kdelivered\nok\u202e'
+  const r = parseReply({ id: null, status: 'rejected', code: 'FORBIDDEN', reason: forged })
+  assert.is(r.reason, '\\u001b[1A\\u001b[2Kdelivered\\u000aok\\u202e')
+  const a = parseTaskAnswer({ type: 'error', code: 'FORBIDDEN', reason: forged }) as any
+  assert.is(a.reason, r.reason)
 })
 
 test.run()
