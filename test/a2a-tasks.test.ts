@@ -5,12 +5,12 @@ import '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { TaskState, type Task } from '@a2a-js/sdk'
+import { SendMessageConfiguration, TaskState, type Task } from '@a2a-js/sdk'
 import { MAX_ENVELOPE_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend } from './kit/a2a.js'
-import { auditRows, clientFor, completed, pair, rpc, send, textOf } from './kit/a2a-http.js'
+import { auditRows, clientFor, completed, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-tasks')
 
@@ -224,6 +224,45 @@ test('a callee whose node revoked us: the blocking call ends SUBMITTED with a st
   const done = await completed(p.client, task.id, 30_000, 'the call to complete once B takes A again', 500)
   assert.is(textOf(done.artifacts[0]?.parts), 'echo: are you there')
   assert.not.match(textOf(done.status?.message?.parts), /Not yet delivered/, 'the pending note is gone once the callee answered')
+})
+
+test('CORE-SEND idempotent retry: a message sent again (same messageId: the client lost the answer) gets the task it started, blocking and streaming, done or still working; the agent gets it once; the same messageId on other content is -32602 (stop 31: a retry became a second task and the agent did the work twice)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const once = userMessage('hello once')
+  const sendIt = async (m: ReturnType<typeof userMessage>, returnImmediately = false): Promise<Task> =>
+    await p.client.sendMessage({ tenant: '', message: m, configuration: returnImmediately ? SendMessageConfiguration.fromJSON({ returnImmediately: true }) : undefined, metadata: undefined }) as Task
+  const streamIt = async (m: ReturnType<typeof userMessage>): Promise<{ ids: string[], kinds: string[], state?: TaskState }> => {
+    const out: { ids: string[], kinds: string[], state?: TaskState } = { ids: [], kinds: [] }
+    for await (const ev of p.client.sendMessageStream({ tenant: '', message: m, configuration: undefined, metadata: undefined })) {
+      const pl = ev.payload
+      if (pl === undefined) continue
+      out.kinds.push(pl.$case)
+      if (pl.$case === 'task') { out.ids.push(pl.value.id); out.state = pl.value.status?.state }
+      if (pl.$case === 'statusUpdate') { out.ids.push(pl.value.taskId); out.state = pl.value.status?.state }
+    }
+    return out
+  }
+  const first = await withDeadline(sendIt(once), 30_000, 'first send')
+  assert.is(first.status?.state, TaskState.TASK_STATE_COMPLETED)
+  const again = await withDeadline(sendIt(once), 10_000, 'the same message again')
+  assert.is(again.id, first.id)
+  assert.is(again.status?.state, TaskState.TASK_STATE_COMPLETED)
+  const streamed = await withDeadline(streamIt(once), 10_000, 'the same message again, streaming')
+  assert.equal(streamed.ids, [first.id], JSON.stringify(streamed))
+  // Still working when it comes again: the retry follows the same task to its end.
+  const slow = userMessage('slow 1500 the long one')
+  const started = await withDeadline(sendIt(slow, true), 10_000, 'a slow message')
+  const followed = await withDeadline(streamIt(slow), 20_000, 'the slow message again, streaming')
+  assert.ok(followed.ids.length > 0 && followed.ids.every(id => id === started.id), JSON.stringify(followed))
+  assert.is(followed.state, TaskState.TASK_STATE_COMPLETED)
+  assert.equal(p.agent.received, ['hello once', 'slow 1500 the long one'])
+  // The same messageId on other content is the client's mistake, named; nothing is sent.
+  const other = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'SendMessage', params: { message: { messageId: once.messageId, role: 'ROLE_USER', parts: [{ text: 'something else' }] } } }), p.token)
+  assert.is(other.json.error?.code, -32602, JSON.stringify(other.json))
+  assert.match(other.json.error.message, /already sent with other content/)
+  const rows = (await auditRows(p.a.home)).filter(r => r.type === 'A2A_TASK_CALLED')
+  assert.is(rows.length, 2, 'one call a message')
+  assert.equal(p.agent.received, ['hello once', 'slow 1500 the long one'])
 })
 
 test.run()

@@ -156,7 +156,7 @@ function requestHandler (gateway: GatewayHooks, peer: string, name: string): Mes
   return new MeshRequestHandler(card, new SqliteTaskStore(db, owner => scopeOf(peer, name, owner)), executor, async taskId => {
     const call = db.lastCallOfTask(peer, name, taskId)
     return call === undefined ? undefined : await remote.cancel(call)
-  }, taskId => db.lastCallOfTask(peer, name, taskId)?.done === false)
+  }, taskId => db.lastCallOfTask(peer, name, taskId)?.done === false, (owner, messageId) => db.callOfMessage(peer, name, owner, messageId))
 }
 
 /**

@@ -8,7 +8,9 @@
  *   refused before anything is stored (RequestMalformed, -32602, naming the limit); before, it
  *   was accepted and then re-sent for a day without ever reaching the callee. A push
  *   notification config is PushNotificationNotSupported (-32003), not ignored. One turn of a
- *   task at a time (`claimTurn`); a context is its local agent's.
+ *   task at a time (`claimTurn`); a context is its local agent's. A message sent again (same
+ *   `messageId`: a client's retry after a lost answer) is answered with the task it started, not
+ *   sent to the agent a second time (`sentBefore`).
  * - CancelTask of a task already in a terminal state, CANCELED included: TaskNotCancelable
  *   (-32002, A2A v1.0 §3.1.5); the SDK answers a cancelled one with the task.
  * - SubscribeToTask: the SDK's follows only the event bus of an executor running in this process,
@@ -21,7 +23,7 @@ import { DefaultRequestHandler, type ServerCallContext } from '@a2a-js/sdk/serve
 import { PushNotificationNotSupportedError, RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import { MAX_TASK_PAYLOAD_BYTES, payloadTooLarge } from '../../protocol/index.js'
 import type { MeshExecutor } from './executor.js'
-import type { SqliteTaskStore } from './task-store.js'
+import { ownerOf, type SqliteTaskStore } from './task-store.js'
 import { INTERRUPTED_STATES, TERMINAL_STATES as TERMINAL, updatesBetween } from './task-updates.js'
 
 /** What the gateway's user object carries besides the SDK's `User` (`gateway-app.ts`). */
@@ -38,16 +40,22 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     /** Sends the cancellation of the task's last call to the callee; the agent's task, or undefined. */
     private readonly cancelRemote: (taskId: string) => Promise<Record<string, any> | undefined>,
     /** Whether the task's last call is still open (its turn has not reached a final state). */
-    private readonly turnOpen: (taskId: string) => boolean
+    private readonly turnOpen: (taskId: string) => boolean,
+    /** The call `owner` already sent with the message `messageId`: its task id and message (A2A JSON text). */
+    private readonly sentBefore: (owner: string, messageId: string) => { taskId: string, message: string } | undefined
   ) {
     super(card, store, executor)
   }
 
   /** Tasks (owner and id) whose next turn is being started here, until its call is committed. */
   private readonly starting = new Set<string>()
+  /** Messages (owner and messageId) being sent here, until their call is committed. */
+  private readonly sending = new Set<string>()
 
   override async sendMessage (params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
     checkRequest(params)
+    const sent = this.sentTask(params, context)
+    if (sent !== undefined) return sent
     const release = this.claimTurn(params, context)
     try {
       return await super.sendMessage(params, context)
@@ -58,6 +66,14 @@ export class MeshRequestHandler extends DefaultRequestHandler {
 
   override async * sendMessageStream (params: SendMessageRequest, context: ServerCallContext): AsyncGenerator<StreamResponse, void, undefined> {
     checkRequest(params)
+    const sent = this.sentTask(params, context)
+    if (sent !== undefined) {
+      // As SubscribeToTask from here; a task whose turn is over is all there is to say.
+      const state = sent.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED
+      if (TERMINAL.has(state) || INTERRUPTED_STATES.has(state)) yield { payload: { $case: 'task', value: sent } }
+      else yield * this.resubscribe({ tenant: params.tenant, id: sent.id }, context)
+      return
+    }
     const release = this.claimTurn(params, context)
     try {
       // The first event comes once the turn's call is committed: from then on turnOpen says so.
@@ -65,6 +81,31 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     } finally {
       release()
     }
+  }
+
+  /**
+   * A message this caller already sent (same `messageId`; A2A v1.0 `Message.messageId`: unique,
+   * made by its creator) is a retry — its answer was lost, or the client gave up waiting — so it
+   * gets the task that message started, as stored now, and the agent does not get it twice.
+   * Before, it became a second task and the agent did the work again. The same messageId on
+   * other content is RequestMalformed (-32602); one whose first send is still being committed is
+   * UnsupportedOperation (-32004), to be sent again in a moment.
+   */
+  private sentTask (params: SendMessageRequest, context: ServerCallContext): Task | undefined {
+    const messageId = params.message?.messageId ?? ''
+    if (messageId === '') return undefined
+    const owner = ownerOf(context)
+    const call = this.sentBefore(owner, messageId)
+    if (call === undefined) {
+      if (this.sending.has(`${owner}\n${messageId}`)) throw new UnsupportedOperationError(`Message ${messageId.slice(0, 64)} is being sent by another request: send it again in a moment to get its task`)
+      return undefined
+    }
+    const before = JSON.parse(call.message)
+    const now = Message.toJSON(params.message!) as Record<string, any>
+    if (JSON.stringify(before.parts) !== JSON.stringify(now.parts) || (now.taskId !== undefined && now.taskId !== '' && now.taskId !== call.taskId)) {
+      throw new RequestMalformedError(`error[BAD_REQUEST]: message.messageId "${messageId.slice(0, 64)}" was already sent with other content (task ${call.taskId}): give each new message its own messageId`)
+    }
+    return this.store.loadNow(call.taskId, context)
   }
 
   /**
@@ -82,15 +123,22 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     if (contextId !== '' && this.store.contextOfOthers(contextId, context)) {
       throw new RequestMalformedError(`error[BAD_REQUEST]: contextId "${contextId.slice(0, 64)}" is not one of your conversations: leave it out to start a new one`)
     }
+    const owner = ownerOf(context)
+    const message = `${owner}\n${params.message?.messageId ?? ''}`
     // A task this caller does not have is the SDK's to refuse (TaskNotFound).
-    if (taskId === '' || this.store.loadNow(taskId, context) === undefined) return () => {}
-    const key = `${context.user?.userName ?? ''}\n${taskId}`
-    if (this.starting.has(key) || this.turnOpen(taskId)) {
+    const key = taskId === '' || this.store.loadNow(taskId, context) === undefined ? undefined : `${owner}\n${taskId}`
+    if (key !== undefined && (this.starting.has(key) || this.turnOpen(taskId))) {
       throw new UnsupportedOperationError(`Task ${taskId} has a turn in flight: send the next message once it needs input (follow it with SubscribeToTask or GetTask), or cancel it if its agent is a forward one`)
     }
-    this.starting.add(key)
+    if (key !== undefined) this.starting.add(key)
+    this.sending.add(message)
     let held = true
-    return () => { if (held) { held = false; this.starting.delete(key) } }
+    return () => {
+      if (!held) return
+      held = false
+      if (key !== undefined) this.starting.delete(key)
+      this.sending.delete(message)
+    }
   }
 
   override async cancelTask (params: CancelTaskRequest, context: ServerCallContext): Promise<Task> {

@@ -92,6 +92,11 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX served_context ON served (peer, agent, context_id) WHERE agent_context_id IS NOT NULL;
   CREATE INDEX tasks_context ON tasks (context_id);
+  `,
+  // A message sent again (a client's retry after a lost answer) is found by its messageId and
+  // answered with the task it started, not sent as a second call (stop 31).
+  `
+  CREATE INDEX calls_message ON calls (peer, agent, owner, json_extract(message, '$.messageId'));
   `
 ]
 
@@ -263,6 +268,15 @@ export class TaskDb {
   /** The newest call of a task (the one a CancelTask goes to). */
   lastCallOfTask (peer: string, agent: string, taskId: string): CallRow | undefined {
     const r = this.db.prepare('SELECT * FROM calls WHERE peer = ? AND agent = ? AND task_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(peer, agent, taskId)
+    return r === undefined ? undefined : callRow(r)
+  }
+
+  /**
+   * The first call `owner` sent to `agent` on `peer` with the A2A message `messageId`; undefined
+   * when there is none. The expression is the `calls_message` index's.
+   */
+  callOfMessage (peer: string, agent: string, owner: string, messageId: string): CallRow | undefined {
+    const r = this.db.prepare("SELECT * FROM calls WHERE peer = ? AND agent = ? AND owner = ? AND json_extract(message, '$.messageId') = ? ORDER BY created_at, rowid LIMIT 1").get(peer, agent, owner, messageId)
     return r === undefined ? undefined : callRow(r)
   }
 
