@@ -96,8 +96,9 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     if (messageId === '') return undefined
     const owner = ownerOf(context)
     const call = this.sentBefore(owner, messageId)
+    const busy = (): UnsupportedOperationError => new UnsupportedOperationError(`Message ${messageId.slice(0, 64)} is being sent by another request: send it again in a moment to get its task`)
     if (call === undefined) {
-      if (this.sending.has(`${owner}\n${messageId}`)) throw new UnsupportedOperationError(`Message ${messageId.slice(0, 64)} is being sent by another request: send it again in a moment to get its task`)
+      if (this.sending.has(`${owner}\n${messageId}`)) throw busy()
       return undefined
     }
     const before = JSON.parse(call.message)
@@ -105,7 +106,10 @@ export class MeshRequestHandler extends DefaultRequestHandler {
     if (JSON.stringify(before.parts) !== JSON.stringify(now.parts) || (now.taskId !== undefined && now.taskId !== '' && now.taskId !== call.taskId)) {
       throw new RequestMalformedError(`error[BAD_REQUEST]: message.messageId "${messageId.slice(0, 64)}" was already sent with other content (task ${call.taskId}): give each new message its own messageId`)
     }
-    return this.store.loadNow(call.taskId, context)
+    // The call is committed before the SDK stores its task: in between, it is still being sent.
+    const task = this.store.loadNow(call.taskId, context)
+    if (task === undefined) throw busy()
+    return task
   }
 
   /**
