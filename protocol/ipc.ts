@@ -113,7 +113,9 @@ export const REQUEST_PARAMS = {
     callId: nonEmpty,
     parts: v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(1024)),
     state: v.optional(v.picklist(['working', 'completed', 'failed', 'input-required', 'rejected'])),
-    artifact: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256)))
+    artifact: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+    /** The reply's A2A `messageId`, made by the agent: sent again, the reply is answered as the first time, not added twice. */
+    messageId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256)))
   }),
   'licence.status': v.object({}),
   'licence.verify': v.object({})

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) in its own Node process, two at a time,
+// Runs every compiled test file (dist/test/**/*.test.js) in its own Node process, cores + 1 at a time,
 // and ends with the line CI reads: `N passed, N failed`. A file that dies or times out without
 // uvu's totals counts as one failure. `npm test -- WORD` runs only the files whose path has WORD.
+// Longest files start first (their last measured seconds, test/durations.json; a file not in it
+// counts as DEFAULT_SECONDS): started last, one 150 s file would run alone while the other job
+// idles. `TEST_RECORD=1 npm test` writes the seconds of the files it ran into that file.
 import { spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const testDir = process.env.TEST_DIR ?? join(root, 'dist', 'test') // another directory: the runner's own test
 const filters = process.argv.slice(2)
-const jobs = Number(process.env.TEST_JOBS ?? 2)
+// One more than the cores: the files wait on daemons, sockets and fsync much of their time (at
+// two jobs on two cores, 1.4 cores were busy; at three, 1.8).
+const jobs = Number(process.env.TEST_JOBS ?? availableParallelism() + 1)
 const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 300_000)
 
 function walk (dir) {
@@ -21,7 +27,13 @@ function walk (dir) {
   return out
 }
 
+const durationsFile = process.env.TEST_DURATIONS ?? join(root, 'test', 'durations.json')
+const durations = existsSync(durationsFile) ? JSON.parse(readFileSync(durationsFile, 'utf8')) : {}
+const DEFAULT_SECONDS = 30
+const secondsOf = file => durations[relative(testDir, file)] ?? DEFAULT_SECONDS
 const files = walk(testDir).filter(f => filters.length === 0 || filters.some(w => f.includes(w))).sort()
+  .sort((a, b) => secondsOf(b) - secondsOf(a))
+const measured = {}
 let passed = 0
 let failed = 0
 let skipped = 0
@@ -50,6 +62,7 @@ function runFile (file) {
       if (code !== 0 && f === 0) f = 1
       failed += f
       const secs = ((Date.now() - started) / 1000).toFixed(1)
+      measured[relative(testDir, file)] = Math.round(Number(secs))
       process.stdout.write(`\n=== ${relative(root, file)} (${secs}s, exit ${code})${f > 0 ? ' FAILED' : ''}\n${out.trim()}\n`)
       resolve()
     })
@@ -61,5 +74,10 @@ await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
   while (queue.length > 0) await runFile(queue.shift())
 }))
 if (files.length === 0) { console.log('no test files found (run `npm run build` first)'); failed = 1 }
+if (process.env.TEST_RECORD === '1' && files.length > 0) {
+  const all = { ...durations, ...measured }
+  const sorted = Object.fromEntries(Object.keys(all).sort().map(k => [k, all[k]]))
+  writeFileSync(durationsFile, JSON.stringify(sorted, null, 2) + '\n')
+}
 console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 ? 1 : 0)

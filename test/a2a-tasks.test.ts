@@ -131,9 +131,14 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
     const t = await client.getTask({ tenant: '', id: task.id, historyLength: undefined })
     return t.status?.state === want ? t : undefined
   }, 10_000, `state ${want}`)
-  const working = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'on it', '--state', 'working'])
-  assert.is(working.code, 0, working.stderr)
-  assert.is(textOf((await state(TaskState.TASK_STATE_WORKING)).status?.message?.parts), 'on it')
+  // A reply sent again with its --message-id (a retry after a lost answer; here two at once) is
+  // made once: the history below holds "on it" once (stop 32).
+  const working = await Promise.all([1, 2].map(async () => await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'on it', '--state', 'working', '--message-id', 'reply-1', '--json'])))
+  for (const w of working) assert.is(w.code, 0, w.stderr)
+  assert.equal(working.map(w => w.json.state), ['TASK_STATE_WORKING', 'TASK_STATE_WORKING'])
+  const onIt = await state(TaskState.TASK_STATE_WORKING)
+  assert.is(textOf(onIt.status?.message?.parts), 'on it')
+  assert.is(onIt.status?.message?.messageId, 'reply-1', 'the reply carries the agent\'s messageId')
   assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'the note', '--artifact', 'note', '--state', 'working'])).code, 0)
   // Refused, and nothing written: a snapshot the mesh cannot carry, and an empty text.
   // (A file whose base64 alone fills an envelope; one of 10 MB is refused by the CLI naming it.)
@@ -153,7 +158,15 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   assert.is(blank.code, 2)
   assert.match(blank.stderr, /error\[BAD_REQUEST\]: Cannot send an empty text/)
   assert.is((await state(TaskState.TASK_STATE_WORKING)).artifacts.length, 1, 'the refused replies changed nothing')
-  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--json'])).json.final, true)
+  const otherContent = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'not on it', '--state', 'working', '--message-id', 'reply-1'])
+  assert.is(otherContent.code, 1)
+  assert.match(otherContent.stderr, /^error\[CONFLICT\]: Cannot reply to "[^"]+" with messageId "reply-1": a reply with other content was already made under that id/)
+  assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--message-id', 'reply-2', '--json'])).json.final, true)
+  // The final reply's answer lost and sent again: answered as the first time, not CONFLICT.
+  const again = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--message-id', 'reply-2', '--json'])
+  assert.is(again.code, 0, again.stderr)
+  assert.equal([again.json.final, again.json.state], [true, 'TASK_STATE_COMPLETED'])
+  assert.is((await auditRows(p.b.home)).filter(r => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === task.id).length, 1, 'one end of the task on B')
   const done = await state(TaskState.TASK_STATE_COMPLETED)
   assert.is(textOf(done.artifacts.find(a => a.artifactId === 'note')?.parts), 'the note')
   assert.is(textOf(done.status?.message?.parts), 'done')

@@ -195,8 +195,13 @@ test('send with several ordered parts, stdin, ids and metadata; receive --follow
   writeFileSync(join(dir, 'spec.bin'), Buffer.from([1, 2, 3]))
   const sent = await sov(a.home, ['a2a', 'send', b.peerId, 'jobs', '--text', 'first', '--data', '[1,2]', '--file', join(dir, 'spec.bin'),
     '--file', '-', '--data', '"s"', '--media-type', 'application/x-test', '--context-id', 'ctx-1', '--task-id', 'task-9',
-    '--metadata', '{"k":"v"}', '--wait', '20s', '--json'], { input: 'from stdin' })
+    '--metadata', '{"k":"v"}', '--message-id', 'msg-1', '--wait', '20s', '--json'], { input: 'from stdin' })
   assert.is(sent.code, 0, sent.stderr)
+  // Sent again with its --message-id (a script's retry after a lost answer): queued once.
+  const again = await sov(a.home, ['a2a', 'send', b.peerId, 'jobs', '--text', 'first', '--message-id', 'msg-1', '--json'])
+  assert.is(again.code, 0, again.stderr)
+  assert.is(again.json.id, sent.json.id, 'the first message\'s id')
+  assert.is(again.json.duplicate, true)
 
   const out = join(dir, 'out')
   const child = spawn(process.execPath, [SOV, '--home', b.home, 'a2a', 'receive', 'jobs', '--follow', '--json', '--lease', '1h', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -214,6 +219,7 @@ test('send with several ordered parts, stdin, ids and metadata; receive --follow
   assert.is(m.parts[2].filename, 'spec.bin')
   assert.is(m.parts[2].mediaType, 'application/x-test')
   assert.is(Buffer.from(m.parts[3].raw, 'base64').toString(), 'from stdin')
+  assert.is(m.messageId, 'msg-1')
   assert.is(m.contextId, 'ctx-1')
   assert.is(m.taskId, 'task-9')
   assert.equal(m.metadata, { k: 'v' })

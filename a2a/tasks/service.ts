@@ -58,6 +58,9 @@ export const REPLY_STATES = {
   rejected: 'TASK_STATE_REJECTED'
 } as const
 export type ReplyState = keyof typeof REPLY_STATES
+/** A pull agent's reply (`a2a.reply`); `messageId` makes it safe to send again. */
+export interface Reply { parts: unknown[], state: ReplyState, artifact?: string, messageId?: string }
+export interface ReplyResult { id: string, taskId: string, state: string, final: boolean }
 
 export interface OfferedAgentInfo { name: string, mode?: 'forward' | 'pull', url: string, description: string, addedAt: number }
 
@@ -72,6 +75,8 @@ export class A2aTasks {
   private gateway?: Gateway
   private unhandle?: () => Promise<void>
   private unhandleSession?: () => Promise<void>
+  /** The reply being made to each call (`reply` serialises them). */
+  private readonly replying = new Map<string, Promise<ReplyResult>>()
 
   constructor (init: TasksInit) { this.init = init }
 
@@ -172,16 +177,40 @@ export class A2aTasks {
    * the next snapshot of the caller's task. With `artifact`, the parts become that artifact;
    * otherwise they are the status message. A final state acks the mailbox message.
    */
-  async reply (mailbox: string, id: string, r: { parts: unknown[], state: ReplyState, artifact?: string }, actor: string): Promise<{ id: string, taskId: string, state: string, final: boolean }> {
+  async reply (mailbox: string, id: string, r: Reply, actor: string): Promise<ReplyResult> {
+    // One reply to a call at a time: each builds on the snapshot before it, and a retry must
+    // find its first try's row (two IPC frames can arrive in one read).
+    const run = (this.replying.get(id) ?? Promise.resolve()).catch(() => {}).then(async () => await this.replyNow(mailbox, id, r, actor))
+    this.replying.set(id, run)
+    try {
+      return await run
+    } finally {
+      if (this.replying.get(id) === run) this.replying.delete(id)
+    }
+  }
+
+  private async replyNow (mailbox: string, id: string, r: Reply, actor: string): Promise<ReplyResult> {
     const db = this.running()
     const s = db.getServed(id)
     if (s === undefined || s.agent !== mailbox) throw notFound(`Cannot reply to "${id}" in mailbox "${mailbox}": no A2A call has that id (a call comes with a taskId in sov a2a receive ${mailbox}); a message sent with sov a2a send is not answered but acknowledged: sov a2a ack ${mailbox} LEASE`)
     if (db.getOffered(mailbox)?.mode !== 'pull') throw badRequest(`Cannot reply in mailbox "${mailbox}": it is not a pull agent (sov agent add ${mailbox} --pull)`)
+    const asked = JSON.stringify({ messageId: r.messageId, parts: r.parts, state: r.state, artifact: r.artifact })
+    if (r.messageId !== undefined) {
+      // A retry after a lost answer (its first try may have ended the turn): answered as before.
+      const before = await db.servedReply(id, r.messageId)
+      if (before !== undefined) {
+        if (before.reply !== asked) throw conflict(`Cannot reply to "${id}" with messageId "${r.messageId}": a reply with other content was already made under that id (snapshot ${before.seq}); give each new reply a new messageId`)
+        this.server?.notify(id)
+        // The first try's sync failed (it answered an error): this one made the reply durable.
+        if (before.released) await this.turnEnded(mailbox, id, s.taskId, REPLY_STATES[r.state], actor)
+        return { id, taskId: s.taskId, state: REPLY_STATES[r.state], final: before.final }
+      }
+    }
     if (s.done) throw conflict(`Cannot reply to "${id}": this turn of its task is over (the last reply was final: completed, failed, rejected or input-required); the caller's next message comes as a new call`)
     const state = REPLY_STATES[r.state]
     const prev = db.lastServedSnapshot(s.peer, s.taskId)
     const task: Record<string, any> = prev !== undefined ? JSON.parse(prev) : { id: s.taskId, contextId: s.contextId, history: [JSON.parse(s.message)], artifacts: [] }
-    const msg = { messageId: uuidv7(), role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: r.parts }
+    const msg = { messageId: r.messageId ?? uuidv7(), role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: r.parts }
     // The caller's own message of this turn is part of the task's history.
     const turn = JSON.parse(s.message)
     task.history = task.history ?? []
@@ -201,14 +230,17 @@ export class A2aTasks {
     // The snapshot (history and artifacts included) must cross the mesh in one frame.
     const bytes = payloadTooLarge(text)
     if (bytes !== undefined) throw tooLarge(`Cannot reply to "${id}": the task would be ${bytes} bytes of JSON, over the ${MAX_TASK_PAYLOAD_BYTES} bytes one snapshot can carry to the caller; send large content as a file URL (a part with a url) instead of inline`)
-    await db.appendServedEvent(id, text, final)
+    await db.appendServedEvent(id, text, final, asked)
     this.server?.notify(id)
     if (!final) this.init.mailboxes?.renew(mailbox, id)
-    if (final) {
-      this.init.mailboxes?.settle(mailbox, id)
-      await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'callee', callId: id, agent: mailbox, taskId: s.taskId, state } })
-    }
+    if (final) await this.turnEnded(mailbox, id, s.taskId, state, actor)
     return { id, taskId: s.taskId, state, final }
+  }
+
+  /** A final reply is durable: the mailbox message is acked and the end audited. */
+  private async turnEnded (mailbox: string, id: string, taskId: string, state: string, actor: string): Promise<void> {
+    this.init.mailboxes?.settle(mailbox, id)
+    await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'callee', callId: id, agent: mailbox, taskId, state } })
   }
 
   listAgents (): OfferedAgentInfo[] {

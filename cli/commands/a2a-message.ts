@@ -1,6 +1,6 @@
 /**
  * Building the A2A `Message` that `sov a2a send` queues (issue 14): parts in the order given
- * (`--text`, `--data`, `--file` repeatable; `--file -` reads stdin), plus `--context-id`,
+ * (`--text`, `--data`, `--file` repeatable; `--file -` reads stdin), plus `--message-id`, `--context-id`,
  * `--task-id`, `--metadata JSON` and `--media-type` (of the `--file` parts). Every input is read
  * and checked here, before anything reaches the daemon; a wrong one is a usage error naming it.
  */
@@ -22,7 +22,7 @@ export const orderedParts: PartSpec[] = []
 /** type/subtype (RFC 6838 names), optionally with parameters. */
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\s*;.*)?$/
 
-export interface MessageFlags { contextId?: string, taskId?: string, metadata?: string, mediaType?: string }
+export interface MessageFlags { contextId?: string, taskId?: string, metadata?: string, mediaType?: string, messageId?: string }
 
 export function buildMessage (specs: PartSpec[], flags: MessageFlags, readStdin: () => Buffer): Record<string, unknown> {
   if (specs.length === 0) throw badRequest('Cannot send: give the content as TEXT, --text T, --data JSON or --file F (each repeatable)')
@@ -35,7 +35,9 @@ export function buildMessage (specs: PartSpec[], flags: MessageFlags, readStdin:
     if (s.kind === 'data') return { data: parseJson('--data', s.value) }
     return fileRawPart(s.value, flags.mediaType, readStdin)
   })
-  const message: Record<string, unknown> = { messageId: randomUUID(), role: 'ROLE_USER', parts }
+  // A script that sends again after a lost answer gives the same --message-id: one message.
+  const messageId = flags.messageId !== undefined ? nonEmpty('--message-id', flags.messageId) : randomUUID()
+  const message: Record<string, unknown> = { messageId, role: 'ROLE_USER', parts }
   if (flags.contextId !== undefined) message.contextId = nonEmpty('--context-id', flags.contextId)
   if (flags.taskId !== undefined) message.taskId = nonEmpty('--task-id', flags.taskId)
   if (flags.metadata !== undefined) {

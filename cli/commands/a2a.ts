@@ -25,6 +25,7 @@ export function registerA2ACommands (program: Command): void {
     .option('--data <json>', 'a data part: any JSON value (repeatable)', partCollector('data'))
     .option('--file <path>', 'a file as a raw part; - reads stdin (repeatable)', partCollector('file'))
     .option('--media-type <type>', 'media type of the --file parts', 'application/octet-stream')
+    .option('--message-id <id>', 'A2A messageId (default: a new UUID); sent again with the same id, the message is queued once and its first id printed')
     .option('--context-id <id>', 'A2A contextId of the message')
     .option('--task-id <id>', 'A2A taskId of the message')
     .option('--metadata <json>', 'A2A metadata: a JSON object')
@@ -75,7 +76,8 @@ export function registerA2ACommands (program: Command): void {
     .option('--media-type <type>', 'media type of the --file part', 'application/octet-stream')
     .option('--state <state>', 'working | completed | failed | input-required | rejected', 'completed')
     .option('--artifact <name>', 'the parts are the artifact NAME, not the status message')
-    .action(async (mailbox: string, id: string, text: string | undefined, o: { data?: string, file?: string, mediaType?: string, state: string, artifact?: string }, cmd: Command) => {
+    .option('--message-id <id>', 'the reply\'s A2A messageId (yours to make unique): sent again, the reply is answered as the first time, not added twice')
+    .action(async (mailbox: string, id: string, text: string | undefined, o: { data?: string, file?: string, mediaType?: string, state: string, artifact?: string, messageId?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const specs: PartSpec[] = [
         ...(text !== undefined ? [{ kind: 'text' as const, value: text }] : []),
@@ -84,7 +86,7 @@ export function registerA2ACommands (program: Command): void {
       ]
       if (specs.length !== 1) throw badRequest('Cannot reply: give exactly one of TEXT, --data JSON or --file F')
       const { parts } = buildMessage(specs, { mediaType: o.mediaType }, () => readFileSync(0)) as { parts: unknown[] }
-      const r = await withDaemon(g.home, async c => await c.request('a2a.reply', { mailbox, callId: id, parts, state: o.state as any, artifact: o.artifact }))
+      const r = await withDaemon(g.home, async c => await c.request('a2a.reply', { mailbox, callId: id, parts, state: o.state as any, artifact: o.artifact, messageId: o.messageId }))
       emit(g, r, r => `Task ${r.taskId} is now ${r.state}`)
     })
   registerA2AAdminCommands(a2a)

@@ -19,8 +19,8 @@ export function agentsHandlers (d: AgentsComponents): Partial<Record<RequestType
       if ((url === undefined) === (pull !== true)) throw badRequest(`Cannot add agent "${name}": give either --url URL (forward) or --pull`)
       return await tasks().addAgent(name, url, actorOf(principal), { description })
     },
-    'a2a.reply': async ({ mailbox, callId, parts, state, artifact }, { principal }) =>
-      await tasks().reply(mailbox, callId, { parts, state: state ?? 'completed', artifact }, actorOf(principal)),
+    'a2a.reply': async ({ mailbox, callId, parts, state, artifact, messageId }, { principal }) =>
+      await tasks().reply(mailbox, callId, { parts, state: state ?? 'completed', artifact, messageId }, actorOf(principal)),
     'agent.list': async () => tasks().listAgents(),
     'agent.remove': async ({ name }, { principal }) => await tasks().removeAgent(name, actorOf(principal)),
     // `agents PEER --json` → [{"name","description","cardUrl"}]
