@@ -151,7 +151,7 @@ function readToken (root: string): string {
  * second `a2a.send` would queue a second message). Requests that change nothing are absent.
  */
 const CHECK_AFTER_LOSS: Partial<Record<RequestType, string>> = {
-  'a2a.send': '`sov a2a outbox --peer PEER` lists it if it was queued',
+  'a2a.send': 'send it again with the same --message-id (queued once), or `sov a2a outbox --peer PEER` lists it if it was queued',
   'a2a.reply': 'send it again with the same --message-id (answered as the first time if it was taken); without one, a final reply sent again answers CONFLICT if the first was taken',
   'a2a.ack': '`sov a2a receive` shows the message again if the ack was not taken',
   'a2a.nack': '`sov a2a receive` shows whether the message is back',

@@ -14,9 +14,27 @@ const root = new URL('..', import.meta.url).pathname
 const testDir = process.env.TEST_DIR ?? join(root, 'dist', 'test') // another directory: the runner's own test
 const filters = process.argv.slice(2)
 // One more than the cores: the files wait on daemons, sockets and fsync much of their time (at
-// two jobs on two cores, 1.4 cores were busy; at three, 1.8).
-const jobs = Number(process.env.TEST_JOBS ?? availableParallelism() + 1)
+// two jobs on two cores, 1.4 cores were busy; at three, 1.8). At most 8: Node 20 counts the
+// host's cores, not a container's CPU quota.
+const jobs = Number(process.env.TEST_JOBS ?? Math.min(8, availableParallelism() + 1))
+if (!Number.isInteger(jobs) || jobs < 1) {
+  console.error(`error[BAD_REQUEST]: Cannot use TEST_JOBS "${process.env.TEST_JOBS}": give a whole number of files to run at once, 1 or more`)
+  process.exit(2)
+}
 const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 300_000)
+
+/** The seconds each file last took; a file that cannot be read or parsed only loses the order. */
+function readDurations () {
+  if (!existsSync(durationsFile)) return {}
+  try {
+    const d = JSON.parse(readFileSync(durationsFile, 'utf8'))
+    if (typeof d === 'object' && d !== null && !Array.isArray(d)) return d
+    throw new Error('not a JSON object')
+  } catch (err) {
+    console.error(`warning: cannot use "${durationsFile}" (${String(err.message).replace(/\s+/g, ' ')}): files run in name order; \`TEST_RECORD=1 npm test\` writes it again`)
+    return {}
+  }
+}
 
 function walk (dir) {
   const out = []
@@ -28,9 +46,9 @@ function walk (dir) {
 }
 
 const durationsFile = process.env.TEST_DURATIONS ?? join(root, 'test', 'durations.json')
-const durations = existsSync(durationsFile) ? JSON.parse(readFileSync(durationsFile, 'utf8')) : {}
+const durations = readDurations()
 const DEFAULT_SECONDS = 30
-const secondsOf = file => durations[relative(testDir, file)] ?? DEFAULT_SECONDS
+const secondsOf = file => Number(durations[relative(testDir, file)] ?? DEFAULT_SECONDS) || DEFAULT_SECONDS
 const files = walk(testDir).filter(f => filters.length === 0 || filters.some(w => f.includes(w))).sort()
   .sort((a, b) => secondsOf(b) - secondsOf(a))
 const measured = {}
@@ -70,7 +88,7 @@ function runFile (file) {
 }
 
 const queue = [...files]
-await Promise.all(Array.from({ length: Math.max(1, jobs) }, async () => {
+await Promise.all(Array.from({ length: jobs }, async () => {
   while (queue.length > 0) await runFile(queue.shift())
 }))
 if (files.length === 0) { console.log('no test files found (run `npm run build` first)'); failed = 1 }

@@ -161,6 +161,18 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   const otherContent = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'not on it', '--state', 'working', '--message-id', 'reply-1'])
   assert.is(otherContent.code, 1)
   assert.match(otherContent.stderr, /^error\[CONFLICT\]: Cannot reply to "[^"]+" with messageId "reply-1": a reply with other content was already made under that id/)
+  // The same content with its members in another order (rebuilt from stored JSON) is the same reply.
+  for (const data of ['{"a":1,"b":[2]}', '{"b":[2],"a":1}']) {
+    const r = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, '--data', data, '--state', 'working', '--message-id', 'reply-data'])
+    assert.is(r.code, 0, r.stderr)
+  }
+  // An id the task already has (here the caller's own message) would make two messages one.
+  const callersId = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'mine', '--state', 'working', '--message-id', call.message.messageId])
+  assert.is(callersId.code, 1)
+  assert.match(callersId.stderr, new RegExp(`^error\\[CONFLICT\\]: Cannot reply to "[^"]+" with messageId "${String(call.message.messageId)}": a message of task ${task.id} already has that id`))
+  const blankId = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'x', '--message-id', ' '])
+  assert.is(blankId.code, 2)
+  assert.match(blankId.stderr, /^error\[BAD_REQUEST\]: Cannot use --message-id " ": use 1 to 256 characters, not only spaces/)
   assert.is((await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--message-id', 'reply-2', '--json'])).json.final, true)
   // The final reply's answer lost and sent again: answered as the first time, not CONFLICT.
   const again = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--message-id', 'reply-2', '--json'])
@@ -170,7 +182,7 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   const done = await state(TaskState.TASK_STATE_COMPLETED)
   assert.is(textOf(done.artifacts.find(a => a.artifactId === 'note')?.parts), 'the note')
   assert.is(textOf(done.status?.message?.parts), 'done')
-  assert.equal(done.history.map(m => textOf(m.parts)), ['write a note', 'on it', 'done'], 'the caller\'s message first, then the replies, each once')
+  assert.equal(done.history.map(m => textOf(m.parts)), ['write a note', 'on it', '', 'done'], 'the caller\'s message first, then the replies (one a data part), each once')
   const late = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'again', '--json'])
   assert.is(late.code, 1)
   assert.match(late.stdout + late.stderr, /CONFLICT/)

@@ -193,15 +193,23 @@ test('send with several ordered parts, stdin, ids and metadata; receive --follow
   await sov(b.home, ['cap', 'grant', a.peerId, '/a2a/send', '--mailbox', 'jobs'])
   const dir = ctx.tmp()
   writeFileSync(join(dir, 'spec.bin'), Buffer.from([1, 2, 3]))
-  const sent = await sov(a.home, ['a2a', 'send', b.peerId, 'jobs', '--text', 'first', '--data', '[1,2]', '--file', join(dir, 'spec.bin'),
+  const first = ['a2a', 'send', b.peerId, 'jobs', '--text', 'first', '--data', '[1,2]', '--file', join(dir, 'spec.bin'),
     '--file', '-', '--data', '"s"', '--media-type', 'application/x-test', '--context-id', 'ctx-1', '--task-id', 'task-9',
-    '--metadata', '{"k":"v"}', '--message-id', 'msg-1', '--wait', '20s', '--json'], { input: 'from stdin' })
+    '--metadata', '{"k":"v"}', '--message-id', 'msg-1', '--wait', '20s']
+  const sent = await sov(a.home, [...first, '--json'], { input: 'from stdin' })
   assert.is(sent.code, 0, sent.stderr)
-  // Sent again with its --message-id (a script's retry after a lost answer): queued once.
-  const again = await sov(a.home, ['a2a', 'send', b.peerId, 'jobs', '--text', 'first', '--message-id', 'msg-1', '--json'])
+  // Sent again with its --message-id (a script's retry after a lost answer): queued once, and
+  // said on stderr (stdout stays the id).
+  const again = await sov(a.home, [...first, '--json'], { input: 'from stdin' })
   assert.is(again.code, 0, again.stderr)
   assert.is(again.json.id, sent.json.id, 'the first message\'s id')
   assert.is(again.json.duplicate, true)
+  const plain = await sov(a.home, first, { input: 'from stdin' })
+  assert.is(plain.stdout.split(' ')[0], sent.json.id)
+  assert.match(plain.stderr, new RegExp(`^note: message msg-1 was already queued to ${b.peerId}/jobs as ${String(sent.json.id)}: nothing new was sent; other content needs a new --message-id`))
+  const blank = await sov(a.home, ['a2a', 'send', b.peerId, 'jobs', 'x', '--message-id', ' '])
+  assert.is(blank.code, 2)
+  assert.match(blank.stderr, /^error\[BAD_REQUEST\]: Cannot use --message-id " ": use 1 to 256 characters, not only spaces/)
 
   const out = join(dir, 'out')
   const child = spawn(process.execPath, [SOV, '--home', b.home, 'a2a', 'receive', 'jobs', '--follow', '--json', '--lease', '1h', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })

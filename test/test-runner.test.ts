@@ -32,6 +32,15 @@ test('the longest files start first (test/durations.json); TEST_RECORD=1 writes 
   // c (90 s), then b (not measured: 30 s), then a (1 s).
   assert.equal([...r.stdout.matchAll(/^=== .*?(\w)\.test\.js/gm)].map(m => m[1]), ['c', 'b', 'a'])
   assert.equal(Object.keys(JSON.parse(readFileSync(durations, 'utf8'))), ['a.test.js', 'b.test.js', 'c.test.js'])
+  // A damaged durations file only loses the order; a TEST_JOBS that is no count runs nothing and says so.
+  writeFileSync(durations, '<<<<<<< HEAD\n')
+  const damaged = spawnSync(process.execPath, [repoPath('scripts', 'test.js')], { env: { ...process.env, TEST_DIR: dir, TEST_DURATIONS: durations, TEST_JOBS: '1' }, encoding: 'utf8', timeout: 60_000 })
+  assert.is(damaged.status, 0, damaged.stdout + damaged.stderr)
+  assert.match(damaged.stderr, /^warning: cannot use ".*durations\.json" \(.*\): files run in name order/)
+  assert.match(damaged.stdout, /\n3 passed, 0 failed\n/)
+  const badJobs = spawnSync(process.execPath, [repoPath('scripts', 'test.js')], { env: { ...process.env, TEST_DIR: dir, TEST_JOBS: 'abc' }, encoding: 'utf8', timeout: 60_000 })
+  assert.is(badJobs.status, 2)
+  assert.match(badJobs.stderr, /^error\[BAD_REQUEST\]: Cannot use TEST_JOBS "abc": give a whole number/)
 })
 
 test.run()

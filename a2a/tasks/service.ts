@@ -4,8 +4,10 @@
  * local HTTP endpoint. Started after the mailboxes, stopped before them.
  */
 import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import { createHash } from 'node:crypto'
 import * as v from 'valibot'
-import { Task } from '@a2a-js/sdk'
+import canonicalizeModule from 'canonicalize'
+import { Message, Task } from '@a2a-js/sdk'
 import { v7 as uuidv7 } from 'uuid'
 import { A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_PAYLOAD_BYTES, MailboxNameSchema, badRequest, conflict, isSovError, notFound, payloadTooLarge, tooLarge, unavailable } from '../../protocol/index.js'
 import type { AuditSink, Authorize } from '../types.js'
@@ -61,6 +63,14 @@ export type ReplyState = keyof typeof REPLY_STATES
 /** A pull agent's reply (`a2a.reply`); `messageId` makes it safe to send again. */
 export interface Reply { parts: unknown[], state: ReplyState, artifact?: string, messageId?: string }
 export interface ReplyResult { id: string, taskId: string, state: string, final: boolean }
+
+// CommonJS with an ES default in its d.ts: the default import is the function (see node/files/jcs.ts).
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined
+
+/** What a reply asked, as one value: RFC 8785 canonical JSON, so member order does not count. */
+function digestOf (value: unknown): string {
+  return createHash('sha256').update(canonicalize(value) ?? '').digest('base64url')
+}
 
 export interface OfferedAgentInfo { name: string, mode?: 'forward' | 'pull', url: string, description: string, addedAt: number }
 
@@ -194,30 +204,38 @@ export class A2aTasks {
     const s = db.getServed(id)
     if (s === undefined || s.agent !== mailbox) throw notFound(`Cannot reply to "${id}" in mailbox "${mailbox}": no A2A call has that id (a call comes with a taskId in sov a2a receive ${mailbox}); a message sent with sov a2a send is not answered but acknowledged: sov a2a ack ${mailbox} LEASE`)
     if (db.getOffered(mailbox)?.mode !== 'pull') throw badRequest(`Cannot reply in mailbox "${mailbox}": it is not a pull agent (sov agent add ${mailbox} --pull)`)
-    const asked = JSON.stringify({ messageId: r.messageId, parts: r.parts, state: r.state, artifact: r.artifact })
-    if (r.messageId !== undefined) {
+    // The parts as A2A reads them: a retry built again from stored JSON (other key order, null
+    // for absent) is the same reply.
+    let parts: unknown[]
+    try { parts = (Message.toJSON(Message.fromJSON({ messageId: 'm', role: 'ROLE_AGENT', parts: r.parts })) as { parts: unknown[] }).parts } catch (cause) { throw badRequest(`Cannot reply: the parts are not A2A parts: ${(cause as Error).message}`, { cause }) }
+    const key = r.messageId === undefined ? undefined : { id: r.messageId, digest: digestOf({ parts, state: r.state, artifact: r.artifact ?? null }) }
+    const state = REPLY_STATES[r.state]
+    if (key !== undefined) {
       // A retry after a lost answer (its first try may have ended the turn): answered as before.
-      const before = await db.servedReply(id, r.messageId)
+      const before = db.servedReply(id, key.id)
       if (before !== undefined) {
-        if (before.reply !== asked) throw conflict(`Cannot reply to "${id}" with messageId "${r.messageId}": a reply with other content was already made under that id (snapshot ${before.seq}); give each new reply a new messageId`)
-        this.server?.notify(id)
-        // The first try's sync failed (it answered an error): this one made the reply durable.
-        if (before.released) await this.turnEnded(mailbox, id, s.taskId, REPLY_STATES[r.state], actor)
-        return { id, taskId: s.taskId, state: REPLY_STATES[r.state], final: before.final }
+        if (before.digest !== key.digest) throw conflict(`Cannot reply to "${id}" with messageId "${key.id}": a reply with other content was already made under that id (snapshot ${before.seq}); give each new reply a new messageId`)
+        if (before.held) throw unavailable(`Cannot confirm the reply "${key.id}" to "${id}": it is written but could not be made durable (the sync failed; the node's log says why); the node makes it durable when it restarts: restart it, then send the reply again`)
+        // A restart between the reply's sync and its ack: the mailbox message is still there.
+        if (before.final && this.init.mailboxes?.settle(mailbox, id) === true) await this.audited(mailbox, id, s.taskId, state, actor)
+        return { id, taskId: s.taskId, state, final: before.final }
       }
     }
     if (s.done) throw conflict(`Cannot reply to "${id}": this turn of its task is over (the last reply was final: completed, failed, rejected or input-required); the caller's next message comes as a new call`)
-    const state = REPLY_STATES[r.state]
     const prev = db.lastServedSnapshot(s.peer, s.taskId)
     const task: Record<string, any> = prev !== undefined ? JSON.parse(prev) : { id: s.taskId, contextId: s.contextId, history: [JSON.parse(s.message)], artifacts: [] }
-    const msg = { messageId: r.messageId ?? uuidv7(), role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts: r.parts }
+    const msg = { messageId: key?.id ?? uuidv7(), role: 'ROLE_AGENT', taskId: s.taskId, contextId: s.contextId, parts }
     // The caller's own message of this turn is part of the task's history.
     const turn = JSON.parse(s.message)
     task.history = task.history ?? []
-    // Once, where it came: before the replies to it (moving it last put it after them).
-    if (!task.history.some((m: any) => m.messageId === turn.messageId)) task.history.push(turn)
+    // Once, where it came: before the replies to it (moving it last put it after them). Matched
+    // by role too: a caller may reuse an id one of the agent's replies had.
+    if (!task.history.some((m: any) => m.messageId === turn.messageId && m.role === turn.role)) task.history.push(turn)
+    // An id already in the task (the caller's message, a reply of an earlier turn) would make two
+    // messages one: a later retry could not tell them apart.
+    if (key !== undefined && task.history.some((m: any) => m.messageId === key.id)) throw conflict(`Cannot reply to "${id}" with messageId "${key.id}": a message of task ${s.taskId} already has that id (the caller's, or a reply of an earlier turn); give each new reply a new messageId`)
     if (r.artifact !== undefined) {
-      task.artifacts = [...(task.artifacts ?? []).filter((a: any) => a.artifactId !== r.artifact), { artifactId: r.artifact, name: r.artifact, parts: r.parts }]
+      task.artifacts = [...(task.artifacts ?? []).filter((a: any) => a.artifactId !== r.artifact), { artifactId: r.artifact, name: r.artifact, parts }]
       task.status = { state, timestamp: new Date().toISOString() }
     } else {
       task.status = { state, timestamp: new Date().toISOString(), message: msg }
@@ -230,16 +248,18 @@ export class A2aTasks {
     // The snapshot (history and artifacts included) must cross the mesh in one frame.
     const bytes = payloadTooLarge(text)
     if (bytes !== undefined) throw tooLarge(`Cannot reply to "${id}": the task would be ${bytes} bytes of JSON, over the ${MAX_TASK_PAYLOAD_BYTES} bytes one snapshot can carry to the caller; send large content as a file URL (a part with a url) instead of inline`)
-    await db.appendServedEvent(id, text, final, asked)
+    await db.appendServedEvent(id, text, final, key)
     this.server?.notify(id)
     if (!final) this.init.mailboxes?.renew(mailbox, id)
-    if (final) await this.turnEnded(mailbox, id, s.taskId, state, actor)
+    if (final) {
+      this.init.mailboxes?.settle(mailbox, id)
+      await this.audited(mailbox, id, s.taskId, state, actor)
+    }
     return { id, taskId: s.taskId, state, final }
   }
 
-  /** A final reply is durable: the mailbox message is acked and the end audited. */
-  private async turnEnded (mailbox: string, id: string, taskId: string, state: string, actor: string): Promise<void> {
-    this.init.mailboxes?.settle(mailbox, id)
+  /** The audit row of a turn a pull agent's final reply ended. */
+  private async audited (mailbox: string, id: string, taskId: string, state: string, actor: string): Promise<void> {
     await report(this.init.audit, { type: 'A2A_TASK_ENDED', actor, outcome: state === 'TASK_STATE_COMPLETED' || state === 'TASK_STATE_INPUT_REQUIRED' ? 'ok' : 'error', detail: { side: 'callee', callId: id, agent: mailbox, taskId, state } })
   }
 

@@ -99,10 +99,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX calls_message ON calls (peer, agent, owner, json_extract(message, '$.messageId'));
   `,
   // A pull agent's reply sent again with its messageId (a retry after a lost IPC answer) is
-  // answered as the first time, not added twice (stop 32): the reply as asked, JSON
-  // `{messageId, parts, state, artifact}`; NULL for snapshots a forwarded agent produced.
+  // answered as the first time, not added twice (stop 32): the reply's messageId and a digest of
+  // what it asked (parts, state, artifact); NULL for snapshots a forwarded agent produced.
   `
-  ALTER TABLE served_events ADD COLUMN reply TEXT;
+  ALTER TABLE served_events ADD COLUMN reply_id TEXT;
+  ALTER TABLE served_events ADD COLUMN reply_digest TEXT;
+  CREATE INDEX served_events_reply ON served_events (call_id, reply_id) WHERE reply_id IS NOT NULL;
   `
 ]
 
@@ -112,11 +114,10 @@ export interface ServedRow { callId: string, peer: string, agent: string, taskId
 export interface OfferedRow { name: string, mode: 'forward' | 'pull', url: string, card: string, addedAt: number, etag: string | null, freshUntil: number }
 export interface StoredTask { id: string, task: string, updatedAt: number }
 export interface ServedEvent { seq: number, task: string, final: boolean }
-/**
- * A pull agent's reply as it was asked (`reply`: its JSON) and the snapshot it made; `released`:
- * a final one whose first sync had failed, made durable and given to the caller just now.
- */
-export interface ServedReply { seq: number, task: string, final: boolean, reply: string, released: boolean }
+/** A pull agent's reply: its messageId and the digest of what it asked (`TaskDb.servedReply`). */
+export interface ReplyKey { id: string, digest: string }
+/** The snapshot a pull agent's reply made; `held`: final, but its sync failed (see `appendServedEvent`). */
+export interface ServedReply { seq: number, task: string, final: boolean, digest: string, held: boolean }
 
 /** Longest time the agent's task id of a forwarded call waits for a sync to cover it. @default 50 ms */
 export const AGENT_IDS_SYNC_WITHIN_MS = 50
@@ -401,12 +402,12 @@ export class TaskDb {
    * rejects. A progress one only survives SIGKILL (after a power cut the agent's task is followed
    * again and the next snapshot takes its place).
    */
-  async appendServedEvent (callId: string, task: string, final: boolean, reply?: string): Promise<number> {
+  async appendServedEvent (callId: string, task: string, final: boolean, reply?: ReplyKey): Promise<number> {
     if (final) this.unsyncedFinal.add(callId)
     const seq = this.relaxed((): number => {
       const r = this.db.prepare('SELECT coalesce(max(seq), 0) AS n FROM served_events WHERE call_id = ?').get(callId) as { n: number }
       const seq = r.n + 1
-      this.db.prepare('INSERT INTO served_events (call_id, seq, task, final, reply) VALUES (?, ?, ?, ?, ?)').run(callId, seq, task, final ? 1 : 0, reply ?? null)
+      this.db.prepare('INSERT INTO served_events (call_id, seq, task, final, reply_id, reply_digest) VALUES (?, ?, ?, ?, ?, ?)').run(callId, seq, task, final ? 1 : 0, reply?.id ?? null, reply?.digest ?? null)
       if (final) this.db.prepare('UPDATE served SET done = 1 WHERE call_id = ?').run(callId)
       return seq
     })
@@ -418,19 +419,15 @@ export class TaskDb {
   }
 
   /**
-   * The reply with A2A `messageId` already made to served call `callId`, if any. A final one is
-   * returned once durable, as `appendServedEvent` resolves: a retry is never told more than the
-   * first reply would have been (one whose sync failed is released by the retry's).
+   * The snapshot the reply with A2A `messageId` made to served call `callId`, if any. `held`: a
+   * final one whose sync failed — not durable, and not made so by syncing again (after a failed
+   * fsync Linux may drop the dirty pages and report the next one clean); the restart syncs it.
    */
-  async servedReply (callId: string, messageId: string): Promise<ServedReply | undefined> {
-    const r = this.db.prepare("SELECT seq, task, final, reply FROM served_events WHERE call_id = ? AND json_extract(reply, '$.messageId') = ? ORDER BY seq LIMIT 1").get(callId, messageId) as any
+  servedReply (callId: string, messageId: string): ServedReply | undefined {
+    const r = this.db.prepare('SELECT seq, task, final, reply_digest FROM served_events WHERE call_id = ? AND reply_id = ? ORDER BY seq LIMIT 1').get(callId, messageId) as any
     if (r === undefined) return undefined
-    const released = r.final === 1 && this.unsyncedFinal.has(callId)
-    if (released) {
-      await this.sync()
-      this.unsyncedFinal.delete(callId)
-    }
-    return { seq: r.seq, task: r.task, final: r.final === 1, reply: r.reply, released }
+    const final = r.final === 1
+    return { seq: r.seq, task: r.task, final, digest: r.reply_digest, held: final && this.unsyncedFinal.has(callId) }
   }
 
   /** The newest snapshot of the caller's task `taskId` over all its calls (a pull reply builds on it). */

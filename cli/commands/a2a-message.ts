@@ -36,10 +36,10 @@ export function buildMessage (specs: PartSpec[], flags: MessageFlags, readStdin:
     return fileRawPart(s.value, flags.mediaType, readStdin)
   })
   // A script that sends again after a lost answer gives the same --message-id: one message.
-  const messageId = flags.messageId !== undefined ? nonEmpty('--message-id', flags.messageId) : randomUUID()
+  const messageId = flags.messageId !== undefined ? idFlag('--message-id', flags.messageId) : randomUUID()
   const message: Record<string, unknown> = { messageId, role: 'ROLE_USER', parts }
-  if (flags.contextId !== undefined) message.contextId = nonEmpty('--context-id', flags.contextId)
-  if (flags.taskId !== undefined) message.taskId = nonEmpty('--task-id', flags.taskId)
+  if (flags.contextId !== undefined) message.contextId = idFlag('--context-id', flags.contextId)
+  if (flags.taskId !== undefined) message.taskId = idFlag('--task-id', flags.taskId)
   if (flags.metadata !== undefined) {
     const m = parseJson('--metadata', flags.metadata)
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw badRequest(`Cannot use --metadata "${flags.metadata}": it must be a JSON object, e.g. '{"priority":"high"}'`)
@@ -101,7 +101,8 @@ function parseJson (flag: string, text: string): unknown {
   return value
 }
 
-function nonEmpty (flag: string, text: string): string {
-  if (text.length === 0 || text.length > 256) throw badRequest(`Cannot use ${flag} "${text}": use 1 to 256 characters`)
+/** An id flag's value (`--message-id`, `--context-id`, `--task-id`): 1 to 256 characters, not only blanks. */
+export function idFlag (flag: string, text: string): string {
+  if (text.length === 0 || text.length > 256 || text.trim() === '') throw badRequest(`Cannot use ${flag} "${text}": use 1 to 256 characters, not only spaces`)
   return text
 }

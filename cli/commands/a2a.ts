@@ -5,7 +5,7 @@ import type { Command } from 'commander'
 import { MAX_TTL_MS, SovError, badRequest, timeout, unavailable } from '../../protocol/index.js'
 import { durationFlag, emit, formatDuration, intFlag, printable, reportError, type GlobalOptions } from '../output.js'
 import { IpcClient, withDaemon } from '../ipc-client.js'
-import { buildMessage, orderedParts, partCollector, type MessageFlags, type PartSpec } from './a2a-message.js'
+import { buildMessage, idFlag, orderedParts, partCollector, type MessageFlags, type PartSpec } from './a2a-message.js'
 import { registerA2AAdminCommands } from './a2a-admin.js'
 
 /** Longest `send --wait` and `receive --wait` (the daemon's long-poll limit). */
@@ -42,6 +42,9 @@ export function registerA2ACommands (program: Command): void {
         return waitMs === undefined ? sent : { ...sent, ...await waitForAnswer(c, sent.id, waitMs) }
       })
       emit(g, r, r => waitMs === undefined ? r.id : r.status === 'delivered' ? `${r.id} delivered (accepted by ${peer})` : `${r.id} ${r.status}`)
+      // Send is idempotent on the messageId and keeps the first content: said, so other content
+      // sent under a reused id is not lost unseen (stdout stays the id, for scripts).
+      if (r.duplicate === true && g.json !== true) process.stderr.write(`note: message ${String(message.messageId)} was already queued to ${peer}/${mailbox} as ${String(r.id)}: nothing new was sent; other content needs a new --message-id\n`)
       if (r.status === 'failed' || r.status === 'expired') {
         // A refusal is the receiver's verdict: exit 3 with its code. A TTL that ran out is no
         // answer at all: exit 1, as a wait that ended (docs/operations.md).
@@ -86,7 +89,8 @@ export function registerA2ACommands (program: Command): void {
       ]
       if (specs.length !== 1) throw badRequest('Cannot reply: give exactly one of TEXT, --data JSON or --file F')
       const { parts } = buildMessage(specs, { mediaType: o.mediaType }, () => readFileSync(0)) as { parts: unknown[] }
-      const r = await withDaemon(g.home, async c => await c.request('a2a.reply', { mailbox, callId: id, parts, state: o.state as any, artifact: o.artifact, messageId: o.messageId }))
+      const messageId = o.messageId === undefined ? undefined : idFlag('--message-id', o.messageId)
+      const r = await withDaemon(g.home, async c => await c.request('a2a.reply', { mailbox, callId: id, parts, state: o.state as any, artifact: o.artifact, messageId }))
       emit(g, r, r => `Task ${r.taskId} is now ${r.state}`)
     })
   registerA2AAdminCommands(a2a)

@@ -22,6 +22,7 @@ import { AgentCard, TaskState } from '@a2a-js/sdk'
 import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore, type AgentExecutor } from '@a2a-js/sdk/server'
 import { UserBuilder, agentCardHandler, jsonRpcHandler } from '@a2a-js/sdk/server/express'
 import type { KitContext } from './index.js'
+import { freePort } from './ports.js'
 
 export interface TestAgent {
   url: string
@@ -95,7 +96,7 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
     }
   }
 
-  let port = 0
+  let port = await freePort()
   let server: Server | undefined
   const agent: TestAgent = {
     url: '',
@@ -134,11 +135,6 @@ export async function startTestAgent (ctx: KitContext, opts: { name?: string, de
       agent.port = port
       agent.url = `http://127.0.0.1:${port}`
       server = s
-      // The card names the port: build the handler's card again now that it is known.
-      if (handler !== undefined && (await handler.getAgentCard()).supportedInterfaces[0].url.endsWith(':0/')) {
-        await agent.stop()
-        await agent.start()
-      }
     },
     stop: async () => {
       const s = server

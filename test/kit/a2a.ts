@@ -3,7 +3,6 @@
  * with a real mailbox service on a real SQLite file. The closer is registered before return.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
@@ -12,6 +11,9 @@ import { createMailboxes, type A2AAuditEvent, type Mailboxes, type MailboxesInit
 import { IpcClient } from '../../cli/index.js'
 import type { KitContext } from './index.js'
 import { initHomeFor, runDaemonIn, sov, type DaemonHandle } from './daemon.js'
+import { freePort } from './ports.js'
+
+export { freePort }
 
 export interface A2ANode {
   node: MeshNode
@@ -77,15 +79,6 @@ export function textMessage (text: string, extra: Record<string, unknown> = {}):
 
 /** Tuning that keeps daemon tests fast: quick retries and sweeps. */
 export const FAST_A2A = { retryBaseMs: 100, retryMaxMs: 1000, sweepIntervalMs: 200 }
-
-/** A loopback TCP port that was free a moment ago (daemons that restart keep their address). */
-export async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as AddressInfo).port
-  await new Promise<void>(resolve => srv.close(() => { resolve() }))
-  return port
-}
 
 export interface A2ADaemonOptions {
   home?: string
