@@ -164,13 +164,15 @@ test('silent sockets from 64 source addresses, more than the handshake slots in 
     const started = Date.now()
     let lastError: unknown
     let connected = false
-    while (!connected && Date.now() - started < 3000) {
+    // Members get in within 0.2–0.5 s on a quiet machine; the bound leaves room for a loaded one
+    // (CI, stop 32: past 3 s with other test files beside it). Unfixed, none got in at all.
+    while (!connected && Date.now() - started < 8000) {
       try {
-        await node.dial(multiaddr(b.addr), { signal: AbortSignal.timeout(3000 - (Date.now() - started)) })
+        await node.dial(multiaddr(b.addr), { signal: AbortSignal.timeout(8000 - (Date.now() - started)) })
         connected = true
       } catch (err) { lastError = err; await new Promise(resolve => setTimeout(resolve, 100)) }
     }
-    assert.ok(connected, `member ${round + 1} could not connect within 3 s: ${String(lastError)}`)
+    assert.ok(connected, `member ${round + 1} could not connect within 8 s: ${String(lastError)}`)
     console.log(`member ${round + 1} connected in ${Date.now() - started} ms with ${hosts.length} addresses flooding`)
     await node.stop()
   }
