@@ -170,7 +170,7 @@ test('a daemon lost with changes in flight: each error names the request, says i
   await a.kill()
   const lost = (await Promise.all(sends)).filter(e => e !== null)
   assert.ok(lost.length > 0, 'the kill came before some answers')
-  for (const err of lost) assert.match(err.message, /^Lost the daemon connection: .* while a2a\.send waited for its answer; it may have been carried out: `sov a2a outbox --peer PEER` lists it if it was queued$/)
+  for (const err of lost) assert.match(err.message, /^Lost the daemon connection: .* while a2a\.send waited for its answer; it may have been carried out: send it again with the same --message-id \(queued once\), or `sov a2a outbox --peer PEER` lists it if it was queued$/)
   // A request that changes nothing gets no such warning.
   const list = await listing
   if (list !== null) assert.not.match(list.message, /carried out/)
