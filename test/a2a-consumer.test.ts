@@ -7,8 +7,8 @@ import * as assert from 'uvu/assert'
 import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { kitSuite, waitFor } from './kit/index.js'
-import { sov } from './kit/daemon.js'
-import { grantSend, startA2ADaemon } from './kit/a2a.js'
+import { daemonRequest, sov } from './kit/daemon.js'
+import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
 
 const test = kitSuite('a2a-consumer')
 
@@ -29,8 +29,8 @@ async function sendFile (ctx: { tmp: () => string }, from: string, to: string, b
 
 async function arrived (home: string, n: number): Promise<void> {
   await waitFor(async () => {
-    const r = await sov(home, ['a2a', 'mailboxes', '--json'])
-    return r.json?.[0]?.ready === n
+    const r = await daemonRequest(home, 'a2a.mailboxes', {})
+    return r[0]?.ready === n
   }, 30_000, `${n} messages to arrive`, 200)
 }
 
@@ -82,7 +82,8 @@ for (const [what, damage] of [
 ] as const) {
   test(`a ${what} mailbox.db stops the daemon with an error naming the file and the recovery, and is left as it was`, async ctx => {
     const { a, b } = await pair(ctx)
-    for (let i = 0; i < 20; i++) await sov(a.home, ['a2a', 'send', b.peerId, 'inbox', `m${i} ${'x'.repeat(2000)}`])
+    const c = await ipc(ctx, a.home)
+    for (let i = 0; i < 20; i++) await c.request('a2a.send', { peer: b.peerId, mailbox: 'inbox', message: textMessage(`m${i} ${'x'.repeat(2000)}`) })
     await arrived(b.home, 20)
     assert.is(await b.stop(), 0)
     const db = join(b.home, 'mailbox.db')

@@ -135,7 +135,7 @@ test('grants: none → rejected with the reason and no retry; expiry honoured; r
   await new Promise(resolve => setTimeout(resolve, 1500))
   assert.is((await row(none.id)).attempts, 1, 'never retried')
 
-  const shortGrant = await grantSend(b.home, a.peerId, 'jobs', '2s')
+  const shortGrant = await grantSend(b.home, a.peerId, 'jobs', 2)
   assert.is((await settled(await send('jobs', 'in time'))).status, 'delivered')
   await new Promise(resolve => setTimeout(resolve, 2500))
   const late = await settled(await send('jobs', 'too late'))

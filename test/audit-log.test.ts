@@ -9,7 +9,7 @@ import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import canonicalizeModule from 'canonicalize'
 import { AuditLog, GENESIS_HASH, PURGE_TYPE, prepareEvent, sealRow, verifyAudit, verifyAuditFiles, type AuditRow } from '../node/audit/index.js'
-import { jcs } from '../node/files/index.js'
+import { jcs } from '../protocol/index.js'
 import { kitSuite, repoPath, withDeadline } from './kit/index.js'
 
 const test = kitSuite('audit-log')

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { kitSuite, waitFor } from './kit/index.js'
 import { SOV, runDaemonIn, sov } from './kit/daemon.js'
 import { GENESIS_HASH, sealRow } from '../node/audit/index.js'
-import { jcs } from '../node/files/index.js'
+import { jcs } from '../protocol/index.js'
 import { startA2ADaemon } from './kit/a2a.js'
 
 const test = kitSuite('cli-a2a-admin')

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { kitSuite, waitFor } from './kit/index.js'
-import { SOV, sov } from './kit/daemon.js'
+import { SOV, daemonRequest, sov } from './kit/daemon.js'
 import { ipc, startA2ADaemon } from './kit/a2a.js'
 
 const test = kitSuite('cli-bounded-answers')
@@ -25,7 +25,7 @@ test('dead letters of 600 KB messages are listed 2 MiB at a time, saying how man
   // Six letters of ~800 KB of JSON each: 4.8 MB in all, over one 4 MiB IPC frame.
   for (let i = 0; i < 6; i++) await c.request('a2a.send', { peer: b.peerId, mailbox: 'big', message: rawMessage(`big-${i}`, `b${i}.bin`, 600_000) })
   for (let i = 0; i < 103; i++) await c.request('a2a.send', { peer: b.peerId, mailbox: `m${String(i).padStart(3, '0')}`, message: rawMessage(`m-${i}`, 'x') })
-  await waitFor(async () => (await sov(b.home, ['status', '--json'])).json.mailboxCount === 104, 30_000, 'all 104 mailboxes on B')
+  await waitFor(async () => (await daemonRequest(b.home, 'status', {})).mailboxCount === 104, 30_000, 'all 104 mailboxes on B')
   // One delivery allowed: lease them for 1 s and let the leases run out.
   for (let i = 0; i < 6; i += 2) assert.is((await sov(b.home, ['a2a', 'receive', 'big', '--lease', '1s', '--max', '2', '--json'])).json.length, 2)
   await waitFor(async () => (await sov(b.home, ['a2a', 'mailboxes', '--json'])).json.find((m: any) => m.mailbox === 'big')?.dead === 6, 15_000, 'six dead letters')

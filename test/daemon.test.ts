@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { IpcClient } from '../cli/index.js'
 import type { SovError } from '../protocol/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
-import { runDaemonIn, sov, startDaemon } from './kit/daemon.js'
+import { daemonRequest, runDaemonIn, sov, startDaemon } from './kit/daemon.js'
 
 const test = kitSuite('daemon')
 
@@ -144,7 +144,7 @@ test('a node refuses to start without a valid swarm key: there is no public mode
 test('SIGKILL then restart on the same home: same PeerId, peers reconnect', async ctx => {
   const a = await startDaemon(ctx)
   const b = await startDaemon(ctx, { bootstrap: [a.addr], swarmKeyFile: join(a.home, 'swarm.key') })
-  await waitFor(async () => (await sov(a.home, ['status', '--json'])).json?.peers >= 1, 15_000, 'B to join A')
+  await waitFor(async () => (await daemonRequest(a.home, 'status', {})).peers >= 1, 15_000, 'B to join A')
   await b.kill()
   assert.ok(existsSync(join(b.home, 'daemon.pid')), 'the stale pid file is left behind by SIGKILL')
   const b2 = await runDaemonIn(ctx, b.home)

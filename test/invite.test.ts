@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import sodium from 'sodium-native'
 import { generateSwarmKey, sealInvite, swarmKeyFingerprint } from '../mesh/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
-import { runDaemonIn, sov, startDaemon } from './kit/daemon.js'
+import { daemonRequest, runDaemonIn, sov, startDaemon } from './kit/daemon.js'
 
 const test = kitSuite('invite')
 const PASS = 'correct horse battery staple'
@@ -41,7 +41,7 @@ test('invite then join: the new home gets the key (0600) and bootstrap, starts a
   const cfg = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'))
   writeFileSync(join(home, 'config.json'), JSON.stringify({ ...cfg, listen: ['/ip4/127.0.0.1/tcp/0'] }))
   const b = await runDaemonIn(ctx, home)
-  await waitFor(async () => (await sov(a.home, ['status', '--json'])).json?.peers >= 1, 15_000, 'B to reach A through the bootstrap from the invite')
+  await waitFor(async () => (await daemonRequest(a.home, 'status', {})).peers >= 1, 15_000, 'B to reach A through the bootstrap from the invite')
 
   const again = await sov(home, ['join', inv.json.invite, '--passphrase-file', pf, '--json'])
   assert.is(again.code, 0, again.stderr)

@@ -7,7 +7,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDatabase } from '../a2a/index.js'
 import { kitSuite, waitFor, type KitContext } from './kit/index.js'
-import { sov, type DaemonHandle } from './kit/daemon.js'
+import { daemonRequest, sov, type DaemonHandle } from './kit/daemon.js'
 import { grantSend, startA2ADaemon } from './kit/a2a.js'
 
 const test = kitSuite('mailbox-space')
@@ -27,7 +27,7 @@ async function fill (ctx: KitContext, files: number): Promise<DaemonHandle> {
   const file = join(ctx.tmp(), 'blob.bin')
   writeFileSync(file, Buffer.alloc(FILE_BYTES, 7))
   for (let i = 0; i < files; i++) assert.is((await sov(a.home, ['a2a', 'send', b.peerId, 'inbox', '--file', file, '--json'])).code, 0)
-  await waitFor(async () => (await sov(b.home, ['a2a', 'mailboxes', '--json'])).json?.[0]?.ready === files, 30_000, 'the files to arrive', 200)
+  await waitFor(async () => (await daemonRequest(b.home, 'a2a.mailboxes', {}))[0]?.ready === files, 30_000, 'the files to arrive', 200)
   return b
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { multiaddr } from '@multiformats/multiaddr'
 import { kitSuite, repoPath, waitFor, withDeadline } from './kit/index.js'
-import { sov } from './kit/daemon.js'
+import { daemonRequest, sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'
 import { sendAll, startNode } from './kit/mesh.js'
 import { connectionInfo, generateSwarmKey, reachability } from '../mesh/index.js'
@@ -27,7 +27,7 @@ async function relayedTrio (ctx: Parameters<Parameters<typeof test>[1]>[0], rela
 
 async function reserved (home: string): Promise<any> {
   return await waitFor(async () => {
-    const s = (await sov(home, ['status', '--json'])).json
+    const s = await daemonRequest(home, 'status', {})
     return s?.relay?.reservations?.some((x: any) => x.role === 'client') === true ? s : undefined
   }, 20_000, `a relay slot for ${home}`, 200)
 }
@@ -38,7 +38,7 @@ test('A and B behind no address exchange A2A both ways through member relay R; p
   assert.is(sa.reachability, 'private')
   assert.ok(sa.addrs.every((x: string) => x.includes('/p2p-circuit')), `A announces only relayed addresses: ${sa.addrs.join(' ')}`)
   assert.equal(sb.relay.reservations.filter((x: any) => x.role === 'client').map((x: any) => x.peerId), [r.peerId])
-  const sr = (await sov(r.home, ['status', '--json'])).json
+  const sr = await daemonRequest(r.home, 'status', {})
   assert.equal(sr.relay.serving, true)
   assert.is(sr.reachability, 'unknown', 'auto on loopback: AutoNAT cannot judge it')
   assert.equal(sr.relay.reservations.filter((x: any) => x.role === 'server').map((x: any) => x.peerId).sort(), [a.peerId, b.peerId].sort())
@@ -158,9 +158,9 @@ test('relay limits are configurable: a data cap makes the connection "limited", 
   // A third private member finds no slot: R holds 2.
   const c = await startA2ADaemon(ctx, { swarmKeyFile: join(r.home, 'swarm.key'), config: { listen: [], reachability: 'private', relay: { use: [r.addr] } } })
   await new Promise(resolve => setTimeout(resolve, 3000))
-  const sc = (await sov(c.home, ['status', '--json'])).json
+  const sc = await daemonRequest(c.home, 'status', {})
   assert.equal(sc.relay.reservations, [], 'no slot beyond maxReservations')
-  const sr = (await sov(r.home, ['status', '--json'])).json
+  const sr = await daemonRequest(r.home, 'status', {})
   assert.is(sr.relay.reservations.filter((x: any) => x.role === 'server').length, 2)
 })
 
@@ -194,7 +194,7 @@ test('a member that is revoked, or that stops, no longer holds its slot on the r
   const { r, a, b } = await relayedTrio(ctx, { maxReservations: 2 })
   await reserved(a.home)
   await reserved(b.home)
-  const servedTo = async (): Promise<string[]> => (await sov(r.home, ['status', '--json'])).json.relay.reservations.filter((x: any) => x.role === 'server').map((x: any) => x.peerId).sort()
+  const servedTo = async (): Promise<string[]> => (await daemonRequest(r.home, 'status', {})).relay.reservations.filter((x: any) => x.role === 'server').map((x: any) => x.peerId).sort()
   assert.equal(await servedTo(), [a.peerId, b.peerId].sort())
   assert.is((await sov(r.home, ['peers', 'revoke', a.peerId])).code, 0)
   await waitFor(async () => (await servedTo()).join() === b.peerId, 5000, 'the revoked member\'s slot to go')

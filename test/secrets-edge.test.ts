@@ -2,7 +2,7 @@
 // the built `sov`: a swarm key file without its header lines is described, never quoted, on
 // stderr, in `sov node start`'s report and in daemon.log; lone surrogates are refused at the IPC
 // edge, at the envelope edge (a remote member), and by jcs; the audit log stays verifiable.
-import '../protocol/index.js'
+import { jcs } from '../protocol/index.js'
 import * as assert from 'uvu/assert'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,7 +12,6 @@ import { lpStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { v7 as uuidv7 } from 'uuid'
 import { parseSwarmKey } from '../mesh/index.js'
-import { jcs } from '../node/files/index.js'
 import { kitSuite, type KitContext } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, ipc, startA2ADaemon, textMessage } from './kit/a2a.js'

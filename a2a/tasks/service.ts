@@ -6,10 +6,9 @@
 import type { Libp2p, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { createHash } from 'node:crypto'
 import * as v from 'valibot'
-import canonicalizeModule from 'canonicalize'
 import { Message, Task } from '@a2a-js/sdk'
 import { v7 as uuidv7 } from 'uuid'
-import { A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_PAYLOAD_BYTES, MailboxNameSchema, badRequest, conflict, isSovError, notFound, payloadTooLarge, tooLarge, unavailable } from '../../protocol/index.js'
+import { A2A_TASK_PROTOCOL, A2A_TASK_SESSION_PROTOCOL, MAX_TASK_PAYLOAD_BYTES, MailboxNameSchema, badRequest, conflict, isSovError, jcs, notFound, payloadTooLarge, tooLarge, unavailable } from '../../protocol/index.js'
 import type { AuditSink, Authorize } from '../types.js'
 import { report } from '../types.js'
 import { cardUrlOf, fetchAgentCard, shownUrl } from './agent-card.js'
@@ -64,12 +63,9 @@ export type ReplyState = keyof typeof REPLY_STATES
 export interface Reply { parts: unknown[], state: ReplyState, artifact?: string, messageId?: string }
 export interface ReplyResult { id: string, taskId: string, state: string, final: boolean }
 
-// CommonJS with an ES default in its d.ts: the default import is the function (see node/files/jcs.ts).
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined
-
 /** What a reply asked, as one value: RFC 8785 canonical JSON, so member order does not count. */
 function digestOf (value: unknown): string {
-  return createHash('sha256').update(canonicalize(value) ?? '').digest('base64url')
+  return createHash('sha256').update(jcs(value)).digest('base64url')
 }
 
 export interface OfferedAgentInfo { name: string, mode?: 'forward' | 'pull', url: string, description: string, addedAt: number }

@@ -5,7 +5,7 @@
  * file so that a log cut short or swapped for an older copy no longer reaches it (see
  * docs/protocols.md "Audit log" for the rule verification applies).
  */
-import { jcs } from '../files/index.js'
+import { jcs } from '../../protocol/index.js'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
 export interface Checkpoint {

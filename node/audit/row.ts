@@ -9,7 +9,7 @@
  * reported.
  */
 import { hash as digest } from 'node:crypto'
-import { jcs } from '../files/index.js'
+import { jcs } from '../../protocol/index.js'
 
 export const GENESIS_HASH = '0'.repeat(64)
 

@@ -11,8 +11,7 @@ import { hash as digest, randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import * as v from 'valibot'
-import { badRequest, describeIssue } from '../../protocol/index.js'
-import { jcs } from '../files/index.js'
+import { badRequest, describeIssue, jcs } from '../../protocol/index.js'
 
 /** The commands a grant can carry; anything else is refused when granting. */
 export const CAP_COMMANDS = ['/a2a/send', '/a2a/read', '/a2a/post', '/licence/verify', '/audit/read', '/cap/admin'] as const

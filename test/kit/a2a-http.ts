@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Message, SendMessageConfiguration, TaskState, type Task } from '@a2a-js/sdk'
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
 import { waitFor, type KitContext } from './index.js'
-import { sov, type DaemonHandle } from './daemon.js'
+import { daemonRequest, type DaemonHandle } from './daemon.js'
 import { grantSend, startA2ADaemon } from './a2a.js'
 import { startTestAgent, type TestAgent } from './a2a-agent.js'
 
@@ -44,13 +44,11 @@ export async function pair (ctx: KitContext, opts: { grant?: boolean, httpPort?:
   // probe and the daemon's listen (that race left a2aHttp null now and then).
   const httpPort = opts.httpPort ?? 0
   const a = await startA2ADaemon(ctx, { swarmKeyFile: join(b.home, 'swarm.key'), bootstrap: [b.addr], config: { a2a: { http: { listen: `127.0.0.1:${httpPort}`, ...(opts.blockingMaxMs !== undefined ? { blockingMaxMs: opts.blockingMaxMs } : {}) } } } })
-  const added = await sov(b.home, ['agent', 'add', 'builder', '--url', agent.url, '--json'])
-  assert.is(added.code, 0, added.stderr)
+  // Through IPC: `sov agent add`, `agent-token issue` and `status` are tested through the CLI elsewhere.
+  await daemonRequest(b.home, 'agent.add', { name: 'builder', url: agent.url })
   if (opts.grant !== false) await grantSend(b.home, a.peerId, 'builder')
-  const issued = await sov(a.home, ['agent-token', 'issue', 'ci', '--scope', '/a2a/post', '--json'])
-  assert.is(issued.code, 0, issued.stderr)
-  const status = await sov(a.home, ['status', '--json'])
-  const http = status.json.a2aHttp
+  const issued = { json: await daemonRequest(a.home, 'agentToken.issue', { name: 'ci', scopes: ['/a2a/post'], expiresS: 30 * 86_400 }) }
+  const http = (await daemonRequest(a.home, 'status', {})).a2aHttp
   assert.match(http ?? '', new RegExp(`^http://127\\.0\\.0\\.1:${httpPort === 0 ? '\\d+' : httpPort}$`), `a2aHttp: ${String(http)}`)
   const base = `${http}/peers/${b.peerId}/agents/builder`
   const client = opts.grant === false ? undefined as unknown as Client : await clientFor(base, issued.json.token)
@@ -88,9 +86,7 @@ export function textOf (parts: any[] | undefined): string {
 }
 
 export async function auditRows (home: string): Promise<any[]> {
-  const r = await sov(home, ['audit', 'tail', '-n', '200', '--json'])
-  assert.is(r.code, 0, r.stderr)
-  return r.json
+  return await daemonRequest(home, 'audit.tail', { n: 200 })
 }
 
 export async function rpc (url: string, body: string, token?: string): Promise<{ status: number, json: any }> {

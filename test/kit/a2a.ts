@@ -10,7 +10,7 @@ import { createMeshNode, type MeshNode } from '../../mesh/index.js'
 import { createMailboxes, type A2AAuditEvent, type Mailboxes, type MailboxesInit } from '../../a2a/index.js'
 import { IpcClient } from '../../cli/index.js'
 import type { KitContext } from './index.js'
-import { initHomeFor, runDaemonIn, sov, type DaemonHandle } from './daemon.js'
+import { daemonRequest, initHomeFor, runDaemonIn, type DaemonHandle } from './daemon.js'
 import { freePort } from './ports.js'
 
 export { freePort }
@@ -102,13 +102,10 @@ export async function startA2ADaemon (ctx: KitContext, opts: A2ADaemonOptions = 
   return { ...await runDaemonIn(ctx, home), port }
 }
 
-/** `sov cap grant PEER /a2a/send --mailbox M [--expires E]`; returns the grant id. */
-export async function grantSend (home: string, peer: string, mailbox: string, expires?: string): Promise<string> {
-  const args = ['cap', 'grant', peer, '/a2a/send', '--mailbox', mailbox, '--json']
-  if (expires !== undefined) args.push('--expires', expires)
-  const r = await sov(home, args)
-  if (r.code !== 0) throw new Error(`sov cap grant failed: ${r.stderr}`)
-  return r.json.id
+/** What `sov cap grant PEER /a2a/send --mailbox M [--expires E]` does (7 days unless given); the grant id. */
+export async function grantSend (home: string, peer: string, mailbox: string, expiresS = 7 * 86_400): Promise<string> {
+  const r = await daemonRequest(home, 'cap.grant', { aud: peer, cmd: '/a2a/send', mailbox, expiresS })
+  return r.id
 }
 
 /** An IPC client to the daemon of `home`, closed after the test. */

@@ -7,6 +7,8 @@ import { once } from 'node:events'
 import type { KitContext } from './index.js'
 import { repoPath, waitFor } from './index.js'
 import { initHome } from '../../node/index.js'
+import { withDaemon } from '../../cli/index.js'
+import type { RequestParams, RequestType } from '../../protocol/index.js'
 
 export const SOV = repoPath('dist', 'cli', 'main.js')
 
@@ -30,6 +32,16 @@ export async function sov (home: string, args: string[], opts: { env?: Record<st
   let json: any
   try { json = JSON.parse(stdout) } catch { json = undefined }
   return { code: code ?? -1, stdout, stderr, json }
+}
+
+/**
+ * One IPC request to the daemon of `home` (operator token), from this process: for set-up and
+ * checks where the CLI is not what a test tests. A `sov` process costs ~0.3 s of CPU, and the
+ * suite ran ~1,150 of them; the commands themselves are tested through the CLI elsewhere.
+ * Rejects with the daemon's `SovError`.
+ */
+export async function daemonRequest<T extends RequestType> (home: string, type: T, params: RequestParams<T>): Promise<any> {
+  return await withDaemon(home, async c => await c.request(type, params))
 }
 
 export interface DaemonHandle {
@@ -85,8 +97,10 @@ export async function runDaemonIn (ctx: KitContext, home: string, env?: Record<s
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
     child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-    const [code] = await exited as [number | null]
+    const [code, signal] = await exited as [number | null, string | null]
     clearTimeout(timer)
+    // The failing assertion shows only the code: say here how it ended, and what it printed.
+    if (code !== 0) process.stderr.write(`daemon in ${home} ended with ${signal ?? `exit ${String(code)}`} after SIGTERM; its output:\n${out}\n`)
     return code
   }
   ctx.defer(stop)

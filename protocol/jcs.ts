@@ -1,6 +1,6 @@
 /** RFC 8785 (JCS) canonical JSON, via the `canonicalize` package. */
 import canonicalizeModule from 'canonicalize'
-import { assertFitJson } from '../../protocol/index.js'
+import { assertFitJson } from './unicode.js'
 
 // `canonicalize` is CommonJS (`module.exports = fn`) with a d.ts that declares an ES default
 // export; under NodeNext the default import is `module.exports` itself, which TS cannot see.
