@@ -3,6 +3,7 @@
  * connected, again with exponential backoff (so a restarted peer, or one that comes up later,
  * is found without operator action). Failures are expected and only logged at debug level.
  */
+import { setMaxListeners } from 'node:events'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { anySignalWithin } from '../protocol/index.js'
@@ -17,6 +18,8 @@ export const BOOTSTRAP_DIAL_TIMEOUT_MS = 10_000
 /** Starts the loop; returns a function that stops it. */
 export function startBootstrapper (node: Libp2p, addrs: Multiaddr[]): () => void {
   const stop = new AbortController()
+  // Each address's loop listens on it, twice while it dials: more than ten is a long list, not a leak.
+  setMaxListeners(0, stop.signal)
   const self = node.peerId.toString()
   for (const addr of addrs) {
     const id = addr.getComponents().find(c => c.name === 'p2p')?.value

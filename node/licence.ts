@@ -4,6 +4,7 @@
  * (0600) and reports it to `status` and `licence.status`. A slow or failing check never blocks
  * the daemon; a check already running is shared, not repeated.
  */
+import { setMaxListeners } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import { toSovError } from '../protocol/index.js'
 import { dirname, join } from 'node:path'
@@ -59,6 +60,8 @@ export class LicenceWatcher {
     if (!this.stopped) return
     this.stopped = false
     this.abort = new AbortController()
+    // Each Electrum request of a check listens on it, across all servers: not a leak.
+    setMaxListeners(0, this.abort.signal)
     this.last = readVerdict(this.opts.path)
     if (this.opts.config.licence === undefined) {
       this.problem = { status: 'unconfigured', detail: 'no "licence" section in config.json' }

@@ -49,6 +49,14 @@ test('CORE-SEND-001 CORE-GET-001: blocking SendMessage from the SDK client on A 
   }
 })
 
+test('CORE-SEND-001 under load: 16 blocking calls at once all complete, and no listener-leak warning reaches A\'s output (each open call listens for the endpoint\'s stop)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const tasks = await withDeadline(Promise.all(Array.from({ length: 16 }, async (_, i) => await send(p.client, `call ${i}`))), 60_000, '16 blocking calls')
+  assert.equal(tasks.map(t => t.status?.state), Array.from({ length: 16 }, () => TaskState.TASK_STATE_COMPLETED))
+  assert.equal(tasks.map(t => textOf(t.artifacts[0]?.parts)).sort(), Array.from({ length: 16 }, (_, i) => `echo: call ${i}`).sort())
+  assert.not.match(p.a.output(), /MaxListenersExceededWarning/)
+})
+
 test('CARD-001 CARD-002: the card A serves for builder is the agent\'s own, pointed at A\'s endpoint (JSONRPC 1.0) with a bearer scheme; an agent not offered is 404', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const res = await fetch(`${p.base}/.well-known/agent-card.json`)

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { encodeFrame, FrameDecoder, MAX_HELLO_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor } from './kit/index.js'
 import { sov, startDaemon } from './kit/daemon.js'
+import { IpcClient } from '../cli/index.js'
 
 const test = kitSuite('ipc-limits')
 
@@ -85,6 +86,15 @@ test('connections that never say hello give way: with 300 held, the operator\'s 
   assert.ok(grown < 64 * 1024, `daemon RSS grew by ${grown} KiB with 200 × 3 MiB of unauthenticated frames sent (bound 64 MiB)`)
   const after = await sov(d.home, ['status', '--json'])
   assert.is(after.code, 0, after.stderr)
+})
+
+test('one connection pipelines 20 long-poll receives: each ends at its wait, and no listener-leak warning reaches the daemon\'s output (more than ten listeners on a connection is pipelining)', async ctx => {
+  const d = await startDaemon(ctx)
+  const c = await IpcClient.open(d.home)
+  ctx.defer(() => { c.close() })
+  const got = await Promise.all(Array.from({ length: 20 }, async () => await c.request('a2a.receive', { mailbox: 'inbox', waitMs: 1500 })))
+  assert.equal(got, Array.from({ length: 20 }, () => []))
+  assert.not.match(d.output(), /MaxListenersExceededWarning/)
 })
 
 test.run()

@@ -13,7 +13,7 @@
  * `CARD_CACHE_DEFAULT_MS` without a hint), and our rewritten card is served with the
  * `Cache-Control: max-age` left and a strong `ETag` (a conditional GET gets 304).
  */
-import { once } from 'node:events'
+import { once, setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { NextFunction, Request, Response } from 'express'
@@ -78,7 +78,12 @@ export class Gateway {
   /** Aborted as the endpoint stops (`stop`). */
   get closing (): AbortSignal { return this.closingCtl.signal }
 
-  constructor (init: GatewayInit) { this.init = init }
+  constructor (init: GatewayInit) {
+    this.init = init
+    // Every open request listens on it (SendMessage's executor, up to the HTTP server's
+    // connections): more than ten is load, not a leak (the warning reached daemon.log at 16 calls).
+    setMaxListeners(0, this.closingCtl.signal)
+  }
 
   /**
    * Ends every open answer whose token no longer authenticates (revoked, or lost its scope):

@@ -5,6 +5,7 @@
  * out with the seconds it stays fresh (`maxAgeS`, docs/protocols.md `agents`). An agent that
  * cannot be reached keeps its stored card, tried again after `CARD_RETRY_AFTER_MS`.
  */
+import { setMaxListeners } from 'node:events'
 import { CARD_RETRY_AFTER_MS, cardUrlOf, fetchAgentCard, shownUrl } from './agent-card.js'
 import type { OfferedRow, TaskDb } from './task-db.js'
 
@@ -20,7 +21,11 @@ export class OfferedCards {
   private readonly refreshing = new Map<string, Promise<void>>()
   private readonly shutdown = new AbortController()
 
-  constructor (init: OfferedCardsInit) { this.init = init }
+  constructor (init: OfferedCardsInit) {
+    this.init = init
+    // One card fetch per offered agent being revalidated listens on it: more than ten is normal.
+    setMaxListeners(0, this.shutdown.signal)
+  }
 
   /** Ends revalidations in flight (their agents keep the stored cards). */
   stop (): void { this.shutdown.abort() }

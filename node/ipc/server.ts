@@ -150,6 +150,9 @@ export class IpcServer {
     this.sockets.add(socket)
     const decoder = new FrameDecoder(MAX_FRAME_BYTES, MAX_HELLO_BYTES)
     const abort = new AbortController()
+    // Each request in flight on the connection may listen on it (a long-poll receive does), up
+    // to maxInFlight: more than ten is pipelining, not a leak.
+    setMaxListeners(0, abort.signal)
     let principal: Principal | undefined
     let inFlight = 0
     let closed = false
