@@ -1,6 +1,7 @@
 /**
  * Typed contracts shared by every part of Sovereign: the error type and its codes, IPC framing
- * and message schemas, versions. Imports nothing of ours.
+ * and message schemas, versions, and RFC 8785 canonical JSON (what is hashed or signed). Imports
+ * nothing of ours.
  *
  * Its first import installs the Node 20 `Promise.withResolvers` polyfill libp2p needs, so an
  * entry point that imports this module first is safe to load libp2p afterwards.
