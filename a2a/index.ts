@@ -36,7 +36,7 @@ export function createMailboxes (init: MailboxesInit): Mailboxes {
 }
 
 export { A2aTasks, BLOCKING_MAX_MS, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './tasks/index.js'
-export { cardUrlOf, freshnessMs, cacheLifeMs, ifNoneMatch, shownUrl, CARD_CACHE_DEFAULT_MS, CARD_CACHE_MIN_MS, CARD_CACHE_MAX_MS } from './tasks/index.js'
+export { cardUrlOf, freshnessMs, cacheLifeMs, ifNoneMatch, CARD_CACHE_DEFAULT_MS, CARD_CACHE_MIN_MS, CARD_CACHE_MAX_MS } from './tasks/index.js'
 export { localFetch, type LocalFetch } from './tasks/index.js'
 export { WalSync } from './wal-sync.js'
 export { HANDOVER_AFTER_SYNCS } from './wal-checkpoints.js'

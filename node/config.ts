@@ -18,6 +18,16 @@ export const LICENCE_GRACE_S = 7 * 24 * 3600
 /** Audit checkpoint cadence, in rows. */
 export const AUDIT_CHECKPOINT_EVERY = 1000
 
+/**
+ * The longest a Node timer waits (2^31 - 1 ms, 24.8 days): a longer one fires after 1 ms with a
+ * TimeoutOverflowWarning, so `blockingMaxMs: 1e12` ended blocking calls at once and a long
+ * `sweepIntervalMs` swept every millisecond (helper finding, stop 33). Every setting that becomes
+ * a timer is bounded by it.
+ */
+export const TIMER_MAX_MS = 2 ** 31 - 1
+const timerMs = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(TIMER_MAX_MS))
+const timerS = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(Math.floor(TIMER_MAX_MS / 1000)))
+
 // Strict: a misspelt key ("heigth") is an error, not a silently ignored term. Every term is
 // optional so that the section can be written key by key (`sov config set licence.txid …`;
 // helper finding: on a fresh home each key was refused for want of the others); the daemon
@@ -34,7 +44,7 @@ const LicenceSchema = v.strictObject({
   txid: v.optional(v.string()),
   /** The payment's block height: no vendor history needed (issue 13). */
   height: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  recheckS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10)), LICENCE_RECHECK_S),
+  recheckS: v.optional(timerS(10), LICENCE_RECHECK_S),
   /** Outage grace (issue 13); 0 turns it off. */
   graceS: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), LICENCE_GRACE_S)
 })
@@ -68,7 +78,7 @@ const RelaySchema = v.strictObject({
   use: v.optional(v.union([v.literal('auto'), MemberAddrs]), 'auto'),
   maxReservations: v.optional(Int(1)),
   /** Per relayed connection; absent = unlimited (members are already gated by the swarm key). */
-  durationLimitS: v.optional(Int(1)),
+  durationLimitS: v.optional(timerS(1)),
   dataLimitBytes: v.optional(Int(1024))
 })
 
@@ -85,14 +95,14 @@ export const ConfigSchema = v.strictObject({
   }), {}),
   /** Delivery tuning (tests shorten it); limits of what peers may send are under `limits`. */
   a2a: v.optional(v.strictObject({
-    retryBaseMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-    retryMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-    sweepIntervalMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10))),
+    retryBaseMs: v.optional(timerMs(1)),
+    retryMaxMs: v.optional(timerMs(1)),
+    sweepIntervalMs: v.optional(timerMs(10)),
     /** The local A2A endpoint (issue 11): `listen` is 0 (off), a port or `127.0.0.1:PORT`. */
     http: v.optional(v.strictObject({
       listen: v.optional(HttpListen),
       /** Longest blocking SendMessage. @default 60 s */
-      blockingMaxMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)))
+      blockingMaxMs: v.optional(timerMs(1))
     }), {})
   }), {}),
   relay: v.optional(RelaySchema, {}),

@@ -16,6 +16,7 @@ import { initHome } from './init.js'
 import { LicenceWatcher } from './licence.js'
 import { acquireLock } from './lock.js'
 import { Supervisor } from './supervisor.js'
+import { guardConsole } from './console-guard.js'
 import { capsAuditParts, secretForms } from './parts.js'
 import { AUDIT_TAIL_WINDOW_ROWS, RefusalAudit, type AuditEvent, type AuditLog } from './audit/index.js'
 import { AgentTokens, RevokedPeers, guardMeshProtocol, newOperatorToken, readOperatorToken, secretDigest, digestEquals, type Capabilities } from './caps/index.js'
@@ -322,6 +323,9 @@ export async function runDaemon (opts: DaemonOptions = {}): Promise<void> {
   // own handler (quit quietly when a reader such as `| head` hangs up) is taken off first.
   for (const s of [process.stdout, process.stderr]) { s.removeAllListeners('error'); s.on('error', () => {}) }
   const log = opts.log ?? resilientLog
+  // Libraries' console lines (the A2A SDK's carry text a client chose) go out as the daemon's own:
+  // one escaped line each, at a bounded rate.
+  guardConsole(log)
   const daemon = await Daemon.start({ ...opts, log })
   const info = daemon.info()
   log(`Sovereign ${info.version} running in ${info.home}`)

@@ -57,6 +57,22 @@ test('CORE-SEND-001 under load: 16 blocking calls at once all complete, and no l
   assert.not.match(p.a.output(), /MaxListenersExceededWarning/)
 })
 
+test('a client cannot forge or flood the daemon\'s log: the SDK\'s warning for each unknown referenceTaskId is one escaped line, and at most 100 go out at once (helper finding, stop 33)', async ctx => {
+  const p = await withDeadline(pair(ctx), 60_000, 'setup')
+  const forged = 'x\n2026-12-04T18:00:00.000Z Stopped\u001b[31m'
+  const refs = [forged, ...Array.from({ length: 499 }, (_, i) => `ref-${i}`)]
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: 'refs-1', role: 'ROLE_USER', parts: [{ text: 'hi' }], referenceTaskIds: refs } } })
+  const r = await rpc(p.base, body, p.token)
+  assert.is(r.status, 200)
+  assert.is(r.json.result?.task?.status?.state, 'TASK_STATE_COMPLETED', JSON.stringify(r.json))
+  const out = p.a.output()
+  assert.ok(out.includes('Reference task x\\u000a2026-12-04T18:00:00.000Z Stopped\\u001b[31m not found.'), 'the warning is there, escaped')
+  assert.not.ok(out.split('\n').some(l => l.startsWith('2026-12-04T18:00:00.000Z Stopped')), 'no forged line')
+  assert.not.ok(out.includes('\u001b'), 'no terminal escape')
+  const warned = out.split('\n').filter(l => l.includes('Reference task')).length
+  assert.ok(warned <= 101, `${warned} warning lines for one request`)
+})
+
 test('CARD-001 CARD-002: the card A serves for builder is the agent\'s own, pointed at A\'s endpoint (JSONRPC 1.0) with a bearer scheme; an agent not offered is 404', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
   const res = await fetch(`${p.base}/.well-known/agent-card.json`)
@@ -72,7 +88,11 @@ test('CARD-001 CARD-002: the card A serves for builder is the agent\'s own, poin
   assert.is(missing.status, 404)
   // An agent offered and granted since A cached B's list is served at once (helper finding, stop
   // 28: 404 until the list ran out, up to a minute, while sov agents listed it).
-  assert.is((await sov(p.b.home, ['agent', 'add', 'second', '--url', p.agent.url])).code, 0)
+  // Its URL has a query (a key, say): `agent add` and `agent list` print it as `?…` (helper finding, stop 33).
+  const added = await sov(p.b.home, ['agent', 'add', 'second', '--url', `${p.agent.url}?apikey=SECRETQ`])
+  assert.is(added.code, 0, added.stderr)
+  const listed = await sov(p.b.home, ['agent', 'list'])
+  for (const out of [added.stdout, listed.stdout]) assert.ok(out.includes('?…') && !out.includes('SECRETQ'), out)
   await grantSend(p.b.home, p.a.peerId, 'second')
   await new Promise(resolve => setTimeout(resolve, 1000))
   const second = await fetch(`${p.http}/peers/${p.b.peerId}/agents/second/.well-known/agent-card.json`)

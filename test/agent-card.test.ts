@@ -5,7 +5,8 @@ import '../protocol/index.js'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readFileSync } from 'node:fs'
-import { cacheLifeMs, cardUrlOf, freshnessMs, ifNoneMatch, shownUrl } from '../a2a/index.js'
+import { cacheLifeMs, cardUrlOf, freshnessMs, ifNoneMatch } from '../a2a/index.js'
+import { shownUrl } from '../protocol/index.js'
 import { repoPath } from './kit/index.js'
 
 const vectors = JSON.parse(readFileSync(repoPath('test', 'fixtures', 'card-freshness.json'), 'utf8'))

@@ -28,6 +28,11 @@ test('config get/set/show use the daemon schema; unknown keys, bad addresses and
     [['config', 'set', 'bootstrap', '["/ip4/192.0.2.1/tcp/1/p2p/12D3KooWEAH2Zg5F7hwM4z1HxrFpSpZqcBv8oYqyn5ke6Gz3Q4Bp", "x"]'], /field "bootstrap.1": "x" is not a multiaddr/],
     [['config', 'set', 'announce', '["garbage"]'], /field "announce.0": "garbage" is not a multiaddr/],
     [['config', 'set', 'relay.use', '["garbage"]'], /field "relay.use.0": "garbage" is not a multiaddr/],
+    // A timer longer than Node's 2^31 - 1 ms fires at once (helper finding, stop 33).
+    [['config', 'set', 'a2a.http.blockingMaxMs', '999999999999'], /field "a2a.http.blockingMaxMs": must be at most 2147483647 \(got 999999999999\)/],
+    [['config', 'set', 'a2a.sweepIntervalMs', '3000000000'], /field "a2a.sweepIntervalMs": must be at most 2147483647 \(got 3000000000\)/],
+    [['config', 'set', 'licence.recheckS', '3000000'], /field "licence.recheckS": must be at most 2147483 \(got 3000000\)/],
+    [['config', 'set', 'relay.durationLimitS', '3000000'], /field "relay.durationLimitS": must be at most 2147483 \(got 3000000\)/],
     [['config', 'get', 'nope'], /"nope" is unknown/],
     [['bootstrap', 'add', '/ip4/192.0.2.1/tcp/4001'], /must end with \/p2p\/<PeerId>/],
     [['bootstrap', 'rm', '/ip4/192.0.2.1/tcp/4001/p2p/' + PEER], /it is not a bootstrap peer/]

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { AgentCard } from '@a2a-js/sdk'
-import { SovError, anySignalWithin, badRequest } from '../../protocol/index.js'
+import { SovError, anySignalWithin, badRequest, shownUrl } from '../../protocol/index.js'
 import { readBounded } from './bounded-body.js'
 
 /** Life of a card whose agent sent no caching hint (spec §8.6.2 lets a client choose). @default 60 s */
@@ -28,14 +28,6 @@ export const CARD_FETCH_TIMEOUT_MS = 10_000
 export const MAX_CARD_BYTES = 64 * 1024
 /** The card path under an agent's base URL (A2A v1.0 §8.2). */
 export const AGENT_CARD_PATH = '.well-known/agent-card.json'
-
-/**
- * An agent URL as messages, logs and audit rows show it: without its query, which may carry a key
- * (`?token=…`; helper finding, stop 29). `agent add` refuses a user name or password outright.
- */
-export function shownUrl (url: URL): string {
-  return url.origin + url.pathname + (url.search !== '' ? '?…' : '')
-}
 
 /**
  * `base/.well-known/agent-card.json`, `base`'s path taken as a directory and its query kept (a URL

@@ -6,5 +6,5 @@
  */
 export { A2aTasks, REPLY_STATES, type ReplyState, type TasksInit, type OfferedAgentInfo } from './service.js'
 export { BLOCKING_MAX_MS } from './endpoint.js'
-export { cardUrlOf, freshnessMs, cacheLifeMs, ifNoneMatch, shownUrl, CARD_CACHE_DEFAULT_MS, CARD_CACHE_MIN_MS, CARD_CACHE_MAX_MS } from './agent-card.js'
+export { cardUrlOf, freshnessMs, cacheLifeMs, ifNoneMatch, CARD_CACHE_DEFAULT_MS, CARD_CACHE_MIN_MS, CARD_CACHE_MAX_MS } from './agent-card.js'
 export { localFetch, type LocalFetch } from './http-fetch.js'

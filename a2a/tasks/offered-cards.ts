@@ -6,7 +6,8 @@
  * cannot be reached keeps its stored card, tried again after `CARD_RETRY_AFTER_MS`.
  */
 import { setMaxListeners } from 'node:events'
-import { CARD_RETRY_AFTER_MS, cardUrlOf, fetchAgentCard, shownUrl } from './agent-card.js'
+import { shownUrl } from '../../protocol/index.js'
+import { CARD_RETRY_AFTER_MS, cardUrlOf, fetchAgentCard } from './agent-card.js'
 import type { OfferedRow, TaskDb } from './task-db.js'
 
 export interface OfferedCardsInit {

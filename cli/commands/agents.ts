@@ -1,5 +1,6 @@
 /** `sov agent add|list|remove` and `sov agents PEER` (issue 11, DESIGN §13). */
 import type { Command } from 'commander'
+import { shownUrl } from '../../protocol/index.js'
 import { emit, oneLine, type GlobalOptions } from '../output.js'
 import { withDaemon } from '../ipc-client.js'
 
@@ -13,13 +14,13 @@ export function registerAgentCommands (program: Command): void {
     .action(async (name: string, o: { url?: string, pull?: boolean, description?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const r = await withDaemon(g.home, async c => await c.request('agent.add', { name, url: o.url, pull: o.pull, description: o.description }))
-      emit(g, r, r => `Offering "${r.name}" (${r.url === '' ? 'pull: mailbox ' + r.name : r.url})${r.description !== '' ? `: ${oneLine(r.description)}` : ''}\nGrant a peer with: sov cap grant <PeerId> /a2a/send --mailbox ${r.name}`)
+      emit(g, r, r => `Offering "${r.name}" (${r.url === '' ? 'pull: mailbox ' + r.name : shownUrl(new URL(r.url))})${r.description !== '' ? `: ${oneLine(r.description)}` : ''}\nGrant a peer with: sov cap grant <PeerId> /a2a/send --mailbox ${r.name}`)
     })
   agent.command('list').description('local agents offered to the mesh')
     .action(async (_o: unknown, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>()
       const r = await withDaemon(g.home, async c => await c.request('agent.list', {})) as any[]
-      emit(g, r, r => r.length === 0 ? 'No agents offered' : r.map(a => `${a.name}  ${a.url}  ${oneLine(a.description)}`).join('\n'))
+      emit(g, r, r => r.length === 0 ? 'No agents offered' : r.map(a => `${a.name}  ${a.url === '' ? `pull: mailbox ${a.name}` : shownUrl(new URL(a.url))}  ${oneLine(a.description)}`).join('\n'))
     })
   agent.command('remove').argument('<name>').description('stop offering an agent')
     .action(async (name: string, _o: unknown, cmd: Command) => {
