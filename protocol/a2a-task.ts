@@ -34,12 +34,21 @@ export const MAX_TASK_FRAME_BYTES = 1024 * 1024
  */
 export const MAX_TASK_PAYLOAD_BYTES = MAX_TASK_FRAME_BYTES - 8 * 1024
 
-/** The UTF-8 size of `json` (a payload's JSON text) when it is over `MAX_TASK_PAYLOAD_BYTES`, else undefined. */
-export function payloadTooLarge (json: string): number | undefined {
+/**
+ * Room a call's message leaves in its task snapshot for the agent's answer. The snapshot carries
+ * the message in its history, so a message that filled it left every reply `TOO_LARGE`, even
+ * `--state failed`, and the task waiting for good (helper finding, stop 33). @default 16 KiB
+ */
+export const REPLY_RESERVE_BYTES = 16 * 1024
+/** Largest call message, in bytes of its UTF-8 JSON: checked by the caller's endpoint and by the callee. */
+export const MAX_CALL_MESSAGE_BYTES = MAX_TASK_PAYLOAD_BYTES - REPLY_RESERVE_BYTES
+
+/** The UTF-8 size of `json` (a payload's JSON text) when it is over `max` bytes, else undefined. */
+export function payloadTooLarge (json: string, max = MAX_TASK_PAYLOAD_BYTES): number | undefined {
   // UTF-8 takes at most 3 bytes per UTF-16 unit: short texts need no count.
-  if (json.length * 3 <= MAX_TASK_PAYLOAD_BYTES) return undefined
+  if (json.length * 3 <= max) return undefined
   const bytes = Buffer.byteLength(json, 'utf8')
-  return bytes > MAX_TASK_PAYLOAD_BYTES ? bytes : undefined
+  return bytes > max ? bytes : undefined
 }
 
 const UUID_V7_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { TaskState } from '@a2a-js/sdk'
-import { MAX_TASK_PAYLOAD_BYTES } from '../protocol/index.js'
+import { MAX_CALL_MESSAGE_BYTES, MAX_TASK_PAYLOAD_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend, startA2ADaemon } from './kit/a2a.js'
@@ -318,13 +318,14 @@ test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a curs
 // once, never a call that is accepted and then waits, nor an HTML page.
 test('CORE-SEND-LIMIT JSONRPC-REQ: a message too large for the mesh is refused before anything is stored (-32602, blocking and streaming); an agent answer too large ends the call FAILED naming the limit, and the next call completes; JSON that is no request object is -32600, a body over 4 MiB a JSON 413, a bad pageToken -32602, a message with no parts or in the agent\'s role -32602, a path naming this node or no PeerId a clear error; a card over 64 KiB is refused at agent add', async ctx => {
   const p = await withDeadline(pair(ctx), 60_000, 'setup')
-  const big = 'y'.repeat(MAX_TASK_PAYLOAD_BYTES)
+  // Just over the call bound, under the snapshot's: the task keeps 16 KiB for the answer (stop 33).
+  const big = 'y'.repeat(MAX_CALL_MESSAGE_BYTES)
   for (const method of ['SendMessage', 'SendStreamingMessage']) {
     const r = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { message: { messageId: `big-${method}`, role: 'ROLE_USER', parts: [{ text: big }] } } }), p.token)
     // A refusal before the stream starts is a plain JSON-RPC answer; an SSE one would be `data: {…}`.
     const error = typeof r.json === 'object' ? r.json.error : JSON.parse(String(r.json).replace(/^data: /, '')).error
     assert.is(error?.code, -32602, `${method}: ${JSON.stringify(r.json).slice(0, 300)}`)
-    assert.match(error.message, new RegExp(`error\\[TOO_LARGE\\].*over the ${MAX_TASK_PAYLOAD_BYTES} bytes`))
+    assert.match(error.message, new RegExp(`error\\[TOO_LARGE\\].*over the ${MAX_CALL_MESSAGE_BYTES} bytes`))
   }
   const listed = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ListTasks', params: {} }), p.token)
   assert.is(listed.json.result?.totalSize, 0, 'a refused message left no task')

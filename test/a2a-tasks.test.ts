@@ -10,7 +10,7 @@ import { MAX_ENVELOPE_BYTES } from '../protocol/index.js'
 import { kitSuite, waitFor, withDeadline } from './kit/index.js'
 import { sov } from './kit/daemon.js'
 import { grantSend } from './kit/a2a.js'
-import { auditRows, clientFor, completed, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
+import { auditRows, auditRowsOnce, clientFor, completed, pair, rpc, send, textOf, userMessage } from './kit/a2a-http.js'
 
 const test = kitSuite('a2a-tasks')
 
@@ -49,7 +49,8 @@ test('CORE-MULTI-TURN: an agent that answers a next turn first with its task as 
     assert.is(second.status?.state, TaskState.TASK_STATE_COMPLETED, `streaming ${String(streaming)}: ${JSON.stringify(second.status)}`)
     assert.is(textOf(second.status?.message?.parts), 'got replay blue')
     assert.equal(p.agent.received, ['ask me', 'replay blue'])
-    const rows = (await auditRows(p.a.home)).filter(r => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === first.id)
+    const endsOf = (rs: any[]): any[] => rs.filter(r => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === first.id)
+    const rows = endsOf(await auditRowsOnce(p.a.home, rs => endsOf(rs).length >= 2, 'two end rows on A'))
     assert.equal(rows.map(r => r.detail.state), ['TASK_STATE_INPUT_REQUIRED', 'TASK_STATE_COMPLETED'])
   }
 })
@@ -96,7 +97,7 @@ test('CORE-CANCEL-001: CancelTask of a call still waiting for its agent (down) c
   await new Promise(resolve => setTimeout(resolve, 4000)) // past B's next retry (back-off 250 ms doubling)
   assert.equal(p.agent.received, [], 'the cancelled call was never sent')
   assert.is((await p.client.getTask({ tenant: '', id: task.id, historyLength: undefined })).status?.state, TaskState.TASK_STATE_CANCELED)
-  const ended = (await auditRows(p.b.home)).filter(r => r.type === 'A2A_TASK_ENDED')
+  const ended = (await auditRowsOnce(p.b.home, rs => rs.some(r => r.type === 'A2A_TASK_ENDED'), 'the end row on B')).filter(r => r.type === 'A2A_TASK_ENDED')
   assert.equal(ended.map(r => r.detail.state), ['TASK_STATE_CANCELED'], 'one end row on B')
 })
 
@@ -178,7 +179,8 @@ test('PULL: an agent without an HTTP server (sov agent add --pull) leases the ca
   const again = await sov(p.b.home, ['a2a', 'reply', 'scribe', call.id, 'done', '--message-id', 'reply-2', '--json'])
   assert.is(again.code, 0, again.stderr)
   assert.equal([again.json.final, again.json.state], [true, 'TASK_STATE_COMPLETED'])
-  assert.is((await auditRows(p.b.home)).filter(r => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === task.id).length, 1, 'one end of the task on B')
+  const endOf = (r: any): boolean => r.type === 'A2A_TASK_ENDED' && r.detail.taskId === task.id
+  assert.is((await auditRowsOnce(p.b.home, rs => rs.some(endOf), 'the end row on B')).filter(endOf).length, 1, 'one end of the task on B')
   const done = await state(TaskState.TASK_STATE_COMPLETED)
   assert.is(textOf(done.artifacts.find(a => a.artifactId === 'note')?.parts), 'the note')
   assert.is(textOf(done.status?.message?.parts), 'done')
@@ -206,8 +208,8 @@ test('no grant: the client gets a failed task naming FORBIDDEN at once, not a ha
   assert.is(r.json.result?.task?.status?.state, 'TASK_STATE_FAILED', JSON.stringify(r.json))
   assert.match(JSON.stringify(r.json.result.task.status.message), /FORBIDDEN/)
   assert.equal(p.agent.received, [])
-  assert.ok((await auditRows(p.b.home)).some(r => r.type === 'A2A_TASK_REFUSED' && r.outcome === 'denied'), 'callee refusal row')
-  assert.ok((await auditRows(p.a.home)).some(r => r.type === 'A2A_TASK_REFUSED'), 'caller refusal row')
+  await auditRowsOnce(p.b.home, rs => rs.some(r => r.type === 'A2A_TASK_REFUSED' && r.outcome === 'denied'), 'callee refusal row')
+  await auditRowsOnce(p.a.home, rs => rs.some(r => r.type === 'A2A_TASK_REFUSED'), 'caller refusal row')
 })
 
 test('a grant revoked while a call runs: that call goes on to its end; the next call is refused FORBIDDEN (as docs/a2a.md says; helper finding, stop 29)', async ctx => {
@@ -285,7 +287,7 @@ test('CORE-SEND idempotent retry: a message sent again (same messageId: the clie
   const other = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'SendMessage', params: { message: { messageId: once.messageId, role: 'ROLE_USER', parts: [{ text: 'something else' }] } } }), p.token)
   assert.is(other.json.error?.code, -32602, JSON.stringify(other.json))
   assert.match(other.json.error.message, /already sent with other content/)
-  const rows = (await auditRows(p.a.home)).filter(r => r.type === 'A2A_TASK_CALLED')
+  const rows = (await auditRowsOnce(p.a.home, rs => rs.filter(r => r.type === 'A2A_TASK_CALLED').length >= 2, 'two call rows on A')).filter(r => r.type === 'A2A_TASK_CALLED')
   assert.is(rows.length, 2, 'one call a message')
   assert.equal(p.agent.received, ['hello once', 'slow 1500 the long one'])
 })

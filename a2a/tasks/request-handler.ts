@@ -21,7 +21,7 @@
 import { Message, Role, Task, TaskState, roleToJSON, taskStateToJSON, type CancelTaskRequest, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
 import { DefaultRequestHandler, type ServerCallContext } from '@a2a-js/sdk/server'
 import { PushNotificationNotSupportedError, RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
-import { MAX_TASK_PAYLOAD_BYTES, payloadTooLarge } from '../../protocol/index.js'
+import { MAX_CALL_MESSAGE_BYTES, payloadTooLarge } from '../../protocol/index.js'
 import type { MeshExecutor } from './executor.js'
 import { ownerOf, type SqliteTaskStore } from './task-store.js'
 import { INTERRUPTED_STATES, TERMINAL_STATES as TERMINAL, updatesBetween } from './task-updates.js'
@@ -234,7 +234,7 @@ export class MeshRequestHandler extends DefaultRequestHandler {
  * Refuses what this endpoint cannot honour before anything is stored: a push notification config
  * (the card says `pushNotifications: false`; the SDK ignored it silently, so a client waited for
  * notifications that never came: PushNotificationNotSupported, -32003), and a message whose JSON
- * could not cross the mesh in one frame (`MAX_TASK_PAYLOAD_BYTES`).
+ * could not cross the mesh in one frame with room for the answer (`MAX_CALL_MESSAGE_BYTES`).
  */
 function checkRequest (params: SendMessageRequest): void {
   if (params.configuration?.taskPushNotificationConfig !== undefined) {
@@ -244,8 +244,8 @@ function checkRequest (params: SendMessageRequest): void {
   // An A2A message carries one part or more, and a client's speaks for the user (role).
   if (params.message.parts.length === 0) throw new RequestMalformedError('error[BAD_REQUEST]: message.parts: give at least one part (text, data, raw or url)')
   if (params.message.role !== Role.ROLE_USER) throw new RequestMalformedError(`error[BAD_REQUEST]: message.role: a client's message is ROLE_USER, not ${roleToJSON(params.message.role)}`)
-  const bytes = payloadTooLarge(JSON.stringify(Message.toJSON(params.message)))
+  const bytes = payloadTooLarge(JSON.stringify(Message.toJSON(params.message)), MAX_CALL_MESSAGE_BYTES)
   if (bytes !== undefined) {
-    throw new RequestMalformedError(`error[TOO_LARGE]: Cannot send the message: its JSON is ${bytes} bytes, over the ${MAX_TASK_PAYLOAD_BYTES} bytes a call across the mesh carries; send large content as a file URL, or split it over several messages`)
+    throw new RequestMalformedError(`error[TOO_LARGE]: Cannot send the message: its JSON is ${bytes} bytes, over the ${MAX_CALL_MESSAGE_BYTES} bytes a call across the mesh carries (its task keeps room for the answer); send large content as a file URL, or split it over several messages`)
   }
 }

@@ -10,7 +10,7 @@
 import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
 import { lengthPrefixed } from '../../mesh/index.js'
-import { MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, MAX_TASK_PAYLOAD_BYTES, anySignalWithin, parseTaskRequest, payloadTooLarge, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
+import { MAX_CALL_MESSAGE_BYTES, MAX_SESSION_REQUESTS, MAX_TASK_FRAME_BYTES, MAX_TASK_PAYLOAD_BYTES, anySignalWithin, parseTaskRequest, payloadTooLarge, splitRid, type TaskAnswer, type TaskRequest } from '../../protocol/index.js'
 import type { Forwarder } from './forward.js'
 import type { OfferedCards } from './offered-cards.js'
 import type { TaskDb } from './task-db.js'
@@ -195,7 +195,11 @@ export class TaskServer {
       await send(task === undefined ? { type: 'cancelled', accepted: false } : { type: 'cancelled', accepted: true, task })
       return
     }
-    const added = this.init.db.addServed({ callId: req.callId, peer, agent: req.agent, taskId: req.taskId, contextId: req.contextId, message: JSON.stringify(req.message) })
+    const message = JSON.stringify(req.message)
+    // What the caller's endpoint checks, again: a node of another version may not have.
+    const bytes = payloadTooLarge(message, MAX_CALL_MESSAGE_BYTES)
+    if (bytes !== undefined) return await this.refuse(send, peer, req, 'TOO_LARGE', `Cannot accept a message of ${bytes} bytes of JSON for agent "${req.agent}": over the ${MAX_CALL_MESSAGE_BYTES} bytes a call carries (its task keeps room for the answer)`)
+    const added = this.init.db.addServed({ callId: req.callId, peer, agent: req.agent, taskId: req.taskId, contextId: req.contextId, message })
     if (added === 'conflict') return await this.refuse(send, peer, req, 'CONFLICT', `Cannot accept call "${req.callId}": another call has that id`)
     if (added === 'new') {
       await report(this.init.audit, { type: 'A2A_TASK_CALLED', actor: `peer:${peer}`, outcome: 'ok', detail: { side: 'callee', callId: req.callId, agent: req.agent, taskId: req.taskId } })

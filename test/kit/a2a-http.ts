@@ -85,8 +85,18 @@ export function textOf (parts: any[] | undefined): string {
   return (parts ?? []).map(p => p.content?.$case === 'text' ? p.content.value : '').join('')
 }
 
+/** The last 200 rows of `home`'s audit log, as they are now. */
 export async function auditRows (home: string): Promise<any[]> {
   return await daemonRequest(home, 'audit.tail', { n: 200 })
+}
+
+/**
+ * The last 200 rows once `enough(rows)` holds (polled up to 10 s): rows of a call ride the audit
+ * log's group commit and refusals are written after their answer, so a test reads them when
+ * they are there (the CLI's start-up time used to hide that).
+ */
+export async function auditRowsOnce (home: string, enough: (rows: any[]) => boolean, what: string): Promise<any[]> {
+  return await waitFor(async () => { const r = await auditRows(home); return enough(r) ? r : undefined }, 10_000, what)
 }
 
 export async function rpc (url: string, body: string, token?: string): Promise<{ status: number, json: any }> {
