@@ -312,6 +312,20 @@ test('CORE-LIST-001 CORE-LIST-002: ListTasks on A pages newest first with a curs
   assert.is(p.agent.received.length, received, 'nothing reached the agent')
   const negative = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'ListTasks', params: { historyLength: -1 } }), p.token)
   assert.is(negative.json.error?.code, -32602, JSON.stringify(negative.json))
+  // GetTask and SendMessage's configuration take the same check (helper finding, stop 33: GetTask
+  // took -1 as "no history" and 1.5 as it came).
+  const tasksBefore = (await p.client.listTasks({ tenant: '', contextId: '', status: TaskState.TASK_STATE_UNSPECIFIED, pageSize: 100, pageToken: '', historyLength: 0, statusTimestampAfter: undefined, includeArtifacts: false })).totalSize
+  for (const [method, params] of [
+    ['GetTask', { id: ids[0], historyLength: -1 }],
+    ['GetTask', { id: ids[0], historyLength: 1.5 }],
+    ['SendMessage', { message: { messageId: 'hl-1', role: 'ROLE_USER', parts: [{ text: 'x' }] }, configuration: { historyLength: -1 } }]
+  ] as const) {
+    const r = await rpc(p.base, JSON.stringify({ jsonrpc: '2.0', id: 12, method, params }), p.token)
+    assert.is(r.json.error?.code, -32602, `${method} ${JSON.stringify(params)}: ${JSON.stringify(r.json)}`)
+    assert.match(r.json.error.message, /error\[BAD_REQUEST\]: historyLength .*: give a whole number of messages, 0 or more/)
+  }
+  const tasksAfter = (await p.client.listTasks({ tenant: '', contextId: '', status: TaskState.TASK_STATE_UNSPECIFIED, pageSize: 100, pageToken: '', historyLength: 0, statusTimestampAfter: undefined, includeArtifacts: false })).totalSize
+  assert.is(tasksAfter, tasksBefore, 'the refused SendMessage made no task')
 })
 
 // Limits and refusals found by trying to break the endpoint (issue 11): each is a clear error at

@@ -18,12 +18,12 @@
  *   the first snapshot. Here it follows the task in `tasks.db`, where every snapshot the callee
  *   sends is applied, whoever is following the call (issue 11).
  */
-import { Message, Role, Task, TaskState, roleToJSON, taskStateToJSON, type CancelTaskRequest, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
+import { Message, Role, Task, TaskState, roleToJSON, taskStateToJSON, type CancelTaskRequest, type GetTaskRequest, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest } from '@a2a-js/sdk'
 import { DefaultRequestHandler, type ServerCallContext } from '@a2a-js/sdk/server'
 import { PushNotificationNotSupportedError, RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import { MAX_CALL_MESSAGE_BYTES, payloadTooLarge } from '../../protocol/index.js'
 import type { MeshExecutor } from './executor.js'
-import { ownerOf, type SqliteTaskStore } from './task-store.js'
+import { checkHistoryLength, ownerOf, type SqliteTaskStore } from './task-store.js'
 import { INTERRUPTED_STATES, TERMINAL_STATES as TERMINAL, updatesBetween } from './task-updates.js'
 
 /** What the gateway's user object carries besides the SDK's `User` (`gateway-app.ts`). */
@@ -51,6 +51,11 @@ export class MeshRequestHandler extends DefaultRequestHandler {
   private readonly starting = new Set<string>()
   /** Messages (owner and messageId) being sent here, until their call is committed. */
   private readonly sending = new Set<string>()
+
+  override async getTask (params: GetTaskRequest, context: ServerCallContext): Promise<Task> {
+    checkHistoryLength(params.historyLength)
+    return await super.getTask(params, context)
+  }
 
   override async sendMessage (params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
     checkRequest(params)
@@ -233,13 +238,15 @@ export class MeshRequestHandler extends DefaultRequestHandler {
 /**
  * Refuses what this endpoint cannot honour before anything is stored: a push notification config
  * (the card says `pushNotifications: false`; the SDK ignored it silently, so a client waited for
- * notifications that never came: PushNotificationNotSupported, -32003), and a message whose JSON
- * could not cross the mesh in one frame with room for the answer (`MAX_CALL_MESSAGE_BYTES`).
+ * notifications that never came: PushNotificationNotSupported, -32003), a `historyLength` that is
+ * no whole number, and a message whose JSON could not cross the mesh in one frame with room for
+ * the answer (`MAX_CALL_MESSAGE_BYTES`).
  */
 function checkRequest (params: SendMessageRequest): void {
   if (params.configuration?.taskPushNotificationConfig !== undefined) {
     throw new PushNotificationNotSupportedError('Push notifications are not supported: follow the task with SendStreamingMessage, SubscribeToTask or GetTask')
   }
+  checkHistoryLength(params.configuration?.historyLength)
   if (params.message === undefined) return
   // An A2A message carries one part or more, and a client's speaks for the user (role).
   if (params.message.parts.length === 0) throw new RequestMalformedError('error[BAD_REQUEST]: message.parts: give at least one part (text, data, raw or url)')

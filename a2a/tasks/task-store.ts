@@ -53,9 +53,7 @@ export class SqliteTaskStore implements TaskStore {
 
   async list (params: ListTasksRequest, context?: ServerCallContext): Promise<ListTasksResponse> {
     const pageSize = params.pageSize ?? 50
-    if (params.historyLength !== undefined && !(Number.isInteger(params.historyLength) && params.historyLength >= 0)) {
-      throw new RequestMalformedError(`error[BAD_REQUEST]: historyLength ${String(params.historyLength)}: give a whole number of messages, 0 or more`)
-    }
+    checkHistoryLength(params.historyLength)
     const filter = {
       contextId: params.contextId === '' ? undefined : params.contextId,
       state: params.status === undefined || params.status === TaskState.TASK_STATE_UNSPECIFIED ? undefined : taskStateToJSON(params.status),
@@ -81,6 +79,17 @@ export class SqliteTaskStore implements TaskStore {
 }
 
 /** The local agent a request runs for; '' when unauthenticated (never reached: the gateway refuses). */
+/**
+ * Refuses a `historyLength` that is no whole number of messages, 0 or more (-32602). Every method
+ * that takes one checks it (ListTasks, GetTask, SendMessage's configuration): GetTask took -1 as
+ * "no history" and 1.5 as it came (helper finding, stop 33).
+ */
+export function checkHistoryLength (historyLength: number | undefined): void {
+  if (historyLength !== undefined && !(Number.isInteger(historyLength) && historyLength >= 0)) {
+    throw new RequestMalformedError(`error[BAD_REQUEST]: historyLength ${String(historyLength)}: give a whole number of messages, 0 or more`)
+  }
+}
+
 export function ownerOf (context?: ServerCallContext): string {
   return context?.user?.isAuthenticated === true ? context.user.userName : ''
 }
