@@ -88,7 +88,9 @@ export function compareVersions (a: string, b: string): number {
 
 /** Settles with `p`, or rejects with the signal's reason once it fires. */
 export async function abortable<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) throw signal.reason
+  // `p` is already running: its own end (the same abort, most likely) must not go unhandled.
+  // Unhandled, it ended the daemon with exit 1 on a SIGTERM during a licence check (CI, stop 33).
+  if (signal.aborted) { p.catch(() => {}); throw signal.reason }
   let onAbort!: () => void
   const aborted = new Promise<never>((_resolve, reject) => { onAbort = () => { reject(signal.reason) } })
   signal.addEventListener('abort', onAbort, { once: true })

@@ -64,6 +64,21 @@ test('the client negotiates 1.6 (headers as a list) or 1.4 (concatenated hex) an
   assert.throws(() => splitHeaders({ headers: [a.chain.headerHex(1)], count: 2 }, a.tcp), /count 2 but sent 1/)
 })
 
+test('a request whose signal is already aborted fails with ELECTRUM_ERROR and leaves no unhandled rejection (CI, stop 33: the daemon exited 1 on SIGTERM during a licence check)', async ctx => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  ctx.defer(() => { process.off('unhandledRejection', onUnhandled) })
+  const c = client(ctx, 'tcp://127.0.0.1:1')
+  const stop = new AbortController()
+  stop.abort()
+  const err: any = await c.request('blockchain.headers.subscribe', [], { signal: stop.signal }).then(() => assert.unreachable('refused'), e => e)
+  assert.is(err.code, 'ELECTRUM_ERROR')
+  assert.match(err.message, /Cannot run blockchain\.headers\.subscribe on tcp:\/\/127\.0\.0\.1:1: aborted/)
+  await new Promise(resolve => setTimeout(resolve, 100))
+  assert.equal(unhandled, [], 'no unhandled rejection')
+})
+
 test('a batch is answered by id; a server error fails only the caller with ELECTRUM_ERROR', async ctx => {
   const e = await startElectrum(ctx)
   const c = client(ctx, e.tcp)
