@@ -192,8 +192,8 @@ test('STREAM-SUB-001 STREAM-SUB-002 STREAM-SUB-003 STREAM-SUB-004: SubscribeToTa
 })
 
 
-test('CORE-CANCEL-001 CARD-001: B down — CancelTask says the callee cannot be reached and the task goes on (-32603, not -32002 "not cancelable"); the card is still served past its life (max-age=0), so a new SDK client reads the task on A; B back, the cancel reaches the agent (helper findings, stop 29)', async ctx => {
-  const p = await withDeadline(pair(ctx, { cardCacheControl: 'max-age=1' }), 60_000, 'setup')
+test('CORE-CANCEL-001 CARD-001: B down — CancelTask says the callee cannot be reached and the task goes on (-32603, not -32002 "not cancelable"); the card is still served past its life (max-age=0), also once A restarts, so a new SDK client reads the task on A; B back, the cancel reaches the agent (helper findings, stop 29)', async ctx => {
+  const p = await withDeadline(pair(ctx, { cardCacheControl: 'max-age=1', httpPort: await freePort() }), 60_000, 'setup')
   const task = await withDeadline(send(p.client, 'slow 60000 long job', { returnImmediately: true }), 10_000, 'SendMessage')
   await waitFor(() => p.agent.received.length === 1, 10_000, 'the agent to get the call')
   await p.b.stop()
@@ -204,6 +204,13 @@ test('CORE-CANCEL-001 CARD-001: B down — CancelTask says the callee cannot be 
   const card = await fetch(`${p.base}/.well-known/agent-card.json`)
   assert.is(card.status, 200, await card.clone().text())
   assert.is(card.headers.get('cache-control'), 'max-age=0')
+  // And after A restarts while B is still down: the copy is kept in tasks.db (helper finding,
+  // stop 33: it was in memory only, and A answered 502 until B was back).
+  assert.is(await p.a.stop(), 0)
+  await runDaemonIn(ctx, p.a.home)
+  const kept = await fetch(`${p.base}/.well-known/agent-card.json`)
+  assert.is(kept.status, 200, await kept.clone().text())
+  assert.is(kept.headers.get('cache-control'), 'max-age=0')
   const client = await clientFor(p.base, p.token)
   const held = (await client.getTask({ tenant: '', id: task.id, historyLength: undefined })).status?.state
   assert.ok(held === TaskState.TASK_STATE_SUBMITTED || held === TaskState.TASK_STATE_WORKING, `the task as A holds it: ${String(held)}`)

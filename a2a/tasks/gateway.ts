@@ -174,6 +174,8 @@ export class Gateway {
         const life = agents.length === 0 ? CARD_CACHE_DEFAULT_MS : Math.min(...agents.map(a => cacheLifeMs(a.maxAgeS === undefined ? undefined : a.maxAgeS * 1000)))
         const list = { until: Date.now() + life, at: Date.now(), agents }
         this.cards.set(peer, list)
+        // For a restart while the peer is away; a copy that cannot be kept costs only that.
+        try { this.init.db.putRemoteCards(peer, list.at, JSON.stringify(agents)) } catch {}
         return list
       }).finally(() => { this.asking.delete(peer) })
       this.asking.set(peer, p)
@@ -212,7 +214,7 @@ export class Gateway {
       // The peer unreachable: the card it last sent is served (max-age 0), as RFC 5861's
       // stale-if-error, so a client can still be built to read the tasks held here (helper
       // finding, stop 29: GetTask "works while B is offline", yet the SDK client needs the card).
-      const last = this.cards.get(target.peer)
+      const last = this.cards.get(target.peer) ?? this.keptList(target.peer)
       if (last === undefined || Date.now() - last.at > CARD_STALE_IF_ERROR_MS || !last.agents.some(x => x.name === target.name)) {
         res.status(502).json({ error: `error[UNAVAILABLE]: Cannot fetch the card of "${target.name}" from ${target.peer}: ${(err as Error).message}` })
         return
@@ -228,6 +230,14 @@ export class Gateway {
     res.setHeader('ETag', etag)
     if (ifNoneMatch(req.headers['if-none-match'], etag)) { res.status(304).end(); return }
     res.type('application/json').send(body)
+  }
+
+  /** The list `peer` last sent before this node started (`remote_cards`), as stale. */
+  private keptList (peer: string): OfferedList | undefined {
+    try {
+      const kept = this.init.db.getRemoteCards(peer)
+      return kept === undefined ? undefined : { until: 0, at: kept.at, agents: JSON.parse(kept.agents) }
+    } catch { return undefined }
   }
 
   /** The remote agent a path names, or undefined once the refusal is answered (404, or 400 for this node itself). */

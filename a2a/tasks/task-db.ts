@@ -105,6 +105,16 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE served_events ADD COLUMN reply_id TEXT;
   ALTER TABLE served_events ADD COLUMN reply_digest TEXT;
   CREATE INDEX served_events_reply ON served_events (call_id, reply_id) WHERE reply_id IS NOT NULL;
+  `,
+  // The agents a peer last offered us (OfferedAgent[] as JSON) and when they came: served
+  // stale-if-error while the peer cannot be asked, after this node restarts too (helper finding,
+  // stop 33: the copy was in memory only, and a restarted A answered 502 until B was back).
+  `
+  CREATE TABLE remote_cards (
+    peer   TEXT    PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    agents TEXT    NOT NULL
+  );
   `
 ]
 
@@ -344,6 +354,18 @@ export class TaskDb {
   getOffered (name: string): OfferedRow | undefined {
     const r = this.db.prepare('SELECT * FROM offered WHERE name = ?').get(name) as any
     return r === undefined ? undefined : offeredRow(r)
+  }
+
+  // ---- caller side: what peers offer us ----
+
+  /** Keeps the agents `peer` offered us (`agents`: OfferedAgent[] as JSON) at `at`, ms since the epoch. */
+  putRemoteCards (peer: string, at: number, agents: string): void {
+    this.db.prepare('INSERT INTO remote_cards (peer, at, agents) VALUES (?, ?, ?) ON CONFLICT (peer) DO UPDATE SET at = excluded.at, agents = excluded.agents').run(peer, at, agents)
+  }
+
+  /** The agents `peer` last offered us, as `putRemoteCards` kept them. */
+  getRemoteCards (peer: string): { at: number, agents: string } | undefined {
+    return this.db.prepare('SELECT at, agents FROM remote_cards WHERE peer = ?').get(peer) as { at: number, agents: string } | undefined
   }
 
   // ---- callee side: served calls ----
