@@ -42,10 +42,11 @@ test('a member without a grant is refused at the stream with a reason; a granted
   await grantSend(b.home, granted.peerId.toString(), 'ok')
   const target = peerIdFromString(b.peerId)
 
-  // 1. No grant at all: every stream is answered once with the refusal and closed, for ~1.5 s.
+  // 1. No grant at all: every stream is answered once with the refusal and closed — for ~1.5 s,
+  // and 20 at least: a count, not a rate (a loaded CI machine made 19 in 1.5 s, stop 33).
   let streams = 0
   const until = Date.now() + 1500
-  while (Date.now() < until) {
+  while (streams < 20 || (Date.now() < until && streams < 200)) {
     const s = await stranger.dialProtocol(target, A2A, { signal: AbortSignal.timeout(5000) })
     const lp = lpStream(s)
     const reply = JSON.parse(new TextDecoder().decode((await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()))
@@ -54,7 +55,6 @@ test('a member without a grant is refused at the stream with a reason; a granted
     s.abort(new Error('done'))
     streams++
   }
-  assert.ok(streams >= 20, `only ${streams} streams were tried`)
 
   // 2. A grant for "ok", 1,000 envelopes for "secret" on one stream: each refused FORBIDDEN.
   const s = await granted.dialProtocol(target, A2A, { signal: AbortSignal.timeout(5000) })
