@@ -78,7 +78,6 @@ export class SqliteTaskStore implements TaskStore {
   }
 }
 
-/** The local agent a request runs for; '' when unauthenticated (never reached: the gateway refuses). */
 /**
  * Refuses a `historyLength` that is no whole number of messages, 0 or more (-32602). Every method
  * that takes one checks it (ListTasks, GetTask, SendMessage's configuration): GetTask took -1 as
@@ -90,6 +89,7 @@ export function checkHistoryLength (historyLength: number | undefined): void {
   }
 }
 
+/** The local agent a request runs for; '' when unauthenticated (never reached: the gateway refuses). */
 export function ownerOf (context?: ServerCallContext): string {
   return context?.user?.isAuthenticated === true ? context.user.userName : ''
 }
